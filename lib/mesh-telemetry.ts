@@ -1,0 +1,147 @@
+import { Construct } from 'constructs';
+import * as kplus from 'cdk8s-plus-27';
+import { ServiceEntry, ServiceEntrySpecLocation, ServiceEntrySpecResolution, Sidecar, SidecarSpecOutboundTrafficPolicyMode } from '../imports/networking.istio.io';
+import {
+  Telemetry,
+  TelemetrySpecMetricsOverridesMatchMetric as Metric,
+  TelemetrySpecMetricsOverridesMatchMode as Mode,
+  TelemetrySpecMetricsOverridesTagOverridesOperation as Operation,
+} from '../imports/telemetry.istio.io';
+import { LABEL } from './metric-contract';
+import { VendorCatalog } from './vendor';
+import { PropertyError, checkDnsLabel, checkNonEmpty, checkUnique } from './validation';
+
+/** Pod Security Standards level. */
+export type PodSecurityLevel = 'privileged' | 'baseline' | 'restricted';
+
+export interface MeshTelemetryProps {
+  /** The vendor model; every vendor with endpoints gets a TCP ServiceEntry in each crawler namespace. */
+  readonly vendors: VendorCatalog;
+  /**
+   * Namespaces the crawler pods run in.
+   * @default ['crawlers']
+   */
+  readonly namespaces?: string[];
+  /**
+   * Create the Namespace objects. Turn off when the namespaces are managed elsewhere; they must then
+   * carry the injection label themselves.
+   * @default true
+   */
+  readonly createNamespaces?: boolean;
+  /**
+   * Istio revision to inject (`istio.io/rev=<revision>`).
+   * @default - the default revision (`istio-injection=enabled`)
+   */
+  readonly revision?: string;
+  /**
+   * Pod Security Standards level enforced on the crawler namespaces. Istio's init container needs
+   * NET_ADMIN and NET_RAW, which only `privileged` admits; with the Istio CNI plugin `baseline` or
+   * `restricted` work.
+   * @default 'privileged'
+   */
+  readonly podSecurityLevel?: PodSecurityLevel;
+  /**
+   * CEL expression for the `destination_sni` tag on TCP metrics: the server name of TLS connections
+   * the crawler opens itself (HTTPS without a vendor gateway).
+   * @default 'connection.requested_server_name'
+   */
+  readonly sniExpression?: string;
+  /**
+   * Hosts outside the crawler namespace that crawler sidecars need configuration for, in Sidecar
+   * `namespace/host` form. Unknown external hosts still work through ALLOW_ANY.
+   * @default ['istio-system/*']
+   */
+  readonly extraEgressHosts?: string[];
+}
+
+/**
+ * The Istio side of proxy telemetry: injected crawler namespaces, a Telemetry resource that adds the
+ * tags the metric contract needs, a Sidecar scope with ALLOW_ANY, and a TCP ServiceEntry per vendor
+ * gateway (TCP, not HTTP, so CONNECT tunnels pass through untouched).
+ */
+export class MeshTelemetry extends Construct {
+  /** Crawler namespaces. */
+  public readonly namespaces: string[];
+  /** Pod Security level enforced on the crawler namespaces. */
+  public readonly podSecurityLevel: PodSecurityLevel;
+  /** CEL expression of the SNI tag. */
+  public readonly sniExpression: string;
+
+  constructor(scope: Construct, id: string, props: MeshTelemetryProps) {
+    super(scope, id);
+    this.namespaces = [...checkNonEmpty('namespaces', props.namespaces ?? ['crawlers'])];
+    this.namespaces.forEach((ns, i) => checkDnsLabel(`namespaces[${i}]`, ns));
+    checkUnique('namespaces', this.namespaces);
+    if (props.revision !== undefined) checkDnsLabel('revision', props.revision);
+    this.podSecurityLevel = props.podSecurityLevel ?? 'privileged';
+    if (!['privileged', 'baseline', 'restricted'].includes(this.podSecurityLevel)) {
+      throw new PropertyError('podSecurityLevel', this.podSecurityLevel, 'must be one of privileged, baseline, restricted');
+    }
+    this.sniExpression = props.sniExpression ?? 'connection.requested_server_name';
+    if (this.sniExpression.trim() === '') {
+      throw new PropertyError('sniExpression', this.sniExpression, 'must be a CEL expression');
+    }
+    const extraEgressHosts = props.extraEgressHosts ?? ['istio-system/*'];
+    extraEgressHosts.forEach((h, i) => {
+      if (!/^[^/\s]+\/[^/\s]+$/.test(h)) throw new PropertyError(`extraEgressHosts[${i}]`, h, 'must be \'namespace/host\', e.g. \'istio-system/*\'');
+    });
+
+    for (const ns of this.namespaces) {
+      const scopeNs = new Construct(this, ns);
+      if (props.createNamespaces ?? true) {
+        new kplus.Namespace(scopeNs, 'Namespace', {
+          metadata: {
+            name: ns,
+            labels: {
+              ...(props.revision ? { 'istio.io/rev': props.revision } : { 'istio-injection': 'enabled' }),
+              'pod-security.kubernetes.io/enforce': this.podSecurityLevel,
+            },
+          },
+        });
+      }
+      this.addTelemetry(scopeNs, ns);
+      new Sidecar(scopeNs, 'Sidecar', {
+        metadata: { name: 'default', namespace: ns },
+        spec: {
+          outboundTrafficPolicy: { mode: SidecarSpecOutboundTrafficPolicyMode.ALLOW_UNDERSCORE_ANY },
+          egress: [{ hosts: ['./*', ...extraEgressHosts] }],
+        },
+      });
+      for (const vendor of props.vendors.vendors.filter(v => v.endpoints.length > 0)) {
+        const ports = [...new Set(vendor.endpoints.map(e => e.port))];
+        new ServiceEntry(scopeNs, `Gateway-${vendor.name}`, {
+          metadata: { name: `proxy-vendor-${vendor.name}`, namespace: ns, labels: { 'proxy-vendor': vendor.name } },
+          spec: {
+            hosts: vendor.gatewayHosts,
+            // exportTo '.' keeps the port claim inside this crawler namespace.
+            exportTo: ['.'],
+            location: ServiceEntrySpecLocation.MESH_UNDERSCORE_EXTERNAL,
+            resolution: ServiceEntrySpecResolution.DNS,
+            ports: ports.map(p => ({ number: p, name: `tcp-${p}`, protocol: 'TCP' })),
+          },
+        });
+      }
+    }
+  }
+
+  private addTelemetry(scope: Construct, namespace: string): void {
+    const tcpMetrics = [
+      Metric.TCP_UNDERSCORE_OPENED_UNDERSCORE_CONNECTIONS,
+      Metric.TCP_UNDERSCORE_CLOSED_UNDERSCORE_CONNECTIONS,
+      Metric.TCP_UNDERSCORE_SENT_UNDERSCORE_BYTES,
+      Metric.TCP_UNDERSCORE_RECEIVED_UNDERSCORE_BYTES,
+    ];
+    new Telemetry(scope, 'Telemetry', {
+      metadata: { name: 'proxy-telemetry', namespace },
+      spec: {
+        metrics: [{
+          providers: [{ name: 'prometheus' }],
+          overrides: tcpMetrics.map(metric => ({
+            match: { metric, mode: Mode.CLIENT },
+            tagOverrides: { [LABEL.sni]: { operation: Operation.UPSERT, value: this.sniExpression } },
+          })),
+        }],
+      },
+    });
+  }
+}

@@ -1,0 +1,229 @@
+import { Construct } from 'constructs';
+import { Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { GrafanaServer } from './grafana/grafana-server';
+import { PROMETHEUS_PORT, PrometheusServer } from './prometheus/prometheus-server';
+import { RuleGroup, isAlertingRule } from './prometheus/rule-group';
+import { VendorCatalog } from './vendor';
+import {
+  PropertyError, checkDnsLabel, checkDnsName, checkNonEmpty, checkNumber, checkRetentionSize, checkUnique, parseDuration, parseStorageQuantity,
+} from './validation';
+
+/** Prometheus settings. */
+export interface PrometheusOptions {
+  /**
+   * Prometheus image.
+   * @default 'quay.io/prometheus/prometheus:v2.53.2'
+   */
+  readonly image?: string;
+  /**
+   * How long samples are kept (`--storage.tsdb.retention.time`).
+   * @default '30d'
+   */
+  readonly retention?: string;
+  /**
+   * Size cap of the TSDB (`--storage.tsdb.retention.size`), e.g. '45GB'.
+   * @default - no size cap
+   */
+  readonly retentionSize?: string;
+  /**
+   * Size of the data PersistentVolumeClaim.
+   * @default '50Gi'
+   */
+  readonly storageSize?: string;
+  /**
+   * StorageClass of the data PersistentVolumeClaim.
+   * @default - the cluster's default StorageClass
+   */
+  readonly storageClassName?: string;
+  /**
+   * Scrape interval of the crawler sidecars.
+   * @default '15s'
+   */
+  readonly scrapeInterval?: string;
+  /**
+   * Rule evaluation interval.
+   * @default '30s'
+   */
+  readonly evaluationInterval?: string;
+  /**
+   * Most samples one crawler sidecar may expose after filtering; a target above it fails its scrape
+   * instead of flooding Prometheus.
+   * @default 20000
+   */
+  readonly sampleLimit?: number;
+  /**
+   * Container resources.
+   * @default - requests 500m CPU / 2Gi, limits 2 CPU / 4Gi
+   */
+  readonly resources?: kplus.ContainerResources;
+}
+
+/** Grafana settings. */
+export interface GrafanaOptions {
+  /**
+   * Grafana image.
+   * @default 'docker.io/grafana/grafana:11.6.0'
+   */
+  readonly image?: string;
+  /**
+   * Secret (in the monitoring namespace) with keys `admin-user` and `admin-password`; create it before
+   * applying. There is no default password.
+   * @default 'grafana-admin'
+   */
+  readonly adminSecretName?: string;
+  /**
+   * Container resources.
+   * @default - requests 100m CPU / 256Mi, limits 1 CPU / 512Mi
+   */
+  readonly resources?: kplus.ContainerResources;
+}
+
+export interface MetricsStackProps {
+  /** The vendor model. */
+  readonly vendors: VendorCatalog;
+  /** Namespaces whose crawler sidecars are scraped (MeshTelemetry's namespaces). */
+  readonly crawlerNamespaces: string[];
+  /**
+   * Namespace of Prometheus and Grafana.
+   * @default 'monitoring'
+   */
+  readonly namespace?: string;
+  /**
+   * Create the Namespace object.
+   * @default true
+   */
+  readonly createNamespace?: boolean;
+  /**
+   * Prometheus settings.
+   * @default - see PrometheusOptions
+   */
+  readonly prometheus?: PrometheusOptions;
+  /**
+   * Grafana settings.
+   * @default - see GrafanaOptions
+   */
+  readonly grafana?: GrafanaOptions;
+}
+
+export const DEFAULT_PROMETHEUS_IMAGE = 'quay.io/prometheus/prometheus:v2.53.2';
+export const DEFAULT_GRAFANA_IMAGE = 'docker.io/grafana/grafana:11.6.0';
+
+/**
+ * Prometheus (scrape job for crawler sidecars, rules, storage) and Grafana (datasource, dashboards)
+ * in one namespace. Add recording rules and alerts with `addRuleGroup`, dashboards with `addDashboard`.
+ */
+export class MetricsStack extends Construct {
+  public readonly namespace: string;
+  public readonly crawlerNamespaces: string[];
+  public readonly vendors: VendorCatalog;
+  public readonly retention: string;
+  public readonly scrapeInterval: string;
+  public readonly sampleLimit: number;
+  /** In-cluster URL of Prometheus. */
+  public readonly prometheusUrl: string;
+  /** @internal */
+  public readonly _prometheus: PrometheusServer;
+  /** @internal */
+  public readonly _grafana: GrafanaServer;
+
+  constructor(scope: Construct, id: string, props: MetricsStackProps) {
+    super(scope, id);
+    this.vendors = props.vendors;
+    this.namespace = checkDnsLabel('namespace', props.namespace ?? 'monitoring');
+    this.crawlerNamespaces = [...checkNonEmpty('crawlerNamespaces', props.crawlerNamespaces)];
+    this.crawlerNamespaces.forEach((ns, i) => checkDnsLabel(`crawlerNamespaces[${i}]`, ns));
+    checkUnique('crawlerNamespaces', this.crawlerNamespaces);
+
+    const prom = props.prometheus ?? {};
+    this.retention = prom.retention ?? '30d';
+    parseDuration('prometheus.retention', this.retention);
+    if (prom.retentionSize !== undefined) checkRetentionSize('prometheus.retentionSize', prom.retentionSize);
+    const storageSize = prom.storageSize ?? '50Gi';
+    parseStorageQuantity('prometheus.storageSize', storageSize);
+    if (prom.storageClassName !== undefined) checkDnsName('prometheus.storageClassName', prom.storageClassName);
+    this.scrapeInterval = prom.scrapeInterval ?? '15s';
+    const scrapeMs = parseDuration('prometheus.scrapeInterval', this.scrapeInterval);
+    const evaluationInterval = prom.evaluationInterval ?? '30s';
+    parseDuration('prometheus.evaluationInterval', evaluationInterval);
+    this.sampleLimit = checkNumber('prometheus.sampleLimit', prom.sampleLimit ?? 20000, { min: 1, integer: true });
+    const grafana = props.grafana ?? {};
+    const adminSecretName = grafana.adminSecretName ?? 'grafana-admin';
+    checkDnsName('grafana.adminSecretName', adminSecretName);
+
+    const labels = { 'app.kubernetes.io/part-of': 'proxy-telemetry' };
+    if (props.createNamespace ?? true) {
+      new kplus.Namespace(this, 'Namespace', {
+        metadata: { name: this.namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
+      });
+    }
+
+    this._prometheus = new PrometheusServer(this, 'Prometheus', {
+      namespace: this.namespace,
+      image: prom.image ?? DEFAULT_PROMETHEUS_IMAGE,
+      retention: this.retention,
+      retentionSize: prom.retentionSize,
+      storageSize,
+      storageClassName: prom.storageClassName,
+      evaluationInterval,
+      scrape: {
+        namespaces: this.crawlerNamespaces,
+        scrapeInterval: this.scrapeInterval,
+        // Half the interval (at most 10s): a slow sidecar must not delay the next scrape.
+        scrapeTimeout: `${Math.min(10_000, Math.floor(scrapeMs / 2))}ms`,
+        sampleLimit: this.sampleLimit,
+        labelLimit: 64,
+        labelNameLengthLimit: 128,
+        labelValueLengthLimit: 2048,
+      },
+      resources: prom.resources ?? {
+        cpu: { request: kplus.Cpu.millis(500), limit: kplus.Cpu.units(2) },
+        memory: { request: Size.gibibytes(2), limit: Size.gibibytes(4) },
+      },
+      labels: { ...labels, 'app.kubernetes.io/name': 'prometheus' },
+    });
+    this.prometheusUrl = `http://prometheus.${this.namespace}.svc:${PROMETHEUS_PORT}`;
+
+    this._grafana = new GrafanaServer(this, 'Grafana', {
+      namespace: this.namespace,
+      image: grafana.image ?? DEFAULT_GRAFANA_IMAGE,
+      adminSecretName,
+      prometheusUrl: this.prometheusUrl,
+      scrapeInterval: this.scrapeInterval,
+      resources: grafana.resources ?? {
+        cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.units(1) },
+        memory: { request: Size.mebibytes(256), limit: Size.mebibytes(512) },
+      },
+      labels: { ...labels, 'app.kubernetes.io/name': 'grafana' },
+    });
+  }
+
+  /** Adds a recording/alerting rule group to Prometheus. */
+  public addRuleGroup(group: RuleGroup): void {
+    const path = `ruleGroup(${group.name})`;
+    if (!group.name || this._prometheus.groups.some(g => g.name === group.name)) {
+      throw new PropertyError(`${path}.name`, group.name, 'must be a non-empty name not used by another group');
+    }
+    if (group.interval !== undefined) parseDuration(`${path}.interval`, group.interval);
+    group.rules.forEach((rule, i) => {
+      if (isAlertingRule(rule) && rule.for !== undefined) parseDuration(`${path}.rules[${i}].for`, rule.for);
+      if (!rule.expr || rule.expr.trim() === '') throw new PropertyError(`${path}.rules[${i}].expr`, rule.expr, 'must be a PromQL expression');
+    });
+    this._prometheus.addRuleGroup(group);
+  }
+
+  /** Provisions a Grafana dashboard (JSON model with a `uid`). */
+  public addDashboard(dashboard: { uid?: string } & Record<string, unknown>): void {
+    this._grafana.addDashboard(dashboard);
+  }
+
+  /** The rendered Prometheus configuration file. */
+  public renderPrometheusConfig(): string {
+    return this._prometheus.renderConfig();
+  }
+
+  /** The rendered rule file. */
+  public renderRules(): string {
+    return this._prometheus.renderRules();
+  }
+}

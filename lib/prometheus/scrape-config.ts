@@ -1,0 +1,74 @@
+import { ISTIO, LABEL, SCRAPE_JOB, VENDOR_POD_LABEL } from '../metric-contract';
+
+/** Options of the crawler sidecar scrape job. */
+export interface CrawlerScrapeOptions {
+  /** Namespaces to discover crawler pods in. */
+  readonly namespaces: string[];
+  readonly scrapeInterval: string;
+  readonly scrapeTimeout: string;
+  /** Most samples one sidecar may expose after metric relabeling; a target above it fails its scrape. */
+  readonly sampleLimit: number;
+  readonly labelLimit: number;
+  readonly labelNameLengthLimit: number;
+  readonly labelValueLengthLimit: number;
+}
+
+/** `__meta_kubernetes_pod_label_<name>` as Prometheus sanitises label names. */
+export function podLabelMeta(label: string): string {
+  return `__meta_kubernetes_pod_label_${label.replace(/[^a-zA-Z0-9_]/g, '_')}`;
+}
+
+/** Istio metrics that rules, alerts and dashboards read; everything else is dropped at scrape time. */
+export const KEPT_METRICS = [
+  ISTIO.requests,
+  `${ISTIO.requestBytes}_sum`, `${ISTIO.requestBytes}_count`,
+  `${ISTIO.responseBytes}_sum`, `${ISTIO.responseBytes}_count`,
+  `${ISTIO.duration}_bucket`, `${ISTIO.duration}_sum`, `${ISTIO.duration}_count`,
+  ISTIO.tcpSentBytes, ISTIO.tcpReceivedBytes, ISTIO.tcpOpened, ISTIO.tcpClosed,
+];
+
+/**
+ * The scrape job for crawler sidecars. One target per pod: the istio-proxy container's Envoy stats port
+ * (`http-envoy-prom`, 15090), labelled with proxy_vendor (from the pod label), namespace and pod.
+ */
+export function crawlerScrapeJob(opts: CrawlerScrapeOptions): Record<string, unknown> {
+  return {
+    job_name: SCRAPE_JOB,
+    honor_timestamps: true,
+    scrape_interval: opts.scrapeInterval,
+    scrape_timeout: opts.scrapeTimeout,
+    metrics_path: '/stats/prometheus',
+    sample_limit: opts.sampleLimit,
+    label_limit: opts.labelLimit,
+    label_name_length_limit: opts.labelNameLengthLimit,
+    label_value_length_limit: opts.labelValueLengthLimit,
+    kubernetes_sd_configs: [{ role: 'pod', namespaces: { names: opts.namespaces } }],
+    relabel_configs: [
+      {
+        // Role=pod yields one target per container port; keep only the sidecar's Envoy stats port.
+        source_labels: ['__meta_kubernetes_pod_container_name', '__meta_kubernetes_pod_container_port_name'],
+        regex: 'istio-proxy;http-envoy-prom',
+        action: 'keep',
+      },
+      { source_labels: ['__meta_kubernetes_pod_phase'], regex: 'Pending|Succeeded|Failed', action: 'drop' },
+      // A pod without the label gets no proxy_vendor: an empty replacement leaves the label unset.
+      { source_labels: [podLabelMeta(VENDOR_POD_LABEL)], target_label: LABEL.vendor, action: 'replace' },
+      { source_labels: ['__meta_kubernetes_namespace'], target_label: LABEL.namespace, action: 'replace' },
+      { source_labels: ['__meta_kubernetes_pod_name'], target_label: LABEL.pod, action: 'replace' },
+    ],
+    metric_relabel_configs: [
+      { source_labels: ['__name__'], regex: KEPT_METRICS.join('|'), action: 'keep' },
+      // Crawlers are clients: inbound (reporter="destination") series describe no proxy traffic.
+      { source_labels: ['reporter'], regex: 'destination', action: 'drop' },
+    ],
+  };
+}
+
+/** Prometheus scraping itself, for the ingestion panels and the sample-limit alert. */
+export function selfScrapeJob(scrapeInterval: string): Record<string, unknown> {
+  return {
+    job_name: 'prometheus',
+    scrape_interval: scrapeInterval,
+    static_configs: [{ targets: ['localhost:9090'] }],
+  };
+}

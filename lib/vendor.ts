@@ -1,0 +1,134 @@
+import { PropertyError, checkDnsLabel, checkDnsName, checkNonEmpty, checkNumber, checkUnique } from './validation';
+
+/** One proxy vendor, as configured by the user. */
+export interface VendorProps {
+  /** Vendor name: the value of the pod label `proxy-vendor` and the metric label `proxy_vendor`. A DNS label. */
+  readonly name: string;
+  /**
+   * Share of synthetic crawler traffic, relative to the other vendors' weights.
+   * @default 1
+   */
+  readonly weight?: number;
+  /**
+   * Gateway endpoints of the vendor, as `host:port`. Each becomes a TCP ServiceEntry port, and
+   * crawlers send through the first one as HTTP(S)_PROXY.
+   * @default - none: crawlers of this vendor connect directly
+   */
+  readonly endpoints?: string[];
+  /**
+   * Price per GiB transferred (upload + download), in the billing currency.
+   * @default - no per-GiB cost
+   */
+  readonly pricePerGiB?: number;
+  /**
+   * Price per 1,000 requests, in the billing currency.
+   * @default - no per-request cost
+   */
+  readonly pricePer1kRequests?: number;
+  /**
+   * Monthly budget in the billing currency; alerts and the Cost dashboard compare spend with it.
+   * @default - no budget
+   */
+  readonly monthlyBudget?: number;
+}
+
+/** A vendor gateway endpoint. */
+export interface VendorEndpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** A validated vendor. */
+export class Vendor {
+  public readonly name: string;
+  public readonly weight: number;
+  public readonly endpoints: readonly VendorEndpoint[];
+  public readonly pricePerGiB?: number;
+  public readonly pricePer1kRequests?: number;
+  public readonly monthlyBudget?: number;
+
+  /** @param path property path used in error messages, e.g. `vendors[2]` */
+  constructor(props: VendorProps, path = 'vendor') {
+    this.name = checkDnsLabel(`${path}.name`, props.name);
+    this.weight = checkNumber(`${path}.weight`, props.weight ?? 1, { minExclusive: 0 });
+    this.endpoints = (props.endpoints ?? []).map((e, i) => parseEndpoint(`${path}.endpoints[${i}]`, e));
+    checkUnique(`${path}.endpoints`, this.endpoints.map(e => `${e.host}:${e.port}`));
+    if (props.pricePerGiB !== undefined) this.pricePerGiB = checkNumber(`${path}.pricePerGiB`, props.pricePerGiB, { min: 0 });
+    if (props.pricePer1kRequests !== undefined) this.pricePer1kRequests = checkNumber(`${path}.pricePer1kRequests`, props.pricePer1kRequests, { min: 0 });
+    if (props.monthlyBudget !== undefined) this.monthlyBudget = checkNumber(`${path}.monthlyBudget`, props.monthlyBudget, { min: 0 });
+  }
+
+  /** Distinct gateway host names. */
+  public get gatewayHosts(): string[] {
+    return [...new Set(this.endpoints.map(e => e.host))];
+  }
+}
+
+/** Parses `host:port`. IP literals are refused: a ServiceEntry needs a DNS host to attribute traffic. */
+export function parseEndpoint(property: string, value: string): VendorEndpoint {
+  const m = typeof value === 'string' ? /^([^:\s]+):(\d{1,5})$/.exec(value) : null;
+  if (!m) {
+    throw new PropertyError(property, value, 'must be \'host:port\'');
+  }
+  const [, host, portText] = m;
+  const port = Number(portText);
+  if (port < 1 || port > 65535) {
+    throw new PropertyError(property, value, 'must have a port from 1 to 65535');
+  }
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(host)) {
+    throw new PropertyError(property, value, 'must name the gateway by DNS host, not by IP address');
+  }
+  checkDnsName(property, host);
+  return { host, port };
+}
+
+/**
+ * Ports a TCP ServiceEntry must not take: without `addresses`, a TCP ServiceEntry claims its port for every
+ * destination, so 80 or 443 would swallow the crawlers' direct web traffic.
+ */
+const RESERVED_GATEWAY_PORTS = new Set([80, 443]);
+
+/** The vendor model shared by MeshTelemetry, VendorCrawler and MetricsStack. */
+export class VendorCatalog {
+  public readonly vendors: readonly Vendor[];
+
+  constructor(vendors: VendorProps[]) {
+    checkNonEmpty('vendors', vendors);
+    this.vendors = vendors.map((v, i) => new Vendor(v, `vendors[${i}]`));
+    checkUnique('vendors.name', this.vendors.map(v => v.name));
+
+    // A TCP ServiceEntry without addresses owns its port mesh-wide: one port, one gateway.
+    const portOwner = new Map<number, string>();
+    this.vendors.forEach((v, i) => v.endpoints.forEach((e, j) => {
+      const property = `vendors[${i}].endpoints[${j}]`;
+      const value = `${e.host}:${e.port}`;
+      if (RESERVED_GATEWAY_PORTS.has(e.port)) {
+        throw new PropertyError(property, value, `uses port ${e.port}, which a TCP ServiceEntry would claim for all crawler traffic; vendor gateways must listen on another port`);
+      }
+      const owner = portOwner.get(e.port);
+      if (owner !== undefined && owner !== `${v.name}/${e.host}`) {
+        throw new PropertyError(property, value, `uses port ${e.port}, already taken by ${owner}; a TCP ServiceEntry without addresses claims its port mesh-wide, so each gateway port must be unique`);
+      }
+      portOwner.set(e.port, `${v.name}/${e.host}`);
+    }));
+  }
+
+  public get names(): string[] {
+    return this.vendors.map(v => v.name);
+  }
+
+  /** Looks a vendor up by name; `property` names the prop that referred to it. */
+  public get(name: string, property = 'vendor'): Vendor {
+    const vendor = this.vendors.find(v => v.name === name);
+    if (!vendor) {
+      throw new PropertyError(property, name, `is not a known vendor (known: ${this.names.join(', ')})`);
+    }
+    return vendor;
+  }
+
+  /** Fraction of synthetic traffic assigned to a vendor. */
+  public share(name: string): number {
+    const total = this.vendors.reduce((s, v) => s + v.weight, 0);
+    return this.get(name).weight / total;
+  }
+}

@@ -1,0 +1,17 @@
+import { Chart, Testing } from 'cdk8s';
+import { KubeObject } from './schemas';
+
+/** Builds constructs in a fresh test chart and returns the synthesized objects. */
+export function synthChart(build: (chart: Chart) => void): KubeObject[] {
+  const chart = Testing.chart();
+  build(chart);
+  return Testing.synth(chart) as KubeObject[];
+}
+
+export function findObject(objects: KubeObject[], kind: string, name: string, namespace?: string): KubeObject {
+  const found = objects.find(o => o.kind === kind && o.metadata.name === name && (namespace === undefined || o.metadata.namespace === namespace));
+  if (!found) {
+    throw new Error(`no ${kind} ${namespace ?? '*'}/${name} among: ${objects.map(o => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+  }
+  return found;
+}
