@@ -32,3 +32,142 @@ export const ISTIO = {
 
 /** Name of the scrape job for crawler sidecars. */
 export const SCRAPE_JOB = 'crawler-sidecars';
+
+/** Label the destination rules add: Host header (HTTP), SNI (TLS) or vendor host (tunnels). */
+export const DESTINATION_LABEL = 'destination';
+
+/** Recording rules: the public names users and dashboards query. */
+export const RULE = {
+  /** HTTP requests/s (`request_protocol="http"`) and TCP connections/s (`"tcp"`) per vendor. */
+  requests: 'proxy_vendor:proxy_requests:rate5m',
+  /** The same per destination host. */
+  destinationRequests: 'proxy_vendor_destination:proxy_requests:rate5m',
+  /** Bytes/s uploaded by each crawler pod. */
+  podSentBytes: 'proxy_vendor_pod:proxy_sent_bytes:rate5m',
+  /** Bytes/s downloaded by each crawler pod. */
+  podReceivedBytes: 'proxy_vendor_pod:proxy_received_bytes:rate5m',
+  vendorSentBytes: 'proxy_vendor:proxy_sent_bytes:rate5m',
+  vendorReceivedBytes: 'proxy_vendor:proxy_received_bytes:rate5m',
+  destinationSentBytes: 'proxy_vendor_destination:proxy_sent_bytes:rate5m',
+  destinationReceivedBytes: 'proxy_vendor_destination:proxy_received_bytes:rate5m',
+  /** HTTP requests/s per response code (0 = no response). */
+  responseCodes: 'proxy_vendor_response_code:proxy_requests:rate5m',
+  /** Share of HTTP requests answered 4xx/5xx or not at all. */
+  errorRatio: 'proxy_vendor:proxy_request_errors:ratio_rate5m',
+  /** HTTP request duration histogram per vendor. */
+  durationBuckets: 'proxy_vendor_le:proxy_request_duration_milliseconds_bucket:rate5m',
+  /** Scraped crawler sidecars per vendor. */
+  crawlerPods: 'proxy_vendor:proxy_crawler_pods:count',
+  /** Bytes/s of crawler-namespace pods without the vendor label: traffic no vendor is charged for here. */
+  unattributedBytes: 'namespace:proxy_unattributed_bytes:rate5m',
+  /** Upload + download bytes/s per vendor over 1h, for cost. */
+  bytes1h: 'proxy_vendor:proxy_bytes:rate1h',
+  /** Requests + connections per second per vendor over 1h, for cost. */
+  requests1h: 'proxy_vendor:proxy_requests:rate1h',
+  /** Spend per second (billing currency) per vendor over 1h. */
+  spend1h: 'proxy_vendor:proxy_spend:rate1h',
+  /** Constants from the vendor model. */
+  vendorInfo: 'proxy_vendor:proxy_vendor_info:constant',
+  pricePerGiB: 'proxy_vendor:proxy_price_per_gib:constant',
+  pricePer1kRequests: 'proxy_vendor:proxy_price_per_1k_requests:constant',
+  monthlyBudget: 'proxy_vendor:proxy_monthly_budget:constant',
+  monthlyTrafficBudgetBytes: 'proxy_vendor:proxy_monthly_traffic_budget_bytes:constant',
+} as const;
+
+/** Seconds in the month used for projections (30 days). */
+export const MONTH_SECONDS = 30 * 86400;
+const GIB = 1024 ** 3;
+
+/** Istio counters that count a request (HTTP) or a connection (TCP: HTTPS passthrough, CONNECT tunnels). */
+const REQUEST_COUNTERS = [ISTIO.requests, ISTIO.tcpOpened];
+/** Upload: request wire bytes plus bytes the sidecar received from the app. */
+const UPLOAD_COUNTERS = [`${ISTIO.requestBytes}_sum`, ISTIO.tcpReceivedBytes];
+/** Download: response wire bytes plus bytes the sidecar sent to the app. */
+const DOWNLOAD_COUNTERS = [`${ISTIO.responseBytes}_sum`, ISTIO.tcpSentBytes];
+
+/** Outbound traffic of vendor-labelled crawler pods. */
+const ATTRIBUTED = `reporter="source", ${LABEL.vendor}!=""`;
+const UNATTRIBUTED = `reporter="source", ${LABEL.vendor}=""`;
+
+/**
+ * A selector over several counters. Summing one `rate()` of a name regex keeps a vendor that has only
+ * one of them, where `a + b` would drop it. HTTP and TCP series differ in request_protocol, so no
+ * two series collide once the name is dropped.
+ */
+function counters(names: readonly string[], matchers: string): string {
+  return `{__name__=~"${names.join('|')}", ${matchers}}`;
+}
+
+function rate(names: readonly string[], matchers: string, window: string): string {
+  return `rate(${counters(names, matchers)}[${window}])`;
+}
+
+/**
+ * Adds `destination`: the SNI of a TLS connection when known, else destination_service (the Host header
+ * for HTTP through PassthroughCluster, the vendor host for CONNECT tunnels, "unknown" for TLS without SNI).
+ * `label_join` puts "sni;service" side by side, because label_replace reads only one label.
+ */
+function withDestination(expr: string): string {
+  const joined = `label_join(${expr}, "${DESTINATION_LABEL}", ";", "${LABEL.sni}", "destination_service")`;
+  const serviceWhenNoSni = `label_replace(${joined}, "${DESTINATION_LABEL}", "$1", "${DESTINATION_LABEL}", "(?:unknown)?;(.*)")`;
+  return `label_replace(${serviceWhenNoSni}, "${DESTINATION_LABEL}", "$1", "${DESTINATION_LABEL}", "([^;]+);.*")`;
+}
+
+const by = (...labels: string[]) => `by (${labels.join(', ')})`;
+
+/**
+ * Upload and download rates side by side. Request and response byte series carry the same labels, so
+ * one name regex over both would collide once rate() drops the name; a `direction` label keeps them apart.
+ */
+function bothDirections(matchers: string, window: string): string {
+  return `label_replace(${rate(UPLOAD_COUNTERS, matchers, window)}, "direction", "sent", "", "")`
+    + ` or label_replace(${rate(DOWNLOAD_COUNTERS, matchers, window)}, "direction", "received", "", "")`;
+}
+
+/** Every PromQL expression of the recording rules. */
+export const RECORDING_EXPR = {
+  requests: `sum ${by(LABEL.vendor, 'request_protocol')} (${rate(REQUEST_COUNTERS, ATTRIBUTED, '5m')})`,
+  destinationRequests: `sum ${by(LABEL.vendor, DESTINATION_LABEL, 'request_protocol')} (${withDestination(rate(REQUEST_COUNTERS, ATTRIBUTED, '5m'))})`,
+  podSentBytes: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${rate(UPLOAD_COUNTERS, ATTRIBUTED, '5m')})`,
+  podReceivedBytes: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${rate(DOWNLOAD_COUNTERS, ATTRIBUTED, '5m')})`,
+  vendorSentBytes: `sum ${by(LABEL.vendor)} (${RULE.podSentBytes})`,
+  vendorReceivedBytes: `sum ${by(LABEL.vendor)} (${RULE.podReceivedBytes})`,
+  destinationSentBytes: `sum ${by(LABEL.vendor, DESTINATION_LABEL)} (${withDestination(rate(UPLOAD_COUNTERS, ATTRIBUTED, '5m'))})`,
+  destinationReceivedBytes: `sum ${by(LABEL.vendor, DESTINATION_LABEL)} (${withDestination(rate(DOWNLOAD_COUNTERS, ATTRIBUTED, '5m'))})`,
+  responseCodes: `sum ${by(LABEL.vendor, 'response_code')} (rate(${ISTIO.requests}{${ATTRIBUTED}}[5m]))`,
+  // Vendors without errors get 0, not a missing series.
+  errorRatio: `(sum ${by(LABEL.vendor)} (${RULE.responseCodes}{response_code=~"0|4..|5.."}) or 0 * sum ${by(LABEL.vendor)} (${RULE.responseCodes})) / sum ${by(LABEL.vendor)} (${RULE.responseCodes})`,
+  durationBuckets: `sum ${by(LABEL.vendor, 'le')} (rate(${ISTIO.duration}_bucket{${ATTRIBUTED}}[5m]))`,
+  crawlerPods: (job: string) => `count ${by(LABEL.vendor)} (up{job="${job}", ${LABEL.vendor}!=""})`,
+  unattributedBytes: `sum ${by(LABEL.namespace)} (${bothDirections(UNATTRIBUTED, '5m')})`,
+  bytes1h: `sum ${by(LABEL.vendor)} (${bothDirections(ATTRIBUTED, '1h')})`,
+  requests1h: `sum ${by(LABEL.vendor)} (${rate(REQUEST_COUNTERS, ATTRIBUTED, '1h')})`,
+  // Traffic and request costs are summed under distinct labels, so a vendor priced one way is kept.
+  spend1h: `sum ${by(LABEL.vendor)} (`
+    + `label_replace(${RULE.bytes1h} * on (${LABEL.vendor}) ${RULE.pricePerGiB} / ${GIB}, "cost", "traffic", "", "")`
+    + ` or label_replace(${RULE.requests1h} * on (${LABEL.vendor}) ${RULE.pricePer1kRequests} / 1000, "cost", "requests", "", ""))`,
+} as const;
+
+/** Expressions of the alerts; thresholds are parameters. */
+export const ALERT_EXPR = {
+  targetsDown: (job: string, percent: number) =>
+    `100 * (count by (job, ${LABEL.namespace}) (up{job="${job}"} == 0) / count by (job, ${LABEL.namespace}) (up{job="${job}"})) > ${percent}`,
+  trafficStopped: `${RULE.vendorInfo} unless on (${LABEL.vendor}) (sum ${by(LABEL.vendor)} (${RULE.requests}) > 0)`,
+  errorRatio: (ratio: number) => `${RULE.errorRatio} > ${ratio}`,
+  /** Share of HTTP requests with one response code, e.g. 407 or 429. */
+  codeRatio: (code: number, ratio: number) =>
+    `sum ${by(LABEL.vendor)} (${RULE.responseCodes}{response_code="${code}"}) / sum ${by(LABEL.vendor)} (${RULE.responseCodes}) > ${ratio}`,
+  spendOverBudget: `${RULE.spend1h} * ${MONTH_SECONDS} > on (${LABEL.vendor}) ${RULE.monthlyBudget}`,
+  trafficOverBudget: `${RULE.bytes1h} * ${MONTH_SECONDS} > on (${LABEL.vendor}) ${RULE.monthlyTrafficBudgetBytes}`,
+  /** Crawlers of another vendor sending to this vendor's gateway hosts. */
+  misrouted: (vendor: string, gatewayHosts: readonly string[]) =>
+    `sum ${by(LABEL.vendor, DESTINATION_LABEL)} (${RULE.destinationRequests}{${DESTINATION_LABEL}=~"${gatewayHosts.map(escapeRegex).join('|')}", ${LABEL.vendor}!="${vendor}"}) > 0`,
+  sampleLimitNear: (job: string, sampleLimit: number, ratio: number) =>
+    `scrape_samples_post_metric_relabeling{job="${job}"} > ${Math.floor(sampleLimit * ratio)}`,
+  sampleLimitHit: `increase(prometheus_target_scrapes_exceeded_sample_limit_total[5m]) > 0`,
+} as const;
+
+/** Escapes a literal for a PromQL (RE2) regex inside a double-quoted string. */
+function escapeRegex(literal: string): string {
+  return literal.replace(/[.*+?^${}()|[\]\\]/g, '\\\\$&');
+}

@@ -3,7 +3,10 @@ import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { GrafanaServer } from './grafana/grafana-server';
 import { PROMETHEUS_PORT, PrometheusServer } from './prometheus/prometheus-server';
+import { AlertOptions, alertGroups, resolveAlertOptions } from './prometheus/alerts';
+import { recordingRuleGroups } from './prometheus/recording-rules';
 import { RuleGroup, isAlertingRule } from './prometheus/rule-group';
+import { SCRAPE_JOB } from './metric-contract';
 import { VendorCatalog } from './vendor';
 import {
   PropertyError, checkDnsLabel, checkDnsName, checkNonEmpty, checkNumber, checkRetentionSize, checkUnique, parseDuration, parseStorageQuantity,
@@ -104,6 +107,11 @@ export interface MetricsStackProps {
    * @default - see GrafanaOptions
    */
   readonly grafana?: GrafanaOptions;
+  /**
+   * Alert thresholds.
+   * @default - see AlertOptions
+   */
+  readonly alerts?: AlertOptions;
 }
 
 export const DEFAULT_PROMETHEUS_IMAGE = 'quay.io/prometheus/prometheus:v2.53.2';
@@ -147,6 +155,7 @@ export class MetricsStack extends Construct {
     const evaluationInterval = prom.evaluationInterval ?? '30s';
     parseDuration('prometheus.evaluationInterval', evaluationInterval);
     this.sampleLimit = checkNumber('prometheus.sampleLimit', prom.sampleLimit ?? 20000, { min: 1, integer: true });
+    const alerts = resolveAlertOptions(props.alerts);
     const grafana = props.grafana ?? {};
     const adminSecretName = grafana.adminSecretName ?? 'grafana-admin';
     checkDnsName('grafana.adminSecretName', adminSecretName);
@@ -182,6 +191,9 @@ export class MetricsStack extends Construct {
       },
       labels: { ...labels, 'app.kubernetes.io/name': 'prometheus' },
     });
+    for (const group of [...recordingRuleGroups(this.vendors, SCRAPE_JOB), ...alertGroups(this.vendors, SCRAPE_JOB, this.sampleLimit, alerts)]) {
+      this.addRuleGroup(group);
+    }
     this.prometheusUrl = `http://prometheus.${this.namespace}.svc:${PROMETHEUS_PORT}`;
 
     this._grafana = new GrafanaServer(this, 'Grafana', {

@@ -30,6 +30,11 @@ export interface VendorProps {
    * @default - no budget
    */
   readonly monthlyBudget?: number;
+  /**
+   * Monthly traffic budget (upload + download) in GiB; an alert fires when the projection exceeds it.
+   * @default - no traffic budget
+   */
+  readonly monthlyTrafficBudgetGiB?: number;
 }
 
 /** A vendor gateway endpoint. */
@@ -46,6 +51,7 @@ export class Vendor {
   public readonly pricePerGiB?: number;
   public readonly pricePer1kRequests?: number;
   public readonly monthlyBudget?: number;
+  public readonly monthlyTrafficBudgetGiB?: number;
 
   /** @param path property path used in error messages, e.g. `vendors[2]` */
   constructor(props: VendorProps, path = 'vendor') {
@@ -56,6 +62,9 @@ export class Vendor {
     if (props.pricePerGiB !== undefined) this.pricePerGiB = checkNumber(`${path}.pricePerGiB`, props.pricePerGiB, { min: 0 });
     if (props.pricePer1kRequests !== undefined) this.pricePer1kRequests = checkNumber(`${path}.pricePer1kRequests`, props.pricePer1kRequests, { min: 0 });
     if (props.monthlyBudget !== undefined) this.monthlyBudget = checkNumber(`${path}.monthlyBudget`, props.monthlyBudget, { min: 0 });
+    if (props.monthlyTrafficBudgetGiB !== undefined) {
+      this.monthlyTrafficBudgetGiB = checkNumber(`${path}.monthlyTrafficBudgetGiB`, props.monthlyTrafficBudgetGiB, { min: 0 });
+    }
   }
 
   /** Distinct gateway host names. */

@@ -1,0 +1,117 @@
+import { ALERT_EXPR, LABEL } from '../metric-contract';
+import { VendorCatalog } from '../vendor';
+import { PropertyError, checkNumber, parseDuration } from '../validation';
+import { AlertingRule, RuleGroup } from './rule-group';
+
+/** Alert thresholds; every field has a default. */
+export interface AlertOptions {
+  /**
+   * Fire when more than this percentage of crawler sidecar targets of a namespace are down.
+   * @default 10
+   */
+  readonly targetsDownPercent?: number;
+  /**
+   * Share of HTTP requests answered 4xx/5xx or not at all above which a vendor alerts.
+   * @default 0.05
+   */
+  readonly errorRatio?: number;
+  /**
+   * Share of HTTP requests answered 407 (proxy authentication required) above which a vendor alerts.
+   * @default 0.01
+   */
+  readonly proxyAuthRatio?: number;
+  /**
+   * Share of HTTP requests answered 429 (rate limited) above which a vendor alerts.
+   * @default 0.05
+   */
+  readonly rateLimitRatio?: number;
+  /**
+   * Fraction of the scrape sample limit at which a target is reported as close to it.
+   * @default 0.8
+   */
+  readonly sampleLimitRatio?: number;
+  /**
+   * How long a vendor may carry no traffic before it alerts.
+   * @default '15m'
+   */
+  readonly trafficStoppedFor?: string;
+  /**
+   * Base URL of the runbook; each alert links to `<runbookUrl>#<alert name in lower case>`.
+   * @default 'https://github.com/proxy-telemetry/proxy-telemetry/blob/main/docs/runbook.md'
+   */
+  readonly runbookUrl?: string;
+}
+
+export const DEFAULT_RUNBOOK_URL = 'https://github.com/proxy-telemetry/proxy-telemetry/blob/main/docs/runbook.md';
+
+/** Resolves and validates alert options. */
+export function resolveAlertOptions(o: AlertOptions = {}): Required<AlertOptions> {
+  const ratio = (name: keyof AlertOptions, value: number) => checkNumber(`alerts.${name}`, value, { minExclusive: 0, max: 1 });
+  const resolved: Required<AlertOptions> = {
+    targetsDownPercent: checkNumber('alerts.targetsDownPercent', o.targetsDownPercent ?? 10, { min: 0, max: 100 }),
+    errorRatio: ratio('errorRatio', o.errorRatio ?? 0.05),
+    proxyAuthRatio: ratio('proxyAuthRatio', o.proxyAuthRatio ?? 0.01),
+    rateLimitRatio: ratio('rateLimitRatio', o.rateLimitRatio ?? 0.05),
+    sampleLimitRatio: ratio('sampleLimitRatio', o.sampleLimitRatio ?? 0.8),
+    trafficStoppedFor: o.trafficStoppedFor ?? '15m',
+    runbookUrl: o.runbookUrl ?? DEFAULT_RUNBOOK_URL,
+  };
+  parseDuration('alerts.trafficStoppedFor', resolved.trafficStoppedFor);
+  if (!/^https?:\/\/\S+$/.test(resolved.runbookUrl)) {
+    throw new PropertyError('alerts.runbookUrl', resolved.runbookUrl, 'must be an http(s) URL');
+  }
+  return resolved;
+}
+
+const pct = (ratio: number) => `${+(ratio * 100).toFixed(2)}%`;
+
+/** Alerts in kubernetes-mixin style: for, severity, summary, description with labels, runbook_url. */
+export function alertGroups(vendors: VendorCatalog, job: string, sampleLimit: number, options: Required<AlertOptions>): RuleGroup[] {
+  const v = `{{ $labels.${LABEL.vendor} }}`;
+  const alert = (name: string, expr: string, forDuration: string, severity: 'warning' | 'critical', summary: string, description: string): AlertingRule => ({
+    alert: name,
+    expr,
+    for: forDuration,
+    labels: { severity },
+    annotations: { summary, description, runbook_url: `${options.runbookUrl}#${name.toLowerCase()}` },
+  });
+
+  const misrouted = vendors.vendors.filter(x => x.endpoints.length > 0).map(x => alert('ProxyCrawlerMisrouted',
+    ALERT_EXPR.misrouted(x.name, x.gatewayHosts), '5m', 'warning',
+    `Crawlers of ${v} send to the gateway of ${x.name}.`,
+    `Pods labelled proxy-vendor=${v} open {{ $value | humanize }} connections/s to {{ $labels.destination }}, a gateway of vendor ${x.name}: its traffic is billed by ${x.name} but reported under ${v}.`));
+
+  return [{
+    name: 'proxy-telemetry.alerts',
+    rules: [
+      alert('CrawlerSidecarTargetsDown', ALERT_EXPR.targetsDown(job, options.targetsDownPercent), '10m', 'warning',
+        'Crawler sidecars cannot be scraped.',
+        `{{ printf "%.4g" $value }}% of the crawler sidecar targets in namespace {{ $labels.namespace }} are down; their traffic is not measured.`),
+      alert('ProxyVendorTrafficStopped', ALERT_EXPR.trafficStopped, options.trafficStoppedFor, 'warning',
+        `Vendor ${v} carries no traffic.`,
+        `No request or connection through vendor ${v} has been seen for ${options.trafficStoppedFor}, although the vendor is configured.`),
+      alert('ProxyVendorHighErrorRatio', ALERT_EXPR.errorRatio(options.errorRatio), '10m', 'warning',
+        `Vendor ${v} answers many requests with errors.`,
+        `{{ $value | humanizePercentage }} of the HTTP requests through ${v} got a 4xx/5xx or no response (threshold ${pct(options.errorRatio)}).`),
+      alert('ProxyVendorAuthenticationFailures', ALERT_EXPR.codeRatio(407, options.proxyAuthRatio), '5m', 'critical',
+        `Vendor ${v} rejects the proxy credentials.`,
+        `{{ $value | humanizePercentage }} of the HTTP requests through ${v} got 407 Proxy Authentication Required (threshold ${pct(options.proxyAuthRatio)}).`),
+      alert('ProxyVendorRateLimited', ALERT_EXPR.codeRatio(429, options.rateLimitRatio), '10m', 'warning',
+        `Requests through vendor ${v} are rate limited.`,
+        `{{ $value | humanizePercentage }} of the HTTP requests through ${v} got 429 Too Many Requests (threshold ${pct(options.rateLimitRatio)}).`),
+      alert('ProxyVendorSpendOverBudget', ALERT_EXPR.spendOverBudget, '30m', 'warning',
+        `Vendor ${v} is projected to exceed its monthly budget.`,
+        `At the last hour's rate, ${v} would cost {{ $value | humanize }} this month, above its configured budget.`),
+      alert('ProxyVendorTrafficOverBudget', ALERT_EXPR.trafficOverBudget, '30m', 'warning',
+        `Vendor ${v} is projected to exceed its monthly traffic budget.`,
+        `At the last hour's rate, ${v} would carry {{ $value | humanize1024 }}B this month, above its configured traffic budget.`),
+      ...misrouted,
+      alert('CrawlerSidecarNearSampleLimit', ALERT_EXPR.sampleLimitNear(job, sampleLimit, options.sampleLimitRatio), '15m', 'warning',
+        'A crawler sidecar exposes nearly as many series as its scrape allows.',
+        `Pod {{ $labels.namespace }}/{{ $labels.pod }} exposes {{ $value }} samples per scrape, above ${pct(options.sampleLimitRatio)} of the limit ${sampleLimit}; beyond the limit its scrapes fail.`),
+      alert('CrawlerSidecarSampleLimitExceeded', ALERT_EXPR.sampleLimitHit, '1m', 'warning',
+        'Crawler sidecar scrapes exceed the sample limit.',
+        `Prometheus {{ $labels.instance }} rejected {{ $value | humanize }} scrapes in 5 minutes for exceeding the sample limit (${sampleLimit} for crawler sidecars); those pods are not measured.`),
+    ],
+  }];
+}

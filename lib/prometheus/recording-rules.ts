@@ -1,0 +1,60 @@
+import { LABEL, RECORDING_EXPR, RULE } from '../metric-contract';
+import { VendorCatalog } from '../vendor';
+import { RecordingRule, RuleGroup } from './rule-group';
+
+/**
+ * The metric contract's recording rules. Order matters: rules read earlier rules of the same group,
+ * which Prometheus evaluates sequentially at the same timestamp.
+ */
+export function recordingRuleGroups(vendors: VendorCatalog, job: string): RuleGroup[] {
+  const r = (record: string, expr: string): RecordingRule => ({ record, expr });
+  return [
+    {
+      name: 'proxy-telemetry.rules',
+      rules: [
+        r(RULE.requests, RECORDING_EXPR.requests),
+        r(RULE.destinationRequests, RECORDING_EXPR.destinationRequests),
+        r(RULE.podSentBytes, RECORDING_EXPR.podSentBytes),
+        r(RULE.podReceivedBytes, RECORDING_EXPR.podReceivedBytes),
+        r(RULE.vendorSentBytes, RECORDING_EXPR.vendorSentBytes),
+        r(RULE.vendorReceivedBytes, RECORDING_EXPR.vendorReceivedBytes),
+        r(RULE.destinationSentBytes, RECORDING_EXPR.destinationSentBytes),
+        r(RULE.destinationReceivedBytes, RECORDING_EXPR.destinationReceivedBytes),
+        r(RULE.responseCodes, RECORDING_EXPR.responseCodes),
+        r(RULE.errorRatio, RECORDING_EXPR.errorRatio),
+        r(RULE.durationBuckets, RECORDING_EXPR.durationBuckets),
+        r(RULE.crawlerPods, RECORDING_EXPR.crawlerPods(job)),
+        r(RULE.unattributedBytes, RECORDING_EXPR.unattributedBytes),
+      ],
+    },
+    {
+      name: 'proxy-telemetry.vendors',
+      rules: vendorConstants(vendors),
+    },
+    {
+      name: 'proxy-telemetry.cost',
+      interval: '1m',
+      rules: [
+        r(RULE.bytes1h, RECORDING_EXPR.bytes1h),
+        r(RULE.requests1h, RECORDING_EXPR.requests1h),
+        r(RULE.spend1h, RECORDING_EXPR.spend1h),
+      ],
+    },
+  ];
+}
+
+/** The vendor model as series, so rules and dashboards can join prices and budgets by proxy_vendor. */
+function vendorConstants(vendors: VendorCatalog): RecordingRule[] {
+  const GIB = 1024 ** 3;
+  return vendors.vendors.flatMap(v => {
+    const constant = (record: string, value: number | undefined): RecordingRule[] =>
+      value === undefined ? [] : [{ record, expr: `vector(${value})`, labels: { [LABEL.vendor]: v.name } }];
+    return [
+      ...constant(RULE.vendorInfo, 1),
+      ...constant(RULE.pricePerGiB, v.pricePerGiB),
+      ...constant(RULE.pricePer1kRequests, v.pricePer1kRequests),
+      ...constant(RULE.monthlyBudget, v.monthlyBudget),
+      ...constant(RULE.monthlyTrafficBudgetBytes, v.monthlyTrafficBudgetGiB === undefined ? undefined : v.monthlyTrafficBudgetGiB * GIB),
+    ];
+  });
+}

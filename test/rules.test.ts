@@ -1,0 +1,228 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Testing } from 'cdk8s';
+import * as YAML from 'yaml';
+import { MetricsStack } from '../lib/metrics-stack';
+import { RULE } from '../lib/metric-contract';
+import { VendorCatalog } from '../lib/vendor';
+import { promtool } from './support/prometheus-config';
+import { promqlErrors } from './support/promql';
+import { PodRef, httpSeries, series, tcpSeries } from './support/istio-series';
+
+// GIVEN a stack whose vendors exercise every rule: prices and budgets on vendor-a, per-request price on
+// vendor-b, and vendor-c with TCP traffic only.
+const GIB = 1024 ** 3;
+const vendors = new VendorCatalog([
+  { name: 'vendor-a', endpoints: ['gw.vendor-a.example:8000'], pricePerGiB: 4, monthlyBudget: 100, monthlyTrafficBudgetGiB: 10 },
+  { name: 'vendor-b', pricePer1kRequests: 0.5 },
+  { name: 'vendor-c' },
+]);
+const stack = new MetricsStack(Testing.chart(), 'metrics', { vendors, crawlerNamespaces: ['crawlers'] });
+const rulesYaml = stack.renderRules();
+
+const a1: PodRef = { pod: 'crawler-vendor-a-5f7c9-aaaaa', vendor: 'vendor-a' };
+const a2: PodRef = { pod: 'crawler-vendor-a-5f7c9-bbbbb', vendor: 'vendor-a' };
+const b1: PodRef = { pod: 'crawler-vendor-b-6d8e1-ccccc', vendor: 'vendor-b' };
+const c1: PodRef = { pod: 'crawler-vendor-c-7a2b3-ddddd', vendor: 'vendor-c' };
+const decoy: PodRef = { pod: 'batch-job-77d4f-xyz12' };
+
+/** promtool's expanding notation: `start+step x n`, one sample a minute. */
+const perSecond = (rate: number, minutes = 90) => `0+${rate * 60}x${minutes}`;
+const UP = (p: PodRef) => series('up', { job: 'crawler-sidecars', instance: '10.1.0.7:15090', namespace: 'crawlers', pod: p.pod, ...(p.vendor ? { proxy_vendor: p.vendor } : {}) });
+
+interface Sample { labels: string; value: number }
+/**
+ * promtool 2.42 compares floats exactly, and rate() arithmetic leaves 0.30000000000000004 where 0.3 is
+ * meant; expectations are therefore compared as integers in units of 1e-9 (see `at`).
+ */
+const SCALE = 1e9;
+const sample = (labels: Record<string, string>, value: number): Sample =>
+  ({ labels: series('', labels), value: Math.round(value * SCALE) });
+
+function runPromtoolTests(tests: unknown[]): { status: number; output: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rules-test-'));
+  fs.writeFileSync(path.join(dir, 'rules.yml'), rulesYaml);
+  fs.writeFileSync(path.join(dir, 'tests.yml'), YAML.stringify({
+    rule_files: ['rules.yml'],
+    evaluation_interval: '1m',
+    group_eval_order: ['proxy-telemetry.vendors', 'proxy-telemetry.rules', 'proxy-telemetry.cost', 'proxy-telemetry.alerts'],
+    tests,
+  }, { lineWidth: 0 }));
+  const r = promtool(['test', 'rules', path.join(dir, 'tests.yml')]);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { status: r.status, output: r.stdout + r.stderr };
+}
+
+function expectPromtoolPass(tests: unknown[]): void {
+  const { status, output } = runPromtoolTests(tests);
+  if (status !== 0) throw new Error(`promtool test rules failed:\n${output}`);
+  expect(output).toContain('SUCCESS');
+}
+
+describe('recording rules', () => {
+  test('the PromQL parser reports a broken expression, so the check below can fail', () => {
+    expect(promqlErrors('sum by (proxy_vendor (rate(x[5m]))')).not.toEqual([]);
+  });
+
+  test('every rule and alert expression parses as PromQL, and promtool accepts the rule file', () => {
+    const groups = YAML.parse(rulesYaml).groups;
+    for (const rule of groups.flatMap((g: any) => g.rules)) {
+      expect({ rule: rule.record ?? rule.alert, errors: promqlErrors(rule.expr) }).toEqual({ rule: rule.record ?? rule.alert, errors: [] });
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rules-'));
+    fs.writeFileSync(path.join(dir, 'rules.yml'), rulesYaml);
+    expect(promtool(['check', 'rules', path.join(dir, 'rules.yml')]).status).toBe(0);
+  });
+
+  test('the rule file matches the snapshot and names every contract rule', () => {
+    expect(rulesYaml).toMatchSnapshot();
+    const records = YAML.parse(rulesYaml).groups.flatMap((g: any) => g.rules.map((r: any) => r.record)).filter(Boolean);
+    for (const name of [RULE.requests, RULE.destinationRequests, RULE.podSentBytes, RULE.podReceivedBytes]) {
+      expect(records).toContain(name);
+    }
+  });
+
+  // Traffic of the scenario, per second: see each expectation below for the arithmetic.
+  const inputSeries = [
+    // vendor-a, pod a1: HTTP/1.1 to example.com, 2 req/s, 200 B/s up, 10000 B/s down.
+    { series: httpSeries('istio_requests_total', a1, 'example.com'), values: perSecond(2) },
+    { series: httpSeries('istio_request_bytes_sum', a1, 'example.com'), values: perSecond(200) },
+    { series: httpSeries('istio_response_bytes_sum', a1, 'example.com'), values: perSecond(10000) },
+    // pod a1 also tunnels (CONNECT) through vendor-a's gateway: 0.1 conn/s, 20 B/s up, 1000 B/s down.
+    { series: tcpSeries('istio_tcp_connections_opened_total', a1, { gateway: 'gw.vendor-a.example' }), values: perSecond(0.1) },
+    { series: tcpSeries('istio_tcp_received_bytes_total', a1, { gateway: 'gw.vendor-a.example' }), values: perSecond(20) },
+    { series: tcpSeries('istio_tcp_sent_bytes_total', a1, { gateway: 'gw.vendor-a.example' }), values: perSecond(1000) },
+    // Inbound traffic to pod a1 (reporter="destination") is not the crawler's proxy usage.
+    { series: httpSeries('istio_requests_total', a1, 'example.com', 200, { reporter: 'destination' }), values: perSecond(100) },
+    // pod a2: HTTP/2 to www.wikipedia.org, 1 req/s 200 + 0.5 req/s 404; 100 B/s up, 5000 B/s down.
+    { series: httpSeries('istio_requests_total', a2, 'www.wikipedia.org'), values: perSecond(1) },
+    { series: httpSeries('istio_requests_total', a2, 'www.wikipedia.org', 404), values: perSecond(0.5) },
+    { series: httpSeries('istio_request_bytes_sum', a2, 'www.wikipedia.org'), values: perSecond(100) },
+    { series: httpSeries('istio_response_bytes_sum', a2, 'www.wikipedia.org'), values: perSecond(5000) },
+    { series: httpSeries('istio_request_duration_milliseconds_bucket', a2, 'www.wikipedia.org', 200, { le: '100' }), values: perSecond(1) },
+    // vendor-b, pod b1: 1 req/s to httpbin.org; its sidecar restarts at minute 6 (counters start again).
+    { series: httpSeries('istio_requests_total', b1, 'httpbin.org'), values: '0+60x5 60+60x85' },
+    { series: httpSeries('istio_request_bytes_sum', b1, 'httpbin.org'), values: '0+3000x5 3000+3000x85' },
+    { series: httpSeries('istio_response_bytes_sum', b1, 'httpbin.org'), values: '0+30000x5 30000+30000x85' },
+    // vendor-c, pod c1: HTTPS only (TCP to the sidecar). With SNI: 0.2 conn/s, 100 B/s up, 5000 B/s down.
+    { series: tcpSeries('istio_tcp_connections_opened_total', c1, { sni: 'www.example.org' }), values: perSecond(0.2) },
+    { series: tcpSeries('istio_tcp_received_bytes_total', c1, { sni: 'www.example.org' }), values: perSecond(100) },
+    { series: tcpSeries('istio_tcp_sent_bytes_total', c1, { sni: 'www.example.org' }), values: perSecond(5000) },
+    // ... and TLS without SNI: 0.1 conn/s, 10 B/s up, 100 B/s down.
+    { series: tcpSeries('istio_tcp_connections_opened_total', c1, {}), values: perSecond(0.1) },
+    { series: tcpSeries('istio_tcp_received_bytes_total', c1, {}), values: perSecond(10) },
+    { series: tcpSeries('istio_tcp_sent_bytes_total', c1, {}), values: perSecond(100) },
+    // A decoy pod without the proxy-vendor label: 1 req/s, 10 B/s up, 100 + 10 B/s down.
+    { series: httpSeries('istio_requests_total', decoy, 'example.com'), values: perSecond(1) },
+    { series: httpSeries('istio_request_bytes_sum', decoy, 'example.com'), values: perSecond(10) },
+    { series: httpSeries('istio_response_bytes_sum', decoy, 'example.com'), values: perSecond(100) },
+    { series: tcpSeries('istio_tcp_sent_bytes_total', decoy, { sni: 'example.com' }), values: perSecond(10) },
+    ...[a1, a2, b1, c1, decoy].map(p => ({ series: UP(p), values: '1x90' })),
+  ];
+
+  const at = (evalTime: string, expr: string, expSamples: Sample[]) => ({ expr: `round(${expr} * ${SCALE})`, eval_time: evalTime, exp_samples: expSamples });
+  const v = (vendor: string, extra: Record<string, string> = {}) => ({ proxy_vendor: vendor, ...extra });
+
+  test('contract rules match the traffic: HTTP/1.1 + HTTP/2, TCP-only vendor, tunnels, resets, decoys, byte directions', () => {
+    // WHEN / THEN
+    expectPromtoolPass([{
+      interval: '1m',
+      input_series: inputSeries,
+      promql_expr_test: [
+        // HTTP requests (both HTTP versions) and TCP connections, told apart by request_protocol.
+        at('10m', RULE.requests, [
+          sample(v('vendor-a', { request_protocol: 'http' }), 3.5),
+          sample(v('vendor-a', { request_protocol: 'tcp' }), 0.1),
+          sample(v('vendor-b', { request_protocol: 'http' }), 1),
+          sample(v('vendor-c', { request_protocol: 'tcp' }), 0.3),
+        ]),
+        // Destination: Host header for HTTP, SNI for TLS, the gateway for tunnels, "unknown" without SNI.
+        at('10m', RULE.destinationRequests, [
+          sample(v('vendor-a', { destination: 'example.com', request_protocol: 'http' }), 2),
+          sample(v('vendor-a', { destination: 'gw.vendor-a.example', request_protocol: 'tcp' }), 0.1),
+          sample(v('vendor-a', { destination: 'www.wikipedia.org', request_protocol: 'http' }), 1.5),
+          sample(v('vendor-b', { destination: 'httpbin.org', request_protocol: 'http' }), 1),
+          sample(v('vendor-c', { destination: 'unknown', request_protocol: 'tcp' }), 0.1),
+          sample(v('vendor-c', { destination: 'www.example.org', request_protocol: 'tcp' }), 0.2),
+        ]),
+        // Upload = request bytes + bytes the sidecar received from the app.
+        at('10m', RULE.podSentBytes, [
+          sample(v('vendor-a', { namespace: 'crawlers', pod: a1.pod }), 220),
+          sample(v('vendor-a', { namespace: 'crawlers', pod: a2.pod }), 100),
+          sample(v('vendor-b', { namespace: 'crawlers', pod: b1.pod }), 50),
+          sample(v('vendor-c', { namespace: 'crawlers', pod: c1.pod }), 110),
+        ]),
+        // Download = response bytes + bytes the sidecar sent to the app.
+        at('10m', RULE.podReceivedBytes, [
+          sample(v('vendor-a', { namespace: 'crawlers', pod: a1.pod }), 11000),
+          sample(v('vendor-a', { namespace: 'crawlers', pod: a2.pod }), 5000),
+          sample(v('vendor-b', { namespace: 'crawlers', pod: b1.pod }), 500),
+          sample(v('vendor-c', { namespace: 'crawlers', pod: c1.pod }), 5100),
+        ]),
+        at('10m', RULE.vendorSentBytes, [
+          sample(v('vendor-a'), 320), sample(v('vendor-b'), 50), sample(v('vendor-c'), 110),
+        ]),
+        at('10m', RULE.vendorReceivedBytes, [
+          sample(v('vendor-a'), 16000), sample(v('vendor-b'), 500), sample(v('vendor-c'), 5100),
+        ]),
+        at('10m', RULE.destinationSentBytes, [
+          sample(v('vendor-a', { destination: 'example.com' }), 200),
+          sample(v('vendor-a', { destination: 'gw.vendor-a.example' }), 20),
+          sample(v('vendor-a', { destination: 'www.wikipedia.org' }), 100),
+          sample(v('vendor-b', { destination: 'httpbin.org' }), 50),
+          sample(v('vendor-c', { destination: 'unknown' }), 10),
+          sample(v('vendor-c', { destination: 'www.example.org' }), 100),
+        ]),
+        at('10m', RULE.destinationReceivedBytes, [
+          sample(v('vendor-a', { destination: 'example.com' }), 10000),
+          sample(v('vendor-a', { destination: 'gw.vendor-a.example' }), 1000),
+          sample(v('vendor-a', { destination: 'www.wikipedia.org' }), 5000),
+          sample(v('vendor-b', { destination: 'httpbin.org' }), 500),
+          sample(v('vendor-c', { destination: 'unknown' }), 100),
+          sample(v('vendor-c', { destination: 'www.example.org' }), 5000),
+        ]),
+        at('10m', RULE.responseCodes, [
+          sample(v('vendor-a', { response_code: '200' }), 3),
+          sample(v('vendor-a', { response_code: '404' }), 0.5),
+          sample(v('vendor-b', { response_code: '200' }), 1),
+        ]),
+        // vendor-b has no errors: 0, not a missing series. vendor-c has no HTTP at all: no ratio.
+        at('10m', RULE.errorRatio, [
+          sample(v('vendor-a'), 0.5 / 3.5),
+          sample(v('vendor-b'), 0),
+        ]),
+        at('10m', RULE.durationBuckets, [sample(v('vendor-a', { le: '100' }), 1)]),
+        at('10m', RULE.crawlerPods, [
+          sample(v('vendor-a'), 2), sample(v('vendor-b'), 1), sample(v('vendor-c'), 1),
+        ]),
+        // The decoy's bytes are visible, but under no vendor.
+        at('10m', RULE.unattributedBytes, [sample({ namespace: 'crawlers' }, 120)]),
+        // 1h windows once an hour of data exists.
+        at('70m', RULE.bytes1h, [
+          sample(v('vendor-a'), 16320), sample(v('vendor-b'), 550), sample(v('vendor-c'), 5210),
+        ]),
+        at('70m', RULE.requests1h, [
+          sample(v('vendor-a'), 3.6), sample(v('vendor-b'), 1), sample(v('vendor-c'), 0.3),
+        ]),
+        // vendor-a pays per GiB, vendor-b per 1,000 requests, vendor-c has no price.
+        at('70m', RULE.spend1h, [
+          sample(v('vendor-a'), 16320 * 4 / GIB),
+          sample(v('vendor-b'), 1 * 0.5 / 1000),
+        ]),
+        at('0m', RULE.monthlyTrafficBudgetBytes, [sample(v('vendor-a'), 10 * GIB)]),
+      ],
+    }]);
+  });
+
+  test('a wrong expectation fails promtool, so the tests above can fail', () => {
+    const { status, output } = runPromtoolTests([{
+      interval: '1m',
+      input_series: inputSeries,
+      // Swapped byte directions: the classic bug.
+      promql_expr_test: [at('10m', RULE.podSentBytes + `{pod="${c1.pod}"}`, [sample(v('vendor-c', { namespace: 'crawlers', pod: c1.pod }), 5100)])],
+    }]);
+    expect(status).not.toBe(0);
+    expect(output).toContain('FAILED');
+  });
+});
