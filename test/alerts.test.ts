@@ -1,0 +1,232 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Testing } from 'cdk8s';
+import * as YAML from 'yaml';
+import { MetricsStack } from '../lib/metrics-stack';
+import { DEFAULT_RUNBOOK_URL } from '../lib/prometheus/alerts';
+import { VendorCatalog } from '../lib/vendor';
+import { promtool } from './support/prometheus-config';
+import { PodRef, httpSeries, series, tcpSeries } from './support/istio-series';
+
+// GIVEN the default thresholds and a vendor model with a gateway, a price and budgets.
+const vendors = new VendorCatalog([
+  { name: 'vendor-a', endpoints: ['gw.vendor-a.example:8000'], pricePerGiB: 4, monthlyBudget: 100, monthlyTrafficBudgetGiB: 10 },
+  { name: 'vendor-b' },
+  { name: 'vendor-c' },
+]);
+const rulesYaml = new MetricsStack(Testing.chart(), 'metrics', { vendors, crawlerNamespaces: ['crawlers'] }).renderRules();
+
+const a1: PodRef = { pod: 'crawler-vendor-a-5f7c9-aaaaa', vendor: 'vendor-a' };
+const b1: PodRef = { pod: 'crawler-vendor-b-6d8e1-ccccc', vendor: 'vendor-b' };
+const c1: PodRef = { pod: 'crawler-vendor-c-7a2b3-ddddd', vendor: 'vendor-c' };
+const perSecond = (rate: number, minutes = 90) => `0+${rate * 60}x${minutes}`;
+const runbook = (alert: string) => `${DEFAULT_RUNBOOK_URL}#${alert.toLowerCase()}`;
+
+interface Case {
+  alert: string;
+  /** Evaluation time at which the alert must fire; one minute (one evaluation) earlier it must not. */
+  firesAt: string;
+  inputSeries: Array<{ series: string; values: string }>;
+  expected: Array<{ labels: Record<string, string>; summary: string; description: string }>;
+}
+
+function minutesBefore(time: string): string {
+  return `${Number(time.replace('m', '')) - 1}m`;
+}
+
+/** Runs promtool test rules: the alert fires at `firesAt` with the expected labels and annotations, and not one step earlier. */
+function check(c: Case): { status: number; output: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alerts-test-'));
+  fs.writeFileSync(path.join(dir, 'rules.yml'), rulesYaml);
+  const severity = YAML.parse(rulesYaml).groups.flatMap((g: any) => g.rules).find((r: any) => r.alert === c.alert).labels.severity;
+  fs.writeFileSync(path.join(dir, 'tests.yml'), YAML.stringify({
+    rule_files: ['rules.yml'],
+    evaluation_interval: '1m',
+    group_eval_order: ['proxy-telemetry.vendors', 'proxy-telemetry.rules', 'proxy-telemetry.cost', 'proxy-telemetry.alerts'],
+    tests: [{
+      interval: '1m',
+      input_series: c.inputSeries,
+      alert_rule_test: [
+        { eval_time: minutesBefore(c.firesAt), alertname: c.alert, exp_alerts: [] },
+        {
+          eval_time: c.firesAt,
+          alertname: c.alert,
+          exp_alerts: c.expected.map(e => ({
+            exp_labels: { severity, ...e.labels },
+            exp_annotations: { summary: e.summary, description: e.description, runbook_url: runbook(c.alert) },
+          })),
+        },
+      ],
+    }],
+  }, { lineWidth: 0 }));
+  const r = promtool(['test', 'rules', path.join(dir, 'tests.yml')]);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { status: r.status, output: r.stdout + r.stderr };
+}
+
+const up = (namespace: string, i: number, value: 0 | 1) => ({
+  series: series('up', { job: 'crawler-sidecars', instance: `10.1.0.${i}:15090`, namespace, pod: `crawler-${i}`, proxy_vendor: 'vendor-a' }),
+  values: `${value}x30`,
+});
+
+const cases: Case[] = [
+  {
+    alert: 'CrawlerSidecarTargetsDown',
+    firesAt: '10m',
+    // crawlers: 2 of 10 targets down (20% > 10%); crawl-eu: 1 of 10 (10%, not above) never fires.
+    inputSeries: [
+      ...Array.from({ length: 10 }, (_, i) => up('crawlers', i, i < 2 ? 0 : 1)),
+      ...Array.from({ length: 10 }, (_, i) => up('crawl-eu', 100 + i, i < 1 ? 0 : 1)),
+    ],
+    expected: [{
+      labels: { job: 'crawler-sidecars', namespace: 'crawlers' },
+      summary: 'Crawler sidecars cannot be scraped.',
+      description: '20% of the crawler sidecar targets in namespace crawlers are down; their traffic is not measured.',
+    }],
+  },
+  {
+    alert: 'ProxyVendorTrafficStopped',
+    firesAt: '15m',
+    // vendor-b (HTTP) and vendor-c (TCP only) carry traffic; vendor-a carries none.
+    inputSeries: [
+      { series: httpSeries('istio_requests_total', b1, 'example.com'), values: perSecond(1) },
+      { series: tcpSeries('istio_tcp_connections_opened_total', c1, { sni: 'example.com' }), values: perSecond(0.5) },
+    ],
+    expected: [{
+      labels: { proxy_vendor: 'vendor-a' },
+      summary: 'Vendor vendor-a carries no traffic.',
+      description: 'No request or connection through vendor vendor-a has been seen for 15m, although the vendor is configured.',
+    }],
+  },
+  {
+    alert: 'ProxyVendorHighErrorRatio',
+    firesAt: '11m',
+    // vendor-a: 1 of 10 requests/s answered 503 (10% > 5%) from minute 1; vendor-b: 2% never fires.
+    inputSeries: [
+      { series: httpSeries('istio_requests_total', a1, 'example.com'), values: perSecond(9) },
+      { series: httpSeries('istio_requests_total', a1, 'example.com', 503), values: perSecond(1) },
+      { series: httpSeries('istio_requests_total', b1, 'example.com'), values: perSecond(49) },
+      { series: httpSeries('istio_requests_total', b1, 'example.com', 500), values: perSecond(1) },
+    ],
+    expected: [{
+      labels: { proxy_vendor: 'vendor-a' },
+      summary: 'Vendor vendor-a answers many requests with errors.',
+      description: '10% of the HTTP requests through vendor-a got a 4xx/5xx or no response (threshold 5%).',
+    }],
+  },
+  {
+    alert: 'ProxyVendorAuthenticationFailures',
+    firesAt: '6m',
+    inputSeries: [
+      { series: httpSeries('istio_requests_total', a1, 'example.com'), values: perSecond(9.5) },
+      { series: httpSeries('istio_requests_total', a1, 'example.com', 407), values: perSecond(0.5) },
+    ],
+    expected: [{
+      labels: { proxy_vendor: 'vendor-a' },
+      summary: 'Vendor vendor-a rejects the proxy credentials.',
+      description: '5% of the HTTP requests through vendor-a got 407 Proxy Authentication Required (threshold 1%).',
+    }],
+  },
+  {
+    alert: 'ProxyVendorRateLimited',
+    firesAt: '11m',
+    inputSeries: [
+      { series: httpSeries('istio_requests_total', b1, 'example.com'), values: perSecond(9) },
+      { series: httpSeries('istio_requests_total', b1, 'example.com', 429), values: perSecond(1) },
+      // 1 in 100 is not above 5%.
+      { series: httpSeries('istio_requests_total', a1, 'example.com'), values: perSecond(99) },
+      { series: httpSeries('istio_requests_total', a1, 'example.com', 429), values: perSecond(1) },
+    ],
+    expected: [{
+      labels: { proxy_vendor: 'vendor-b' },
+      summary: 'Requests through vendor vendor-b are rate limited.',
+      description: '10% of the HTTP requests through vendor-b got 429 Too Many Requests (threshold 5%).',
+    }],
+  },
+  {
+    alert: 'ProxyVendorSpendOverBudget',
+    firesAt: '31m',
+    // 1 MB/s down at 4/GiB projects far above the 100 budget from the first minute of data.
+    inputSeries: [{ series: httpSeries('istio_response_bytes_sum', a1, 'example.com'), values: perSecond(1e6) }],
+    expected: [{
+      labels: { proxy_vendor: 'vendor-a' },
+      summary: 'Vendor vendor-a is projected to exceed its monthly budget.',
+      description: 'At the last hour\'s rate, vendor-a would cost 4.989k this month, above its configured budget.',
+    }],
+  },
+  {
+    alert: 'ProxyVendorTrafficOverBudget',
+    firesAt: '31m',
+    inputSeries: [{ series: tcpSeries('istio_tcp_sent_bytes_total', a1, { gateway: 'gw.vendor-a.example' }), values: perSecond(1e6) }],
+    expected: [{
+      labels: { proxy_vendor: 'vendor-a' },
+      summary: 'Vendor vendor-a is projected to exceed its monthly traffic budget.',
+      description: 'At the last hour\'s rate, vendor-a would carry 1.218TiB this month, above its configured traffic budget.',
+    }],
+  },
+  {
+    alert: 'ProxyCrawlerMisrouted',
+    firesAt: '6m',
+    // A vendor-b pod tunnels through vendor-a's gateway; vendor-a's own pod doing so is fine.
+    inputSeries: [
+      { series: tcpSeries('istio_tcp_connections_opened_total', b1, { gateway: 'gw.vendor-a.example' }), values: perSecond(0.1) },
+      { series: tcpSeries('istio_tcp_connections_opened_total', a1, { gateway: 'gw.vendor-a.example' }), values: perSecond(1) },
+    ],
+    expected: [{
+      labels: { proxy_vendor: 'vendor-b', destination: 'gw.vendor-a.example' },
+      summary: 'Crawlers of vendor-b send to the gateway of vendor-a.',
+      description: 'Pods labelled proxy-vendor=vendor-b open 100m connections/s to gw.vendor-a.example, a gateway of vendor vendor-a: its traffic is billed by vendor-a but reported under vendor-b.',
+    }],
+  },
+  {
+    alert: 'CrawlerSidecarNearSampleLimit',
+    firesAt: '15m',
+    inputSeries: [
+      { series: series('scrape_samples_post_metric_relabeling', { job: 'crawler-sidecars', instance: '10.1.0.7:15090', namespace: 'crawlers', pod: a1.pod, proxy_vendor: 'vendor-a' }), values: '17000x30' },
+      { series: series('scrape_samples_post_metric_relabeling', { job: 'crawler-sidecars', instance: '10.1.0.8:15090', namespace: 'crawlers', pod: b1.pod, proxy_vendor: 'vendor-b' }), values: '15000x30' },
+    ],
+    expected: [{
+      labels: { job: 'crawler-sidecars', instance: '10.1.0.7:15090', namespace: 'crawlers', pod: a1.pod, proxy_vendor: 'vendor-a' },
+      summary: 'A crawler sidecar exposes nearly as many series as its scrape allows.',
+      description: `Pod crawlers/${a1.pod} exposes 17000 samples per scrape, above 80% of the limit 20000; beyond the limit its scrapes fail.`,
+    }],
+  },
+  {
+    alert: 'CrawlerSidecarSampleLimitExceeded',
+    firesAt: '3m',
+    inputSeries: [{ series: series('prometheus_target_scrapes_exceeded_sample_limit_total', { job: 'prometheus', instance: 'localhost:9090' }), values: '0 0 1+1x20' }],
+    expected: [{
+      labels: { job: 'prometheus', instance: 'localhost:9090' },
+      summary: 'Crawler sidecar scrapes exceed the sample limit.',
+      description: 'Prometheus localhost:9090 rejected 2 scrapes in 5 minutes for exceeding the sample limit (20000 for crawler sidecars); those pods are not measured.',
+    }],
+  },
+];
+
+describe('alerts', () => {
+  test('every alert has for, severity, summary, description and a runbook_url, and a test case below', () => {
+    const alerts = YAML.parse(rulesYaml).groups.flatMap((g: any) => g.rules).filter((r: any) => r.alert);
+    for (const a of alerts) {
+      expect(a.for).toMatch(/^\d+[smh]$/);
+      expect(['warning', 'critical']).toContain(a.labels.severity);
+      expect(Object.keys(a.annotations).sort()).toEqual(['description', 'runbook_url', 'summary']);
+      expect(a.annotations.runbook_url).toBe(runbook(a.alert));
+    }
+    expect([...new Set(alerts.map((a: any) => a.alert))].sort()).toEqual(cases.map(c => c.alert).sort());
+    // Every runbook anchor exists in the runbook.
+    const runbookText = fs.readFileSync(path.join(__dirname, '..', 'docs', 'runbook.md'), 'utf8');
+    for (const c of cases) expect(runbookText).toContain(`## ${c.alert}`);
+  });
+
+  test.each(cases)('$alert fires at $firesAt, not one evaluation earlier', c => {
+    const { status, output } = check(c);
+    if (status !== 0) throw new Error(`promtool test rules failed:\n${output}`);
+    expect(output).toContain('SUCCESS');
+  });
+
+  test('an alert expected one evaluation too early fails, so the cases above can fail', () => {
+    const early = { ...cases[0], firesAt: '9m' };
+    expect(check(early).status).not.toBe(0);
+  });
+});
