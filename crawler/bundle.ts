@@ -1,0 +1,70 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { buildSync } from 'esbuild';
+
+const BANNER = [
+  '/*! proxy-telemetry synthetic crawler: one self-contained CommonJS file for Node.js 20,',
+  ' * run with `node crawler.js`, configured through environment variables.',
+  ' * Includes prom-client and @opentelemetry/api (Apache-2.0) and tdigest, bintrees,',
+  ' * http-proxy-agent, https-proxy-agent, agent-base, proxy-from-env (MIT);',
+  ' * see their licenses in the npm registry. Generated file: do not edit. */',
+].join('\n');
+
+/**
+ * The crawler source root. From the TypeScript sources this is the folder of
+ * this file; when this file runs compiled into build/crawler/, the sources
+ * are still found in the repository's crawler/ folder.
+ */
+function crawlerRoot(): string {
+  const candidates = [__dirname, path.resolve(__dirname, '..', '..', 'crawler')];
+  const root = candidates.find((dir) => fs.existsSync(path.join(dir, 'src', 'main.ts')));
+  if (!root) throw new Error(`crawler sources not found (looked for src/main.ts in ${candidates.join(', ')})`);
+  return root;
+}
+
+let cached: string | undefined;
+
+/**
+ * The whole crawler as one CommonJS file (well under 1 MiB) for a ConfigMap.
+ * Built once per process, then reused.
+ */
+export function bundleCrawler(): string {
+  cached ??= buildCrawlerBundle();
+  return cached;
+}
+
+/**
+ * Runs esbuild. Deterministic: the same sources and dependency versions give
+ * the same string, wherever the repository is checked out.
+ */
+export function buildCrawlerBundle(): string {
+  const root = crawlerRoot();
+  const result = buildSync({
+    // Paths embedded in the output are relative to this, never absolute.
+    absWorkingDir: root,
+    entryPoints: ['src/main.ts'],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    write: false,
+    // Whitespace and syntax only: identifiers stay readable in stack traces.
+    // Unminified the file is ~240 KB, too close to the 256 KiB limit of the
+    // annotation `kubectl apply` stores a copy of the ConfigMap in.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    keepNames: true,
+    legalComments: 'none',
+    banner: { js: BANNER },
+    charset: 'utf8',
+    // The agents print proxy URLs with credentials through `debug`.
+    alias: { debug: './src/debug-stub.ts' },
+    logLevel: 'silent',
+  });
+  return result.outputFiles[0].text;
+}
+
+if (require.main === module) {
+  // `ts-node crawler/bundle.ts > crawler.js`, used by the Dockerfile.
+  process.stdout.write(bundleCrawler());
+}

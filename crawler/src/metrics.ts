@@ -1,0 +1,147 @@
+import * as http from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Target } from './config';
+
+type RequestLabels = 'vendor' | 'host' | 'protocol' | 'scheme' | 'code';
+type ByteLabels = 'vendor' | 'host' | 'protocol' | 'scheme';
+
+interface Increment {
+  inc(value?: number): void;
+}
+interface Observe {
+  observe(value: number): void;
+}
+
+export interface RequestRecord {
+  target: Target;
+  protocol: string;
+  /** HTTP status code or error kind. */
+  code: string;
+  requestBytes: number;
+  responseBytes: number;
+  seconds: number;
+}
+
+/** The crawler's own Prometheus metrics, on a private registry. */
+export class CrawlerMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<RequestLabels>;
+  private readonly requestBytes: Counter<ByteLabels>;
+  private readonly responseBytes: Counter<ByteLabels>;
+  private readonly duration: Histogram<ByteLabels>;
+  private readonly skipped: Increment;
+  private readonly slots: Increment;
+  private readonly inFlight: { set(value: number): void };
+  // Label children are cached: hashing label sets on every request costs
+  // more than the rest of the bookkeeping together.
+  private readonly children = new Map<string, { requests: Increment; requestBytes: Increment; responseBytes: Increment; duration: Observe }>();
+
+  constructor(private readonly vendor: string) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'crawler_' });
+    this.requests = new Counter({
+      name: 'crawler_requests_total',
+      help: 'Requests finished, by destination, protocol and HTTP status code or error kind.',
+      labelNames: ['vendor', 'host', 'protocol', 'scheme', 'code'],
+      registers,
+    });
+    this.requestBytes = new Counter({
+      name: 'crawler_request_bytes_total',
+      help: 'Request head bytes (request line and headers as HTTP/1.1 text) of completed requests.',
+      labelNames: ['vendor', 'host', 'protocol', 'scheme'],
+      registers,
+    });
+    this.responseBytes = new Counter({
+      name: 'crawler_response_bytes_total',
+      help: 'Response body bytes read (bodies are always read to the end).',
+      labelNames: ['vendor', 'host', 'protocol', 'scheme'],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: 'crawler_request_duration_seconds',
+      help: 'Time from request start to the end of the response body (or the error).',
+      labelNames: ['vendor', 'host', 'protocol', 'scheme'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.skipped = new Counter({
+      name: 'crawler_skipped_slots_total',
+      help: 'Scheduled request slots not used because CONCURRENCY requests were already in flight.',
+      labelNames: ['vendor'],
+      registers,
+    }).labels({ vendor });
+    this.slots = new Counter({
+      name: 'crawler_scheduled_slots_total',
+      help: 'Request slots of the open-loop timetable that came due (started plus skipped).',
+      labelNames: ['vendor'],
+      registers,
+    }).labels({ vendor });
+    this.inFlight = new Gauge({
+      name: 'crawler_in_flight_requests',
+      help: 'Requests currently in flight.',
+      labelNames: ['vendor'],
+      registers,
+    }).labels({ vendor });
+    this.inFlight.set(0);
+  }
+
+  recordSlots(started: number, skipped: number): void {
+    this.slots.inc(started + skipped);
+    if (skipped > 0) this.skipped.inc(skipped);
+  }
+
+  setInFlight(count: number): void {
+    this.inFlight.set(count);
+  }
+
+  recordRequest(r: RequestRecord): void {
+    const key = `${r.target.scheme}|${r.target.host}|${r.protocol}|${r.code}`;
+    let child = this.children.get(key);
+    if (!child) {
+      const labels = { vendor: this.vendor, host: r.target.host, protocol: r.protocol, scheme: r.target.scheme };
+      child = {
+        requests: this.requests.labels({ ...labels, code: r.code }),
+        requestBytes: this.requestBytes.labels(labels),
+        responseBytes: this.responseBytes.labels(labels),
+        duration: this.duration.labels(labels),
+      };
+      this.children.set(key, child);
+    }
+    child.requests.inc();
+    if (r.requestBytes > 0) child.requestBytes.inc(r.requestBytes);
+    if (r.responseBytes > 0) child.responseBytes.inc(r.responseBytes);
+    child.duration.observe(r.seconds);
+  }
+}
+
+/** Serves /metrics (and /healthz for probes). Resolves once listening. */
+export function startMetricsServer(registry: Registry, port: number, host?: string): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/metrics') {
+      registry.metrics().then(
+        (body) => {
+          res.writeHead(200, { 'content-type': registry.contentType });
+          res.end(body);
+        },
+        (err: Error) => {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end(err.message);
+        },
+      );
+    } else if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok\n');
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not found\n');
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.removeListener('error', reject);
+      resolve(server);
+    });
+  });
+}

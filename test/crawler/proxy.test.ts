@@ -1,0 +1,161 @@
+import { CA_FILE, LOOPBACK, cleanup, runCrawler, startProxy, startServer } from './helpers';
+
+afterEach(cleanup);
+
+// Resolvable only by the test proxy (it sends everything to 127.0.0.1), so a
+// request that reaches a server under this name went through the proxy.
+const PROXIED_HOST = 'crawl-target.test';
+const USER = 'crawler';
+const PASSWORD = 'pa55:w0rd/s3cret';
+const CREDENTIALS = `${USER}:${PASSWORD}`;
+const URL_CREDENTIALS = `${USER}:${encodeURIComponent(PASSWORD)}`;
+const BASIC = Buffer.from(CREDENTIALS).toString('base64');
+
+function expectNoSecrets(text: string): void {
+  expect(text).not.toContain(PASSWORD);
+  expect(text).not.toContain(encodeURIComponent(PASSWORD));
+  expect(text).not.toContain(BASIC);
+}
+
+describe('crawler through a forward proxy (bundled)', () => {
+  test('CONNECT for https (h2 and http/1.1 by ALPN, SNI = target), absolute-form for http, NO_PROXY goes direct', async () => {
+    const proxy = await startProxy(CREDENTIALS);
+    const h2 = await startServer('h2');
+    const tlsH1 = await startServer('https1.1');
+    const plain = await startServer('http1.1');
+    const direct = await startServer('http1.1');
+    const proxyUrl = proxy.url(URL_CREDENTIALS);
+    const run = runCrawler({
+      PROXY_VENDOR: 'vendor-a',
+      TARGETS: [
+        `https://${PROXIED_HOST}:${h2.port}/h2`,
+        `https://${PROXIED_HOST}:${tlsH1.port}/tls-h1`,
+        `http://${PROXIED_HOST}:${plain.port}/plain?q=1=1`,
+        `http://${LOOPBACK}:${direct.port}/direct`,
+      ].join(','),
+      HTTPS_PROXY: proxyUrl,
+      http_proxy: proxyUrl,
+      NO_PROXY: `example.org,${LOOPBACK}`,
+      CA_FILE,
+      CONCURRENCY: '8',
+      REQUESTS_PER_SECOND: '40',
+      DURATION_SECONDS: '1',
+      LOG_LEVEL: 'debug',
+    });
+    expect(await run.waitForExit()).toEqual({ code: 0, signal: null });
+    expect(run.stopLine()).toMatchObject({ requests: 40, codes: { 200: 40 }, errors: {} });
+
+    expect(new Set(h2.requests.map((r) => r.protocol))).toEqual(new Set(['h2']));
+    expect(new Set(tlsH1.requests.map((r) => r.protocol))).toEqual(new Set(['http1.1']));
+    expect(new Set(plain.requests.map((r) => r.protocol))).toEqual(new Set(['http1.1']));
+    for (const server of [h2, tlsH1, plain, direct]) {
+      expect(server.requests).toHaveLength(10);
+      expect(server.requests.every((r) => r.headers['x-proxy-vendor'] === 'vendor-a')).toBe(true);
+      // Proxy credentials never travel to the target.
+      expect(server.requests.every((r) => r.headers['proxy-authorization'] === undefined)).toBe(true);
+    }
+    expect(new Set([...h2.requests, ...tlsH1.requests].map((r) => r.servername))).toEqual(new Set([PROXIED_HOST]));
+    expect(plain.requests[0].path).toBe('/plain?q=1');
+
+    const connects = proxy.seen.filter((s) => s.method === 'CONNECT');
+    expect(new Set(connects.map((c) => c.target))).toEqual(new Set([`${PROXIED_HOST}:${h2.port}`, `${PROXIED_HOST}:${tlsH1.port}`]));
+    // Tunnels are reused (h2 session, keep-alive sockets), not opened per request.
+    expect(connects.filter((c) => c.target.endsWith(`:${h2.port}`))).toHaveLength(1);
+    expect(connects.length).toBeLessThan(10);
+    for (const c of connects) {
+      expect(c.headers['proxy-authorization']).toBe(`Basic ${BASIC}`);
+      expect(c.headers['x-proxy-vendor']).toBe('vendor-a');
+      expect(c.headers.host).toBe(c.target);
+    }
+    const absolute = proxy.seen.filter((s) => s.method === 'GET');
+    expect(absolute).toHaveLength(10);
+    for (const a of absolute) {
+      expect(a.target).toBe(`http://${PROXIED_HOST}:${plain.port}/plain?q=1`);
+      expect(a.headers['proxy-authorization']).toBe(`Basic ${BASIC}`);
+      expect(a.headers['x-proxy-vendor']).toBe('vendor-a');
+    }
+    // NO_PROXY matched: the proxy never saw the direct target.
+    expect(proxy.seen.some((s) => s.target.includes(String(direct.port)))).toBe(false);
+
+    const start = run.lines().find((l) => l.msg === 'start')!;
+    expect(JSON.stringify(start.targets)).toContain(`http://***@${LOOPBACK}:${proxy.port}/`);
+    expectNoSecrets(run.stdout + run.stderr);
+  });
+
+  test('h2c through a proxy uses a CONNECT tunnel; HTTP_VERSION=1.1 https uses CONNECT too', async () => {
+    const proxy = await startProxy();
+    const h2c = await startServer('h2c');
+    const tls = await startServer('h2');
+    const run = runCrawler({
+      TARGETS: `http://${PROXIED_HOST}:${h2c.port}/`,
+      H2C: 'true',
+      HTTP_PROXY: proxy.url(),
+      REQUESTS_PER_SECOND: '40',
+      DURATION_SECONDS: '0.5',
+    });
+    const http11 = runCrawler({
+      TARGETS: `https://${PROXIED_HOST}:${tls.port}/`,
+      HTTP_VERSION: '1.1',
+      HTTPS_PROXY: proxy.url(),
+      CA_FILE,
+      CONCURRENCY: '1',
+      REQUESTS_PER_SECOND: '40',
+      DURATION_SECONDS: '0.5',
+    });
+    expect(await run.waitForExit()).toEqual({ code: 0, signal: null });
+    expect(await http11.waitForExit()).toEqual({ code: 0, signal: null });
+    expect(h2c.requests).toHaveLength(20);
+    expect(new Set(h2c.requests.map((r) => r.protocol))).toEqual(new Set(['h2c']));
+    // CONCURRENCY=1: a slow first handshake may cost a skipped slot or two.
+    const stop = http11.stopLine();
+    expect(stop.requests + stop.skipped).toBe(20);
+    expect(tls.requests.length).toBe(stop.requests);
+    expect(tls.requests.length).toBeGreaterThanOrEqual(15);
+    expect(new Set(tls.requests.map((r) => r.protocol))).toEqual(new Set(['http1.1']));
+    expect(proxy.seen.map((s) => `${s.method} ${s.target}`).sort()).toEqual(
+      [`CONNECT ${PROXIED_HOST}:${h2c.port}`, `CONNECT ${PROXIED_HOST}:${tls.port}`].sort(),
+    );
+  });
+
+  test('NO_PROXY=* sends everything direct', async () => {
+    const proxy = await startProxy();
+    const plain = await startServer('http1.1');
+    const run = runCrawler({
+      TARGETS: `http://${LOOPBACK}:${plain.port}/`,
+      HTTP_PROXY: proxy.url(),
+      no_proxy: '*',
+      REQUESTS_PER_SECOND: '40',
+      DURATION_SECONDS: '0.25',
+    });
+    expect((await run.waitForExit()).code).toBe(0);
+    expect(plain.requests).toHaveLength(10);
+    expect(proxy.seen).toHaveLength(0);
+  });
+
+  test('wrong proxy credentials: 407 counted for http and https (both CONNECT paths), loop goes on, password never logged', async () => {
+    const proxy = await startProxy(CREDENTIALS);
+    const wrong = `${USER}:${encodeURIComponent(`${PASSWORD}-wrong`)}`;
+    const env = {
+      TARGETS: [`https://${PROXIED_HOST}:443/a`, `http://${PROXIED_HOST}:80/b`].join(','),
+      HTTPS_PROXY: proxy.url(wrong),
+      HTTP_PROXY: proxy.url(wrong),
+      REQUESTS_PER_SECOND: '40',
+      DURATION_SECONDS: '0.5',
+      LOG_LEVEL: 'debug',
+      // The proxy agents' `debug` output would print the proxy URL; the bundle stubs it out.
+      DEBUG: '*',
+    };
+    const auto = runCrawler(env);
+    const http11 = runCrawler({ ...env, HTTP_VERSION: '1.1' });
+    for (const run of [auto, http11]) {
+      expect(await run.waitForExit()).toEqual({ code: 0, signal: null });
+      expect(run.stopLine()).toMatchObject({ requests: 20, codes: { 407: 20 } });
+      const output = run.stdout + run.stderr;
+      expectNoSecrets(output);
+      expect(output).not.toContain(`${PASSWORD}-wrong`);
+      expect(output).not.toContain(encodeURIComponent(`${PASSWORD}-wrong`));
+    }
+    expect(proxy.seen.filter((s) => s.method === 'CONNECT').length).toBeGreaterThanOrEqual(20);
+    expect(proxy.seen.filter((s) => s.method === 'GET')).toHaveLength(20);
+  });
+});
