@@ -28,6 +28,8 @@ export function synthesizeInto(outdir: string, build: (app: App) => ExtraFiles |
   }
   fs.rmSync(target, { recursive: true, force: true });
   fs.renameSync(staging, target);
+  // mkdtemp creates the directory private to its owner.
+  fs.chmodSync(target, 0o755);
   return listFiles(target);
 }
 

@@ -1,0 +1,280 @@
+import { Construct } from 'constructs';
+import { Chart, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { CRAWLER_IMAGE, CRAWLER_METRICS_PORT, CRAWLER_SCRIPT_PATH, bundleCrawler } from '../crawler';
+import { VENDOR_POD_LABEL } from './metric-contract';
+import { VendorCatalog, VendorEndpoint } from './vendor';
+import { PropertyError, checkDnsLabel, checkDnsName, checkNonEmpty, checkNumber } from './validation';
+import { addRuntimeDefaultSeccomp, restrictedContainerSecurity } from './internal/hardening';
+
+/** A URL the synthetic crawler requests, with its relative weight. */
+export interface CrawlTarget {
+  /** An http:// or https:// URL. */
+  readonly url: string;
+  /**
+   * Relative share of requests.
+   * @default 1
+   */
+  readonly weight?: number;
+}
+
+/** Proxy credentials held in a Secret the user creates; never inline. */
+export interface ProxyCredentials {
+  /** Name of the Secret in the crawler namespace. */
+  readonly secretName: string;
+  /**
+   * Key of the user name (URL-encoded if it has reserved characters).
+   * @default 'username'
+   */
+  readonly usernameKey?: string;
+  /**
+   * Key of the password (URL-encoded if it has reserved characters).
+   * @default 'password'
+   */
+  readonly passwordKey?: string;
+}
+
+export interface VendorCrawlerProps {
+  /** The vendor model. */
+  readonly vendors: VendorCatalog;
+  /** Name of the vendor this Deployment crawls through; must be in `vendors`. */
+  readonly vendor: string;
+  /**
+   * Namespace of the Deployment; must be one of MeshTelemetry's crawler namespaces.
+   * @default 'crawlers'
+   */
+  readonly namespace?: string;
+  /**
+   * Deployment name.
+   * @default 'crawler-<vendor>'
+   */
+  readonly name?: string;
+  /**
+   * Number of crawler pods.
+   * @default 1
+   */
+  readonly replicas?: number;
+  /**
+   * The user's own crawler image. When set, the synthetic-crawler settings (`targets`,
+   * `requestsPerSecond`, `concurrency`) do not apply.
+   * @default - the synthetic crawler, mounted from a ConfigMap into a pinned Node.js image
+   */
+  readonly image?: string;
+  /**
+   * Command of the user's image.
+   * @default - the image's entrypoint
+   */
+  readonly command?: string[];
+  /**
+   * Arguments of the user's image.
+   * @default - the image's default arguments
+   */
+  readonly args?: string[];
+  /**
+   * User id the crawler container runs as (non-root).
+   * @default 1000
+   */
+  readonly runAsUser?: number;
+  /**
+   * Synthetic crawler: requests per second per pod.
+   * @default 100
+   */
+  readonly requestsPerSecond?: number;
+  /**
+   * Synthetic crawler: concurrent requests per pod.
+   * @default 100
+   */
+  readonly concurrency?: number;
+  /**
+   * Synthetic crawler: URLs to request, HTTP and HTTPS.
+   * @default DEFAULT_CRAWL_TARGETS
+   */
+  readonly targets?: CrawlTarget[];
+  /**
+   * Send through the vendor's gateway (HTTP_PROXY / HTTPS_PROXY) when the vendor has endpoints.
+   * @default true
+   */
+  readonly useGateway?: boolean;
+  /**
+   * Gateway endpoint `host:port` to use; must be one of the vendor's endpoints.
+   * @default - the vendor's first endpoint
+   */
+  readonly gateway?: string;
+  /**
+   * Proxy credentials for the gateway.
+   * @default - no credentials
+   */
+  readonly proxyCredentials?: ProxyCredentials;
+  /**
+   * Hosts the crawler reaches without the gateway (NO_PROXY).
+   * @default 'localhost,127.0.0.1,.svc,.cluster.local'
+   */
+  readonly noProxy?: string;
+  /**
+   * Extra environment variables for the crawler container.
+   * @default - none
+   */
+  readonly env?: Record<string, string>;
+  /**
+   * Crawler container resources.
+   * @default - requests 100m CPU / 128Mi, limits 1 CPU / 256Mi
+   */
+  readonly resources?: kplus.ContainerResources;
+}
+
+/** A mix of plain HTTP and HTTPS pages on well-known public hosts. */
+export const DEFAULT_CRAWL_TARGETS: CrawlTarget[] = [
+  { url: 'http://example.com/', weight: 2 },
+  { url: 'https://example.com/', weight: 3 },
+  { url: 'http://neverssl.com/', weight: 1 },
+  { url: 'https://www.wikipedia.org/', weight: 2 },
+  { url: 'https://httpbin.org/get', weight: 2 },
+];
+
+/**
+ * Crawler pods for one vendor, labelled `proxy-vendor: <vendor>` so that every byte their sidecars see is
+ * attributed to that vendor. Runs the synthetic crawler unless the user brings an image.
+ */
+export class VendorCrawler extends Construct {
+  /** The vendor's name. */
+  public readonly vendor: string;
+  public readonly namespace: string;
+  public readonly replicas: number;
+  /** Gateway the crawler sends through, if any. */
+  public readonly gateway?: VendorEndpoint;
+  public readonly deployment: kplus.Deployment;
+
+  constructor(scope: Construct, id: string, props: VendorCrawlerProps) {
+    super(scope, id);
+    const vendor = props.vendors.get(props.vendor, 'vendor');
+    this.vendor = vendor.name;
+    this.namespace = checkDnsLabel('namespace', props.namespace ?? 'crawlers');
+    const name = checkDnsLabel('name', props.name ?? `crawler-${vendor.name}`);
+    this.replicas = checkNumber('replicas', props.replicas ?? 1, { min: 0, integer: true });
+    const runAsUser = checkNumber('runAsUser', props.runAsUser ?? 1000, { min: 1, integer: true });
+    if (props.image !== undefined && props.image.trim() === '') {
+      throw new PropertyError('image', props.image, 'must be an image reference');
+    }
+
+    if ((props.useGateway ?? true) && vendor.endpoints.length > 0) {
+      this.gateway = props.gateway === undefined
+        ? vendor.endpoints[0]
+        : vendor.endpoints.find(e => `${e.host}:${e.port}` === props.gateway);
+      if (!this.gateway) {
+        throw new PropertyError('gateway', props.gateway, `is not an endpoint of vendor '${vendor.name}' (endpoints: ${vendor.endpoints.map(e => `${e.host}:${e.port}`).join(', ')})`);
+      }
+    } else if (props.gateway !== undefined) {
+      throw new PropertyError('gateway', props.gateway, props.useGateway === false ? 'is set while \'useGateway\' is false' : `is set but vendor '${vendor.name}' has no endpoints`);
+    }
+    if (props.proxyCredentials && !this.gateway) {
+      throw new PropertyError('proxyCredentials', props.proxyCredentials.secretName, 'needs a vendor gateway to send them to');
+    }
+    if (props.proxyCredentials) checkDnsName('proxyCredentials.secretName', props.proxyCredentials.secretName);
+
+    const env: Record<string, kplus.EnvValue> = {};
+    env.PROXY_VENDOR = kplus.EnvValue.fromValue(vendor.name);
+    if (this.gateway) {
+      let auth = '';
+      if (props.proxyCredentials) {
+        const secret = kplus.Secret.fromSecretName(this, 'ProxyCredentials', props.proxyCredentials.secretName);
+        env.PROXY_USERNAME = kplus.EnvValue.fromSecretValue({ secret, key: props.proxyCredentials.usernameKey ?? 'username' });
+        env.PROXY_PASSWORD = kplus.EnvValue.fromSecretValue({ secret, key: props.proxyCredentials.passwordKey ?? 'password' });
+        // Kubernetes expands $(VAR) from earlier entries, so the password never appears in the manifest.
+        auth = '$(PROXY_USERNAME):$(PROXY_PASSWORD)@';
+      }
+      const proxyUrl = `http://${auth}${this.gateway.host}:${this.gateway.port}`;
+      env.HTTP_PROXY = kplus.EnvValue.fromValue(proxyUrl);
+      env.HTTPS_PROXY = kplus.EnvValue.fromValue(proxyUrl);
+      env.NO_PROXY = kplus.EnvValue.fromValue(props.noProxy ?? 'localhost,127.0.0.1,.svc,.cluster.local');
+    }
+
+    const synthetic = props.image === undefined;
+    const volumes: Array<{ path: string; volume: kplus.Volume }> = [];
+    const ports: kplus.ContainerPort[] = [];
+    if (synthetic) {
+      const rps = checkNumber('requestsPerSecond', props.requestsPerSecond ?? 100, { minExclusive: 0 });
+      const concurrency = checkNumber('concurrency', props.concurrency ?? 100, { min: 1, integer: true });
+      const targets = checkNonEmpty('targets', props.targets ?? DEFAULT_CRAWL_TARGETS).map((t, i) => checkTarget(`targets[${i}]`, t));
+      env.TARGETS = kplus.EnvValue.fromValue(targets.map(t => `${t.url}=${t.weight}`).join(','));
+      env.REQUESTS_PER_SECOND = kplus.EnvValue.fromValue(String(rps));
+      env.CONCURRENCY = kplus.EnvValue.fromValue(String(concurrency));
+      env.METRICS_PORT = kplus.EnvValue.fromValue(String(CRAWLER_METRICS_PORT));
+      const script = crawlerScript(this, this.namespace);
+      volumes.push({ path: CRAWLER_SCRIPT_PATH.replace(/\/[^/]+$/, ''), volume: kplus.Volume.fromConfigMap(this, 'ScriptVolume', script, { name: 'script' }) });
+      ports.push({ number: CRAWLER_METRICS_PORT, name: 'http-metrics' });
+    } else {
+      for (const key of ['targets', 'requestsPerSecond', 'concurrency'] as const) {
+        if (props[key] !== undefined) throw new PropertyError(key, props[key], 'applies to the synthetic crawler only; it is set together with \'image\'');
+      }
+    }
+    for (const [key, value] of Object.entries(props.env ?? {})) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new PropertyError(`env.${key}`, value, 'has a name that is not a valid environment variable name');
+      if (key in env) throw new PropertyError(`env.${key}`, value, 'would override a variable this construct sets; use the matching prop instead');
+      env[key] = kplus.EnvValue.fromValue(value);
+    }
+
+    this.deployment = new kplus.Deployment(this, 'Deployment', {
+      metadata: { name, namespace: this.namespace, labels: this.labels() },
+      replicas: this.replicas,
+      podMetadata: {
+        labels: { ...this.labels(), 'sidecar.istio.io/inject': 'true' },
+        annotations: {
+          // The crawler must not send before its sidecar can see (and count) the traffic.
+          'proxy.istio.io/config': '{"holdApplicationUntilProxyStarts":true}',
+        },
+      },
+      securityContext: { ensureNonRoot: true, user: runAsUser, group: runAsUser },
+      automountServiceAccountToken: false,
+      containers: [{
+        name: 'crawler',
+        image: props.image ?? CRAWLER_IMAGE,
+        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+        command: synthetic ? ['node', CRAWLER_SCRIPT_PATH] : props.command,
+        args: synthetic ? undefined : props.args,
+        envVariables: env,
+        ports,
+        securityContext: restrictedContainerSecurity(runAsUser),
+        resources: props.resources ?? {
+          cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.units(1) },
+          memory: { request: Size.mebibytes(128), limit: Size.mebibytes(256) },
+        },
+        volumeMounts: volumes.map(v => ({ path: v.path, volume: v.volume, readOnly: true })),
+      }],
+    });
+    addRuntimeDefaultSeccomp(this.deployment);
+  }
+
+  private labels(): Record<string, string> {
+    return {
+      'app.kubernetes.io/name': 'crawler',
+      'app.kubernetes.io/part-of': 'proxy-telemetry',
+      [VENDOR_POD_LABEL]: this.vendor,
+    };
+  }
+}
+
+/** One ConfigMap with the crawler bundle per chart and namespace, shared by all vendors' Deployments. */
+function crawlerScript(scope: Construct, namespace: string): kplus.ConfigMap {
+  const chart = Chart.of(scope);
+  const id = `CrawlerScript-${namespace}`;
+  return (chart.node.tryFindChild(id) as kplus.ConfigMap | undefined) ?? new kplus.ConfigMap(chart, id, {
+    metadata: { namespace, name: 'proxy-telemetry-crawler', labels: { 'app.kubernetes.io/part-of': 'proxy-telemetry' } },
+    data: { 'crawler.js': bundleCrawler() },
+  });
+}
+
+function checkTarget(property: string, target: CrawlTarget): Required<CrawlTarget> {
+  let url: URL;
+  try {
+    url = new URL(target.url);
+  } catch {
+    throw new PropertyError(`${property}.url`, target.url, 'must be an absolute http:// or https:// URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new PropertyError(`${property}.url`, target.url, 'must be an absolute http:// or https:// URL');
+  }
+  if (/[,=\s]/.test(target.url)) {
+    throw new PropertyError(`${property}.url`, target.url, 'must not contain \',\', \'=\' or white space (they separate TARGETS entries)');
+  }
+  return { url: target.url, weight: checkNumber(`${property}.weight`, target.weight ?? 1, { min: 1, integer: true }) };
+}

@@ -1,0 +1,129 @@
+import * as kplus from 'cdk8s-plus-27';
+import { Size } from 'cdk8s';
+import { VendorCatalog } from '../lib/vendor';
+import { VendorCrawler, VendorCrawlerProps } from '../lib/vendor-crawler';
+import { KubeObject, expectValidObjects } from './support/schemas';
+import { findObject, synthChart } from './support/synth';
+
+const vendors = () => new VendorCatalog([
+  { name: 'vendor-a', endpoints: ['gw.vendor-a.example:8000', 'gw2.vendor-a.example:8001'] },
+  { name: 'vendor-b' },
+]);
+
+function crawler(props: Partial<VendorCrawlerProps> = {}): KubeObject[] {
+  return synthChart(chart => new VendorCrawler(chart, 'crawler', { vendors: vendors(), vendor: 'vendor-a', ...props }));
+}
+
+const podSpec = (objects: KubeObject[], name = 'crawler-vendor-a') => findObject(objects, 'Deployment', name).spec.template;
+const envOf = (objects: KubeObject[], name?: string) => podSpec(objects, name).spec.containers[0].env as Array<{ name: string; value?: string; valueFrom?: any }>;
+
+describe('VendorCrawler', () => {
+  test('defaults: the synthetic crawler through the vendor gateway, labelled for the metric contract', () => {
+    // GIVEN / WHEN
+    const objects = crawler();
+
+    // THEN
+    expect(objects.map(o => ({ ...o, data: o.data ? Object.keys(o.data) : undefined }))).toMatchSnapshot();
+    expectValidObjects(objects);
+    const template = podSpec(objects);
+    expect(template.metadata.labels).toMatchObject({ 'proxy-vendor': 'vendor-a', 'sidecar.istio.io/inject': 'true' });
+    expect(template.metadata.annotations['proxy.istio.io/config']).toBe('{"holdApplicationUntilProxyStarts":true}');
+    const deployment = findObject(objects, 'Deployment', 'crawler-vendor-a');
+    expect(deployment.metadata.namespace).toBe('crawlers');
+    expect(deployment.spec.replicas).toBe(1);
+    const env = Object.fromEntries(envOf(objects).map(e => [e.name, e.value]));
+    expect(env).toMatchObject({
+      PROXY_VENDOR: 'vendor-a',
+      HTTP_PROXY: 'http://gw.vendor-a.example:8000',
+      HTTPS_PROXY: 'http://gw.vendor-a.example:8000',
+      REQUESTS_PER_SECOND: '100',
+      CONCURRENCY: '100',
+    });
+    expect(env.TARGETS).toContain('https://example.com/=3');
+    // The bundle is mounted from a ConfigMap into the pinned Node image.
+    const container = template.spec.containers[0];
+    expect(container.image).toBe('docker.io/library/node:20.18.1-alpine3.20');
+    expect(container.command).toEqual(['node', '/opt/crawler/crawler.js']);
+    const script: string = findObject(objects, 'ConfigMap', 'proxy-telemetry-crawler').data['crawler.js'];
+    expect(/x-proxy-vendor/i.test(script)).toBe(true);
+    expect(Buffer.byteLength(script)).toBeLessThan(1024 * 1024);
+    expect(container.securityContext).toMatchObject({
+      runAsNonRoot: true, runAsUser: 1000, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] },
+    });
+    expect(template.spec.securityContext.seccompProfile).toEqual({ type: 'RuntimeDefault' });
+    expect(template.spec.automountServiceAccountToken).toBe(false);
+  });
+
+  test('proxy credentials come from a Secret and are expanded into the proxy URL by Kubernetes', () => {
+    // GIVEN / WHEN
+    const objects = crawler({ proxyCredentials: { secretName: 'vendor-a-credentials' }, gateway: 'gw2.vendor-a.example:8001' });
+
+    // THEN
+    const env = envOf(objects);
+    const names = env.map(e => e.name);
+    // $(VAR) only expands variables defined earlier in the list.
+    expect(names.indexOf('PROXY_PASSWORD')).toBeLessThan(names.indexOf('HTTPS_PROXY'));
+    expect(env.find(e => e.name === 'PROXY_PASSWORD')!.valueFrom.secretKeyRef).toEqual({ name: 'vendor-a-credentials', key: 'password' });
+    expect(env.find(e => e.name === 'HTTPS_PROXY')!.value).toBe('http://$(PROXY_USERNAME):$(PROXY_PASSWORD)@gw2.vendor-a.example:8001');
+    expect(JSON.stringify(objects)).not.toMatch(/password"?\s*:\s*"[^$]/i);
+  });
+
+  test('crawlers of several vendors in one namespace share one ConfigMap with the bundle', () => {
+    const objects = synthChart(chart => {
+      for (const vendor of ['vendor-a', 'vendor-b']) new VendorCrawler(chart, vendor, { vendors: vendors(), vendor });
+    });
+    expect(objects.filter(o => o.kind === 'ConfigMap').map(o => o.metadata.name)).toEqual(['proxy-telemetry-crawler']);
+    for (const name of ['crawler-vendor-a', 'crawler-vendor-b']) {
+      expect(podSpec(objects, name).spec.volumes).toEqual([{ name: 'script', configMap: { name: 'proxy-telemetry-crawler' } }]);
+    }
+  });
+
+  test('a vendor without endpoints crawls directly', () => {
+    const env = envOf(crawler({ vendor: 'vendor-b' }), 'crawler-vendor-b').map(e => e.name);
+    expect(env).not.toContain('HTTPS_PROXY');
+    expect(env).toContain('PROXY_VENDOR');
+  });
+
+  test('the user\'s own image: no synthetic settings, no script, same labels and proxy settings', () => {
+    // GIVEN / WHEN
+    const objects = crawler({
+      image: 'registry.example.com/crawler:1.4.2', command: ['/crawler'], args: ['--depth', '3'], replicas: 12, namespace: 'crawl-eu',
+      name: 'product-crawler', runAsUser: 10001, env: { LOG_LEVEL: 'debug' },
+      resources: { cpu: { request: kplus.Cpu.millis(250) }, memory: { request: Size.mebibytes(512), limit: Size.gibibytes(1) } },
+    });
+
+    // THEN
+    expect(objects).toMatchSnapshot();
+    expectValidObjects(objects);
+    expect(objects.map(o => o.kind)).toEqual(['Deployment']);
+    const deployment = findObject(objects, 'Deployment', 'product-crawler', 'crawl-eu');
+    expect(deployment.spec.replicas).toBe(12);
+    const container = deployment.spec.template.spec.containers[0];
+    expect(container).toMatchObject({ image: 'registry.example.com/crawler:1.4.2', command: ['/crawler'], args: ['--depth', '3'] });
+    expect(container.securityContext.runAsUser).toBe(10001);
+    expect(container.env.map((e: any) => e.name)).toEqual(['PROXY_VENDOR', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'LOG_LEVEL']);
+    expect(deployment.spec.template.metadata.labels['proxy-vendor']).toBe('vendor-a');
+  });
+
+  test.each([
+    [{ vendor: 'vendor-z' }, '\'vendor\' ("vendor-z") is not a known vendor (known: vendor-a, vendor-b)'],
+    [{ replicas: -1 }, '\'replicas\' (-1) must be >= 0'],
+    [{ replicas: 1.5 }, '\'replicas\' (1.5) must be a whole number'],
+    [{ namespace: 'Crawlers' }, '\'namespace\' ("Crawlers") must be a DNS label'],
+    [{ requestsPerSecond: 0 }, '\'requestsPerSecond\' (0) must be > 0'],
+    [{ concurrency: 0 }, '\'concurrency\' (0) must be >= 1'],
+    [{ targets: [] }, '\'targets\' ([]) must list at least one entry'],
+    [{ targets: [{ url: 'ftp://example.com/' }] }, '\'targets[0].url\' ("ftp://example.com/") must be an absolute http:// or https:// URL'],
+    [{ targets: [{ url: 'not a url' }] }, '\'targets[0].url\' ("not a url") must be an absolute http:// or https:// URL'],
+    [{ targets: [{ url: 'https://example.com/', weight: 0 }] }, '\'targets[0].weight\' (0) must be >= 1'],
+    [{ gateway: 'gw3.vendor-a.example:9000' }, '\'gateway\' ("gw3.vendor-a.example:9000") is not an endpoint of vendor \'vendor-a\''],
+    [{ vendor: 'vendor-b', gateway: 'gw.vendor-a.example:8000' }, 'is set but vendor \'vendor-b\' has no endpoints'],
+    [{ vendor: 'vendor-b', proxyCredentials: { secretName: 'creds' } }, '\'proxyCredentials\' ("creds") needs a vendor gateway to send them to'],
+    [{ image: ' ' }, '\'image\' (" ") must be an image reference'],
+    [{ image: 'my/crawler:1', requestsPerSecond: 10 }, '\'requestsPerSecond\' (10) applies to the synthetic crawler only'],
+    [{ env: { HTTPS_PROXY: 'http://elsewhere:1' } }, '\'env.HTTPS_PROXY\' ("http://elsewhere:1") would override a variable this construct sets'],
+    [{ env: { 'BAD-NAME': 'x' } }, '\'env.BAD-NAME\' ("x") has a name that is not a valid environment variable name'],
+  ])('rejects %j', (props, message) => {
+    expect(() => crawler(props as Partial<VendorCrawlerProps>)).toThrow(message);
+  });
+});
