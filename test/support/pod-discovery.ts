@@ -21,7 +21,8 @@ function sanitize(name: string): string {
   return name.replace(/[^a-zA-Z0-9_]/g, '_');
 }
 
-export function injectedPodTargets(deployment: KubeObject, pod: PodInstance): SdTarget[] {
+/** `istioProxyPort` replaces 15090 so that a local simulator on a free port can stand in for the sidecar. */
+export function injectedPodTargets(deployment: KubeObject, pod: PodInstance, istioProxyPort = 15090): SdTarget[] {
   const template = deployment.spec.template;
   const podLabels: Record<string, string> = {
     ...template.metadata?.labels,
@@ -62,7 +63,7 @@ export function injectedPodTargets(deployment: KubeObject, pod: PodInstance): Sd
 
   const containers: Array<{ name: string; image: string; init: boolean; ports: any[] }> = [
     ...template.spec.containers.map((c: any) => ({ name: c.name, image: c.image, init: false, ports: c.ports ?? [] })),
-    { name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.24.2', init: false, ports: ISTIO_PROXY_PORTS },
+    { name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.24.2', init: false, ports: ISTIO_PROXY_PORTS.map(p => ({ ...p, containerPort: istioProxyPort })) },
     { name: 'istio-init', image: 'docker.io/istio/proxyv2:1.24.2', init: true, ports: [] },
   ];
   const targets: SdTarget[] = [];
