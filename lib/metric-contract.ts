@@ -30,6 +30,9 @@ export const ISTIO = {
   tcpClosed: 'istio_tcp_connections_closed_total',
 } as const;
 
+/** Name of the rule group holding the contract's recording rules. */
+export const RULE_GROUP = 'proxy-telemetry.rules';
+
 /** Name of the scrape job for crawler sidecars. */
 export const SCRAPE_JOB = 'crawler-sidecars';
 

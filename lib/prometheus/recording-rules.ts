@@ -1,4 +1,4 @@
-import { LABEL, RECORDING_EXPR, RULE } from '../metric-contract';
+import { LABEL, RECORDING_EXPR, RULE, RULE_GROUP } from '../metric-contract';
 import { VendorCatalog } from '../vendor';
 import { RecordingRule, RuleGroup } from './rule-group';
 
@@ -10,7 +10,7 @@ export function recordingRuleGroups(vendors: VendorCatalog, job: string): RuleGr
   const r = (record: string, expr: string): RecordingRule => ({ record, expr });
   return [
     {
-      name: 'proxy-telemetry.rules',
+      name: RULE_GROUP,
       rules: [
         r(RULE.requests, RECORDING_EXPR.requests),
         r(RULE.destinationRequests, RECORDING_EXPR.destinationRequests),

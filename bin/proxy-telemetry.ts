@@ -1,0 +1,105 @@
+/**
+ * Command-line entry of proxy-telemetry. `proxy-telemetry validate --prometheus URL` checks a running
+ * Prometheus against requirements A–D of the metric contract.
+ */
+import { parseArgs } from 'util';
+import { EXIT, formatResult, httpQueryClient, parseDuration, PORT_FORWARD_HINT, validate } from '../lib/validate/validate';
+
+const USAGE = `Usage: proxy-telemetry validate --prometheus URL [--window 1h] [--top 5] [--timeout 10s] [--json]
+
+Queries a running Prometheus and reports, per proxy vendor, whether the metric contract works:
+  A. request count (HTTP requests/s, TCP connections/s, counts over --window)
+  B. destination tracking (top --top destinations)
+  C. bandwidth sent (upload)
+  D. bandwidth received (download)
+and warns about traffic from crawler pods without the proxy-vendor label.
+
+Options:
+  --prometheus URL   Prometheus base URL, e.g. http://localhost:9090 (required)
+                     For the in-cluster server: ${PORT_FORWARD_HINT}
+  --window DUR       window of the request counts of A (default: 1h; e.g. 30m, 6h, 1d)
+  --top N            destinations and pods listed per vendor (default: 5)
+  --timeout DUR      timeout of each HTTP request (default: 10s)
+  --json             print the result as JSON
+  -h, --help         show this help
+
+Exit codes:
+  0  all checks PASS
+  1  some check FAILs
+  2  usage error
+  3  Prometheus unreachable (connection refused, DNS, timeout, not a Prometheus API)
+  4  Prometheus has no Istio series (sidecars not scraped)
+  5  the recording rules (group proxy-telemetry.rules) are not loaded`;
+
+class UsageError extends Error {}
+
+interface Io { out: (s: string) => void; err: (s: string) => void }
+
+const stdio: Io = { out: s => process.stdout.write(s), err: s => process.stderr.write(s) };
+
+/** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: string[], io: Io = stdio): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        prometheus: { type: 'string' },
+        window: { type: 'string', default: '1h' },
+        top: { type: 'string', default: '5' },
+        timeout: { type: 'string', default: '10s' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+    if (values.help) {
+      io.out(`${USAGE}\n`);
+      return EXIT.pass;
+    }
+    const [command, ...rest] = positionals;
+    if (command === undefined) throw new UsageError('missing command: validate');
+    if (command !== 'validate') throw new UsageError(`unknown command '${command}'`);
+    if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
+    if (!values.prometheus) throw new UsageError('--prometheus URL is required');
+    let url: URL;
+    try {
+      url = new URL(values.prometheus);
+    } catch {
+      throw new UsageError(`--prometheus '${values.prometheus}' is not a URL (e.g. http://localhost:9090)`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--prometheus must be an http(s) URL, not '${values.prometheus}'`);
+    if (parseDuration(values.window!) === undefined) throw new UsageError(`--window '${values.window}' is not a duration (e.g. 30m, 1h, 1d)`);
+    const top = Number(values.top);
+    if (!Number.isInteger(top) || top < 1) throw new UsageError(`--top '${values.top}' must be a positive integer`);
+    const timeoutSeconds = parseDuration(values.timeout!);
+    if (timeoutSeconds === undefined) throw new UsageError(`--timeout '${values.timeout}' is not a duration (e.g. 10s)`);
+
+    const prometheus = values.prometheus.replace(/\/+$/, '');
+    const result = await validate(httpQueryClient(prometheus, timeoutSeconds * 1000), { prometheus, window: values.window, top });
+    if (values.json) io.out(`${JSON.stringify(result, null, 2)}\n`);
+    else if (result.outcome === 'checked') io.out(formatResult(result));
+    else io.err(formatResult(result));
+    return result.exitCode;
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (err instanceof UsageError || (typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS'))) {
+      io.err(`proxy-telemetry: ${e.message}\n${USAGE.split('\n')[0]}\nRun 'proxy-telemetry --help' for options and exit codes.\n`);
+      return EXIT.usage;
+    }
+    io.err(`proxy-telemetry: ${e.message}\n`);
+    return EXIT.fail;
+  }
+}
+
+/** Runs with the process arguments and sets the exit code. */
+export function run(): void {
+  main(process.argv.slice(2)).then(code => {
+    process.exitCode = code;
+  }, err => {
+    process.stderr.write(`proxy-telemetry: ${(err as Error).message}\n`);
+    process.exitCode = EXIT.fail;
+  });
+}
+
+if (require.main === module) run();

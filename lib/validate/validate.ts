@@ -1,0 +1,407 @@
+import { DESTINATION_LABEL, ISTIO, LABEL, RULE, RULE_GROUP } from '../metric-contract';
+
+/**
+ * Checks a running Prometheus against requirements A–D of the metric contract: request counts, destinations,
+ * bytes sent and bytes received per proxy vendor. Pure logic over a small query client; `formatResult` renders
+ * the result as text, and the result object itself is the JSON form.
+ */
+
+export const PORT_FORWARD_HINT = 'kubectl port-forward -n monitoring svc/prometheus 9090:9090';
+
+/** Exit codes of `proxy-telemetry validate`. */
+export const EXIT = {
+  pass: 0,
+  fail: 1,
+  usage: 2,
+  unreachable: 3,
+  empty: 4,
+  rulesMissing: 5,
+} as const;
+
+export interface Sample { metric: Record<string, string>; value: number }
+
+/** The little of the Prometheus HTTP API the checks need. */
+export interface QueryClient {
+  /** Instant query at `timeMs` (ms since the epoch); the result must be a vector. */
+  query(expr: string, timeMs: number): Promise<Sample[]>;
+  /** Names of the loaded rule groups. */
+  ruleGroups(): Promise<string[]>;
+}
+
+/** Prometheus could not be reached or did not answer like a Prometheus API. */
+export class UnreachableError extends Error {
+  constructor(public readonly url: string, public readonly reason: string) {
+    super(`cannot reach Prometheus at ${url}: ${reason}`);
+    this.name = 'UnreachableError';
+  }
+}
+
+/** A query Prometheus answered with an error (bad expression, timeout of the query engine, ...). */
+export class QueryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'QueryError';
+  }
+}
+
+/** A QueryClient over the HTTP API (/api/v1/query, /api/v1/rules) with Node's global fetch. */
+export function httpQueryClient(baseUrl: string, timeoutMs = 10_000): QueryClient {
+  const base = baseUrl.replace(/\/+$/, '');
+  const get = async (endpoint: string, params: Record<string, string>): Promise<any> => {
+    const url = `${base}${endpoint}${Object.keys(params).length ? `?${new URLSearchParams(params)}` : ''}`;
+    let res: Response;
+    try {
+      res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+    } catch (err) {
+      throw new UnreachableError(base, fetchFailure(err, timeoutMs));
+    }
+    const text = await res.text();
+    let body: any;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new UnreachableError(base, `HTTP ${res.status} from ${endpoint} is not a Prometheus API response (is this the Prometheus URL?)`);
+    }
+    if (body?.status !== 'success') {
+      if (body?.status === 'error') throw new QueryError(`${endpoint} ${params.query ?? ''}: ${body.errorType ?? ''} ${body.error ?? ''}`.trim());
+      throw new UnreachableError(base, `HTTP ${res.status} from ${endpoint} is not a Prometheus API response (is this the Prometheus URL?)`);
+    }
+    return body.data;
+  };
+  return {
+    async query(expr, timeMs) {
+      const data = await get('/api/v1/query', { query: expr, time: String(timeMs / 1000) });
+      if (data.resultType === 'scalar') return [{ metric: {}, value: Number(data.result[1]) }];
+      if (data.resultType !== 'vector') throw new QueryError(`query '${expr}' returned a ${data.resultType}, not a vector`);
+      return data.result.map((r: any) => ({ metric: r.metric ?? {}, value: Number(r.value[1]) }));
+    },
+    async ruleGroups() {
+      const data = await get('/api/v1/rules', { type: 'record' });
+      return (data.groups ?? []).map((g: any) => String(g.name));
+    },
+  };
+}
+
+function fetchFailure(err: unknown, timeoutMs: number): string {
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return `no answer within ${timeoutMs / 1000} s (timeout)`;
+  const code = e?.cause?.code;
+  if (code === 'ECONNREFUSED') return 'connection refused';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host name not found (DNS)';
+  if (code === 'ECONNRESET') return 'connection reset';
+  return e?.cause?.message ?? e?.message ?? String(err);
+}
+
+// ---- durations and units ----
+
+const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+
+/** Seconds of a Prometheus-style duration ('90s', '30m', '1h', '1h30m', '7d'); undefined when invalid. */
+export function parseDuration(text: string): number | undefined {
+  const parts = [...text.matchAll(/(\d+)(ms|s|m|h|d|w)/g)];
+  if (parts.length === 0 || parts.map(p => p[0]).join('') !== text) return undefined;
+  const seconds = parts.reduce((sum, p) => sum + Number(p[1]) * DURATION_UNITS[p[2]], 0);
+  return seconds > 0 ? seconds : undefined;
+}
+
+/** Bytes per second in binary units: B/s, KiB/s, MiB/s, GiB/s. */
+export function humanRate(bytesPerSecond: number): string {
+  const units = ['B/s', 'KiB/s', 'MiB/s', 'GiB/s', 'TiB/s'];
+  let v = bytesPerSecond;
+  let i = 0;
+  while (Math.abs(v) >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v.toFixed(0) : v.toFixed(2)} ${units[i]}`;
+}
+
+function perSecond(v: number): string {
+  return `${v.toFixed(v >= 100 ? 1 : 3)}/s`;
+}
+
+function count(v: number): string {
+  return Math.round(v).toLocaleString('en-US');
+}
+
+// ---- result ----
+
+export type Status = 'PASS' | 'FAIL';
+export type Outcome = 'checked' | 'unreachable' | 'empty' | 'rules-missing';
+
+export interface RequestFigures {
+  vendor: string;
+  httpRequestsPerSecond: number;
+  tcpConnectionsPerSecond: number;
+  /** Estimated count over the window: avg_over_time of the recorded rate × window seconds. */
+  httpRequestsInWindow: number;
+  tcpConnectionsInWindow: number;
+}
+
+export interface DestinationFigures {
+  vendor: string;
+  /** Top destinations, requests + connections per second, highest first. */
+  destinations: Array<{ destination: string; perSecond: number }>;
+}
+
+export interface ByteFigures {
+  vendor: string;
+  bytesPerSecond: number;
+  /** Pods with a series for this vendor. */
+  pods: number;
+  /** Per pod, highest first. */
+  perPod: Array<{ namespace: string; pod: string; bytesPerSecond: number }>;
+}
+
+export interface Check<T> {
+  status: Status;
+  title: string;
+  /** What the figures are computed from. */
+  query: string;
+  vendors: T[];
+  note?: string;
+}
+
+export interface ValidationResult {
+  prometheus: string;
+  /** ISO time of the instant queries. */
+  evaluatedAt: string;
+  outcome: Outcome;
+  exitCode: number;
+  /** For any outcome other than 'checked': what is wrong and what to do. */
+  message?: string;
+  window: { text: string; seconds: number; method: string };
+  top: number;
+  checks?: {
+    A: Check<RequestFigures>;
+    B: Check<DestinationFigures>;
+    C: Check<ByteFigures>;
+    D: Check<ByteFigures>;
+  };
+  /** Bytes/s per namespace from crawler pods without the proxy-vendor label. */
+  unattributed?: Array<{ namespace: string; bytesPerSecond: number }>;
+  warnings: string[];
+}
+
+export interface ValidateOptions {
+  /** The Prometheus URL, for messages. */
+  prometheus: string;
+  /** The window of the counts of requirement A, e.g. '1h'. */
+  window?: string;
+  /** Destinations listed per vendor. */
+  top?: number;
+  /** Evaluation time (ms since the epoch); default now. */
+  timeMs?: number;
+}
+
+const vendorOf = (s: Sample): string => s.metric[LABEL.vendor] ?? '';
+const byVendor = <T extends { vendor: string }>(a: T, b: T): number => a.vendor.localeCompare(b.vendor);
+
+/** Runs the checks. Unreachable, empty and rules-missing Prometheus servers are outcomes, not exceptions. */
+export async function validate(client: QueryClient, opts: ValidateOptions): Promise<ValidationResult> {
+  const windowText = opts.window ?? '1h';
+  const windowSeconds = parseDuration(windowText);
+  if (windowSeconds === undefined) throw new RangeError(`invalid window '${windowText}': use a duration such as 30m, 1h or 1d`);
+  const top = opts.top ?? 5;
+  const at = opts.timeMs ?? Date.now();
+  const base: ValidationResult = {
+    prometheus: opts.prometheus,
+    evaluatedAt: new Date(at).toISOString(),
+    outcome: 'checked',
+    exitCode: EXIT.pass,
+    window: {
+      text: windowText,
+      seconds: windowSeconds,
+      method: `avg_over_time(${RULE.requests}[${windowText}]) × ${windowSeconds} s (the average recorded rate over the window times its length)`,
+    },
+    top,
+    warnings: [],
+  };
+  const q = (expr: string): Promise<Sample[]> => client.query(expr, at);
+
+  try {
+    // Are sidecars scraped at all?
+    const raw = await q(`count({__name__=~"${ISTIO.requests}|${ISTIO.tcpOpened}"})`);
+    if (raw.length === 0 || raw[0].value === 0) {
+      return {
+        ...base,
+        outcome: 'empty',
+        exitCode: EXIT.empty,
+        message: `Prometheus at ${opts.prometheus} has no ${ISTIO.requests} or ${ISTIO.tcpOpened} series: no Istio sidecar is scraped. `
+          + `Check that crawler pods have the istio-proxy sidecar injected (namespace label istio-injection=enabled, `
+          + `\`kubectl get pods -n <crawler-namespace>\` shows 2/2 containers) and that the crawler-sidecars targets are up `
+          + `(${opts.prometheus.replace(/\/+$/, '')}/targets).`,
+      };
+    }
+
+    const requests = await q(`sum by (${LABEL.vendor}, request_protocol) (${RULE.requests})`);
+    if (requests.length === 0) {
+      const groups = await client.ruleGroups();
+      if (!groups.includes(RULE_GROUP)) {
+        return {
+          ...base,
+          outcome: 'rules-missing',
+          exitCode: EXIT.rulesMissing,
+          message: `Prometheus at ${opts.prometheus} scrapes Istio sidecars but has no rule group '${RULE_GROUP}' loaded, so ${RULE.requests} does not exist: `
+            + `the recording rules are not loaded. Check the Prometheus rule_files and the mounted rules ConfigMap `
+            + `(${opts.prometheus.replace(/\/+$/, '')}/rules), then reload Prometheus.`,
+        };
+      }
+    }
+
+    const checks = await runChecks(q, requests, windowText, windowSeconds, top);
+    const unattributedSamples = await q(`sum by (${LABEL.namespace}) (${RULE.unattributedBytes})`);
+    const unattributed = unattributedSamples
+      .map(s => ({ namespace: s.metric[LABEL.namespace] ?? '', bytesPerSecond: s.value }))
+      .sort((a, b) => a.namespace.localeCompare(b.namespace));
+    const warnings: string[] = [];
+    for (const u of unattributed.filter(u => u.bytesPerSecond > 0)) {
+      warnings.push(`unattributed traffic: ${humanRate(u.bytesPerSecond)} in namespace ${u.namespace || '(none)'} from pods without the proxy-vendor label (${RULE.unattributedBytes})`);
+    }
+    const allPass = Object.values(checks).every(c => c.status === 'PASS');
+    return { ...base, checks, unattributed, warnings, exitCode: allPass ? EXIT.pass : EXIT.fail };
+  } catch (err) {
+    if (err instanceof UnreachableError) {
+      return {
+        ...base,
+        outcome: 'unreachable',
+        exitCode: EXIT.unreachable,
+        message: `${err.message}. Is Prometheus running and reachable? For the in-cluster Prometheus, run \`${PORT_FORWARD_HINT}\` and pass --prometheus http://localhost:9090.`,
+      };
+    }
+    throw err;
+  }
+}
+
+async function runChecks(
+  q: (expr: string) => Promise<Sample[]>,
+  requests: Sample[],
+  windowText: string,
+  windowSeconds: number,
+  top: number,
+): Promise<NonNullable<ValidationResult['checks']>> {
+  // A. requests and connections per vendor, now and over the window.
+  const requestsQuery = `sum by (${LABEL.vendor}, request_protocol) (${RULE.requests})`;
+  const inWindow = await q(`sum by (${LABEL.vendor}, request_protocol) (avg_over_time(${RULE.requests}[${windowText}])) * ${windowSeconds}`);
+  const a = new Map<string, RequestFigures>();
+  const aRow = (vendor: string): RequestFigures => {
+    if (!a.has(vendor)) a.set(vendor, { vendor, httpRequestsPerSecond: 0, tcpConnectionsPerSecond: 0, httpRequestsInWindow: 0, tcpConnectionsInWindow: 0 });
+    return a.get(vendor)!;
+  };
+  for (const s of requests) {
+    const row = aRow(vendorOf(s));
+    if (s.metric.request_protocol === 'tcp') row.tcpConnectionsPerSecond += s.value;
+    else row.httpRequestsPerSecond += s.value;
+  }
+  for (const s of inWindow) {
+    const row = aRow(vendorOf(s));
+    if (s.metric.request_protocol === 'tcp') row.tcpConnectionsInWindow += s.value;
+    else row.httpRequestsInWindow += s.value;
+  }
+  const aVendors = [...a.values()].sort(byVendor);
+  const A: Check<RequestFigures> = {
+    title: 'Request count per proxy vendor',
+    query: requestsQuery,
+    status: aVendors.some(v => v.httpRequestsPerSecond > 0 || v.tcpConnectionsPerSecond > 0) ? 'PASS' : 'FAIL',
+    vendors: aVendors,
+  };
+  if (A.status === 'FAIL') A.note = `no vendor has a non-zero request or connection rate in ${RULE.requests}: are crawler pods labelled proxy-vendor and sending traffic?`;
+
+  // B. top destinations per vendor.
+  const destQuery = `topk by (${LABEL.vendor}) (${top}, sum by (${LABEL.vendor}, ${DESTINATION_LABEL}) (${RULE.destinationRequests}))`;
+  const dest = await q(destQuery);
+  const b = new Map<string, DestinationFigures>();
+  for (const s of dest) {
+    const vendor = vendorOf(s);
+    if (!b.has(vendor)) b.set(vendor, { vendor, destinations: [] });
+    b.get(vendor)!.destinations.push({ destination: s.metric[DESTINATION_LABEL] ?? '', perSecond: s.value });
+  }
+  const bVendors = [...b.values()].sort(byVendor);
+  for (const v of bVendors) v.destinations.sort((x, y) => y.perSecond - x.perSecond || x.destination.localeCompare(y.destination));
+  const B: Check<DestinationFigures> = {
+    title: 'Destination tracking',
+    query: destQuery,
+    status: bVendors.some(v => v.destinations.some(d => d.destination !== '' && d.destination !== 'unknown')) ? 'PASS' : 'FAIL',
+    vendors: bVendors,
+  };
+  if (B.status === 'FAIL') B.note = `no destination other than "unknown" in ${RULE.destinationRequests}: check the Host header / SNI labels (destination_sni from the Telemetry resource)`;
+
+  // C and D. bytes per vendor, with per-pod figures.
+  const bytes = async (title: string, vendorRule: string, podRule: string): Promise<Check<ByteFigures>> => {
+    const [vendors, pods] = await Promise.all([
+      q(`sum by (${LABEL.vendor}) (${vendorRule})`),
+      q(`sum by (${LABEL.vendor}, ${LABEL.namespace}, ${LABEL.pod}) (${podRule})`),
+    ]);
+    const m = new Map<string, ByteFigures>();
+    const row = (vendor: string): ByteFigures => {
+      if (!m.has(vendor)) m.set(vendor, { vendor, bytesPerSecond: 0, pods: 0, perPod: [] });
+      return m.get(vendor)!;
+    };
+    for (const s of vendors) row(vendorOf(s)).bytesPerSecond += s.value;
+    for (const s of pods) {
+      const r = row(vendorOf(s));
+      r.pods++;
+      r.perPod.push({ namespace: s.metric[LABEL.namespace] ?? '', pod: s.metric[LABEL.pod] ?? '', bytesPerSecond: s.value });
+    }
+    const list = [...m.values()].sort(byVendor);
+    for (const v of list) v.perPod.sort((x, y) => y.bytesPerSecond - x.bytesPerSecond || x.pod.localeCompare(y.pod));
+    const check: Check<ByteFigures> = {
+      title,
+      query: `${vendorRule} (per pod: ${podRule})`,
+      status: list.some(v => v.bytesPerSecond > 0) ? 'PASS' : 'FAIL',
+      vendors: list,
+    };
+    if (check.status === 'FAIL') check.note = `no vendor has non-zero bytes in ${vendorRule}`;
+    return check;
+  };
+  const C = await bytes('Bandwidth sent (upload)', RULE.vendorSentBytes, RULE.podSentBytes);
+  const D = await bytes('Bandwidth received (download)', RULE.vendorReceivedBytes, RULE.podReceivedBytes);
+  return { A, B, C, D };
+}
+
+// ---- text output ----
+
+/** Plain-text report of a result. */
+export function formatResult(r: ValidationResult): string {
+  const lines: string[] = [`Prometheus: ${r.prometheus}   (evaluated at ${r.evaluatedAt})`];
+  if (r.outcome !== 'checked' || !r.checks) {
+    lines.push('', `ERROR (${r.outcome}, exit code ${r.exitCode}): ${r.message ?? ''}`);
+    return lines.join('\n') + '\n';
+  }
+  const { A, B, C, D } = r.checks;
+  const none = (v: unknown[]): string[] => (v.length === 0 ? ['    (no vendor series)'] : []);
+
+  lines.push('', `A. ${A.title}: ${A.status}`, `   ${A.query}`);
+  lines.push(`   counts over ${r.window.text}: ${r.window.method}`);
+  for (const v of A.vendors) {
+    lines.push(`    ${v.vendor.padEnd(20)} HTTP ${perSecond(v.httpRequestsPerSecond).padStart(12)} requests    TCP ${perSecond(v.tcpConnectionsPerSecond).padStart(12)} connections`
+      + `    over ${r.window.text}: ${count(v.httpRequestsInWindow)} requests, ${count(v.tcpConnectionsInWindow)} connections`);
+  }
+  lines.push(...none(A.vendors));
+  if (A.note) lines.push(`   ${A.note}`);
+
+  lines.push('', `B. ${B.title} (top ${r.top} per vendor): ${B.status}`, `   ${B.query}`);
+  for (const v of B.vendors) {
+    lines.push(`    ${v.vendor}`);
+    for (const d of v.destinations) lines.push(`      ${(d.destination || '(empty)').padEnd(40)} ${perSecond(d.perSecond).padStart(12)}`);
+  }
+  lines.push(...none(B.vendors));
+  if (B.note) lines.push(`   ${B.note}`);
+
+  for (const [key, c] of [['C', C], ['D', D]] as const) {
+    lines.push('', `${key}. ${c.title}: ${c.status}`, `   ${c.query}`);
+    for (const v of c.vendors) {
+      lines.push(`    ${v.vendor.padEnd(20)} ${humanRate(v.bytesPerSecond).padStart(14)}   ${v.pods} pod${v.pods === 1 ? '' : 's'}`);
+      for (const p of v.perPod.slice(0, r.top)) lines.push(`      ${`${p.namespace}/${p.pod}`.padEnd(50)} ${humanRate(p.bytesPerSecond).padStart(14)}`);
+      if (v.perPod.length > r.top) lines.push(`      ... ${v.perPod.length - r.top} more`);
+    }
+    lines.push(...none(c.vendors));
+    if (c.note) lines.push(`   ${c.note}`);
+  }
+
+  lines.push('');
+  for (const w of r.warnings) lines.push(`WARNING: ${w}`);
+  const failed = (Object.entries(r.checks) as Array<[string, Check<unknown>]>).filter(([, c]) => c.status === 'FAIL').map(([k]) => k);
+  lines.push(failed.length === 0 ? 'Result: PASS (A, B, C, D)' : `Result: FAIL (${failed.join(', ')})`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,240 @@
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as path from 'path';
+import { Testing } from 'cdk8s';
+import * as YAML from 'yaml';
+import { MetricsStack } from '../lib/metrics-stack';
+import { RULE } from '../lib/metric-contract';
+import { VendorCatalog } from '../lib/vendor';
+import { VendorCrawler } from '../lib/vendor-crawler';
+import type { ValidationResult } from '../lib/validate/validate';
+import { injectedPodTargets } from './support/pod-discovery';
+import { materializeConfig } from './support/prometheus-config';
+import { PrometheusProcess } from './support/prometheus-process';
+import { KubeObject } from './support/schemas';
+import { SidecarSim, SimPod } from './support/sidecar-sim';
+
+/**
+ * `proxy-telemetry validate`, run as a child process against real Prometheus servers: one with the product's
+ * scrape config and rules over simulated sidecars (figures must match the simulator's truth), one without the
+ * rules, one scraping no sidecar, and none at all.
+ */
+
+const NS = 'crawlers';
+const TUNNEL_A = 'gw.vendor-a.example';
+const PODS: SimPod[] = [
+  {
+    name: 'crawler-vendor-a-7d9c6b5f4-v1a1a', namespace: NS, vendor: 'vendor-a', ip: '127.10.1.1',
+    tcp: [{ destinationService: TUNNEL_A, sni: '', connectionsPerSecond: 12, bytesFromAppPerSecond: 36_000, bytesToAppPerSecond: 1_500_000 }],
+    http: [{ destination: 'example.com', requestsPerSecond: 4, responseCode: 200, requestBytesPerRequest: 300, responseBytesPerRequest: 12_000, durationMs: 120 }],
+  },
+  {
+    name: 'crawler-vendor-a-7d9c6b5f4-v2a2a', namespace: NS, vendor: 'vendor-a', ip: '127.10.1.2',
+    tcp: [{ destinationService: TUNNEL_A, sni: '', connectionsPerSecond: 8, bytesFromAppPerSecond: 24_000, bytesToAppPerSecond: 900_000 }],
+    http: [{ destination: 'example.com', requestsPerSecond: 6, responseCode: 200, requestBytesPerRequest: 310, responseBytesPerRequest: 15_000, durationMs: 90 }],
+  },
+  {
+    name: 'crawler-vendor-b-7d9c6b5f4-v3b3b', namespace: NS, vendor: 'vendor-b', ip: '127.10.1.3',
+    http: [
+      { destination: 'example.org', requestsPerSecond: 30, responseCode: 200, requestBytesPerRequest: 420, responseBytesPerRequest: 18_000, durationMs: 250 },
+      { destination: 'example.net', requestsPerSecond: 6, responseCode: 404, requestBytesPerRequest: 380, responseBytesPerRequest: 900, durationMs: 40 },
+    ],
+    tcp: [{ destinationService: 'unknown', sni: 'www.wikipedia.org', connectionsPerSecond: 10, bytesFromAppPerSecond: 5_000, bytesToAppPerSecond: 400_000 }],
+  },
+  {
+    // Injected but without the proxy-vendor label: reported as unattributed.
+    name: 'batch-job-7d9c6b5f4-v9z9z', namespace: NS, ip: '127.10.1.9',
+    http: [{ destination: 'example.net', requestsPerSecond: 7, responseCode: 200, requestBytesPerRequest: 250, responseBytesPerRequest: 5_000, durationMs: 60 }],
+  },
+];
+const VENDORS = ['vendor-a', 'vendor-b'];
+const CLI = path.join(__dirname, '..', 'bin', 'proxy-telemetry.js');
+
+let sim: SidecarSim;
+let full: PrometheusProcess;
+let noRules: PrometheusProcess;
+let empty: PrometheusProcess;
+let configDir: string;
+let emptyConfigDir: string;
+/** Resolves once the simulated clock has caught up and the rules have been evaluated over full windows. */
+let caughtUp: Promise<void>;
+
+interface CliRun { code: number | null; stdout: string; stderr: string }
+
+/** Runs the CLI asynchronously: the simulated sidecars live in this process and must keep answering scrapes. */
+function cli(args: string[]): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', c => (stdout += c));
+    child.stderr.on('data', c => (stderr += c));
+    child.once('error', reject);
+    child.once('close', code => resolve({ code, stdout, stderr }));
+  });
+}
+
+function expectClose(actual: number | undefined, expected: number, what: string): void {
+  if (actual === undefined) throw new Error(`${what}: no figure (expected ${expected})`);
+  const rel = Math.abs(actual - expected) / Math.abs(expected);
+  if (!(rel <= 0.02)) throw new Error(`${what}: ${actual} differs from the truth ${expected} by ${(rel * 100).toFixed(2)}% (> 2%)`);
+}
+
+async function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+beforeAll(async () => {
+  const chart = Testing.chart();
+  const vendors = new VendorCatalog([{ name: 'vendor-a', endpoints: [`${TUNNEL_A}:8000`] }, { name: 'vendor-b' }]);
+  const stack = new MetricsStack(chart, 'm', { vendors, crawlerNamespaces: [NS], prometheus: { scrapeInterval: '1s', evaluationInterval: '1s' } });
+  for (const vendor of vendors.names) {
+    new VendorCrawler(chart, vendor, { vendors, vendor, namespace: NS, replicas: 2, image: 'registry.example/crawler:1.0' });
+  }
+  const objects = Testing.synth(chart) as KubeObject[];
+  const deployment = (name: string): KubeObject => {
+    const found = objects.find(o => o.kind === 'Deployment' && o.metadata.name === name && o.metadata.namespace === NS);
+    if (!found) throw new Error(`no Deployment ${NS}/${name}`);
+    return found;
+  };
+  const unlabelled: KubeObject = {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'batch-job', namespace: NS },
+    spec: { template: { metadata: { labels: { 'app.kubernetes.io/name': 'batch' } }, spec: { containers: [{ name: 'batch', image: 'busybox:1.36' }] } } },
+  };
+
+  sim = await SidecarSim.start(PODS, { scrapeIntervalMs: 1000 });
+  const targets = PODS.flatMap(p => injectedPodTargets(p.vendor ? deployment(`crawler-${p.vendor}`) : unlabelled, { name: p.name, ip: p.ip }, sim.port));
+  const config = materializeConfig(stack.renderPrometheusConfig(), stack.renderRules(), targets);
+  configDir = config.dir;
+  // The same scrape config without rule_files.
+  const withoutRules = YAML.parse(fs.readFileSync(config.configFile, 'utf8'));
+  delete withoutRules.rule_files;
+  const noRulesFile = path.join(configDir, 'prometheus-no-rules.yml');
+  fs.writeFileSync(noRulesFile, YAML.stringify(withoutRules));
+  // The product's config and rules, with no sidecar to discover.
+  const emptyConfig = materializeConfig(stack.renderPrometheusConfig(), stack.renderRules(), []);
+  emptyConfigDir = emptyConfig.dir;
+
+  [full, noRules, empty] = await Promise.all([
+    PrometheusProcess.start({ configFile: config.configFile }),
+    PrometheusProcess.start({ configFile: noRulesFile }),
+    PrometheusProcess.start({ configFile: emptyConfig.configFile }),
+  ]);
+  await sim.waitForAllScraped(20_000);
+  sim.startClock({ historySeconds: 420, speedup: 20 });
+  // The full-stack tests wait for this; the others run meanwhile.
+  caughtUp = sim.waitForCatchUp(3000);
+  caughtUp.catch(() => undefined);
+}, 60_000);
+
+afterAll(async () => {
+  await caughtUp?.catch(() => undefined);
+  await Promise.all([full?.stop(), noRules?.stop(), empty?.stop()]);
+  await sim?.stop();
+  for (const dir of [configDir, emptyConfigDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('usage errors exit 2 and --help documents the exit codes', async () => {
+  const [unknown, missing, badWindow, help] = await Promise.all([
+    cli(['validate', '--prometheus', full.url, '--bogus']),
+    cli(['validate']),
+    cli(['validate', '--prometheus', full.url, '--window', 'soon']),
+    cli(['--help']),
+  ]);
+  expect(unknown.code).toBe(2);
+  expect(unknown.stderr).toMatch(/--bogus/);
+  expect(missing.code).toBe(2);
+  expect(missing.stderr).toMatch(/--prometheus URL is required/);
+  expect(badWindow.code).toBe(2);
+  expect(help.code).toBe(0);
+  for (const code of ['0  all checks PASS', '1  some check FAILs', '2  usage error', '3  Prometheus unreachable', '4  Prometheus has no Istio series', '5  the recording rules']) {
+    expect(help.stdout).toContain(code);
+  }
+});
+
+test('an unreachable Prometheus exits 3 with the URL and the port-forward hint', async () => {
+  const url = `http://127.0.0.1:${await closedPort()}`;
+  const r = await cli(['validate', '--prometheus', url]);
+  expect(r.code).toBe(3);
+  expect(r.stderr).toContain(`cannot reach Prometheus at ${url}: connection refused`);
+  expect(r.stderr).toContain('kubectl port-forward -n monitoring svc/prometheus 9090:9090');
+});
+
+test('a Prometheus that scrapes no sidecar exits 4', async () => {
+  const r = await cli(['validate', '--prometheus', empty.url]);
+  expect(r.code).toBe(4);
+  expect(r.stderr).toMatch(/no Istio sidecar is scraped/);
+  expect(r.stderr).toMatch(/injected/);
+  const json = await cli(['validate', '--prometheus', empty.url, '--json']);
+  expect(json.code).toBe(4);
+  expect((JSON.parse(json.stdout) as ValidationResult).outcome).toBe('empty');
+});
+
+test('the full stack passes A–D with figures within 2% of the truth', async () => {
+  await caughtUp;
+  const [text, json] = await Promise.all([
+    cli(['validate', '--prometheus', full.url]),
+    cli(['validate', '--prometheus', full.url, '--json', '--window', '30m', '--top', '3']),
+  ]);
+  expect({ code: text.code, stderr: text.stderr }).toEqual({ code: 0, stderr: '' });
+  for (const line of ['A. Request count per proxy vendor: PASS', 'B. Destination tracking (top 5 per vendor): PASS', 'C. Bandwidth sent (upload): PASS', 'D. Bandwidth received (download): PASS', 'Result: PASS']) {
+    expect(text.stdout).toContain(line);
+  }
+  for (const vendor of VENDORS) expect(text.stdout).toContain(vendor);
+  expect(text.stdout).toMatch(/WARNING: unattributed traffic: .* in namespace crawlers/);
+
+  expect(json.code).toBe(0);
+  const r = JSON.parse(json.stdout) as ValidationResult;
+  expect(r.outcome).toBe('checked');
+  expect(r.window.seconds).toBe(1800);
+  const { A, B, C, D } = r.checks!;
+  expect(A.vendors.map(v => v.vendor)).toEqual(VENDORS);
+  for (const vendor of VENDORS) {
+    const truth = sim.rates({ vendor });
+    const a = A.vendors.find(v => v.vendor === vendor)!;
+    expectClose(a.httpRequestsPerSecond, truth.requests, `${vendor} HTTP requests/s`);
+    expectClose(a.tcpConnectionsPerSecond, truth.connections, `${vendor} TCP connections/s`);
+    expect(a.httpRequestsInWindow).toBeGreaterThan(0);
+    const c = C.vendors.find(v => v.vendor === vendor)!;
+    const d = D.vendors.find(v => v.vendor === vendor)!;
+    expectClose(c.bytesPerSecond, truth.uploadBytes, `${vendor} bytes sent/s`);
+    expectClose(d.bytesPerSecond, truth.downloadBytes, `${vendor} bytes received/s`);
+    const pods = PODS.filter(p => p.vendor === vendor);
+    expect(c.pods).toBe(pods.length);
+    for (const p of pods) {
+      expectClose(c.perPod.find(x => x.pod === p.name)?.bytesPerSecond, sim.rates({ pod: p.name }).uploadBytes, `${p.name} bytes sent/s`);
+      expectClose(d.perPod.find(x => x.pod === p.name)?.bytesPerSecond, sim.rates({ pod: p.name }).downloadBytes, `${p.name} bytes received/s`);
+    }
+  }
+  // B: per destination as the contract names them (Host, gateway host, SNI).
+  const dest = (vendor: string, destination: string) => B.vendors.find(v => v.vendor === vendor)?.destinations.find(x => x.destination === destination)?.perSecond;
+  for (const [vendor, destination] of [['vendor-a', TUNNEL_A], ['vendor-a', 'example.com'], ['vendor-b', 'example.org'], ['vendor-b', 'www.wikipedia.org'], ['vendor-b', 'example.net']]) {
+    const truth = sim.rates({ vendor, destination });
+    expectClose(dest(vendor, destination), truth.requests + truth.connections, `${vendor} → ${destination} per second`);
+  }
+  expect(B.vendors.every(v => v.destinations.length <= 3)).toBe(true);
+  // The unlabelled pod's bytes are reported, not lost.
+  const unlabelled = sim.rates({ vendor: null });
+  expectClose(r.unattributed!.find(u => u.namespace === NS)?.bytesPerSecond, unlabelled.uploadBytes + unlabelled.downloadBytes, 'unattributed bytes/s');
+  expect(r.warnings).toHaveLength(1);
+}, 60_000);
+
+test('a Prometheus scraping the sidecars without the rules exits 5', async () => {
+  await caughtUp;
+  // Raw series are there...
+  expect((await noRules.query(`count(istio_requests_total)`))[0]?.value).toBeGreaterThan(0);
+  expect(await noRules.query(RULE.requests)).toEqual([]);
+  // ...the rules are not.
+  const r = await cli(['validate', '--prometheus', noRules.url]);
+  expect(r.code).toBe(5);
+  expect(r.stderr).toContain("no rule group 'proxy-telemetry.rules' loaded");
+  expect(r.stderr).toMatch(/recording rules are not loaded/);
+}, 60_000);
