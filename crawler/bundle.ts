@@ -57,11 +57,24 @@ export function buildCrawlerBundle(): string {
     legalComments: 'none',
     banner: { js: BANNER },
     charset: 'utf8',
+    // Fixed compiler options: the output must not depend on which
+    // tsconfig.json happens to sit above the crawler folder.
+    tsconfigRaw: { compilerOptions: { strict: true, target: 'ES2022', useDefineForClassFields: true } },
     // The agents print proxy URLs with credentials through `debug`.
     alias: { debug: './src/debug-stub.ts' },
     logLevel: 'silent',
   });
-  return result.outputFiles[0].text;
+  return layoutIndependent(result.outputFiles[0].text);
+}
+
+/**
+ * esbuild labels each bundled CommonJS module with its path relative to the
+ * crawler folder: `../node_modules/x/...` in this repository, `../../x/...`
+ * when installed as a dependency with hoisted modules. The labels carry no
+ * meaning; make them the same for every layout.
+ */
+function layoutIndependent(code: string): string {
+  return code.replace(/(__commonJS|__esm)\(\{"(?:\.\.\/)+(?:node_modules\/)?/g, '$1({"node_modules/');
 }
 
 if (require.main === module) {

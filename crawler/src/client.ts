@@ -25,7 +25,6 @@ export interface ClientOptions {
   userAgent: string;
   timeoutMs: number;
   tls: TlsSettings;
-  maxSocketsPerOrigin: number;
 }
 
 /**
@@ -49,7 +48,7 @@ export class Client {
     // The vendor header also goes on CONNECT: for https it is the only
     // plaintext request a sidecar or the gateway gets to see.
     this.tunnelHeaders = { 'x-proxy-vendor': opts.vendor, 'user-agent': opts.userAgent };
-    this.h1 = new Http1Transport({ maxSocketsPerOrigin: opts.maxSocketsPerOrigin, tls: this.tls, tunnelHeaders: this.tunnelHeaders });
+    this.h1 = new Http1Transport({ connectTimeoutMs: opts.timeoutMs, tls: this.tls, tunnelHeaders: this.tunnelHeaders });
   }
 
   async fetch(target: Target): Promise<Outcome> {

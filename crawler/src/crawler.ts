@@ -26,7 +26,6 @@ export class Crawler {
       userAgent: config.userAgent,
       timeoutMs: config.requestTimeoutMs,
       tls: config.tls,
-      maxSocketsPerOrigin: config.concurrency,
     });
     this.picker = new WeightedPicker(config.targets);
     this.pacer = new Pacer(

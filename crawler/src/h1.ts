@@ -56,13 +56,42 @@ class StashingHttpsAgent extends https.Agent {
 class StashingHttpsProxyAgent extends HttpsProxyAgent<string> {
   readonly stash = new SocketStash();
 
+  constructor(
+    proxy: string,
+    opts: ConstructorParameters<typeof HttpsProxyAgent<string>>[1],
+    private readonly connectTimeoutMs: number,
+  ) {
+    super(proxy, opts);
+  }
+
   async connect(req: http.ClientRequest, opts: Parameters<HttpsProxyAgent<string>['connect']>[1]): Promise<net.Socket> {
-    return this.stash.take(stashKey(opts.host, opts.port)) ?? super.connect(req, opts);
+    const stashed = this.stash.take(stashKey(opts.host, opts.port));
+    if (stashed) return stashed;
+    // The library waits for the CONNECT answer without a limit, so a proxy
+    // that never answers would leak a socket per request. super.connect()
+    // dials with this.connectOpts before its first await: a per-call abort
+    // signal there bounds the wait.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.connectTimeoutMs);
+    const shared = this.connectOpts;
+    this.connectOpts = { ...shared, signal: controller.signal };
+    let pending: Promise<net.Socket>;
+    try {
+      pending = super.connect(req, opts);
+    } finally {
+      this.connectOpts = shared;
+    }
+    try {
+      return await pending;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 
 export interface Http1Options {
-  maxSocketsPerOrigin: number;
+  /** Bounds proxy CONNECT handshakes (the request deadline bounds the rest). */
+  connectTimeoutMs: number;
   tls: tls.ConnectionOptions;
   /** Extra headers for CONNECT requests. */
   tunnelHeaders: Record<string, string>;
@@ -151,7 +180,9 @@ export class Http1Transport {
   }
 
   private createAgent(target: Target): http.Agent {
-    const base = { keepAlive: true, maxSockets: this.opts.maxSocketsPerOrigin };
+    // No per-origin socket cap: the pacer already bounds requests in flight,
+    // and a cap would let hung connection attempts block an origin.
+    const base = { keepAlive: true };
     const { proxy } = target;
     if (!proxy) {
       return target.scheme === 'https' ? new StashingHttpsAgent({ ...base, ...this.opts.tls }) : new http.Agent(base);
@@ -159,7 +190,7 @@ export class Http1Transport {
     // TLS options also apply to an https:// proxy itself.
     const proxyOpts = { ...base, ...(proxy.secure ? this.opts.tls : undefined) };
     if (target.scheme === 'https') {
-      return new StashingHttpsProxyAgent(proxy.url.href, { ...proxyOpts, headers: this.opts.tunnelHeaders });
+      return new StashingHttpsProxyAgent(proxy.url.href, { ...proxyOpts, headers: this.opts.tunnelHeaders }, this.opts.connectTimeoutMs);
     }
     return new HttpProxyAgent(proxy.url.href, proxyOpts);
   }

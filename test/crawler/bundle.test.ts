@@ -16,8 +16,10 @@ describe('bundleCrawler', () => {
     const required = [...bundle.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1].replace(/^node:/, ''));
     const builtins = new Set(require('node:module').builtinModules as string[]);
     expect(required.filter((r) => !builtins.has(r))).toEqual([]);
-    // No machine-specific paths.
+    // No machine- or layout-specific paths.
     expect(bundle).not.toContain(repoRoot);
+    expect(bundle).not.toContain('"../');
+    expect(bundle).toContain('__commonJS({"node_modules/prom-client/');
   });
 
   test('is deterministic and cached', () => {

@@ -1,7 +1,8 @@
 import { ConfigError, loadConfig } from '../../crawler/src/config';
-import { CA_FILE, cleanup, runCrawler } from './helpers';
+import { CA_FILE, cleanup, removeBundle, runCrawler } from './helpers';
 
 afterEach(cleanup);
+afterAll(removeBundle);
 
 const base = { PROXY_VENDOR: 'acme', TARGETS: 'https://example.com/' };
 

@@ -1,6 +1,7 @@
-import { LOOPBACK, cleanup, metricValue, runCrawler, scrapeMetrics, startProxy, startServer, unusedPort, waitUntil } from './helpers';
+import { LOOPBACK, cleanup, metricValue, removeBundle, runCrawler, scrapeMetrics, startProxy, startServer, unusedPort, waitUntil } from './helpers';
 
 afterEach(cleanup);
+afterAll(removeBundle);
 
 describe('crawler error accounting (bundled)', () => {
   // DNS failures are covered by the classification unit tests: resolving a

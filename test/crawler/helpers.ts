@@ -130,6 +130,8 @@ export interface ProxyRecord {
 export interface TestProxy {
   port: number;
   seen: ProxyRecord[];
+  /** Connections currently open (clients and upstreams). */
+  openSockets(): number;
   url(credentials?: string): string;
   close(): Promise<void>;
 }
@@ -139,9 +141,9 @@ export interface TestProxy {
  * a client names, it connects to 127.0.0.1 on the named port, so targets can
  * carry names that only the proxy "resolves". With `credentials` set
  * ("user:pass") it answers 407 to requests without the matching
- * Proxy-Authorization.
+ * Proxy-Authorization. A `silent` proxy accepts CONNECT and never answers.
  */
-export async function startProxy(credentials?: string): Promise<TestProxy> {
+export async function startProxy(credentials?: string, mode: 'normal' | 'silent' = 'normal'): Promise<TestProxy> {
   const seen: ProxyRecord[] = [];
   const sockets = new Set<net.Socket>();
   const expected = credentials ? `Basic ${Buffer.from(credentials).toString('base64')}` : undefined;
@@ -185,6 +187,11 @@ export async function startProxy(credentials?: string): Promise<TestProxy> {
   server.on('connection', track);
   server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
     seen.push({ method: 'CONNECT', target: req.url ?? '', headers: { ...req.headers } });
+    if (mode === 'silent') {
+      // Read (and drop) so the client's close is noticed.
+      client.on('end', () => client.destroy()).on('error', () => client.destroy()).resume();
+      return;
+    }
     if (!authorized(req)) {
       client.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test"\r\nContent-Length: 0\r\n\r\n');
       return;
@@ -216,6 +223,7 @@ export async function startProxy(credentials?: string): Promise<TestProxy> {
   return {
     port,
     seen,
+    openSockets: () => sockets.size,
     url: (creds?: string) => `http://${creds ? `${creds}@` : ''}${LOOPBACK}:${port}`,
     close,
   };
@@ -238,15 +246,20 @@ export async function unusedPort(): Promise<number> {
 
 let bundleFile: string | undefined;
 
-/** Writes bundleCrawler() to a temporary file once per test file (removed when the worker exits). */
+/** Writes bundleCrawler() to a temporary file once per test file; see removeBundle. */
 export function bundledCrawlerPath(): string {
   if (!bundleFile) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crawler-bundle-'));
     bundleFile = path.join(dir, 'crawler.js');
     fs.writeFileSync(bundleFile, bundleCrawler());
-    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   }
   return bundleFile;
+}
+
+/** For afterAll: deletes the temporary bundle. */
+export function removeBundle(): void {
+  if (bundleFile) fs.rmSync(path.dirname(bundleFile), { recursive: true, force: true });
+  bundleFile = undefined;
 }
 
 export interface LogLine {

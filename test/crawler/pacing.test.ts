@@ -1,6 +1,7 @@
-import { LOOPBACK, cleanup, metricValue, runCrawler, scrapeMetrics, startServer, unusedPort, waitUntil } from './helpers';
+import { LOOPBACK, cleanup, metricValue, removeBundle, runCrawler, scrapeMetrics, startServer, unusedPort, waitUntil } from './helpers';
 
 afterEach(cleanup);
+afterAll(removeBundle);
 
 describe('crawler pacing and shutdown (bundled)', () => {
   test('50 requests/s for 3 s: rate within ±10%, steady per second, weights honoured', async () => {

@@ -1,6 +1,7 @@
-import { BODY_BYTES, CA_FILE, LOOPBACK, cleanup, metricValue, runCrawler, scrapeMetrics, startServer, unusedPort, waitUntil } from './helpers';
+import { BODY_BYTES, CA_FILE, LOOPBACK, cleanup, metricValue, removeBundle, runCrawler, scrapeMetrics, startServer, unusedPort, waitUntil } from './helpers';
 
 afterEach(cleanup);
+afterAll(removeBundle);
 
 describe('crawler protocols (bundled, direct)', () => {
   test('auto: HTTP/1.1 for http, ALPN h2 or http/1.1 for https, with the vendor header and real bytes', async () => {

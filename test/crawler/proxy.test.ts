@@ -1,6 +1,7 @@
-import { CA_FILE, LOOPBACK, cleanup, runCrawler, startProxy, startServer } from './helpers';
+import { CA_FILE, LOOPBACK, cleanup, removeBundle, runCrawler, startProxy, startServer, waitUntil } from './helpers';
 
 afterEach(cleanup);
+afterAll(removeBundle);
 
 // Resolvable only by the test proxy (it sends everything to 127.0.0.1), so a
 // request that reaches a server under this name went through the proxy.
@@ -157,5 +158,28 @@ describe('crawler through a forward proxy (bundled)', () => {
     }
     expect(proxy.seen.filter((s) => s.method === 'CONNECT').length).toBeGreaterThanOrEqual(20);
     expect(proxy.seen.filter((s) => s.method === 'GET')).toHaveLength(20);
+  });
+
+  test('a proxy that never answers CONNECT: timeouts counted, tunnels closed (no socket pile-up)', async () => {
+    const proxy = await startProxy(undefined, 'silent');
+    const env = {
+      TARGETS: `https://${PROXIED_HOST}:443/`,
+      HTTPS_PROXY: proxy.url(),
+      REQUESTS_PER_SECOND: '40',
+      CONCURRENCY: '40',
+      REQUEST_TIMEOUT_MS: '200',
+    };
+    const auto = runCrawler(env);
+    const http11 = runCrawler({ ...env, HTTP_VERSION: '1.1' });
+    await waitUntil(() => proxy.seen.length >= 60, 10_000, 'sixty CONNECT attempts');
+    // ~80 attempts so far; only those of the last ~200 ms may still be open.
+    expect(proxy.openSockets()).toBeLessThan(30);
+    for (const run of [auto, http11]) {
+      run.child.kill('SIGTERM');
+      expect(await run.waitForExit()).toEqual({ code: 0, signal: null });
+      const stop = run.stopLine();
+      expect(stop.errors.timeout).toBeGreaterThanOrEqual(20);
+      expect(stop.errors.timeout).toBe(stop.requests);
+    }
   });
 });
