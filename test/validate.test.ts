@@ -1,6 +1,5 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as path from 'path';
 import { Testing } from 'cdk8s';
 import * as YAML from 'yaml';
@@ -11,7 +10,7 @@ import { VendorCrawler } from '../lib/vendor-crawler';
 import type { ValidationResult } from '../lib/validate/validate';
 import { injectedPodTargets } from './support/pod-discovery';
 import { materializeConfig } from './support/prometheus-config';
-import { PrometheusProcess } from './support/prometheus-process';
+import { PrometheusProcess, freePort } from './support/prometheus-process';
 import { KubeObject } from './support/schemas';
 import { SidecarSim, SimPod } from './support/sidecar-sim';
 
@@ -81,16 +80,6 @@ function expectClose(actual: number | undefined, expected: number, what: string)
   if (!(rel <= 0.02)) throw new Error(`${what}: ${actual} differs from the truth ${expected} by ${(rel * 100).toFixed(2)}% (> 2%)`);
 }
 
-async function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   const chart = Testing.chart();
@@ -161,7 +150,7 @@ test('usage errors exit 2 and --help documents the exit codes', async () => {
 });
 
 test('an unreachable Prometheus exits 3 with the URL and the port-forward hint', async () => {
-  const url = `http://127.0.0.1:${await closedPort()}`;
+  const url = `http://127.0.0.1:${await freePort()}`;
   const r = await cli(['validate', '--prometheus', url]);
   expect(r.code).toBe(3);
   expect(r.stderr).toContain(`cannot reach Prometheus at ${url}: connection refused`);
