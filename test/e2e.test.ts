@@ -1,14 +1,9 @@
 import * as fs from 'fs';
-import { Testing } from 'cdk8s';
 import { RULE } from '../lib/metric-contract';
-import { MetricsStack } from '../lib/metrics-stack';
 import { VendorCatalog } from '../lib/vendor';
-import { VendorCrawler } from '../lib/vendor-crawler';
-import { injectedPodTargets } from './support/pod-discovery';
-import { materializeConfig } from './support/prometheus-config';
 import { PrometheusProcess } from './support/prometheus-process';
-import { KubeObject } from './support/schemas';
 import { SidecarSim, SimPod } from './support/sidecar-sim';
+import { expectClose, startSimulatedStack } from './support/simulated-stack';
 
 /**
  * The product's scrape config and relabeling, run by a real Prometheus against simulated sidecars, must
@@ -57,39 +52,19 @@ let sim: SidecarSim;
 let prom: PrometheusProcess;
 let configDir: string;
 
-function expectClose(actual: number | undefined, expected: number, what: string): void {
-  if (actual === undefined) throw new Error(`${what}: no result (expected ${expected})`);
-  const rel = Math.abs(actual - expected) / Math.abs(expected);
-  if (!(rel <= 0.02)) throw new Error(`${what}: ${actual} differs from the truth ${expected} by ${(rel * 100).toFixed(2)}% (> 2%)`);
-}
-
 async function byLabel(expr: string, label: string, at: number): Promise<Map<string | undefined, number>> {
   return new Map((await prom.query(expr, at)).map(s => [s.metric[label], s.value]));
 }
 
 beforeAll(async () => {
   // The product's objects: MetricsStack (scrape job, relabeling, keep-list) and VendorCrawler Deployments.
-  const chart = Testing.chart();
   const vendors = new VendorCatalog([{ name: 'vendor-a', endpoints: [`${TUNNEL_A}:8000`] }, { name: 'vendor-b' }]);
-  const stack = new MetricsStack(chart, 'm', { vendors, crawlerNamespaces: [NS], prometheus: { scrapeInterval: '1s', evaluationInterval: '1s' } });
-  stack.addRuleGroup({ name: 'sidecar-sim-proof', rules: [{ record: 'proxy_vendor:sim_requests:rate5m', expr: 'sum by (proxy_vendor) (rate(istio_requests_total{reporter="source"}[5m]))' }] });
-  for (const vendor of vendors.names) {
-    new VendorCrawler(chart, vendor, { vendors, vendor, namespace: NS, replicas: 2, image: 'registry.example/crawler:1.0' });
-  }
-  const objects = Testing.synth(chart) as KubeObject[];
-  const deployment = (name: string): KubeObject => {
-    const found = objects.find(o => o.kind === 'Deployment' && o.metadata.name === name && o.metadata.namespace === NS);
-    if (!found) throw new Error(`no Deployment ${NS}/${name}`);
-    return found;
-  };
-  const decoy: KubeObject = {
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'batch-job', namespace: NS },
-    spec: { template: { metadata: { labels: { 'app.kubernetes.io/name': 'batch' } }, spec: { containers: [{ name: 'batch', image: 'busybox:1.36' }] } } },
-  };
-
-  sim = await SidecarSim.start(PODS, { scrapeIntervalMs: 1000 });
-  const targets = PODS.flatMap(p => injectedPodTargets(p.vendor ? deployment(`crawler-${p.vendor}`) : decoy, { name: p.name, ip: p.ip }, sim.port));
-  const config = materializeConfig(stack.renderPrometheusConfig(), stack.renderRules(), targets);
+  const started = await startSimulatedStack(PODS, {
+    vendors, namespace: NS,
+    ruleGroups: [{ name: 'sidecar-sim-proof', rules: [{ record: 'proxy_vendor:sim_requests:rate5m', expr: 'sum by (proxy_vendor) (rate(istio_requests_total{reporter="source"}[5m]))' }] }],
+  });
+  sim = started.sim;
+  const config = started.config;
   configDir = config.dir;
   prom = await PrometheusProcess.start({ configFile: config.configFile });
 

@@ -1,18 +1,14 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Testing } from 'cdk8s';
 import * as YAML from 'yaml';
-import { MetricsStack } from '../lib/metrics-stack';
 import { RULE } from '../lib/metric-contract';
 import { VendorCatalog } from '../lib/vendor';
-import { VendorCrawler } from '../lib/vendor-crawler';
 import type { ValidationResult } from '../lib/validate/validate';
-import { injectedPodTargets } from './support/pod-discovery';
 import { materializeConfig } from './support/prometheus-config';
 import { PrometheusProcess, freePort } from './support/prometheus-process';
-import { KubeObject } from './support/schemas';
 import { SidecarSim, SimPod } from './support/sidecar-sim';
+import { expectClose, startSimulatedStack } from './support/simulated-stack';
 
 /**
  * `proxy-telemetry validate`, run as a child process against real Prometheus servers: one with the product's
@@ -74,34 +70,11 @@ function cli(args: string[]): Promise<CliRun> {
   });
 }
 
-function expectClose(actual: number | undefined, expected: number, what: string): void {
-  if (actual === undefined) throw new Error(`${what}: no figure (expected ${expected})`);
-  const rel = Math.abs(actual - expected) / Math.abs(expected);
-  if (!(rel <= 0.02)) throw new Error(`${what}: ${actual} differs from the truth ${expected} by ${(rel * 100).toFixed(2)}% (> 2%)`);
-}
-
-
 beforeAll(async () => {
-  const chart = Testing.chart();
   const vendors = new VendorCatalog([{ name: 'vendor-a', endpoints: [`${TUNNEL_A}:8000`] }, { name: 'vendor-b' }]);
-  const stack = new MetricsStack(chart, 'm', { vendors, crawlerNamespaces: [NS], prometheus: { scrapeInterval: '1s', evaluationInterval: '1s' } });
-  for (const vendor of vendors.names) {
-    new VendorCrawler(chart, vendor, { vendors, vendor, namespace: NS, replicas: 2, image: 'registry.example/crawler:1.0' });
-  }
-  const objects = Testing.synth(chart) as KubeObject[];
-  const deployment = (name: string): KubeObject => {
-    const found = objects.find(o => o.kind === 'Deployment' && o.metadata.name === name && o.metadata.namespace === NS);
-    if (!found) throw new Error(`no Deployment ${NS}/${name}`);
-    return found;
-  };
-  const unlabelled: KubeObject = {
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'batch-job', namespace: NS },
-    spec: { template: { metadata: { labels: { 'app.kubernetes.io/name': 'batch' } }, spec: { containers: [{ name: 'batch', image: 'busybox:1.36' }] } } },
-  };
-
-  sim = await SidecarSim.start(PODS, { scrapeIntervalMs: 1000 });
-  const targets = PODS.flatMap(p => injectedPodTargets(p.vendor ? deployment(`crawler-${p.vendor}`) : unlabelled, { name: p.name, ip: p.ip }, sim.port));
-  const config = materializeConfig(stack.renderPrometheusConfig(), stack.renderRules(), targets);
+  const started = await startSimulatedStack(PODS, { vendors, namespace: NS });
+  sim = started.sim;
+  const { stack, config } = started;
   configDir = config.dir;
   // The same scrape config without rule_files.
   const withoutRules = YAML.parse(fs.readFileSync(config.configFile, 'utf8'));
