@@ -5,3 +5,5 @@ export * from './metrics-stack';
 export type { RuleGroup, Rule, RecordingRule, AlertingRule } from './prometheus/rule-group';
 export { PropertyError } from './validation';
 export * as contract from './metric-contract';
+export { proxyDashboards, panelQueries, expandVariables } from '../dashboards';
+export type { DashboardJson, PanelQuery, ProxyDashboardsProps, VariableValues } from '../dashboards';

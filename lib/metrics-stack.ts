@@ -1,7 +1,8 @@
 import { Construct } from 'constructs';
 import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { GrafanaServer } from './grafana/grafana-server';
+import { DashboardJson, ProxyDashboardsProps, checkCurrencyUnit, proxyDashboards } from '../dashboards';
+import { DATASOURCE_UID, GrafanaServer } from './grafana/grafana-server';
 import { PROMETHEUS_PORT, PrometheusServer } from './prometheus/prometheus-server';
 import { AlertOptions, alertGroups, resolveAlertOptions } from './prometheus/alerts';
 import { recordingRuleGroups } from './prometheus/recording-rules';
@@ -82,6 +83,20 @@ export interface GrafanaOptions {
   readonly resources?: kplus.ContainerResources;
 }
 
+/** The bundled Grafana dashboards. */
+export interface DashboardsOptions {
+  /**
+   * Provision the five dashboards (Overview, Bandwidth, Destinations, Performance & Health, Cost & Budget).
+   * @default true
+   */
+  readonly enabled?: boolean;
+  /**
+   * Grafana unit of the billing currency on the cost dashboard, e.g. 'currencyEUR' or 'currency:CHF'.
+   * @default 'currencyUSD'
+   */
+  readonly currencyUnit?: string;
+}
+
 export interface MetricsStackProps {
   /** The vendor model. */
   readonly vendors: VendorCatalog;
@@ -112,6 +127,11 @@ export interface MetricsStackProps {
    * @default - see AlertOptions
    */
   readonly alerts?: AlertOptions;
+  /**
+   * The bundled dashboards.
+   * @default - all five, in USD
+   */
+  readonly dashboards?: DashboardsOptions;
 }
 
 export const DEFAULT_PROMETHEUS_IMAGE = 'quay.io/prometheus/prometheus:v2.53.2';
@@ -130,6 +150,8 @@ export class MetricsStack extends Construct {
   public readonly sampleLimit: number;
   /** In-cluster URL of Prometheus. */
   public readonly prometheusUrl: string;
+  /** The bundled dashboards as provisioned (empty when turned off). */
+  public readonly dashboards: DashboardJson[];
   /** @internal */
   public readonly _prometheus: PrometheusServer;
   /** @internal */
@@ -153,7 +175,7 @@ export class MetricsStack extends Construct {
     this.scrapeInterval = prom.scrapeInterval ?? '15s';
     const scrapeMs = parseDuration('prometheus.scrapeInterval', this.scrapeInterval);
     const evaluationInterval = prom.evaluationInterval ?? '30s';
-    parseDuration('prometheus.evaluationInterval', evaluationInterval);
+    const evaluationMs = parseDuration('prometheus.evaluationInterval', evaluationInterval);
     this.sampleLimit = checkNumber('prometheus.sampleLimit', prom.sampleLimit ?? 20000, { min: 1, integer: true });
     const alerts = resolveAlertOptions(props.alerts);
     const grafana = props.grafana ?? {};
@@ -208,6 +230,28 @@ export class MetricsStack extends Construct {
       },
       labels: { ...labels, 'app.kubernetes.io/name': 'grafana' },
     });
+
+    const dashboards = props.dashboards ?? {};
+    if (dashboards.currencyUnit !== undefined) checkCurrencyUnit('dashboards.currencyUnit', dashboards.currencyUnit);
+    this.dashboardSettings = {
+      vendors: this.vendors,
+      job: SCRAPE_JOB,
+      ruleIntervalSeconds: Math.max(1, Math.round(evaluationMs / 1000)),
+      currencyUnit: dashboards.currencyUnit,
+    };
+    this.dashboards = (dashboards.enabled ?? true) ? proxyDashboards({ ...this.dashboardSettings, datasourceUid: DATASOURCE_UID }) : [];
+    for (const dashboard of this.dashboards) this.addDashboard(dashboard);
+  }
+
+  private readonly dashboardSettings: Omit<ProxyDashboardsProps, 'datasourceUid'>;
+
+  /**
+   * The bundled dashboards as JSON files for Grafana's import dialog (`dashboards/<uid>.json`), with a
+   * datasource input instead of this stack's datasource.
+   */
+  public dashboardFiles(): Record<string, string> {
+    if (this.dashboards.length === 0) return {};
+    return Object.fromEntries(proxyDashboards(this.dashboardSettings).map(d => [`dashboards/${d.uid}.json`, `${JSON.stringify(d, null, 2)}\n`]));
   }
 
   /** Adds a recording/alerting rule group to Prometheus. */

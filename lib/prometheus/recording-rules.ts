@@ -1,4 +1,4 @@
-import { LABEL, RECORDING_EXPR, RULE, RULE_GROUP } from '../metric-contract';
+import { COST_RULE_INTERVAL_SECONDS, LABEL, RECORDING_EXPR, RULE, RULE_GROUP } from '../metric-contract';
 import { VendorCatalog } from '../vendor';
 import { RecordingRule, RuleGroup } from './rule-group';
 
@@ -33,7 +33,7 @@ export function recordingRuleGroups(vendors: VendorCatalog, job: string): RuleGr
     },
     {
       name: 'proxy-telemetry.cost',
-      interval: '1m',
+      interval: `${COST_RULE_INTERVAL_SECONDS / 60}m`,
       rules: [
         r(RULE.bytes1h, RECORDING_EXPR.bytes1h),
         r(RULE.requests1h, RECORDING_EXPR.requests1h),
