@@ -33,7 +33,12 @@ export interface NetworkPeer {
 
 /** A TCP or UDP port. */
 export interface PolicyPort {
+  /** Port number. */
   readonly port: number;
+  /**
+   * Protocol.
+   * @default 'TCP'
+   */
   readonly protocol?: 'TCP' | 'UDP';
 }
 
