@@ -1,11 +1,20 @@
 import { Construct } from 'constructs';
 import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
+import { DashboardModel } from './grafana/dashboard';
 import { GrafanaServer } from './grafana/grafana-server';
+import { OperatorMonitoring } from './operator/operator-monitoring';
+import { OperatorOptions, resolveOperatorOptions } from './operator/operator-options';
+import { operatorJobLabel } from './operator/pod-monitor';
 import { PROMETHEUS_PORT, PrometheusServer } from './prometheus/prometheus-server';
+import { createPrometheusServers } from './prometheus/prometheus-topology';
 import { AlertOptions, alertGroups, resolveAlertOptions } from './prometheus/alerts';
 import { recordingRuleGroups } from './prometheus/recording-rules';
+import { RemoteWriteOptions, checkHttpUrl, checkRemoteWrite } from './prometheus/remote-write';
 import { RuleGroup, isAlertingRule } from './prometheus/rule-group';
+import { scaleOutAlertGroup } from './prometheus/scale-out-alerts';
+import { CrawlerScrapeOptions, crawlerScrapeJob } from './prometheus/scrape-config';
+import { placeRuleGroups } from './prometheus/sharding';
 import { SCRAPE_JOB } from './metric-contract';
 import { VendorCatalog } from './vendor';
 import {
@@ -60,6 +69,20 @@ export interface PrometheusOptions {
    * @default - requests 500m CPU / 2Gi, limits 2 CPU / 4Gi
    */
   readonly resources?: kplus.ContainerResources;
+  /**
+   * Prometheus scrapers that split the crawler targets by hashmod of the target address, each target scraped by
+   * exactly one. Above 1, a global Prometheus (`prometheus`, the one Grafana queries) receives the shards'
+   * rule outputs by remote write and evaluates the vendor-level rules and alerts; see the README for where each
+   * rule runs. Every server gets `storageSize`, `retention` and `resources`.
+   * @default 1
+   */
+  readonly shards?: number;
+  /**
+   * Horizontally scaled stores (Mimir, Thanos Receive, VictoriaMetrics) that the Prometheus servers send
+   * samples to. Sharded, each shard sends its own series and the global Prometheus only what it computed.
+   * @default - none
+   */
+  readonly remoteWrite?: RemoteWriteOptions[];
 }
 
 /** Grafana settings. */
@@ -80,6 +103,30 @@ export interface GrafanaOptions {
    * @default - requests 100m CPU / 256Mi, limits 1 CPU / 512Mi
    */
   readonly resources?: kplus.ContainerResources;
+  /**
+   * URL of the Prometheus-compatible query API behind the datasource, e.g. a long-term store's
+   * (`http://mimir-query-frontend.mimir.svc:8080/prometheus`).
+   * @default - the stack's Prometheus (the global one when sharded)
+   */
+  readonly datasourceUrl?: string;
+}
+
+/**
+ * `standalone`: the stack runs its own Prometheus (optionally sharded) and Grafana.
+ * `prometheus-operator`: the stack runs nothing and emits a PodMonitor, a PrometheusRule and dashboard
+ * ConfigMaps for an existing prometheus-operator / kube-prometheus-stack.
+ */
+export type MetricsStackMode = 'standalone' | 'prometheus-operator';
+
+/** Options of `addRuleGroup`. */
+export interface RuleGroupOptions {
+  /**
+   * Evaluate on every shard instead of the global Prometheus: for rules over raw sidecar series, which only the
+   * shards have. Their outputs are sent to the global Prometheus; keep `pod` in them or sum them there.
+   * Needs `prometheus.shards` > 1.
+   * @default false
+   */
+  readonly onShards?: boolean;
 }
 
 export interface MetricsStackProps {
@@ -94,16 +141,27 @@ export interface MetricsStackProps {
   readonly namespace?: string;
   /**
    * Create the Namespace object.
-   * @default true
+   * @default - true in mode 'standalone'; false in mode 'prometheus-operator', whose namespace already exists
    */
   readonly createNamespace?: boolean;
   /**
-   * Prometheus settings.
+   * Run an own Prometheus and Grafana, or plug into an existing prometheus-operator.
+   * @default 'standalone'
+   */
+  readonly mode?: MetricsStackMode;
+  /**
+   * How an existing prometheus-operator and its Grafana find the objects (mode 'prometheus-operator' only).
+   * @default - see OperatorOptions
+   */
+  readonly operator?: OperatorOptions;
+  /**
+   * Prometheus settings. In mode 'prometheus-operator' only `scrapeInterval` and `sampleLimit` apply (to the
+   * PodMonitor); your Prometheus resource owns the rest.
    * @default - see PrometheusOptions
    */
   readonly prometheus?: PrometheusOptions;
   /**
-   * Grafana settings.
+   * Grafana settings (mode 'standalone' only).
    * @default - see GrafanaOptions
    */
   readonly grafana?: GrafanaOptions;
@@ -117,26 +175,44 @@ export interface MetricsStackProps {
 export const DEFAULT_PROMETHEUS_IMAGE = 'quay.io/prometheus/prometheus:v2.53.2';
 export const DEFAULT_GRAFANA_IMAGE = 'docker.io/grafana/grafana:11.6.0';
 
+/** Props that only mode 'standalone' uses. */
+const STANDALONE_ONLY_PROMETHEUS = ['image', 'retention', 'retentionSize', 'storageSize', 'storageClassName', 'evaluationInterval', 'resources', 'shards', 'remoteWrite'] as const;
+
 /**
  * Prometheus (scrape job for crawler sidecars, rules, storage) and Grafana (datasource, dashboards)
- * in one namespace. Add recording rules and alerts with `addRuleGroup`, dashboards with `addDashboard`.
+ * in one namespace, or (mode 'prometheus-operator') the PodMonitor, PrometheusRule and dashboard ConfigMaps
+ * for an existing monitoring stack. Add recording rules and alerts with `addRuleGroup`, dashboards with `addDashboard`.
  */
 export class MetricsStack extends Construct {
+  public readonly mode: MetricsStackMode;
   public readonly namespace: string;
   public readonly crawlerNamespaces: string[];
   public readonly vendors: VendorCatalog;
   public readonly retention: string;
   public readonly scrapeInterval: string;
   public readonly sampleLimit: number;
-  /** In-cluster URL of Prometheus. */
-  public readonly prometheusUrl: string;
+  /** Number of Prometheus shards scraping the crawler targets (1 in mode 'prometheus-operator': yours decides). */
+  public readonly shards: number;
+  /** Value of the crawler targets' `job` label, which the rules select on. */
+  public readonly scrapeJob: string;
+  /** In-cluster URL of the Prometheus to query (the global one when sharded); undefined in mode 'prometheus-operator'. */
+  public readonly prometheusUrl: string | undefined;
   /** @internal */
-  public readonly _prometheus: PrometheusServer;
+  public readonly _prometheus: PrometheusServer | undefined;
   /** @internal */
-  public readonly _grafana: GrafanaServer;
+  public readonly _shards: PrometheusServer[] = [];
+  /** @internal */
+  public readonly _grafana: GrafanaServer | undefined;
+  /** @internal */
+  public readonly _operator: OperatorMonitoring | undefined;
 
   constructor(scope: Construct, id: string, props: MetricsStackProps) {
     super(scope, id);
+    this.mode = props.mode ?? 'standalone';
+    if (this.mode !== 'standalone' && this.mode !== 'prometheus-operator') {
+      throw new PropertyError('mode', this.mode, 'must be \'standalone\' or \'prometheus-operator\'');
+    }
+    const operatorMode = this.mode === 'prometheus-operator';
     this.vendors = props.vendors;
     this.namespace = checkDnsLabel('namespace', props.namespace ?? 'monitoring');
     this.crawlerNamespaces = [...checkNonEmpty('crawlerNamespaces', props.crawlerNamespaces)];
@@ -144,6 +220,17 @@ export class MetricsStack extends Construct {
     checkUnique('crawlerNamespaces', this.crawlerNamespaces);
 
     const prom = props.prometheus ?? {};
+    if (operatorMode) {
+      // Settings the user's Prometheus resource owns: refuse them rather than ignore them.
+      for (const key of STANDALONE_ONLY_PROMETHEUS) {
+        if (prom[key] !== undefined) throw new PropertyError(`prometheus.${key}`, prom[key], 'is not used in mode \'prometheus-operator\': set it on your Prometheus resource');
+      }
+      if (props.grafana !== undefined) throw new PropertyError('grafana', props.grafana, 'is not used in mode \'prometheus-operator\': dashboards go to your Grafana\'s sidecar');
+    } else if (props.operator !== undefined) {
+      throw new PropertyError('operator', props.operator, 'is only used in mode \'prometheus-operator\'');
+    }
+    this.shards = checkNumber('prometheus.shards', prom.shards ?? 1, { min: 1, max: 64, integer: true });
+    const remoteWrite = checkRemoteWrite('prometheus.remoteWrite', prom.remoteWrite ?? []);
     this.retention = prom.retention ?? '30d';
     parseDuration('prometheus.retention', this.retention);
     if (prom.retentionSize !== undefined) checkRetentionSize('prometheus.retentionSize', prom.retentionSize);
@@ -159,48 +246,86 @@ export class MetricsStack extends Construct {
     const grafana = props.grafana ?? {};
     const adminSecretName = grafana.adminSecretName ?? 'grafana-admin';
     checkDnsName('grafana.adminSecretName', adminSecretName);
+    if (grafana.datasourceUrl !== undefined) checkHttpUrl('grafana.datasourceUrl', grafana.datasourceUrl);
 
     const labels = { 'app.kubernetes.io/part-of': 'proxy-telemetry' };
-    if (props.createNamespace ?? true) {
+    if (props.createNamespace ?? !operatorMode) {
       new kplus.Namespace(this, 'Namespace', {
         metadata: { name: this.namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
       });
     }
 
-    this._prometheus = new PrometheusServer(this, 'Prometheus', {
-      namespace: this.namespace,
-      image: prom.image ?? DEFAULT_PROMETHEUS_IMAGE,
-      retention: this.retention,
-      retentionSize: prom.retentionSize,
-      storageSize,
-      storageClassName: prom.storageClassName,
-      evaluationInterval,
-      scrape: {
-        namespaces: this.crawlerNamespaces,
-        scrapeInterval: this.scrapeInterval,
-        // Half the interval (at most 10s): a slow sidecar must not delay the next scrape.
-        scrapeTimeout: `${Math.min(10_000, Math.floor(scrapeMs / 2))}ms`,
-        sampleLimit: this.sampleLimit,
-        labelLimit: 64,
-        labelNameLengthLimit: 128,
-        labelValueLengthLimit: 2048,
-      },
-      resources: prom.resources ?? {
-        cpu: { request: kplus.Cpu.millis(500), limit: kplus.Cpu.units(2) },
-        memory: { request: Size.gibibytes(2), limit: Size.gibibytes(4) },
-      },
-      labels: { ...labels, 'app.kubernetes.io/name': 'prometheus' },
-    });
-    for (const group of [...recordingRuleGroups(this.vendors, SCRAPE_JOB), ...alertGroups(this.vendors, SCRAPE_JOB, this.sampleLimit, alerts)]) {
-      this.addRuleGroup(group);
+    const scrape: CrawlerScrapeOptions = {
+      namespaces: this.crawlerNamespaces,
+      scrapeInterval: this.scrapeInterval,
+      // Half the interval (at most 10s): a slow sidecar must not delay the next scrape.
+      scrapeTimeout: `${Math.min(10_000, Math.floor(scrapeMs / 2))}ms`,
+      sampleLimit: this.sampleLimit,
+      labelLimit: 64,
+      labelNameLengthLimit: 128,
+      labelValueLengthLimit: 2048,
+    };
+
+    if (operatorMode) {
+      const operator = resolveOperatorOptions(props.operator ?? {}, this.namespace);
+      this.scrapeJob = operatorJobLabel(this.namespace, SCRAPE_JOB);
+      this._operator = new OperatorMonitoring(this, 'Operator', {
+        namespace: this.namespace,
+        scrapeJob: crawlerScrapeJob(scrape),
+        podMonitorName: SCRAPE_JOB,
+        podMonitorLabels: operator.podMonitorLabels,
+        ruleName: 'proxy-telemetry',
+        ruleLabels: operator.ruleLabels,
+        dashboardLabel: operator.dashboardLabel,
+        dashboardLabelValue: operator.dashboardLabelValue,
+        dashboardNamespace: operator.dashboardNamespace,
+        labels,
+      });
+      for (const group of this.contractGroups(alerts)) this.addRuleGroup(group);
+      return;
     }
+
+    this.scrapeJob = SCRAPE_JOB;
+    const servers = createPrometheusServers(this, {
+      common: {
+        namespace: this.namespace,
+        image: prom.image ?? DEFAULT_PROMETHEUS_IMAGE,
+        retention: this.retention,
+        retentionSize: prom.retentionSize,
+        storageSize,
+        storageClassName: prom.storageClassName,
+        evaluationInterval,
+        scrape,
+        resources: prom.resources ?? {
+          cpu: { request: kplus.Cpu.millis(500), limit: kplus.Cpu.units(2) },
+          memory: { request: Size.gibibytes(2), limit: Size.gibibytes(4) },
+        },
+        labels: { ...labels, 'app.kubernetes.io/name': 'prometheus' },
+      },
+      shards: this.shards,
+      crawlerJob: this.scrapeJob,
+      remoteWrite,
+    });
+    this._prometheus = servers.main;
+    this._shards = servers.shards;
+    const contract = this.contractGroups(alerts);
+    if (this._shards.length > 0) {
+      // Where each rule runs: see RULE_PLACEMENT in prometheus/sharding.ts.
+      const placed = placeRuleGroups(contract);
+      for (const group of placed.shard) this.addRuleGroup(group, { onShards: true });
+      for (const group of placed.global) this.addRuleGroup(group);
+    } else {
+      for (const group of contract) this.addRuleGroup(group);
+    }
+    const scaleOut = scaleOutAlertGroup({ sharded: this._shards.length > 0, remoteWrite: remoteWrite.length > 0, runbookUrl: alerts.runbookUrl });
+    if (scaleOut) this.addRuleGroup(scaleOut);
     this.prometheusUrl = `http://prometheus.${this.namespace}.svc:${PROMETHEUS_PORT}`;
 
     this._grafana = new GrafanaServer(this, 'Grafana', {
       namespace: this.namespace,
       image: grafana.image ?? DEFAULT_GRAFANA_IMAGE,
       adminSecretName,
-      prometheusUrl: this.prometheusUrl,
+      prometheusUrl: grafana.datasourceUrl ?? this.prometheusUrl,
       scrapeInterval: this.scrapeInterval,
       resources: grafana.resources ?? {
         cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.units(1) },
@@ -210,10 +335,18 @@ export class MetricsStack extends Construct {
     });
   }
 
-  /** Adds a recording/alerting rule group to Prometheus. */
-  public addRuleGroup(group: RuleGroup): void {
+  /**
+   * Adds a recording/alerting rule group: to Prometheus (the global one when sharded, or every shard with
+   * `onShards`), or in mode 'prometheus-operator' to the PrometheusRule.
+   */
+  public addRuleGroup(group: RuleGroup, options: RuleGroupOptions = {}): void {
     const path = `ruleGroup(${group.name})`;
-    if (!group.name || this._prometheus.groups.some(g => g.name === group.name)) {
+    if (options.onShards && this._shards.length === 0) {
+      throw new PropertyError(`${path}.onShards`, true, 'needs prometheus.shards > 1');
+    }
+    const targets: Array<{ groups: readonly RuleGroup[]; addRuleGroup(g: RuleGroup): void }> =
+      this._operator ? [this._operator] : options.onShards ? this._shards : [this._prometheus!];
+    if (!group.name || targets.some(t => t.groups.some(g => g.name === group.name))) {
       throw new PropertyError(`${path}.name`, group.name, 'must be a non-empty name not used by another group');
     }
     if (group.interval !== undefined) parseDuration(`${path}.interval`, group.interval);
@@ -221,21 +354,42 @@ export class MetricsStack extends Construct {
       if (isAlertingRule(rule) && rule.for !== undefined) parseDuration(`${path}.rules[${i}].for`, rule.for);
       if (!rule.expr || rule.expr.trim() === '') throw new PropertyError(`${path}.rules[${i}].expr`, rule.expr, 'must be a PromQL expression');
     });
-    this._prometheus.addRuleGroup(group);
+    for (const target of targets) target.addRuleGroup(group);
   }
 
-  /** Provisions a Grafana dashboard (JSON model with a `uid`). */
-  public addDashboard(dashboard: { uid?: string } & Record<string, unknown>): void {
-    this._grafana.addDashboard(dashboard);
+  /**
+   * Provisions a Grafana dashboard (JSON model with a `uid`): into the stack's Grafana, or in mode
+   * 'prometheus-operator' as a ConfigMap labelled for your Grafana's dashboard sidecar.
+   */
+  public addDashboard(dashboard: DashboardModel): void {
+    if (this._operator) this._operator.addDashboard(dashboard);
+    else this._grafana!.addDashboard(dashboard);
   }
 
-  /** The rendered Prometheus configuration file. */
-  public renderPrometheusConfig(): string {
-    return this._prometheus.renderConfig();
+  /**
+   * The rendered configuration file of a Prometheus server: `prometheus` (the only or the global one) or
+   * `prometheus-shard-<i>`.
+   */
+  public renderPrometheusConfig(server = 'prometheus'): string {
+    return this.server(server).renderConfig();
   }
 
-  /** The rendered rule file. */
-  public renderRules(): string {
-    return this._prometheus.renderRules();
+  /** The rendered rule file of a Prometheus server; in mode 'prometheus-operator', that of the PrometheusRule. */
+  public renderRules(server = 'prometheus'): string {
+    if (this._operator && server === 'prometheus') return this._operator.renderRules();
+    return this.server(server).renderRules();
+  }
+
+  private server(name: string): PrometheusServer {
+    if (!this._prometheus) {
+      throw new Error('mode \'prometheus-operator\' runs no Prometheus of its own: the PodMonitor and PrometheusRule configure yours');
+    }
+    const found = [this._prometheus, ...this._shards].find(s => s.name === name);
+    if (!found) throw new Error(`no Prometheus server '${name}' (servers: ${[this._prometheus, ...this._shards].map(s => s.name).join(', ')})`);
+    return found;
+  }
+
+  private contractGroups(alerts: ReturnType<typeof resolveAlertOptions>): RuleGroup[] {
+    return [...recordingRuleGroups(this.vendors, this.scrapeJob), ...alertGroups(this.vendors, this.scrapeJob, this.sampleLimit, alerts)];
   }
 }
