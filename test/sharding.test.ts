@@ -1,9 +1,9 @@
-import { createHash } from 'crypto';
 import * as YAML from 'yaml';
 import { MetricsStack, MetricsStackProps } from '../lib/metrics-stack';
 import { RULE, shardPartial } from '../lib/metric-contract';
 import { RULE_PLACEMENT, placeRuleGroups } from '../lib/prometheus/sharding';
 import { VendorCatalog } from '../lib/vendor';
+import { hashmod } from './support/hashmod';
 import { injectedPodTargets } from './support/pod-discovery';
 import { discoveredTargets, materializeConfig, promtool } from './support/prometheus-config';
 import { promqlErrors } from './support/promql';
@@ -24,11 +24,6 @@ function stack(props: Partial<MetricsStackProps> = {}, build?: (s: MetricsStack)
 const sharded = (shards = 3, props: Partial<MetricsStackProps> = {}) => stack({ ...props, prometheus: { shards, ...props.prometheus } });
 const rulesOf = (s: MetricsStack, server?: string) => YAML.parse(s.renderRules(server)).groups.flatMap((g: any) => g.rules);
 const configOf = (s: MetricsStack, server?: string) => YAML.parse(s.renderPrometheusConfig(server));
-
-/** Prometheus' hashmod: the last 8 bytes of md5(value), big-endian, modulo n (model/relabel/relabel.go). */
-function hashmod(value: string, n: number): number {
-  return Number(createHash('md5').update(value).digest().readBigUInt64BE(8) % BigInt(n));
-}
 
 describe('MetricsStack with prometheus.shards', () => {
   test('N shard Prometheus servers plus a global one, each with its own config, PVC and Service; valid against the schemas', () => {
