@@ -9,6 +9,8 @@ export type {
   AlertmanagerOptions, AlertmanagerReceiver, AlertmanagerRoute, WebhookReceiverOptions, SlackReceiverOptions,
   PagerDutyReceiverOptions, EmailReceiverOptions,
 } from './alertmanager/alertmanager-config';
+export type { RemoteWriteOptions, RemoteWriteBasicAuth, RemoteWriteBearerToken, RemoteWriteQueueOptions } from './prometheus/remote-write';
+export type { OperatorOptions } from './operator/operator-options';
 export { PropertyError } from './validation';
 export * as contract from './metric-contract';
 export { proxyDashboards, panelQueries, expandVariables } from '../dashboards';

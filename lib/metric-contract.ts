@@ -291,3 +291,42 @@ export function panelExpr(o: PanelExprOptions) {
 
 /** The dashboards' expressions, as returned by panelExpr. */
 export type PanelExpr = ReturnType<typeof panelExpr>;
+
+// ---- scale-out: several Prometheus shards and a global layer ----
+
+/** External label a shard adds to everything it sends: partials of different shards never collide. */
+export const SHARD_LABEL = 'prometheus_shard';
+
+/** Scrape job of the global Prometheus over the shards' own /metrics. */
+export const SHARDS_JOB = 'prometheus-shards';
+
+/**
+ * Name under which a shard records its partial of a rule that the global layer sums: `a:b:c` becomes
+ * `a_shard:b:c`, so a partial is never mistaken for (or summed with) the total.
+ */
+export function shardPartial(rule: string): string {
+  const [level, ...rest] = rule.split(':');
+  return [`${level}_shard`, ...rest].join(':');
+}
+
+/** Expressions of the global layer over what the shards send. */
+export const SHARDED_EXPR = {
+  /** A sum over all shards of per-shard sums: exact for sums and counts (never for ratios or quantiles). */
+  sumOfPartials: (rule: string, labels: readonly string[]) => `sum ${by(...labels)} (${shardPartial(rule)})`,
+} as const;
+
+/** Alerts of the scale-out setup: series lost between shards, the global layer and remote stores. */
+export const SCALE_OUT_ALERT_EXPR = {
+  shardDown: `up{job="${SHARDS_JOB}"} == 0`,
+  remoteWriteFailing: 'sum by (instance, remote_name, url) (rate(prometheus_remote_storage_samples_failed_total[5m])) > 0',
+} as const;
+
+/**
+ * Metric names of the contract's recording rules as one RE2 regex: every `proxy_vendor…:…` name (rules
+ * added later by users included) and any other RULE by its exact name.
+ */
+export const CONTRACT_RULES_REGEX = (() => {
+  const pattern = 'proxy_vendor[^:]*:.+';
+  const others = Object.values(RULE).filter(name => !new RegExp(`^(?:${pattern})$`).test(name));
+  return [pattern, ...others].join('|');
+})();

@@ -8,15 +8,24 @@ import { DATASOURCE_UID, GRAFANA_PORT, GrafanaServer } from './grafana/grafana-s
 import { MonitoringNetworkPolicies } from './network/monitoring-network-policies';
 import { NetworkPolicyOptions } from './network/network-policy-options';
 import { DEFAULT_DNS_PEERS, NetworkPeer, checkCidr, checkPeers, checkPort } from './network/peers';
+import { DashboardModel } from './grafana/dashboard';
+import { OperatorMonitoring } from './operator/operator-monitoring';
+import { OperatorOptions, resolveOperatorOptions } from './operator/operator-options';
+import { operatorJobLabel } from './operator/pod-monitor';
 import { PROMETHEUS_PORT, PrometheusServer } from './prometheus/prometheus-server';
+import { createPrometheusServers } from './prometheus/prometheus-topology';
 import { AlertOptions, alertGroups, resolveAlertOptions } from './prometheus/alerts';
 import { recordingRuleGroups } from './prometheus/recording-rules';
 import { SIDECAR_METRICS_PORT } from './prometheus/scrape-config';
+import { RemoteWriteOptions, checkHttpUrl, checkRemoteWrite } from './prometheus/remote-write';
 import { RuleGroup, isAlertingRule } from './prometheus/rule-group';
+import { scaleOutAlertGroup } from './prometheus/scale-out-alerts';
+import { CrawlerScrapeOptions, crawlerScrapeJob } from './prometheus/scrape-config';
+import { placeRuleGroups } from './prometheus/sharding';
 import { SCRAPE_JOB } from './metric-contract';
 import { VendorCatalog } from './vendor';
 import {
-  PropertyError, checkDnsLabel, checkDnsName, checkNonEmpty, checkNumber, checkRetentionSize, checkUnique, parseDuration, parseStorageQuantity,
+  PropertyError, checkDnsLabel, checkDnsName, checkNonEmpty, checkNumber, checkRetentionSize, checkUnique, parseDuration, parseStorageQuantity, urlPort,
 } from './validation';
 
 /** Prometheus settings. */
@@ -79,6 +88,20 @@ export interface PrometheusOptions {
    * @default - none
    */
   readonly allowFrom?: NetworkPeer[];
+  /**
+   * Prometheus scrapers that split the crawler targets by hashmod of the target address, each target scraped by
+   * exactly one. Above 1, a global Prometheus (`prometheus`, the one Grafana queries) receives the shards'
+   * rule outputs by remote write and evaluates the vendor-level rules and alerts; see the README for where each
+   * rule runs. Every server gets `storageSize`, `retention` and `resources`.
+   * @default 1
+   */
+  readonly shards?: number;
+  /**
+   * Horizontally scaled stores (Mimir, Thanos Receive, VictoriaMetrics) that the Prometheus servers send
+   * samples to. Sharded, each shard sends its own series and the global Prometheus only what it computed.
+   * @default - none
+   */
+  readonly remoteWrite?: RemoteWriteOptions[];
 }
 
 /** Grafana settings. */
@@ -105,6 +128,30 @@ export interface GrafanaOptions {
    * @default - none: Grafana is reached through `kubectl port-forward` only
    */
   readonly allowFrom?: NetworkPeer[];
+  /**
+   * URL of the Prometheus-compatible query API behind the datasource, e.g. a long-term store's
+   * (`http://mimir-query-frontend.mimir.svc:8080/prometheus`).
+   * @default - the stack's Prometheus (the global one when sharded)
+   */
+  readonly datasourceUrl?: string;
+}
+
+/**
+ * `standalone`: the stack runs its own Prometheus (optionally sharded) and Grafana.
+ * `prometheus-operator`: the stack runs nothing and emits a PodMonitor, a PrometheusRule and dashboard
+ * ConfigMaps for an existing prometheus-operator / kube-prometheus-stack.
+ */
+export type MetricsStackMode = 'standalone' | 'prometheus-operator';
+
+/** Options of `addRuleGroup`. */
+export interface RuleGroupOptions {
+  /**
+   * Evaluate on every shard instead of the global Prometheus: for rules over raw sidecar series, which only the
+   * shards have. Their outputs are sent to the global Prometheus; keep `pod` in them or sum them there.
+   * Needs `prometheus.shards` > 1.
+   * @default false
+   */
+  readonly onShards?: boolean;
 }
 
 /** The bundled Grafana dashboards. */
@@ -133,16 +180,27 @@ export interface MetricsStackProps {
   readonly namespace?: string;
   /**
    * Create the Namespace object.
-   * @default true
+   * @default - true in mode 'standalone'; false in mode 'prometheus-operator', whose namespace already exists
    */
   readonly createNamespace?: boolean;
   /**
-   * Prometheus settings.
+   * Run an own Prometheus and Grafana, or plug into an existing prometheus-operator.
+   * @default 'standalone'
+   */
+  readonly mode?: MetricsStackMode;
+  /**
+   * How an existing prometheus-operator and its Grafana find the objects (mode 'prometheus-operator' only).
+   * @default - see OperatorOptions
+   */
+  readonly operator?: OperatorOptions;
+  /**
+   * Prometheus settings. In mode 'prometheus-operator' only `scrapeInterval` and `sampleLimit` apply (to the
+   * PodMonitor); your Prometheus resource owns the rest.
    * @default - see PrometheusOptions
    */
   readonly prometheus?: PrometheusOptions;
   /**
-   * Grafana settings.
+   * Grafana settings (mode 'standalone' only).
    * @default - see GrafanaOptions
    */
   readonly grafana?: GrafanaOptions;
@@ -172,19 +230,36 @@ export interface MetricsStackProps {
 export const DEFAULT_PROMETHEUS_IMAGE = 'quay.io/prometheus/prometheus:v2.53.2';
 export const DEFAULT_GRAFANA_IMAGE = 'docker.io/grafana/grafana:11.6.0';
 
+/** Props that only mode 'standalone' uses. */
+const STANDALONE_ONLY_PROMETHEUS = [
+  'image', 'retention', 'retentionSize', 'storageSize', 'storageClassName', 'evaluationInterval', 'resources', 'shards', 'remoteWrite',
+  'clusterWideDiscovery', 'allowFrom',
+] as const;
+/** Uid of the Prometheus datasource kube-prometheus-stack's Grafana provisions. */
+const OPERATOR_DATASOURCE_UID = 'prometheus';
+/** Rule evaluation interval assumed in mode 'prometheus-operator' and set on the contract's groups there. */
+const OPERATOR_EVALUATION_INTERVAL = '30s';
+
+
 /**
  * Prometheus (scrape job for crawler sidecars, rules, storage) and Grafana (datasource, dashboards)
- * in one namespace. Add recording rules and alerts with `addRuleGroup`, dashboards with `addDashboard`.
+ * in one namespace, or (mode 'prometheus-operator') the PodMonitor, PrometheusRule and dashboard ConfigMaps
+ * for an existing monitoring stack. Add recording rules and alerts with `addRuleGroup`, dashboards with `addDashboard`.
  */
 export class MetricsStack extends Construct {
+  public readonly mode: MetricsStackMode;
   public readonly namespace: string;
   public readonly crawlerNamespaces: string[];
   public readonly vendors: VendorCatalog;
   public readonly retention: string;
   public readonly scrapeInterval: string;
   public readonly sampleLimit: number;
-  /** In-cluster URL of Prometheus. */
-  public readonly prometheusUrl: string;
+  /** Number of Prometheus shards scraping the crawler targets (1 in mode 'prometheus-operator': yours decides). */
+  public readonly shards: number;
+  /** Value of the crawler targets' `job` label, which the rules select on. */
+  public readonly scrapeJob: string;
+  /** In-cluster URL of the Prometheus to query (the global one when sharded); undefined in mode 'prometheus-operator'. */
+  public readonly prometheusUrl: string | undefined;
   /** The bundled dashboards as provisioned (empty when turned off). */
   public readonly dashboards: DashboardJson[];
   /** In-cluster URL of Alertmanager, when deployed. */
@@ -194,14 +269,23 @@ export class MetricsStack extends Construct {
   /** Whether NetworkPolicies are synthesized. */
   public readonly networkPolicies: boolean;
   /** @internal */
-  public readonly _prometheus: PrometheusServer;
+  public readonly _prometheus: PrometheusServer | undefined;
   /** @internal */
-  public readonly _grafana: GrafanaServer;
+  public readonly _shards: PrometheusServer[] = [];
+  /** @internal */
+  public readonly _grafana: GrafanaServer | undefined;
+  /** @internal */
+  public readonly _operator: OperatorMonitoring | undefined;
   /** @internal */
   public readonly _alertmanager?: AlertmanagerServer;
 
   constructor(scope: Construct, id: string, props: MetricsStackProps) {
     super(scope, id);
+    this.mode = props.mode ?? 'standalone';
+    if (this.mode !== 'standalone' && this.mode !== 'prometheus-operator') {
+      throw new PropertyError('mode', this.mode, 'must be \'standalone\' or \'prometheus-operator\'');
+    }
+    const operatorMode = this.mode === 'prometheus-operator';
     this.vendors = props.vendors;
     this.namespace = checkDnsLabel('namespace', props.namespace ?? 'monitoring');
     this.crawlerNamespaces = [...checkNonEmpty('crawlerNamespaces', props.crawlerNamespaces)];
@@ -209,6 +293,21 @@ export class MetricsStack extends Construct {
     checkUnique('crawlerNamespaces', this.crawlerNamespaces);
 
     const prom = props.prometheus ?? {};
+    if (operatorMode) {
+      // Settings the user's Prometheus resource owns: refuse them rather than ignore them.
+      for (const key of STANDALONE_ONLY_PROMETHEUS) {
+        if (prom[key] !== undefined) throw new PropertyError(`prometheus.${key}`, prom[key], 'is not used in mode \'prometheus-operator\': set it on your Prometheus resource');
+      }
+      if (props.grafana !== undefined) throw new PropertyError('grafana', props.grafana, 'is not used in mode \'prometheus-operator\': dashboards go to your Grafana\'s sidecar');
+      if (props.alertmanager !== undefined) throw new PropertyError('alertmanager', props.alertmanager, 'is not used in mode \'prometheus-operator\': your Prometheus sends alerts to your Alertmanager');
+      if (props.networkPolicies?.enabled) {
+        throw new PropertyError('networkPolicies.enabled', true, 'is not supported in mode \'prometheus-operator\': the stack runs no pods, and crawler ingress must admit your Prometheus');
+      }
+    } else if (props.operator !== undefined) {
+      throw new PropertyError('operator', props.operator, 'is only used in mode \'prometheus-operator\'');
+    }
+    this.shards = checkNumber('prometheus.shards', prom.shards ?? 1, { min: 1, max: 64, integer: true });
+    const remoteWrite = checkRemoteWrite('prometheus.remoteWrite', prom.remoteWrite ?? []);
     this.retention = prom.retention ?? '30d';
     parseDuration('prometheus.retention', this.retention);
     if (prom.retentionSize !== undefined) checkRetentionSize('prometheus.retentionSize', prom.retentionSize);
@@ -217,7 +316,7 @@ export class MetricsStack extends Construct {
     if (prom.storageClassName !== undefined) checkDnsName('prometheus.storageClassName', prom.storageClassName);
     this.scrapeInterval = prom.scrapeInterval ?? '15s';
     const scrapeMs = parseDuration('prometheus.scrapeInterval', this.scrapeInterval);
-    const evaluationInterval = prom.evaluationInterval ?? '30s';
+    const evaluationInterval = prom.evaluationInterval ?? (operatorMode ? OPERATOR_EVALUATION_INTERVAL : '30s');
     const evaluationMs = parseDuration('prometheus.evaluationInterval', evaluationInterval);
     this.sampleLimit = checkNumber('prometheus.sampleLimit', prom.sampleLimit ?? 20000, { min: 1, integer: true });
     const alerts = resolveAlertOptions(props.alerts);
@@ -226,7 +325,7 @@ export class MetricsStack extends Construct {
     checkDnsName('grafana.adminSecretName', adminSecretName);
     this.clusterWideDiscovery = prom.clusterWideDiscovery ?? false;
     const netpol = props.networkPolicies ?? {};
-    this.networkPolicies = netpol.enabled ?? true;
+    this.networkPolicies = netpol.enabled ?? !operatorMode;
     const grafanaAllowFrom = checkPeers('grafana.allowFrom', grafana.allowFrom ?? []);
     const prometheusAllowFrom = checkPeers('prometheus.allowFrom', prom.allowFrom ?? []);
     const dnsPeers = checkPeers('networkPolicies.dns', netpol.dns ?? [...DEFAULT_DNS_PEERS]);
@@ -239,51 +338,91 @@ export class MetricsStack extends Construct {
     const amAllowFrom = checkPeers('alertmanager.allowFrom', am?.allowFrom ?? []);
     if (am?.storageSize !== undefined) parseStorageQuantity('alertmanager.storageSize', am.storageSize);
     if (am?.storageClassName !== undefined) checkDnsName('alertmanager.storageClassName', am.storageClassName);
+    if (grafana.datasourceUrl !== undefined) checkHttpUrl('grafana.datasourceUrl', grafana.datasourceUrl);
 
     const labels = { 'app.kubernetes.io/part-of': 'proxy-telemetry' };
-    if (props.createNamespace ?? true) {
+    if (props.createNamespace ?? !operatorMode) {
       new kplus.Namespace(this, 'Namespace', {
         // warn shows violations of a pod template at apply time; enforce alone only fails pod creation later.
         metadata: { name: this.namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' } },
       });
     }
 
-    this._prometheus = new PrometheusServer(this, 'Prometheus', {
-      namespace: this.namespace,
-      image: prom.image ?? DEFAULT_PROMETHEUS_IMAGE,
-      retention: this.retention,
-      retentionSize: prom.retentionSize,
-      storageSize,
-      storageClassName: prom.storageClassName,
-      evaluationInterval,
-      scrape: {
-        namespaces: this.crawlerNamespaces,
-        scrapeInterval: this.scrapeInterval,
-        // Half the interval (at most 10s): a slow sidecar must not delay the next scrape.
-        scrapeTimeout: `${Math.min(10_000, Math.floor(scrapeMs / 2))}ms`,
-        sampleLimit: this.sampleLimit,
-        labelLimit: 64,
-        labelNameLengthLimit: 128,
-        labelValueLengthLimit: 2048,
-        clusterWide: this.clusterWideDiscovery,
-      },
-      alertmanagers: am ? [`alertmanager.${this.namespace}.svc:${ALERTMANAGER_PORT}`] : undefined,
-      resources: prom.resources ?? {
-        cpu: { request: kplus.Cpu.millis(500), limit: kplus.Cpu.units(2) },
-        memory: { request: Size.gibibytes(2), limit: Size.gibibytes(4) },
-      },
-      labels: { ...labels, 'app.kubernetes.io/name': 'prometheus' },
-    });
-    for (const group of [...recordingRuleGroups(this.vendors, SCRAPE_JOB), ...alertGroups(this.vendors, SCRAPE_JOB, this.sampleLimit, alerts)]) {
-      this.addRuleGroup(group);
+    const scrape: CrawlerScrapeOptions = {
+      namespaces: this.crawlerNamespaces,
+      scrapeInterval: this.scrapeInterval,
+      // Half the interval (at most 10s): a slow sidecar must not delay the next scrape.
+      scrapeTimeout: `${Math.min(10_000, Math.floor(scrapeMs / 2))}ms`,
+      sampleLimit: this.sampleLimit,
+      labelLimit: 64,
+      labelNameLengthLimit: 128,
+      labelValueLengthLimit: 2048,
+      clusterWide: this.clusterWideDiscovery,
+    };
+
+    if (operatorMode) {
+      const operator = resolveOperatorOptions(props.operator ?? {}, this.namespace);
+      this.scrapeJob = operatorJobLabel(this.namespace, SCRAPE_JOB);
+      this._operator = new OperatorMonitoring(this, 'Operator', {
+        namespace: this.namespace,
+        scrapeJob: crawlerScrapeJob(scrape),
+        podMonitorName: SCRAPE_JOB,
+        podMonitorLabels: operator.podMonitorLabels,
+        ruleName: 'proxy-telemetry',
+        ruleLabels: operator.ruleLabels,
+        dashboardLabel: operator.dashboardLabel,
+        dashboardLabelValue: operator.dashboardLabelValue,
+        dashboardNamespace: operator.dashboardNamespace,
+        labels,
+      });
+      // An explicit interval: the dashboards' range totals multiply rule samples by it, whatever your global setting.
+      for (const group of this.contractGroups(alerts)) this.addRuleGroup({ ...group, interval: group.interval ?? evaluationInterval });
+      [this.dashboardSettings, this.dashboards] = this.provisionDashboards(props.dashboards, evaluationMs, OPERATOR_DATASOURCE_UID);
+      return;
     }
+
+    this.scrapeJob = SCRAPE_JOB;
+    const servers = createPrometheusServers(this, {
+      common: {
+        namespace: this.namespace,
+        image: prom.image ?? DEFAULT_PROMETHEUS_IMAGE,
+        retention: this.retention,
+        retentionSize: prom.retentionSize,
+        storageSize,
+        storageClassName: prom.storageClassName,
+        evaluationInterval,
+        scrape,
+        alertmanagers: am ? [`alertmanager.${this.namespace}.svc:${ALERTMANAGER_PORT}`] : undefined,
+        resources: prom.resources ?? {
+          cpu: { request: kplus.Cpu.millis(500), limit: kplus.Cpu.units(2) },
+          memory: { request: Size.gibibytes(2), limit: Size.gibibytes(4) },
+        },
+        labels: { ...labels, 'app.kubernetes.io/name': 'prometheus' },
+      },
+      shards: this.shards,
+      crawlerJob: this.scrapeJob,
+      remoteWrite,
+    });
+    this._prometheus = servers.main;
+    this._shards = servers.shards;
+    const contract = this.contractGroups(alerts);
+    if (this._shards.length > 0) {
+      // Where each rule runs: see RULE_PLACEMENT in prometheus/sharding.ts.
+      const placed = placeRuleGroups(contract);
+      for (const group of placed.shard) this.addRuleGroup(group, { onShards: true });
+      for (const group of placed.global) this.addRuleGroup(group);
+    } else {
+      for (const group of contract) this.addRuleGroup(group);
+    }
+    const scaleOut = scaleOutAlertGroup({ sharded: this._shards.length > 0, remoteWrite: remoteWrite.length > 0, runbookUrl: alerts.runbookUrl });
+    if (scaleOut) this.addRuleGroup(scaleOut);
     this.prometheusUrl = `http://prometheus.${this.namespace}.svc:${PROMETHEUS_PORT}`;
 
     this._grafana = new GrafanaServer(this, 'Grafana', {
       namespace: this.namespace,
       image: grafana.image ?? DEFAULT_GRAFANA_IMAGE,
       adminSecretName,
-      prometheusUrl: this.prometheusUrl,
+      prometheusUrl: grafana.datasourceUrl ?? this.prometheusUrl,
       scrapeInterval: this.scrapeInterval,
       resources: grafana.resources ?? {
         cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.units(1) },
@@ -325,22 +464,29 @@ export class MetricsStack extends Construct {
         kubernetesApiPorts: apiPorts,
         sidecarMetricsPort: SIDECAR_METRICS_PORT,
         crawlerAllowFrom,
+        prometheusPeers: this._shards.length > 0,
+        remoteWritePorts: [...new Set(remoteWrite.map((rw, i) => urlPort(`prometheus.remoteWrite[${i}].url`, rw.url)))].sort((a, b) => a - b),
       });
     }
 
-    const dashboards = props.dashboards ?? {};
-    if (dashboards.currencyUnit !== undefined) checkCurrencyUnit('dashboards.currencyUnit', dashboards.currencyUnit);
-    this.dashboardSettings = {
-      vendors: this.vendors,
-      job: SCRAPE_JOB,
-      ruleIntervalSeconds: Math.max(1, Math.round(evaluationMs / 1000)),
-      currencyUnit: dashboards.currencyUnit,
-    };
-    this.dashboards = (dashboards.enabled ?? true) ? proxyDashboards({ ...this.dashboardSettings, datasourceUid: DATASOURCE_UID }) : [];
-    for (const dashboard of this.dashboards) this.addDashboard(dashboard);
+    [this.dashboardSettings, this.dashboards] = this.provisionDashboards(props.dashboards, evaluationMs, DATASOURCE_UID);
   }
 
   private readonly dashboardSettings: Omit<ProxyDashboardsProps, 'datasourceUid'>;
+
+  /** Builds the bundled dashboards for this stack's job and rule interval, and provisions them. */
+  private provisionDashboards(options: DashboardsOptions = {}, evaluationMs: number, datasourceUid: string): [Omit<ProxyDashboardsProps, 'datasourceUid'>, DashboardJson[]] {
+    if (options.currencyUnit !== undefined) checkCurrencyUnit('dashboards.currencyUnit', options.currencyUnit);
+    const settings = {
+      vendors: this.vendors,
+      job: this.scrapeJob,
+      ruleIntervalSeconds: Math.max(1, Math.round(evaluationMs / 1000)),
+      currencyUnit: options.currencyUnit,
+    };
+    const dashboards = (options.enabled ?? true) ? proxyDashboards({ ...settings, datasourceUid }) : [];
+    for (const dashboard of dashboards) this.addDashboard(dashboard);
+    return [settings, dashboards];
+  }
 
   /**
    * The bundled dashboards as JSON files for Grafana's import dialog (`dashboards/<uid>.json`), with a
@@ -356,10 +502,18 @@ export class MetricsStack extends Construct {
     return this._alertmanager?.renderedConfig;
   }
 
-  /** Adds a recording/alerting rule group to Prometheus. */
-  public addRuleGroup(group: RuleGroup): void {
+  /**
+   * Adds a recording/alerting rule group: to Prometheus (the global one when sharded, or every shard with
+   * `onShards`), or in mode 'prometheus-operator' to the PrometheusRule.
+   */
+  public addRuleGroup(group: RuleGroup, options: RuleGroupOptions = {}): void {
     const path = `ruleGroup(${group.name})`;
-    if (!group.name || this._prometheus.groups.some(g => g.name === group.name)) {
+    if (options.onShards && this._shards.length === 0) {
+      throw new PropertyError(`${path}.onShards`, true, 'needs prometheus.shards > 1');
+    }
+    const targets: Array<{ groups: readonly RuleGroup[]; addRuleGroup(g: RuleGroup): void }> =
+      this._operator ? [this._operator] : options.onShards ? this._shards : [this._prometheus!];
+    if (!group.name || targets.some(t => t.groups.some(g => g.name === group.name))) {
       throw new PropertyError(`${path}.name`, group.name, 'must be a non-empty name not used by another group');
     }
     if (group.interval !== undefined) parseDuration(`${path}.interval`, group.interval);
@@ -367,21 +521,42 @@ export class MetricsStack extends Construct {
       if (isAlertingRule(rule) && rule.for !== undefined) parseDuration(`${path}.rules[${i}].for`, rule.for);
       if (!rule.expr || rule.expr.trim() === '') throw new PropertyError(`${path}.rules[${i}].expr`, rule.expr, 'must be a PromQL expression');
     });
-    this._prometheus.addRuleGroup(group);
+    for (const target of targets) target.addRuleGroup(group);
   }
 
-  /** Provisions a Grafana dashboard (JSON model with a `uid`). */
-  public addDashboard(dashboard: { uid?: string } & Record<string, unknown>): void {
-    this._grafana.addDashboard(dashboard);
+  /**
+   * Provisions a Grafana dashboard (JSON model with a `uid`): into the stack's Grafana, or in mode
+   * 'prometheus-operator' as a ConfigMap labelled for your Grafana's dashboard sidecar.
+   */
+  public addDashboard(dashboard: DashboardModel): void {
+    if (this._operator) this._operator.addDashboard(dashboard);
+    else this._grafana!.addDashboard(dashboard);
   }
 
-  /** The rendered Prometheus configuration file. */
-  public renderPrometheusConfig(): string {
-    return this._prometheus.renderConfig();
+  /**
+   * The rendered configuration file of a Prometheus server: `prometheus` (the only or the global one) or
+   * `prometheus-shard-<i>`.
+   */
+  public renderPrometheusConfig(server = 'prometheus'): string {
+    return this.server(server).renderConfig();
   }
 
-  /** The rendered rule file. */
-  public renderRules(): string {
-    return this._prometheus.renderRules();
+  /** The rendered rule file of a Prometheus server; in mode 'prometheus-operator', that of the PrometheusRule. */
+  public renderRules(server = 'prometheus'): string {
+    if (this._operator && server === 'prometheus') return this._operator.renderRules();
+    return this.server(server).renderRules();
+  }
+
+  private server(name: string): PrometheusServer {
+    if (!this._prometheus) {
+      throw new Error('mode \'prometheus-operator\' runs no Prometheus of its own: the PodMonitor and PrometheusRule configure yours');
+    }
+    const found = [this._prometheus, ...this._shards].find(s => s.name === name);
+    if (!found) throw new Error(`no Prometheus server '${name}' (servers: ${[this._prometheus, ...this._shards].map(s => s.name).join(', ')})`);
+    return found;
+  }
+
+  private contractGroups(alerts: ReturnType<typeof resolveAlertOptions>): RuleGroup[] {
+    return [...recordingRuleGroups(this.vendors, this.scrapeJob), ...alertGroups(this.vendors, this.scrapeJob, this.sampleLimit, alerts)];
   }
 }

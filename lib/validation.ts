@@ -114,3 +114,51 @@ export function checkRetentionSize(property: string, value: string): string {
   }
   return value;
 }
+
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+/** Kubernetes label keys (`[prefix/]name`) and values; returns a copy. */
+export function checkLabels(property: string, labels: Record<string, string>): Record<string, string> {
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
+    throw new PropertyError(property, labels, 'must be a map of label keys to values');
+  }
+  for (const [key, value] of Object.entries(labels)) {
+    checkLabelKey(`${property} key`, key);
+    checkLabelValue(`${property}.${key}`, value);
+  }
+  return { ...labels };
+}
+
+export function checkLabelKey(property: string, key: string): string {
+  const slash = typeof key === 'string' ? key.lastIndexOf('/') : -1;
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  const name = slash >= 0 ? key.slice(slash + 1) : key;
+  if (typeof key !== 'string' || !LABEL_NAME.test(name) || (prefix !== undefined && !DNS_SUBDOMAIN.test(prefix))) {
+    throw new PropertyError(property, key, 'must be a Kubernetes label key: [DNS prefix/]name of at most 63 letters, digits, \'-\', \'_\' or \'.\'');
+  }
+  return key;
+}
+
+export function checkLabelValue(property: string, value: string): string {
+  if (typeof value !== 'string' || (value !== '' && !LABEL_NAME.test(value))) {
+    throw new PropertyError(property, value, 'must be a Kubernetes label value: at most 63 letters, digits, \'-\', \'_\' or \'.\'');
+  }
+  return value;
+}
+
+/** The TCP port of an absolute http(s) URL without credentials. */
+export function urlPort(property: string, value: string): number {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new PropertyError(property, value, 'must be an absolute http:// or https:// URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new PropertyError(property, value, 'must be an absolute http:// or https:// URL');
+  }
+  if (url.username || url.password) {
+    throw new PropertyError(property, '<redacted>', 'must not carry credentials: keep them in a Secret');
+  }
+  return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+}

@@ -39,6 +39,35 @@ const apiServer = ip('172.20.0.1');
 const internet = ip('93.184.215.14');
 
 describe('NetworkPolicies of MetricsStack', () => {
+  test('sharded, with remote write: shards and the global Prometheus reach each other on 9090, and the store on its port', () => {
+    // GIVEN
+    const sharded = stack({ prometheus: { shards: 2, remoteWrite: [{ url: 'https://mimir.example/api/v1/push' }, { url: 'http://vm.example:8428/api/v1/write' }] } }).objects;
+    const single = stack().objects;
+    const shard = pod('monitoring', { ...part, 'app.kubernetes.io/name': 'prometheus', 'app.kubernetes.io/component': 'shard' });
+    const globalProm = pod('monitoring', { ...part, 'app.kubernetes.io/name': 'prometheus', 'app.kubernetes.io/component': 'global' });
+
+    // THEN remote write from a shard to the global one, and the global one's scrape of a shard
+    expectValidObjects(sharded);
+    expect(connectionAllowed(sharded, shard, globalProm, 9090)).toBe(true);
+    expect(connectionAllowed(sharded, globalProm, shard, 9090)).toBe(true);
+    expect(connectionAllowed(sharded, shard, internet, 443)).toBe(true);
+    expect(connectionAllowed(sharded, shard, internet, 8428)).toBe(true);
+    expect(connectionAllowed(sharded, shard, internet, 8080)).toBe(false);
+    expect(connectionAllowed(sharded, otherPod, globalProm, 9090)).toBe(false);
+    // AND a single Prometheus has no peer or store rule
+    expect(connectionAllowed(single, prometheus, prometheus, 9090)).toBe(false);
+    expect(connectionAllowed(single, prometheus, internet, 8428)).toBe(false);
+  });
+
+  test('shards send no alerts; the global Prometheus, which runs every alert, sends them to Alertmanager', () => {
+    const { stack: metrics } = stack({ prometheus: { shards: 2 }, alertmanager: { receivers: [{ name: 'ops', webhooks: [{ url: 'https://hooks.example/alert' }] }] } });
+    expect(YAML.parse(metrics.renderPrometheusConfig('prometheus')).alerting).toEqual({ alertmanagers: [{ static_configs: [{ targets: ['alertmanager.monitoring.svc:9093'] }] }] });
+    for (const shard of ['prometheus-shard-0', 'prometheus-shard-1']) {
+      expect(YAML.parse(metrics.renderPrometheusConfig(shard))).not.toHaveProperty('alerting');
+      expect(YAML.parse(metrics.renderRules(shard)).groups.flatMap((g: any) => g.rules).filter((r: any) => r.alert)).toEqual([]);
+    }
+  });
+
   test('defaults: the policies, valid against the schema', () => {
     const { objects } = stack();
     const policies = objects.filter(o => o.kind === 'NetworkPolicy');

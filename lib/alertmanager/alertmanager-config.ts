@@ -1,6 +1,6 @@
 import * as kplus from 'cdk8s-plus-27';
 import { NetworkPeer, PolicyPort, checkPort } from '../network/peers';
-import { PropertyError, checkDnsName, checkNonEmpty, checkUnique, parseDuration } from '../validation';
+import { PropertyError, checkDnsName, checkNonEmpty, checkUnique, parseDuration, urlPort } from '../validation';
 
 /** A webhook receiver: alerts are POSTed as JSON. */
 export interface WebhookReceiverOptions {
@@ -210,21 +210,6 @@ function secretFile(property: string, key: string, keys: Set<string>): string {
   return `${ALERTMANAGER_SECRETS_DIR}/${key}`;
 }
 
-function urlPort(property: string, value: string): number {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new PropertyError(property, value, 'must be an absolute http:// or https:// URL');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new PropertyError(property, value, 'must be an absolute http:// or https:// URL');
-  }
-  if (url.username || url.password) {
-    throw new PropertyError(property, '<redacted>', 'must not carry credentials; put a token in the credentials Secret and name its key in \'bearerTokenKey\'');
-  }
-  return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
-}
 
 function hostPort(property: string, value: string): number {
   const m = typeof value === 'string' ? /^([^:\s]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(value) : null;

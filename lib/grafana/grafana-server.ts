@@ -3,7 +3,7 @@ import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import * as YAML from 'yaml';
 import { addRuntimeDefaultSeccomp, restrictedContainerSecurity } from '../internal/hardening';
-import { PropertyError } from '../validation';
+import { DashboardModel, renderDashboard } from './dashboard';
 
 /** Resolved settings of the Grafana server (see GrafanaOptions for the meaning). */
 export interface GrafanaServerProps {
@@ -21,8 +21,7 @@ export const GRAFANA_PORT = 3000;
 export const DATASOURCE_UID = 'prometheus';
 const DASHBOARDS_DIR = '/var/lib/grafana-dashboards';
 const UID = 472;
-/** kubectl's last-applied annotation holds the whole object; above this, client-side apply fails. */
-export const MAX_DASHBOARD_BYTES = 256 * 1024;
+export { MAX_DASHBOARD_BYTES } from './dashboard';
 
 /** Grafana with a provisioned Prometheus datasource and file-provisioned dashboards. Internal to MetricsStack. */
 export class GrafanaServer extends Construct {
@@ -116,19 +115,8 @@ export class GrafanaServer extends Construct {
   }
 
   /** Provisions a dashboard from its JSON model, in a ConfigMap of its own. */
-  public addDashboard(dashboard: { uid?: string } & Record<string, unknown>): void {
-    const uid = dashboard.uid;
-    if (typeof uid !== 'string' || !/^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/.test(uid)) {
-      throw new PropertyError('dashboard.uid', uid, 'must be a lower-case DNS label of at most 40 characters');
-    }
-    if (this.dashboardUids.has(uid)) {
-      throw new PropertyError('dashboard.uid', uid, 'is already provisioned');
-    }
-    const json = JSON.stringify(dashboard, null, 2);
-    if (Buffer.byteLength(json) > MAX_DASHBOARD_BYTES) {
-      throw new PropertyError(`dashboard(${uid})`, `${Buffer.byteLength(json)} bytes`, `exceeds ${MAX_DASHBOARD_BYTES} bytes, the limit of kubectl's last-applied annotation`);
-    }
-    this.dashboardUids.add(uid);
+  public addDashboard(dashboard: DashboardModel): void {
+    const { uid, json } = renderDashboard(dashboard, this.dashboardUids);
     const cm = new kplus.ConfigMap(this, `Dashboard-${uid}`, {
       metadata: { name: `grafana-dashboard-${uid}`, namespace: this.props.namespace, labels: this.props.labels },
       data: { [`${uid}.json`]: json },

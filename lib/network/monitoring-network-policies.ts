@@ -32,6 +32,10 @@ export interface MonitoringNetworkPoliciesProps {
   readonly sidecarMetricsPort: number;
   /** Who else may reach pods in the crawler namespaces, on any port. */
   readonly crawlerAllowFrom: readonly NetworkPeer[];
+  /** Prometheus servers talk to each other on their port: shards remote-write to the global one, which scrapes them. */
+  readonly prometheusPeers: boolean;
+  /** Ports of remote-write stores outside the namespace, to any address. */
+  readonly remoteWritePorts: readonly number[];
 }
 
 interface PolicySpec {
@@ -76,7 +80,7 @@ export class MonitoringNetworkPolicies extends Construct {
       : { namespaceSelector: { matchExpressions: [{ key: NAMESPACE_NAME_LABEL, operator: 'In', values: [...props.crawlerNamespaces] }] } };
     this.policy('Prometheus', {
       name: 'prometheus', namespace: ns, podSelector: prometheus.podLabels,
-      ingress: from([podsIn(ns, grafana.podLabels), ...prometheus.allowFrom], prometheus.port),
+      ingress: from([podsIn(ns, grafana.podLabels), ...(props.prometheusPeers ? [podsIn(ns, prometheus.podLabels)] : []), ...prometheus.allowFrom], prometheus.port),
       egress: [
         dns,
         // Discovery watches pods through the API server, which is not a pod: allow its address and ports.
@@ -86,6 +90,9 @@ export class MonitoringNetworkPolicies extends Construct {
         },
         { to: [crawlerNamespaces], ports: tcp(props.sidecarMetricsPort) },
         ...(alertmanager ? [{ to: [toPolicyPeer(podsIn(ns, alertmanager.podLabels))], ports: tcp(alertmanager.port) }] : []),
+        ...(props.prometheusPeers ? [{ to: [toPolicyPeer(podsIn(ns, prometheus.podLabels))], ports: tcp(prometheus.port) }] : []),
+        // Remote-write stores live at addresses unknown here: their ports, to any address.
+        ...(props.remoteWritePorts.length > 0 ? [{ ports: tcp(...props.remoteWritePorts) }] : []),
       ],
     });
 

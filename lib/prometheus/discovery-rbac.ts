@@ -3,6 +3,8 @@ import * as kplus from 'cdk8s-plus-27';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 
 export interface DiscoveryRbacProps {
+  /** Name of the Roles and bindings (one Prometheus each). */
+  readonly name: string;
   /** Namespaces Prometheus discovers pods in. */
   readonly namespaces: readonly string[];
   /** Discover pods in every namespace (ClusterRole) instead of in `namespaces` only (Roles). */
@@ -20,7 +22,7 @@ export interface DiscoveryRbacProps {
 export class DiscoveryRbac extends Construct {
   constructor(scope: Construct, id: string, props: DiscoveryRbacProps) {
     super(scope, id);
-    const name = 'prometheus-pod-discovery';
+    const name = props.name;
     if (props.clusterWide) {
       // The raw kinds: cdk8s-plus adds an empty resourceNames list to ClusterRole rules.
       new k8s.KubeClusterRole(this, 'ClusterRole', {

@@ -6,8 +6,10 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import * as YAML from 'yaml';
 import { addRuntimeDefaultSeccomp, restrictedContainerSecurity } from '../internal/hardening';
 import { DiscoveryRbac } from './discovery-rbac';
+import { REMOTE_WRITE_SECRETS_DIR } from './remote-write';
 import { RuleGroup } from './rule-group';
 import { CrawlerScrapeOptions, crawlerScrapeJob, selfScrapeJob } from './scrape-config';
+import { ShardSpec, shardRelabelConfigs } from './sharding';
 
 /** Resolved settings of the Prometheus server (see PrometheusOptions for the meaning). */
 export interface PrometheusServerProps {
@@ -23,6 +25,46 @@ export interface PrometheusServerProps {
   readonly labels: Record<string, string>;
   /** Alertmanager addresses (`host:port`) alerts are sent to. */
   readonly alertmanagers?: string[];
+  /**
+   * Name of the Deployment, Service and ServiceAccount; the ConfigMap is `<name>-config`, the PVC `<name>-data`.
+   * @default 'prometheus'
+   */
+  readonly name?: string;
+  /**
+   * Scrape the crawler sidecars; a global Prometheus receives their series from the shards instead.
+   * @default true
+   */
+  readonly scrapeCrawlers?: boolean;
+  /**
+   * Scrape only this shard of the crawler targets.
+   * @default - all of them
+   */
+  readonly shard?: ShardSpec;
+  /**
+   * More scrape jobs.
+   * @default - none
+   */
+  readonly extraScrapeConfigs?: Record<string, unknown>[];
+  /**
+   * Labels added to everything this server sends (remote write, alerts).
+   * @default - none
+   */
+  readonly externalLabels?: Record<string, string>;
+  /**
+   * `remote_write` entries, rendered at synth time (rule groups may still be added before).
+   * @default - none
+   */
+  readonly remoteWrite?: () => Record<string, unknown>[];
+  /**
+   * Secrets mounted read-only at `REMOTE_WRITE_SECRETS_DIR/<name>` (remote-write credentials).
+   * @default - none
+   */
+  readonly secretNames?: string[];
+  /**
+   * More command-line flags.
+   * @default - none
+   */
+  readonly extraArgs?: string[];
 }
 
 export const PROMETHEUS_PORT = 9090;
@@ -33,6 +75,7 @@ const UID = 65534;
 
 /** Prometheus with its config, rule file, storage, discovery RBAC and Service. Internal to MetricsStack. */
 export class PrometheusServer extends Construct {
+  public readonly name: string;
   public readonly service: kplus.Service;
   public readonly deployment: kplus.Deployment;
   public readonly serviceAccount: kplus.ServiceAccount;
@@ -43,17 +86,23 @@ export class PrometheusServer extends Construct {
     super(scope, id);
     this.props = props;
     const ns = props.namespace;
+    const name = this.name = props.name ?? 'prometheus';
+    const scrapesCrawlers = props.scrapeCrawlers ?? true;
 
     this.serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', {
-      metadata: { name: 'prometheus', namespace: ns, labels: props.labels },
+      metadata: { name, namespace: ns, labels: props.labels },
       automountToken: false,
     });
-    new DiscoveryRbac(this, 'Discovery', {
-      namespaces: props.scrape.namespaces, clusterWide: props.scrape.clusterWide ?? false, serviceAccount: this.serviceAccount, namespace: ns, labels: props.labels,
-    });
+    // Discovery needs pods only, and only in the crawler namespaces (unless cluster-wide is asked for).
+    if (scrapesCrawlers) {
+      new DiscoveryRbac(this, 'Discovery', {
+        name: `${name}-pod-discovery`, namespaces: props.scrape.namespaces, clusterWide: props.scrape.clusterWide ?? false,
+        serviceAccount: this.serviceAccount, namespace: ns, labels: props.labels,
+      });
+    }
 
     const config = new k8s.KubeConfigMap(this, 'Config', {
-      metadata: { name: 'prometheus-config', namespace: ns, labels: props.labels },
+      metadata: { name: `${name}-config`, namespace: ns, labels: props.labels },
       data: {
         'prometheus.yml': Lazy.any({ produce: () => this.renderConfig() }),
         [RULES_FILE]: Lazy.any({ produce: () => this.renderRules() }),
@@ -61,7 +110,7 @@ export class PrometheusServer extends Construct {
     });
 
     new k8s.KubePersistentVolumeClaim(this, 'Storage', {
-      metadata: { name: 'prometheus-data', namespace: ns, labels: props.labels },
+      metadata: { name: `${name}-data`, namespace: ns, labels: props.labels },
       spec: {
         accessModes: ['ReadWriteOnce'],
         storageClassName: props.storageClassName,
@@ -75,14 +124,16 @@ export class PrometheusServer extends Construct {
       `--storage.tsdb.retention.time=${props.retention}`,
       ...(props.retentionSize ? [`--storage.tsdb.retention.size=${props.retentionSize}`] : []),
       `--web.listen-address=:${PROMETHEUS_PORT}`,
+      ...(props.extraArgs ?? []),
     ];
     this.deployment = new kplus.Deployment(this, 'Deployment', {
-      metadata: { name: 'prometheus', namespace: ns, labels: props.labels },
+      metadata: { name, namespace: ns, labels: props.labels },
       replicas: 1,
       // One writer per TSDB volume.
       strategy: kplus.DeploymentStrategy.recreate(),
       serviceAccount: this.serviceAccount,
-      automountServiceAccountToken: true,
+      // The API token is for pod discovery only.
+      automountServiceAccountToken: scrapesCrawlers,
       podMetadata: {
         labels: props.labels,
         annotations: { 'checksum/config': Lazy.any({ produce: () => this.configChecksum() }) as unknown as string },
@@ -106,11 +157,15 @@ export class PrometheusServer extends Construct {
     container.mount(CONFIG_DIR, kplus.Volume.fromConfigMap(this, 'ConfigVolume',
       kplus.ConfigMap.fromConfigMapName(this, 'ConfigRef', config.name), { name: 'config' }), { readOnly: true });
     container.mount(DATA_DIR, kplus.Volume.fromPersistentVolumeClaim(this, 'DataVolume',
-      kplus.PersistentVolumeClaim.fromClaimName(this, 'DataRef', 'prometheus-data'), { name: 'data' }));
+      kplus.PersistentVolumeClaim.fromClaimName(this, 'DataRef', `${name}-data`), { name: 'data' }));
+    (props.secretNames ?? []).forEach((secretName, i) => {
+      container.mount(`${REMOTE_WRITE_SECRETS_DIR}/${secretName}`, kplus.Volume.fromSecret(this, `SecretVolume${i}`,
+        kplus.Secret.fromSecretName(this, `SecretRef${i}`, secretName), { name: `secret-${i}` }), { readOnly: true });
+    });
     addRuntimeDefaultSeccomp(this.deployment);
 
     this.service = new kplus.Service(this, 'Service', {
-      metadata: { name: 'prometheus', namespace: ns, labels: props.labels },
+      metadata: { name, namespace: ns, labels: props.labels },
       selector: this.deployment,
       ports: [{ port: PROMETHEUS_PORT, targetPort: PROMETHEUS_PORT, name: 'http' }],
     });
@@ -127,14 +182,24 @@ export class PrometheusServer extends Construct {
 
   /** The Prometheus configuration as an object (before YAML rendering). */
   public config(): Record<string, unknown> {
+    const { scrape, shard, externalLabels } = this.props;
+    const crawlerJobs = (this.props.scrapeCrawlers ?? true) ? [crawlerScrapeJob(scrape)] : [];
+    if (shard) {
+      // Sharding comes last, after the filters: it splits exactly the targets the job keeps.
+      const job = crawlerJobs[0] as { relabel_configs: unknown[] };
+      job.relabel_configs = [...job.relabel_configs, ...shardRelabelConfigs(shard)];
+    }
+    const remoteWrite = this.props.remoteWrite?.() ?? [];
     return {
       global: {
-        scrape_interval: this.props.scrape.scrapeInterval,
+        scrape_interval: scrape.scrapeInterval,
         evaluation_interval: this.props.evaluationInterval,
+        ...(externalLabels && Object.keys(externalLabels).length > 0 ? { external_labels: externalLabels } : {}),
       },
       rule_files: [`${CONFIG_DIR}/${RULES_FILE}`],
       ...(this.props.alertmanagers?.length ? { alerting: { alertmanagers: [{ static_configs: [{ targets: this.props.alertmanagers }] }] } } : {}),
-      scrape_configs: [crawlerScrapeJob(this.props.scrape), selfScrapeJob(this.props.scrape.scrapeInterval)],
+      scrape_configs: [...crawlerJobs, selfScrapeJob(scrape.scrapeInterval), ...(this.props.extraScrapeConfigs ?? [])],
+      ...(remoteWrite.length > 0 ? { remote_write: remoteWrite } : {}),
     };
   }
 

@@ -1,8 +1,9 @@
 import { Testing } from 'cdk8s';
-import { MetricsStack } from '../../lib/metrics-stack';
+import { MetricsStack, MetricsStackMode } from '../../lib/metrics-stack';
 import { RuleGroup } from '../../lib/prometheus/rule-group';
 import { VendorCatalog } from '../../lib/vendor';
 import { VendorCrawler } from '../../lib/vendor-crawler';
+import { operatorPrometheusConfig } from './operator-scrape-config';
 import { injectedPodTargets } from './pod-discovery';
 import { materializeConfig } from './prometheus-config';
 import { KubeObject } from './schemas';
@@ -13,17 +14,27 @@ export interface SimulatedStack {
   sim: SidecarSim;
   /** The product's Prometheus config and rules, discovery swapped for file_sd targets of the simulated pods. */
   config: ReturnType<typeof materializeConfig>;
+  /** The synthesized objects (MetricsStack and crawlers). */
+  objects: KubeObject[];
+  /** Value of the crawler targets' `job` label. */
+  job: string;
 }
 
 /**
  * The product's MetricsStack (scrape job, relabeling, keep-list, rules) and one VendorCrawler Deployment per
  * vendor, with the simulated sidecars started and their pods discovered as injected pods of those
- * Deployments; a pod without a vendor belongs to an unlabelled Deployment.
+ * Deployments; a pod without a vendor belongs to an unlabelled Deployment. In mode 'prometheus-operator' the
+ * configuration is what prometheus-operator generates from the emitted PodMonitor and PrometheusRule.
  */
-export async function startSimulatedStack(pods: SimPod[], opts: { vendors: VendorCatalog; namespace: string; ruleGroups?: RuleGroup[] }): Promise<SimulatedStack> {
+export async function startSimulatedStack(pods: SimPod[], opts: { vendors: VendorCatalog; namespace: string; ruleGroups?: RuleGroup[]; mode?: MetricsStackMode }): Promise<SimulatedStack> {
   const ns = opts.namespace;
   const chart = Testing.chart();
-  const stack = new MetricsStack(chart, 'm', { vendors: opts.vendors, crawlerNamespaces: [ns], prometheus: { scrapeInterval: '1s', evaluationInterval: '1s' } });
+  const operator = opts.mode === 'prometheus-operator';
+  const stack = new MetricsStack(chart, 'm', {
+    vendors: opts.vendors, crawlerNamespaces: [ns], mode: opts.mode,
+    // The operator's Prometheus resource owns the evaluation interval (set below, as it would).
+    prometheus: operator ? { scrapeInterval: '1s' } : { scrapeInterval: '1s', evaluationInterval: '1s' },
+  });
   for (const group of opts.ruleGroups ?? []) stack.addRuleGroup(group);
   for (const vendor of opts.vendors.names) {
     new VendorCrawler(chart, vendor, { vendors: opts.vendors, vendor, namespace: ns, replicas: 2, image: 'registry.example/crawler:1.0' });
@@ -41,7 +52,10 @@ export async function startSimulatedStack(pods: SimPod[], opts: { vendors: Vendo
 
   const sim = await SidecarSim.start(pods, { scrapeIntervalMs: 1000 });
   const targets = pods.flatMap(p => injectedPodTargets(p.vendor ? deployment(`crawler-${p.vendor}`) : unlabelled, { name: p.name, ip: p.ip }, sim.port));
-  return { stack, sim, config: materializeConfig(stack.renderPrometheusConfig(), stack.renderRules(), targets) };
+  const { configYaml, rulesYaml } = operator
+    ? operatorPrometheusConfig(objects, { scrapeInterval: '1s', evaluationInterval: '1s' })
+    : { configYaml: stack.renderPrometheusConfig(), rulesYaml: stack.renderRules() };
+  return { stack, sim, objects, job: stack.scrapeJob, config: materializeConfig(configYaml, rulesYaml, targets) };
 }
 
 /** Fails unless `actual` is within 2% of the simulated truth. */

@@ -1,0 +1,91 @@
+import { Construct } from 'constructs';
+import { SHARDS_JOB, SHARD_LABEL } from '../metric-contract';
+import { PROMETHEUS_PORT, PrometheusServer, PrometheusServerProps } from './prometheus-server';
+import {
+  DROP_SHARD_PARTIALS, DROP_SHARD_SERIES, GLOBAL_QUEUE_NAME, RECEIVER_PATH, RemoteWriteOptions,
+  contractWriteRelabelConfigs, remoteWriteSecretNames, renderRemoteWrite, shardToGlobalWriteRelabelConfigs,
+} from './remote-write';
+import { isAlertingRule } from './rule-group';
+
+/** What every Prometheus server of the stack shares. */
+export type CommonServerProps = Omit<PrometheusServerProps, 'name' | 'scrapeCrawlers' | 'shard' | 'extraScrapeConfigs'
+| 'externalLabels' | 'remoteWrite' | 'secretNames' | 'extraArgs'>;
+
+export interface PrometheusTopologyProps {
+  readonly common: CommonServerProps;
+  /** Number of shards; 1 is a single Prometheus that scrapes everything. */
+  readonly shards: number;
+  /** Value of the crawler targets' `job` label. */
+  readonly crawlerJob: string;
+  readonly remoteWrite: readonly RemoteWriteOptions[];
+}
+
+export interface PrometheusTopology {
+  /** The server Grafana and users query: the only one, or the global one above the shards. */
+  readonly main: PrometheusServer;
+  /** Scrapers of one shard of the crawler targets each; empty without sharding. */
+  readonly shards: PrometheusServer[];
+}
+
+/**
+ * The Prometheus servers of a standalone stack.
+ *
+ * Sharded (`shards` > 1): shard i scrapes the crawler targets whose address hashes to i, evaluates the rules that
+ * are complete or summable per shard, and remote-writes their outputs plus the crawler job's `up` (with the
+ * external label `prometheus_shard`) to the global Prometheus. The global Prometheus (`prometheus`, the Service
+ * Grafana queries) runs Prometheus' remote-write receiver, sums the shard partials, evaluates ratios, cost,
+ * constants and alerts, and scrapes the shards' own metrics. Each server is its own Deployment with its own
+ * ConfigMap and PVC: a shard's identity is its configuration (the hashmod `keep` and its external label), which a
+ * StatefulSet's single pod template could only give its pods through a config templater.
+ *
+ * User remote-write targets get everything (or the contract) from each shard and only the global Prometheus'
+ * own outputs from it, so nothing reaches a store twice.
+ */
+export function createPrometheusServers(scope: Construct, props: PrometheusTopologyProps): PrometheusTopology {
+  const { common, remoteWrite, crawlerJob } = props;
+  const secretNames = remoteWriteSecretNames(remoteWrite);
+  const userEntries = (extra: Record<string, unknown>[]) => remoteWrite.map(rw =>
+    renderRemoteWrite(rw, [...extra, ...(rw.contractOnly ? contractWriteRelabelConfigs(crawlerJob) : [])]));
+
+  if (props.shards === 1) {
+    const main = new PrometheusServer(scope, 'Prometheus', { ...common, remoteWrite: () => userEntries([]), secretNames });
+    return { main, shards: [] };
+  }
+
+  const shardName = (i: number) => `prometheus-shard-${i}`;
+  const main = new PrometheusServer(scope, 'Prometheus', {
+    ...common,
+    labels: { ...common.labels, 'app.kubernetes.io/component': 'global' },
+    scrapeCrawlers: false,
+    extraArgs: ['--web.enable-remote-write-receiver'],
+    extraScrapeConfigs: [{
+      job_name: SHARDS_JOB,
+      scrape_interval: common.scrape.scrapeInterval,
+      static_configs: [{ targets: Array.from({ length: props.shards }, (_, i) => `${shardName(i)}.${common.namespace}.svc:${PROMETHEUS_PORT}`) }],
+    }],
+    remoteWrite: () => userEntries([DROP_SHARD_SERIES]),
+    secretNames,
+  });
+
+  const shards: PrometheusServer[] = [];
+  const globalUrl = `http://prometheus.${common.namespace}.svc:${PROMETHEUS_PORT}${RECEIVER_PATH}`;
+  for (let i = 0; i < props.shards; i++) {
+    const shard: PrometheusServer = new PrometheusServer(scope, `PrometheusShard${i}`, {
+      ...common,
+      // Alerts run on the global Prometheus only.
+      alertmanagers: undefined,
+      name: shardName(i),
+      labels: { ...common.labels, 'app.kubernetes.io/component': 'shard' },
+      shard: { index: i, count: props.shards },
+      externalLabels: { [SHARD_LABEL]: String(i) },
+      remoteWrite: () => [
+        renderRemoteWrite({ url: globalUrl, name: GLOBAL_QUEUE_NAME }, shardToGlobalWriteRelabelConfigs(
+          shard.groups.flatMap(g => g.rules.flatMap(r => isAlertingRule(r) ? [] : [r.record])), crawlerJob)),
+        ...userEntries([DROP_SHARD_PARTIALS]),
+      ],
+      secretNames,
+    });
+    shards.push(shard);
+  }
+  return { main, shards };
+}

@@ -1,0 +1,176 @@
+import * as YAML from 'yaml';
+import { MetricsStack, MetricsStackProps } from '../lib/metrics-stack';
+import { RULE, shardPartial } from '../lib/metric-contract';
+import { RULE_PLACEMENT, placeRuleGroups } from '../lib/prometheus/sharding';
+import { VendorCatalog } from '../lib/vendor';
+import { hashmod } from './support/hashmod';
+import { injectedPodTargets } from './support/pod-discovery';
+import { discoveredTargets, materializeConfig, promtool } from './support/prometheus-config';
+import { promqlErrors } from './support/promql';
+import { KubeObject, expectValidObjects } from './support/schemas';
+import { findObject, synthChart } from './support/synth';
+
+const vendors = () => new VendorCatalog([{ name: 'vendor-a', pricePerGiB: 4, monthlyBudget: 100 }, { name: 'vendor-b', pricePer1kRequests: 0.5 }]);
+
+function stack(props: Partial<MetricsStackProps> = {}, build?: (s: MetricsStack) => void): { objects: KubeObject[]; stack: MetricsStack } {
+  let metrics!: MetricsStack;
+  const objects = synthChart(chart => {
+    metrics = new MetricsStack(chart, 'metrics', { vendors: vendors(), crawlerNamespaces: ['crawlers'], ...props });
+    build?.(metrics);
+  });
+  return { objects, stack: metrics };
+}
+
+const sharded = (shards = 3, props: Partial<MetricsStackProps> = {}) => stack({ ...props, prometheus: { shards, ...props.prometheus } });
+const rulesOf = (s: MetricsStack, server?: string) => YAML.parse(s.renderRules(server)).groups.flatMap((g: any) => g.rules);
+const configOf = (s: MetricsStack, server?: string) => YAML.parse(s.renderPrometheusConfig(server));
+
+describe('MetricsStack with prometheus.shards', () => {
+  test('N shard Prometheus servers plus a global one, each with its own config, PVC and Service; valid against the schemas', () => {
+    // GIVEN / WHEN
+    const { objects } = sharded(3);
+
+    // THEN
+    expect(objects).toMatchSnapshot();
+    expectValidObjects(objects);
+    const deployments = objects.filter(o => o.kind === 'Deployment').map(o => o.metadata.name);
+    expect(deployments).toEqual(['prometheus', 'prometheus-shard-0', 'prometheus-shard-1', 'prometheus-shard-2', 'grafana']);
+    for (const name of ['prometheus', 'prometheus-shard-0', 'prometheus-shard-1', 'prometheus-shard-2']) {
+      expect(findObject(objects, 'PersistentVolumeClaim', `${name}-data`).spec.resources.requests.storage).toBe('50Gi');
+      expect(findObject(objects, 'Service', name).spec.ports[0].port).toBe(9090);
+      const deployment = findObject(objects, 'Deployment', name);
+      expect(deployment.spec.strategy.type).toBe('Recreate');
+      expect(deployment.spec.template.spec.volumes).toContainEqual({ name: 'config', configMap: { name: `${name}-config` } });
+    }
+    // Only shards discover pods; the global server has no API token and no Role.
+    expect(objects.filter(o => o.kind === 'Role').map(o => o.metadata.name)).toEqual(['prometheus-shard-0-pod-discovery', 'prometheus-shard-1-pod-discovery', 'prometheus-shard-2-pod-discovery']);
+    expect(findObject(objects, 'Deployment', 'prometheus').spec.template.spec.automountServiceAccountToken).toBe(false);
+    expect(findObject(objects, 'Deployment', 'prometheus').spec.template.spec.containers[0].args).toContain('--web.enable-remote-write-receiver');
+    expect(findObject(objects, 'Deployment', 'prometheus-shard-1').spec.template.spec.containers[0].args).not.toContain('--web.enable-remote-write-receiver');
+    // Grafana queries the global Prometheus.
+    const datasources = YAML.parse(findObject(objects, 'ConfigMap', 'grafana-provisioning').data['datasources.yaml']);
+    expect(datasources.datasources[0].url).toBe('http://prometheus.monitoring.svc:9090');
+  });
+
+  test('shard i keeps the targets whose address hashes to i, labels what it sends with prometheus_shard and writes to the global Prometheus', () => {
+    // GIVEN / WHEN
+    const { stack: metrics } = sharded(3);
+
+    // THEN
+    for (const i of [0, 1, 2]) {
+      const config = configOf(metrics, `prometheus-shard-${i}`);
+      expect(config.global.external_labels).toEqual({ prometheus_shard: String(i) });
+      const job = config.scrape_configs.find((j: any) => j.job_name === 'crawler-sidecars');
+      expect(job.relabel_configs.slice(-2)).toEqual([
+        { source_labels: ['__address__'], target_label: '__tmp_hash', modulus: 3, action: 'hashmod' },
+        { source_labels: ['__tmp_hash'], regex: String(i), action: 'keep' },
+      ]);
+      expect(config.remote_write[0]).toMatchObject({ url: 'http://prometheus.monitoring.svc:9090/api/v1/write', name: 'proxy-telemetry-global' });
+    }
+    const global = configOf(metrics);
+    expect(global.scrape_configs.map((j: any) => j.job_name)).toEqual(['prometheus', 'prometheus-shards']);
+    expect(global.scrape_configs[1].static_configs[0].targets).toEqual([0, 1, 2].map(i => `prometheus-shard-${i}.monitoring.svc:9090`));
+    expect(global.remote_write).toBeUndefined();
+  });
+
+  test('every target is kept by exactly one shard, the one hashmod predicts (promtool check service-discovery)', () => {
+    // GIVEN 24 crawler pods and the rendered shard configs
+    const { stack: metrics } = sharded(3);
+    const deployment: KubeObject = {
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'crawler-vendor-a', namespace: 'crawlers' },
+      spec: { template: { metadata: { labels: { 'proxy-vendor': 'vendor-a' } }, spec: { containers: [{ name: 'crawler', image: 'node:20' }] } } },
+    };
+    const pods = Array.from({ length: 24 }, (_, i) => ({ name: `crawler-vendor-a-5f7c9-p${i}`, ip: `10.1.${i >> 4}.${(i % 16) + 1}` }));
+    const targets = pods.flatMap(p => injectedPodTargets(deployment, p));
+
+    // WHEN
+    const keptBy = [0, 1, 2].map(i => {
+      const { configFile, rulesFile } = materializeConfig(metrics.renderPrometheusConfig(`prometheus-shard-${i}`), metrics.renderRules(`prometheus-shard-${i}`), targets);
+      expect(promtool(['check', 'config', configFile]).status).toBe(0);
+      expect(promtool(['check', 'rules', rulesFile]).status).toBe(0);
+      return discoveredTargets(configFile, 'crawler-sidecars').map(r => r.labels ?? {}).filter(l => l.pod).map(l => ({ pod: l.pod, address: l.__address__ }));
+    });
+
+    // THEN
+    const all = keptBy.flat();
+    expect(all.map(t => t.pod).sort()).toEqual(pods.map(p => p.name).sort());
+    expect(new Set(all.map(t => t.pod)).size).toBe(pods.length);
+    keptBy.forEach((kept, i) => {
+      expect(kept.length).toBeGreaterThan(0);
+      for (const t of kept) expect({ pod: t.pod, shard: hashmod(t.address, 3) }).toEqual({ pod: t.pod, shard: i });
+    });
+  });
+
+  test('the global config and rules pass promtool; every rule expression parses', () => {
+    const { stack: metrics } = sharded(2, { prometheus: { remoteWrite: [{ url: 'http://mimir.example/api/v1/push', contractOnly: true }] } });
+    const { configFile, rulesFile } = materializeConfig(metrics.renderPrometheusConfig(), metrics.renderRules(), []);
+    expect(promtool(['check', 'config', configFile]).status).toBe(0);
+    const rules = promtool(['check', 'rules', rulesFile]);
+    expect(rules.stdout + rules.stderr).toContain('SUCCESS');
+    for (const server of ['prometheus', 'prometheus-shard-0']) {
+      for (const rule of rulesOf(metrics, server)) expect({ rule: rule.record ?? rule.alert, errors: promqlErrors(rule.expr) }).toEqual({ rule: rule.record ?? rule.alert, errors: [] });
+    }
+  });
+
+  test('rule placement: pod-level rules on shards, partial sums summed globally, ratios, cost, constants and alerts global only', () => {
+    // GIVEN / WHEN
+    const { stack: metrics } = sharded(2);
+    const shard = rulesOf(metrics, 'prometheus-shard-0');
+    const global = rulesOf(metrics);
+    const recorded = (rules: any[]) => rules.filter(r => r.record).map(r => r.record);
+
+    // THEN every contract rule has a placement, and each is recorded where its placement says
+    expect(Object.values(RULE).filter(name => RULE_PLACEMENT[name] === undefined)).toEqual([]);
+    for (const [rule, placement] of Object.entries(RULE_PLACEMENT)) {
+      if (rule === RULE.pricePer1kRequests || rule === RULE.monthlyTrafficBudgetBytes || rule === RULE.pricePerGiB || rule === RULE.monthlyBudget) continue; // only for vendors that set them
+      expect({ rule, onShard: recorded(shard).includes(placement === 'partial' ? shardPartial(rule) : rule) }).toEqual({ rule, onShard: placement !== 'global' });
+      expect({ rule, global: recorded(global).includes(rule) }).toEqual({ rule, global: placement !== 'shard' });
+    }
+    expect(shard.filter((r: any) => r.alert)).toEqual([]);
+    // A partial's global total sums it by the same labels; a ratio is computed from global sums only.
+    expect(global.find((r: any) => r.record === RULE.requests).expr).toBe(`sum by (proxy_vendor, request_protocol) (${shardPartial(RULE.requests)})`);
+    expect(global.find((r: any) => r.record === RULE.errorRatio).expr).not.toContain('_shard:');
+    expect(shard.map((r: any) => r.expr).join('\n')).not.toMatch(/:constant|:ratio_rate/);
+    expect(recorded(global)).toEqual(expect.arrayContaining([RULE.vendorInfo, RULE.pricePerGiB, RULE.spend1h]));
+    expect(global.filter((r: any) => r.alert).map((r: any) => r.alert)).toEqual(expect.arrayContaining(['CrawlerSidecarTargetsDown', 'PrometheusShardDown', 'PrometheusRemoteWriteFailing']));
+  });
+
+  test('placeRuleGroups refuses a rule it cannot place and a partial rule that is not one sum', () => {
+    expect(() => placeRuleGroups([{ name: 'g', rules: [{ record: 'proxy_vendor:new_rule:rate5m', expr: 'vector(1)' }] }])).toThrow('has no shard placement');
+    expect(() => placeRuleGroups([{ name: 'g', rules: [{ record: RULE.requests, expr: 'sum by (proxy_vendor) (a) / sum by (proxy_vendor) (b)' }] }])).toThrow('must be a single \'sum by (...) (...)\'');
+  });
+
+  test('user rule groups go to the global Prometheus, or with onShards to every shard, whose outputs are sent to the global one', () => {
+    // GIVEN / WHEN
+    const { stack: metrics } = sharded(2);
+    metrics.addRuleGroup({ name: 'global-example', rules: [{ record: 'proxy_vendor:example:sum', expr: 'sum by (proxy_vendor) (proxy_vendor:proxy_requests:rate5m)' }] });
+    metrics.addRuleGroup({ name: 'pod-example', rules: [{ record: 'proxy_vendor_pod:example:rate5m', expr: 'sum by (proxy_vendor, namespace, pod) (rate(istio_requests_total[5m]))' }] }, { onShards: true });
+
+    // THEN
+    expect(YAML.parse(metrics.renderRules()).groups.map((g: any) => g.name)).toContain('global-example');
+    for (const i of [0, 1]) {
+      expect(YAML.parse(metrics.renderRules(`prometheus-shard-${i}`)).groups.map((g: any) => g.name)).toEqual(['proxy-telemetry.rules', 'proxy-telemetry.cost', 'pod-example']);
+      expect(configOf(metrics, `prometheus-shard-${i}`).remote_write[0].write_relabel_configs[0].regex).toContain('proxy_vendor_pod:example:rate5m');
+    }
+    expect(() => metrics.addRuleGroup({ name: 'pod-example', rules: [] }, { onShards: true })).toThrow('not used by another group');
+    expect(() => stack().stack.addRuleGroup({ name: 'x', rules: [] }, { onShards: true })).toThrow('\'ruleGroup(x).onShards\' (true) needs prometheus.shards > 1');
+    expect(() => metrics.renderPrometheusConfig('prometheus-shard-7')).toThrow('no Prometheus server \'prometheus-shard-7\'');
+  });
+
+  test('shards: 1 is the single Prometheus of old, with no sharding relabels and no scale-out alerts', () => {
+    const { stack: one } = stack({ prometheus: { shards: 1 } });
+    const { stack: unset } = stack();
+    expect(one.renderPrometheusConfig()).toBe(unset.renderPrometheusConfig());
+    expect(one.renderRules()).toBe(unset.renderRules());
+    expect(one.renderPrometheusConfig()).not.toContain('hashmod');
+    expect(one.renderRules()).not.toContain('PrometheusShardDown');
+  });
+
+  test.each([
+    [{ prometheus: { shards: 0 } }, '\'prometheus.shards\' (0) must be >= 1'],
+    [{ prometheus: { shards: 1.5 } }, '\'prometheus.shards\' (1.5) must be a whole number'],
+    [{ prometheus: { shards: 65 } }, '\'prometheus.shards\' (65) must be <= 64'],
+  ])('rejects %j', (props, message) => {
+    expect(() => stack(props as Partial<MetricsStackProps>)).toThrow(message);
+  });
+});
