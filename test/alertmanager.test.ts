@@ -3,15 +3,15 @@ import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import * as YAML from 'yaml';
-import { MetricsStack, MetricsStackProps } from '../lib/metrics-stack';
+import { MetricsStackProps } from '../lib/metrics-stack';
 import { AlertmanagerOptions } from '../lib/alertmanager/alertmanager-config';
 import { VendorCatalog } from '../lib/vendor';
 import { AlertmanagerProcess } from './support/alertmanager-process';
 import { run } from './support/binaries';
 import { materializeConfig, promtool } from './support/prometheus-config';
 import { PrometheusProcess } from './support/prometheus-process';
-import { KubeObject, expectValidObjects } from './support/schemas';
-import { findObject, synthChart } from './support/synth';
+import { expectValidObjects } from './support/schemas';
+import { findObject, synthMetricsStack } from './support/synth';
 
 const vendors = () => new VendorCatalog([{ name: 'vendor-a' }, { name: 'vendor-b' }]);
 
@@ -29,13 +29,7 @@ const EVERY_RECEIVER: AlertmanagerOptions = {
   storageSize: '2Gi',
 };
 
-function stack(props: Partial<MetricsStackProps> = {}): { objects: KubeObject[]; stack: MetricsStack } {
-  let metrics!: MetricsStack;
-  const objects = synthChart(chart => {
-    metrics = new MetricsStack(chart, 'metrics', { vendors: vendors(), crawlerNamespaces: ['crawlers'], ...props });
-  });
-  return { objects, stack: metrics };
-}
+const stack = (props: Partial<MetricsStackProps> = {}) => synthMetricsStack({ vendors: vendors(), crawlerNamespaces: ['crawlers'], ...props });
 
 function writeTemp(name: string, content: string): string {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'am-config-')), name);

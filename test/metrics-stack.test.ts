@@ -6,17 +6,11 @@ import { VendorCatalog } from '../lib/vendor';
 import { injectedPodTargets } from './support/pod-discovery';
 import { discoveredTargets, materializeConfig, promtool } from './support/prometheus-config';
 import { KubeObject, expectValidObjects } from './support/schemas';
-import { findObject, synthChart } from './support/synth';
+import { findObject, synthChart, synthMetricsStack } from './support/synth';
 
 const vendors = () => new VendorCatalog([{ name: 'vendor-a' }, { name: 'vendor-b' }]);
 
-function stack(props: Partial<MetricsStackProps> = {}): { objects: KubeObject[]; stack: MetricsStack } {
-  let metrics!: MetricsStack;
-  const objects = synthChart(chart => {
-    metrics = new MetricsStack(chart, 'metrics', { vendors: vendors(), crawlerNamespaces: ['crawlers'], ...props });
-  });
-  return { objects, stack: metrics };
-}
+const stack = (props: Partial<MetricsStackProps> = {}) => synthMetricsStack({ vendors: vendors(), crawlerNamespaces: ['crawlers'], ...props });
 
 function prometheusConfig(objects: KubeObject[]): any {
   return YAML.parse(findObject(objects, 'ConfigMap', 'prometheus-config').data['prometheus.yml']);

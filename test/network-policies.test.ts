@@ -1,25 +1,19 @@
 import * as YAML from 'yaml';
 import { MeshTelemetry, MeshTelemetryProps } from '../lib/mesh-telemetry';
-import { MetricsStack, MetricsStackProps } from '../lib/metrics-stack';
+import { MetricsStackProps } from '../lib/metrics-stack';
 import { VendorCatalog } from '../lib/vendor';
 import { connectionAllowed, ip, pod } from './support/netpol-eval';
 import { injectedPodTargets } from './support/pod-discovery';
 import { discoveredTargets, materializeConfig, promtool } from './support/prometheus-config';
 import { KubeObject, expectValidObjects } from './support/schemas';
-import { findObject, synthChart } from './support/synth';
+import { findObject, synthChart, synthMetricsStack } from './support/synth';
 
 const vendors = () => new VendorCatalog([
   { name: 'vendor-a', endpoints: ['gw.vendor-a.example:22225', 'gw2.vendor-a.example:22226'] },
   { name: 'vendor-b', endpoints: ['proxy.vendor-b.example:7777'] },
 ]);
 
-function stack(props: Partial<MetricsStackProps> = {}): { objects: KubeObject[]; stack: MetricsStack } {
-  let metrics!: MetricsStack;
-  const objects = synthChart(chart => {
-    metrics = new MetricsStack(chart, 'metrics', { vendors: vendors(), crawlerNamespaces: ['crawlers'], ...props });
-  });
-  return { objects, stack: metrics };
-}
+const stack = (props: Partial<MetricsStackProps> = {}) => synthMetricsStack({ vendors: vendors(), crawlerNamespaces: ['crawlers'], ...props });
 
 function mesh(props: Partial<MeshTelemetryProps> = {}): KubeObject[] {
   return synthChart(chart => new MeshTelemetry(chart, 'mesh', { vendors: vendors(), ...props }));

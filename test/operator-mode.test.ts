@@ -5,18 +5,11 @@ import { operatorPrometheusConfig } from './support/operator-scrape-config';
 import { injectedPodTargets } from './support/pod-discovery';
 import { discoveredTargets, materializeConfig, promtool } from './support/prometheus-config';
 import { KubeObject, expectValidObjects } from './support/schemas';
-import { findObject, synthChart } from './support/synth';
+import { findObject, synthChart, synthMetricsStack } from './support/synth';
 
 const vendors = () => new VendorCatalog([{ name: 'vendor-a', endpoints: ['gw.vendor-a.example:8000'] }, { name: 'vendor-b' }]);
 
-function stack(props: Partial<MetricsStackProps> = {}, build?: (s: MetricsStack) => void): { objects: KubeObject[]; stack: MetricsStack } {
-  let metrics!: MetricsStack;
-  const objects = synthChart(chart => {
-    metrics = new MetricsStack(chart, 'metrics', { vendors: vendors(), crawlerNamespaces: ['crawlers'], mode: 'prometheus-operator', ...props });
-    build?.(metrics);
-  });
-  return { objects, stack: metrics };
-}
+const stack = (props: Partial<MetricsStackProps> = {}, build?: (s: MetricsStack) => void) => synthMetricsStack({ vendors: vendors(), crawlerNamespaces: ['crawlers'], mode: 'prometheus-operator', ...props }, build);
 
 function standaloneJob(): any {
   let metrics!: MetricsStack;

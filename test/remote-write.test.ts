@@ -1,21 +1,15 @@
 import * as YAML from 'yaml';
-import { MetricsStack, MetricsStackProps } from '../lib/metrics-stack';
+import { MetricsStackProps } from '../lib/metrics-stack';
 import { CONTRACT_RULES_REGEX, RULE } from '../lib/metric-contract';
 import { RemoteWriteOptions } from '../lib/prometheus/remote-write';
 import { VendorCatalog } from '../lib/vendor';
 import { materializeConfig, promtool } from './support/prometheus-config';
 import { KubeObject, expectValidObjects } from './support/schemas';
-import { findObject, synthChart } from './support/synth';
+import { findObject, synthMetricsStack } from './support/synth';
 
 const vendors = () => new VendorCatalog([{ name: 'vendor-a' }, { name: 'vendor-b' }]);
 
-function stack(props: Partial<MetricsStackProps> = {}): { objects: KubeObject[]; stack: MetricsStack } {
-  let metrics!: MetricsStack;
-  const objects = synthChart(chart => {
-    metrics = new MetricsStack(chart, 'metrics', { vendors: vendors(), crawlerNamespaces: ['crawlers'], ...props });
-  });
-  return { objects, stack: metrics };
-}
+const stack = (props: Partial<MetricsStackProps> = {}) => synthMetricsStack({ vendors: vendors(), crawlerNamespaces: ['crawlers'], ...props });
 
 const withRemoteWrite = (remoteWrite: RemoteWriteOptions[], prometheus: MetricsStackProps['prometheus'] = {}) => stack({ prometheus: { ...prometheus, remoteWrite } });
 const anchored = (regex: string) => new RegExp(`^(?:${regex})$`);

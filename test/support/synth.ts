@@ -1,4 +1,5 @@
 import { Chart, Testing } from 'cdk8s';
+import { MetricsStack, MetricsStackProps } from '../../lib/metrics-stack';
 import { KubeObject } from './schemas';
 
 /** Builds constructs in a fresh test chart and returns the synthesized objects. */
@@ -14,4 +15,14 @@ export function findObject(objects: KubeObject[], kind: string, name: string, na
     throw new Error(`no ${kind} ${namespace ?? '*'}/${name} among: ${objects.map(o => `${o.kind}/${o.metadata.name}`).join(', ')}`);
   }
   return found;
+}
+
+/** A MetricsStack in a fresh test chart (`build` may add to it before synthesis), and its objects. */
+export function synthMetricsStack(props: MetricsStackProps, build?: (stack: MetricsStack) => void): { objects: KubeObject[]; stack: MetricsStack } {
+  let stack!: MetricsStack;
+  const objects = synthChart(chart => {
+    stack = new MetricsStack(chart, 'metrics', props);
+    build?.(stack);
+  });
+  return { objects, stack };
 }
