@@ -92,7 +92,8 @@ describe('crawler protocols (bundled, direct)', () => {
       { TARGETS: `https://${LOOPBACK}:${h2.port}/`, CA_FILE, REQUESTS_PER_SECOND: '40', METRICS_PORT: String(metricsPort), METRICS_HOST: LOOPBACK },
       ['--experimental-permission', '--allow-fs-read=*'],
     );
-    await waitUntil(() => h2.completed >= 5, 10_000, 'five responses');
+    // Generous: the permission model slows start-up, and the suite runs Prometheus processes beside it.
+    await waitUntil(() => h2.completed >= 5, 30_000, 'five responses');
     const metrics = await scrapeMetrics(metricsPort);
     run.child.kill('SIGTERM');
     expect(await run.waitForExit()).toEqual({ code: 0, signal: null });
