@@ -250,8 +250,9 @@ export function panelExpr(o: PanelExprOptions) {
     // Bandwidth
     vendorSentRate: `sum ${by(LABEL.vendor)} (${RULE.vendorSentBytes}{${byVendor}})`,
     vendorReceivedRate: `sum ${by(LABEL.vendor)} (${RULE.vendorReceivedBytes}{${byVendor}})`,
-    podSentRate: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${RULE.podSentBytes}{${byPod}})`,
-    podReceivedRate: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${RULE.podReceivedBytes}{${byPod}})`,
+    // The busiest `n` of the selected pods at each step: a graph of thousands of lines shows nothing and costs a lot.
+    podSentRate: (n: number) => `topk(${n}, sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${RULE.podSentBytes}{${byPod}}))`,
+    podReceivedRate: (n: number) => `topk(${n}, sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${RULE.podReceivedBytes}{${byPod}}))`,
     sentOverRange: totalOverRange(`${RULE.vendorSentBytes}{${byVendor}}`, o.ruleIntervalSeconds),
     receivedOverRange: totalOverRange(`${RULE.vendorReceivedBytes}{${byVendor}}`, o.ruleIntervalSeconds),
     vendorSentOverRange: totalOverRange(`${RULE.vendorSentBytes}{${byVendor}}`, o.ruleIntervalSeconds, LABEL.vendor),
