@@ -4,9 +4,10 @@ import * as kplus from 'cdk8s-plus-27';
 import { GrafanaServer } from './grafana/grafana-server';
 import { PROMETHEUS_PORT, PrometheusServer } from './prometheus/prometheus-server';
 import { AlertOptions, alertGroups, resolveAlertOptions } from './prometheus/alerts';
+import { DestinationOptions, resolveDestinationGuard } from './prometheus/destinations';
 import { recordingRuleGroups } from './prometheus/recording-rules';
 import { RuleGroup, isAlertingRule } from './prometheus/rule-group';
-import { SCRAPE_JOB } from './metric-contract';
+import { DestinationGuard, SCRAPE_JOB } from './metric-contract';
 import { VendorCatalog } from './vendor';
 import {
   PropertyError, checkDnsLabel, checkDnsName, checkNonEmpty, checkNumber, checkRetentionSize, checkUnique, parseDuration, parseStorageQuantity,
@@ -112,6 +113,11 @@ export interface MetricsStackProps {
    * @default - see AlertOptions
    */
   readonly alerts?: AlertOptions;
+  /**
+   * Bound on the distinct destinations of the per-destination rules.
+   * @default - no folding, at most 200 destinations per vendor (and protocol) by name, the rest as "(other)"
+   */
+  readonly destinations?: DestinationOptions;
 }
 
 export const DEFAULT_PROMETHEUS_IMAGE = 'quay.io/prometheus/prometheus:v2.53.2';
@@ -128,6 +134,8 @@ export class MetricsStack extends Construct {
   public readonly retention: string;
   public readonly scrapeInterval: string;
   public readonly sampleLimit: number;
+  /** The resolved destination bound of the per-destination rules. */
+  public readonly destinations: DestinationGuard;
   /** In-cluster URL of Prometheus. */
   public readonly prometheusUrl: string;
   /** @internal */
@@ -156,6 +164,7 @@ export class MetricsStack extends Construct {
     parseDuration('prometheus.evaluationInterval', evaluationInterval);
     this.sampleLimit = checkNumber('prometheus.sampleLimit', prom.sampleLimit ?? 20000, { min: 1, integer: true });
     const alerts = resolveAlertOptions(props.alerts);
+    this.destinations = resolveDestinationGuard(props.destinations, this.vendors);
     const grafana = props.grafana ?? {};
     const adminSecretName = grafana.adminSecretName ?? 'grafana-admin';
     checkDnsName('grafana.adminSecretName', adminSecretName);
@@ -191,7 +200,7 @@ export class MetricsStack extends Construct {
       },
       labels: { ...labels, 'app.kubernetes.io/name': 'prometheus' },
     });
-    for (const group of [...recordingRuleGroups(this.vendors, SCRAPE_JOB), ...alertGroups(this.vendors, SCRAPE_JOB, this.sampleLimit, alerts)]) {
+    for (const group of [...recordingRuleGroups(this.vendors, SCRAPE_JOB, this.destinations), ...alertGroups(this.vendors, SCRAPE_JOB, this.sampleLimit, alerts)]) {
       this.addRuleGroup(group);
     }
     this.prometheusUrl = `http://prometheus.${this.namespace}.svc:${PROMETHEUS_PORT}`;
