@@ -1,6 +1,6 @@
 import { App, Chart } from 'cdk8s';
 import { MeshTelemetry, MetricsStack, VendorCatalog, VendorCrawler } from './lib';
-import { synthesizeInto } from './lib/synthesize';
+import { ExtraFiles, synthesizeInto } from './lib/synthesize';
 
 /** The demo setup: three vendors, 9 crawler pods averaging 100 requests/s each, 30 days of metrics. */
 export const DEFAULT_VENDORS = [
@@ -12,7 +12,8 @@ const PODS_PER_VENDOR = 3;
 const REQUESTS_PER_SECOND_PER_POD = 100;
 const CONCURRENCY_PER_POD = 100;
 
-export function buildDefaultApp(app: App): void {
+/** Builds the default app; returns the dashboards as import-ready JSON files to write beside the manifests. */
+export function buildDefaultApp(app: App): ExtraFiles {
   const vendors = new VendorCatalog(DEFAULT_VENDORS);
   const meshChart = new Chart(app, 'mesh');
   const mesh = new MeshTelemetry(meshChart, 'mesh', { vendors, namespaces: ['crawlers'] });
@@ -34,12 +35,13 @@ export function buildDefaultApp(app: App): void {
 
   const monitoringChart = new Chart(app, 'monitoring');
   monitoringChart.addDependency(meshChart);
-  new MetricsStack(monitoringChart, 'metrics', {
+  const metrics = new MetricsStack(monitoringChart, 'metrics', {
     vendors,
     crawlerNamespaces: mesh.namespaces,
     namespace: 'monitoring',
     prometheus: { retention: '30d' },
   });
+  return metrics.dashboardFiles();
 }
 
 if (require.main === module) {

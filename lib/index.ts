@@ -4,5 +4,13 @@ export * from './vendor-crawler';
 export * from './metrics-stack';
 export type { RuleGroup, Rule, RecordingRule, AlertingRule } from './prometheus/rule-group';
 export type { DestinationOptions } from './prometheus/destinations';
+export type { NetworkPeer } from './network/peers';
+export type { NetworkPolicyOptions, CrawlerEgressOptions } from './network/network-policy-options';
+export type {
+  AlertmanagerOptions, AlertmanagerReceiver, AlertmanagerRoute, WebhookReceiverOptions, SlackReceiverOptions,
+  PagerDutyReceiverOptions, EmailReceiverOptions,
+} from './alertmanager/alertmanager-config';
 export { PropertyError } from './validation';
 export * as contract from './metric-contract';
+export { proxyDashboards, panelQueries, expandVariables } from '../dashboards';
+export type { DashboardJson, PanelQuery, ProxyDashboardsProps, VariableValues } from '../dashboards';

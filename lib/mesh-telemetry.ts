@@ -8,6 +8,9 @@ import {
   TelemetrySpecMetricsOverridesTagOverridesOperation as Operation,
 } from '../imports/telemetry.istio.io';
 import { CONTRACT_TAGS, ISTIO_STANDARD_TAGS, LABEL } from './metric-contract';
+import { CrawlerEgressPolicies } from './network/crawler-egress-policies';
+import { CrawlerEgressOptions } from './network/network-policy-options';
+import { DEFAULT_DNS_PEERS, NetworkPeer, checkPeers, podsIn } from './network/peers';
 import { VendorCatalog } from './vendor';
 import { PropertyError, checkDnsLabel, checkNonEmpty, checkUnique } from './validation';
 
@@ -39,7 +42,8 @@ export interface MeshTelemetryProps {
   /**
    * Pod Security Standards level enforced on the crawler namespaces. Istio's init container needs
    * NET_ADMIN and NET_RAW, which only `privileged` admits; with the Istio CNI plugin `baseline` or
-   * `restricted` work.
+   * `restricted` work. Whatever the level, the namespaces warn about pod templates that are not
+   * `restricted`.
    * @default 'privileged'
    */
   readonly podSecurityLevel?: PodSecurityLevel;
@@ -55,6 +59,12 @@ export interface MeshTelemetryProps {
    * @default ['istio-system/*']
    */
   readonly extraEgressHosts?: string[];
+  /**
+   * Restrict crawler pods' egress with NetworkPolicies: each vendor's pods (label `proxy-vendor`) may
+   * reach DNS, istiod and that vendor's gateway ports, nothing else. Every vendor needs endpoints.
+   * @default - egress is not restricted
+   */
+  readonly crawlerEgress?: CrawlerEgressOptions;
   /**
    * `'minimal'`: crawler sidecars drop every standard tag the metric contract does not read (source and
    * destination workload tags, response flags, ...), keep response_code on request counts only and the
@@ -104,6 +114,18 @@ export class MeshTelemetry extends Construct {
       if (!/^[^/\s]+\/[^/\s]+$/.test(h)) throw new PropertyError(`extraEgressHosts[${i}]`, h, 'must be \'namespace/host\', e.g. \'istio-system/*\'');
     });
 
+    let egress: { dns: readonly NetworkPeer[]; istiod: readonly NetworkPeer[] } | undefined;
+    if (props.crawlerEgress) {
+      const direct = props.vendors.vendors.find(v => v.endpoints.length === 0);
+      if (direct) {
+        throw new PropertyError('crawlerEgress', props.crawlerEgress, `limits crawlers to their vendor gateways, but vendor '${direct.name}' has no endpoints`);
+      }
+      egress = {
+        dns: checkPeers('crawlerEgress.dns', props.crawlerEgress.dns ?? [...DEFAULT_DNS_PEERS]),
+        istiod: checkPeers('crawlerEgress.istiod', props.crawlerEgress.istiod ?? [podsIn('istio-system', { app: 'istiod' })]),
+      };
+    }
+
     for (const ns of this.namespaces) {
       const scopeNs = new Construct(this, ns);
       if (props.createNamespaces ?? true) {
@@ -113,6 +135,7 @@ export class MeshTelemetry extends Construct {
             labels: {
               ...(props.revision ? { 'istio.io/rev': props.revision } : { 'istio-injection': 'enabled' }),
               'pod-security.kubernetes.io/enforce': this.podSecurityLevel,
+              'pod-security.kubernetes.io/warn': 'restricted',
             },
           },
         });
@@ -140,6 +163,8 @@ export class MeshTelemetry extends Construct {
         });
       }
     }
+
+    if (egress) new CrawlerEgressPolicies(this, 'EgressPolicies', { namespaces: this.namespaces, vendors: props.vendors.vendors, ...egress });
   }
 
   private addTelemetry(scope: Construct, namespace: string): void {

@@ -123,6 +123,9 @@ export const RULE = {
   monthlyTrafficBudgetBytes: 'proxy_vendor:proxy_monthly_traffic_budget_bytes:constant',
 } as const;
 
+/** Evaluation interval of the cost rule group: its 1h rates change slowly. */
+export const COST_RULE_INTERVAL_SECONDS = 60;
+
 /** Seconds in the month used for projections (30 days). */
 export const MONTH_SECONDS = 30 * 86400;
 const GIB = 1024 ** 3;
@@ -305,6 +308,120 @@ export const ALERT_EXPR = {
 } as const;
 
 /** Escapes a literal for a PromQL (RE2) regex inside a double-quoted string. */
-function escapeRegex(literal: string): string {
+export function escapeRegex(literal: string): string {
   return literal.replace(/[.*+?^${}()|[\]\\]/g, '\\\\$&');
 }
+
+/** Grafana template variables the dashboards define and the panel expressions use. */
+export const VAR = {
+  vendor: 'vendor',
+  namespace: 'namespace',
+  pod: 'pod',
+  destination: 'destination',
+} as const;
+
+/** Matchers for the dashboard variables (multi-value, All = `.*`). */
+const byVendor = `${LABEL.vendor}=~"$${VAR.vendor}"`;
+const byPod = `${byVendor}, ${LABEL.namespace}=~"$${VAR.namespace}", ${LABEL.pod}=~"$${VAR.pod}"`;
+const byDestination = `${byVendor}, ${DESTINATION_LABEL}=~"$${VAR.destination}"`;
+
+/**
+ * The total of a per-second rule over the dashboard's time range: the sum of its samples times the
+ * interval they were recorded at. Unlike avg × range, a pod that lived for part of the range is not inflated.
+ */
+function totalOverRange(selector: string, intervalSeconds: number, byLabels?: string): string {
+  return `sum ${byLabels ? `by (${byLabels}) ` : ''}(sum_over_time(${selector}[$__range])) * ${intervalSeconds}`;
+}
+
+/**
+ * The range total of upload plus download. Both rules carry the same labels, so one name regex would
+ * collide once sum_over_time drops the name; a `direction` label keeps them apart until the sum.
+ */
+function bothTotalsOverRange(sent: string, received: string, intervalSeconds: number, byLabels: string): string {
+  const tagged = (selector: string, direction: string) => `label_replace(sum_over_time(${selector}[$__range]), "direction", "${direction}", "", "")`;
+  return `sum by (${byLabels}) (${tagged(sent, 'sent')} or ${tagged(received, 'received')}) * ${intervalSeconds}`;
+}
+
+/** `expr` per vendor, with 0 for vendors that have traffic but none of what `expr` counts. */
+function orZeroPerVendor(expr: string, base: string): string {
+  return `${expr} or 0 * sum ${by(LABEL.vendor)} (${base})`;
+}
+
+/** Seconds left in the calendar month at each evaluation time. */
+const SECONDS_LEFT_IN_MONTH = 'scalar((days_in_month() - day_of_month() + 1) * 86400) - time() % 86400';
+
+/** Options of the dashboard expressions that depend on the deployment. */
+export interface PanelExprOptions {
+  /** Evaluation interval of the contract rule group, in seconds. */
+  readonly ruleIntervalSeconds: number;
+  /** Scrape job of the crawler sidecars. */
+  readonly job: string;
+  /** Regex of destination values that do not name the site crawled: TLS without SNI and vendor gateways (tunnels). */
+  readonly unknownDestinations: string;
+}
+
+/** Every PromQL expression of the dashboards; `$vendor`, `$namespace`, `$pod`, `$destination` are Grafana variables. */
+export function panelExpr(o: PanelExprOptions) {
+  const requests = `${RULE.requests}{${byVendor}}`;
+  const responses = `${RULE.responseCodes}{${byVendor}}`;
+  const crawlerTargets = `up{job="${o.job}", ${byVendor}}`;
+  const unknown = `${DESTINATION_LABEL}=~"${o.unknownDestinations}"`;
+  const mtd = (rule: string) => totalOverRange(`${rule}{${byVendor}}`, COST_RULE_INTERVAL_SECONDS, LABEL.vendor);
+  const unknownShare = (rule: string) => {
+    const all = `sum ${by(LABEL.vendor)} (${rule}{${byVendor}})`;
+    return `(sum ${by(LABEL.vendor)} (${rule}{${byVendor}, ${unknown}}) or 0 * ${all}) / ${all}`;
+  };
+  return {
+    // Overview
+    httpRequestRate: `sum(${RULE.requests}{${byVendor}, request_protocol="http"}) or vector(0)`,
+    tcpConnectionRate: `sum(${RULE.requests}{${byVendor}, request_protocol="tcp"}) or vector(0)`,
+    requestsOverRange: totalOverRange(requests, o.ruleIntervalSeconds, 'request_protocol'),
+    requestsPerVendor: `sum ${by(LABEL.vendor, 'request_protocol')} (${requests})`,
+    requestShare: totalOverRange(requests, o.ruleIntervalSeconds, LABEL.vendor),
+    byteShare: bothTotalsOverRange(`${RULE.vendorSentBytes}{${byVendor}}`, `${RULE.vendorReceivedBytes}{${byVendor}}`, o.ruleIntervalSeconds, LABEL.vendor),
+    crawlerPods: `sum ${by(LABEL.vendor)} (${RULE.crawlerPods}{${byVendor}})`,
+    successRatio: `1 - ${RULE.errorRatio}{${byVendor}}`,
+    // Bandwidth
+    vendorSentRate: `sum ${by(LABEL.vendor)} (${RULE.vendorSentBytes}{${byVendor}})`,
+    vendorReceivedRate: `sum ${by(LABEL.vendor)} (${RULE.vendorReceivedBytes}{${byVendor}})`,
+    podSentRate: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${RULE.podSentBytes}{${byPod}})`,
+    podReceivedRate: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${RULE.podReceivedBytes}{${byPod}})`,
+    sentOverRange: totalOverRange(`${RULE.vendorSentBytes}{${byVendor}}`, o.ruleIntervalSeconds),
+    receivedOverRange: totalOverRange(`${RULE.vendorReceivedBytes}{${byVendor}}`, o.ruleIntervalSeconds),
+    vendorSentOverRange: totalOverRange(`${RULE.vendorSentBytes}{${byVendor}}`, o.ruleIntervalSeconds, LABEL.vendor),
+    vendorReceivedOverRange: totalOverRange(`${RULE.vendorReceivedBytes}{${byVendor}}`, o.ruleIntervalSeconds, LABEL.vendor),
+    topPodsOverRange: (n: number) => `topk(${n}, ${bothTotalsOverRange(`${RULE.podSentBytes}{${byPod}}`, `${RULE.podReceivedBytes}{${byPod}}`, o.ruleIntervalSeconds, `${LABEL.vendor}, ${LABEL.namespace}, ${LABEL.pod}`)})`,
+    // Destinations
+    topDestinationRequests: (n: number) => `topk(${n}, sum ${by(LABEL.vendor, DESTINATION_LABEL, 'request_protocol')} (${RULE.destinationRequests}{${byDestination}}))`,
+    topDestinationReceived: (n: number) => `topk(${n}, sum ${by(DESTINATION_LABEL)} (${RULE.destinationReceivedBytes}{${byDestination}}))`,
+    topDestinationSent: (n: number) => `topk(${n}, sum ${by(DESTINATION_LABEL)} (${RULE.destinationSentBytes}{${byDestination}}))`,
+    destinationRequestRate: (n: number) => `topk(${n}, sum ${by(DESTINATION_LABEL)} (${RULE.destinationRequests}{${byDestination}}))`,
+    unknownDestinationRequestShare: unknownShare(RULE.destinationRequests),
+    unknownDestinationByteShare: unknownShare(RULE.destinationReceivedBytes),
+    // Performance & health
+    latencyQuantile: (q: number) => `histogram_quantile(${q}, sum ${by(LABEL.vendor, 'le')} (${RULE.durationBuckets}{${byVendor}}))`,
+    errorRatio: `${RULE.errorRatio}{${byVendor}}`,
+    responseClassShare: `sum ${by(LABEL.vendor, 'class')} (label_replace(label_replace(${responses}, "class", "\${1}xx", "response_code", "([1-5])[0-9][0-9]"), "class", "no response", "response_code", "0"))`
+      + ` / on (${LABEL.vendor}) group_left sum ${by(LABEL.vendor)} (${responses})`,
+    codeRate: (code: number) => orZeroPerVendor(`sum ${by(LABEL.vendor)} (${RULE.responseCodes}{${byVendor}, response_code="${code}"})`, responses),
+    targetsDown: `count ${by(LABEL.vendor)} (${crawlerTargets} == 0) or 0 * count ${by(LABEL.vendor)} (${crawlerTargets})`,
+    scrapeDuration: `max ${by(LABEL.vendor)} (scrape_duration_seconds{job="${o.job}", ${byVendor}})`,
+    scrapeSamples: `max ${by(LABEL.vendor)} (scrape_samples_post_metric_relabeling{job="${o.job}", ${byVendor}})`,
+    headSeries: 'max by (instance) (prometheus_tsdb_head_series)',
+    samplesAppended: 'sum by (instance) (rate(prometheus_tsdb_head_samples_appended_total[$__rate_interval]))',
+    unattributedBytes: `sum ${by(LABEL.namespace)} (${RULE.unattributedBytes})`,
+    // Cost & budget
+    spendPerHour: `sum ${by(LABEL.vendor)} (${RULE.spend1h}{${byVendor}}) * 3600`,
+    spendMonthToDate: mtd(RULE.spend1h),
+    budgetUsed: `${mtd(RULE.spend1h)} / on (${LABEL.vendor}) ${RULE.monthlyBudget}{${byVendor}}`,
+    projectedSpend: `${mtd(RULE.spend1h)} + sum ${by(LABEL.vendor)} (${RULE.spend1h}{${byVendor}}) * (${SECONDS_LEFT_IN_MONTH})`,
+    monthlyBudget: `${RULE.monthlyBudget}{${byVendor}}`,
+    trafficMonthToDate: mtd(RULE.bytes1h),
+    trafficBudgetUsed: `${mtd(RULE.bytes1h)} / on (${LABEL.vendor}) ${RULE.monthlyTrafficBudgetBytes}{${byVendor}}`,
+    pricePerGiB: `${RULE.pricePerGiB}{${byVendor}}`,
+    pricePer1kRequests: `${RULE.pricePer1kRequests}{${byVendor}}`,
+  };
+}
+
+/** The dashboards' expressions, as returned by panelExpr. */
+export type PanelExpr = ReturnType<typeof panelExpr>;

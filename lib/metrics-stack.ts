@@ -1,11 +1,18 @@
 import { Construct } from 'constructs';
 import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { GrafanaServer } from './grafana/grafana-server';
+import { DashboardJson, ProxyDashboardsProps, checkCurrencyUnit, proxyDashboards } from '../dashboards';
+import { AlertmanagerOptions, DEFAULT_ALERTMANAGER_IMAGE, resolveAlertmanagerConfig } from './alertmanager/alertmanager-config';
+import { ALERTMANAGER_PORT, AlertmanagerServer } from './alertmanager/alertmanager-server';
+import { DATASOURCE_UID, GRAFANA_PORT, GrafanaServer } from './grafana/grafana-server';
+import { MonitoringNetworkPolicies } from './network/monitoring-network-policies';
+import { NetworkPolicyOptions } from './network/network-policy-options';
+import { DEFAULT_DNS_PEERS, NetworkPeer, checkCidr, checkPeers, checkPort } from './network/peers';
 import { PROMETHEUS_PORT, PrometheusServer } from './prometheus/prometheus-server';
 import { AlertOptions, alertGroups, resolveAlertOptions } from './prometheus/alerts';
 import { DestinationOptions, resolveDestinationGuard } from './prometheus/destinations';
 import { recordingRuleGroups } from './prometheus/recording-rules';
+import { SIDECAR_METRICS_PORT } from './prometheus/scrape-config';
 import { RuleGroup, isAlertingRule } from './prometheus/rule-group';
 import { DestinationGuard, SCRAPE_JOB } from './metric-contract';
 import { VendorCatalog } from './vendor';
@@ -61,6 +68,18 @@ export interface PrometheusOptions {
    * @default - requests 500m CPU / 2Gi, limits 2 CPU / 4Gi
    */
   readonly resources?: kplus.ContainerResources;
+  /**
+   * Discover crawler pods in every namespace (a ClusterRole) instead of the crawler namespaces only
+   * (a Role in each): pods of the crawler namespaces, and pods labelled `proxy-vendor` anywhere.
+   * @default false
+   */
+  readonly clusterWideDiscovery?: boolean;
+  /**
+   * Clients besides Grafana allowed to reach Prometheus (port 9090) when NetworkPolicies are on.
+   * `kubectl port-forward` is not subject to NetworkPolicies.
+   * @default - none
+   */
+  readonly allowFrom?: NetworkPeer[];
 }
 
 /** Grafana settings. */
@@ -81,6 +100,26 @@ export interface GrafanaOptions {
    * @default - requests 100m CPU / 256Mi, limits 1 CPU / 512Mi
    */
   readonly resources?: kplus.ContainerResources;
+  /**
+   * Who may reach Grafana (port 3000) when NetworkPolicies are on, e.g. your ingress controller's
+   * namespace. `kubectl port-forward` is not subject to NetworkPolicies and always works.
+   * @default - none: Grafana is reached through `kubectl port-forward` only
+   */
+  readonly allowFrom?: NetworkPeer[];
+}
+
+/** The bundled Grafana dashboards. */
+export interface DashboardsOptions {
+  /**
+   * Provision the five dashboards (Overview, Bandwidth, Destinations, Performance & Health, Cost & Budget).
+   * @default true
+   */
+  readonly enabled?: boolean;
+  /**
+   * Grafana unit of the billing currency on the cost dashboard, e.g. 'currencyEUR' or 'currency:CHF'.
+   * @default 'currencyUSD'
+   */
+  readonly currencyUnit?: string;
 }
 
 export interface MetricsStackProps {
@@ -114,6 +153,22 @@ export interface MetricsStackProps {
    */
   readonly alerts?: AlertOptions;
   /**
+   * The bundled dashboards.
+   * @default - all five, in USD
+   */
+  readonly dashboards?: DashboardsOptions;
+  /**
+   * Deploy Alertmanager with these receivers; Prometheus sends its alerts there.
+   * @default - no Alertmanager: alerts are visible in Prometheus and Grafana only
+   */
+  readonly alertmanager?: AlertmanagerOptions;
+  /**
+   * NetworkPolicies: default deny for the stack's pods, Grafana from `grafana.allowFrom`, Prometheus from
+   * Grafana, crawler pods from Prometheus on the sidecar metrics port.
+   * @default - on, see NetworkPolicyOptions
+   */
+  readonly networkPolicies?: NetworkPolicyOptions;
+  /**
    * Bound on the distinct destinations of the per-destination rules.
    * @default - no folding, at most 200 destinations per vendor (and protocol) by name, the rest as "(other)"
    */
@@ -138,10 +193,20 @@ export class MetricsStack extends Construct {
   public readonly destinations: DestinationGuard;
   /** In-cluster URL of Prometheus. */
   public readonly prometheusUrl: string;
+  /** The bundled dashboards as provisioned (empty when turned off). */
+  public readonly dashboards: DashboardJson[];
+  /** In-cluster URL of Alertmanager, when deployed. */
+  public readonly alertmanagerUrl?: string;
+  /** Whether Prometheus discovers pods in every namespace. */
+  public readonly clusterWideDiscovery: boolean;
+  /** Whether NetworkPolicies are synthesized. */
+  public readonly networkPolicies: boolean;
   /** @internal */
   public readonly _prometheus: PrometheusServer;
   /** @internal */
   public readonly _grafana: GrafanaServer;
+  /** @internal */
+  public readonly _alertmanager?: AlertmanagerServer;
 
   constructor(scope: Construct, id: string, props: MetricsStackProps) {
     super(scope, id);
@@ -161,18 +226,34 @@ export class MetricsStack extends Construct {
     this.scrapeInterval = prom.scrapeInterval ?? '15s';
     const scrapeMs = parseDuration('prometheus.scrapeInterval', this.scrapeInterval);
     const evaluationInterval = prom.evaluationInterval ?? '30s';
-    parseDuration('prometheus.evaluationInterval', evaluationInterval);
+    const evaluationMs = parseDuration('prometheus.evaluationInterval', evaluationInterval);
     this.sampleLimit = checkNumber('prometheus.sampleLimit', prom.sampleLimit ?? 20000, { min: 1, integer: true });
     const alerts = resolveAlertOptions(props.alerts);
     this.destinations = resolveDestinationGuard(props.destinations, this.vendors);
     const grafana = props.grafana ?? {};
     const adminSecretName = grafana.adminSecretName ?? 'grafana-admin';
     checkDnsName('grafana.adminSecretName', adminSecretName);
+    this.clusterWideDiscovery = prom.clusterWideDiscovery ?? false;
+    const netpol = props.networkPolicies ?? {};
+    this.networkPolicies = netpol.enabled ?? true;
+    const grafanaAllowFrom = checkPeers('grafana.allowFrom', grafana.allowFrom ?? []);
+    const prometheusAllowFrom = checkPeers('prometheus.allowFrom', prom.allowFrom ?? []);
+    const dnsPeers = checkPeers('networkPolicies.dns', netpol.dns ?? [...DEFAULT_DNS_PEERS]);
+    const crawlerAllowFrom = checkPeers('networkPolicies.crawlerAllowFrom', netpol.crawlerAllowFrom ?? []);
+    netpol.kubernetesApiCidrs?.forEach((c, i) => checkCidr(`networkPolicies.kubernetesApiCidrs[${i}]`, c));
+    const apiPorts = checkNonEmpty('networkPolicies.kubernetesApiPorts', netpol.kubernetesApiPorts ?? [443, 6443])
+      .map((p, i) => checkPort(`networkPolicies.kubernetesApiPorts[${i}]`, p));
+    const am = props.alertmanager;
+    const amConfig = am ? resolveAlertmanagerConfig(am) : undefined;
+    const amAllowFrom = checkPeers('alertmanager.allowFrom', am?.allowFrom ?? []);
+    if (am?.storageSize !== undefined) parseStorageQuantity('alertmanager.storageSize', am.storageSize);
+    if (am?.storageClassName !== undefined) checkDnsName('alertmanager.storageClassName', am.storageClassName);
 
     const labels = { 'app.kubernetes.io/part-of': 'proxy-telemetry' };
     if (props.createNamespace ?? true) {
       new kplus.Namespace(this, 'Namespace', {
-        metadata: { name: this.namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
+        // warn shows violations of a pod template at apply time; enforce alone only fails pod creation later.
+        metadata: { name: this.namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' } },
       });
     }
 
@@ -193,7 +274,9 @@ export class MetricsStack extends Construct {
         labelLimit: 64,
         labelNameLengthLimit: 128,
         labelValueLengthLimit: 2048,
+        clusterWide: this.clusterWideDiscovery,
       },
+      alertmanagers: am ? [`alertmanager.${this.namespace}.svc:${ALERTMANAGER_PORT}`] : undefined,
       resources: prom.resources ?? {
         cpu: { request: kplus.Cpu.millis(500), limit: kplus.Cpu.units(2) },
         memory: { request: Size.gibibytes(2), limit: Size.gibibytes(4) },
@@ -217,6 +300,69 @@ export class MetricsStack extends Construct {
       },
       labels: { ...labels, 'app.kubernetes.io/name': 'grafana' },
     });
+
+    if (am && amConfig) {
+      this._alertmanager = new AlertmanagerServer(this, 'Alertmanager', {
+        namespace: this.namespace,
+        image: am.image ?? DEFAULT_ALERTMANAGER_IMAGE,
+        config: amConfig.config,
+        credentialsSecretName: am.credentialsSecretName ?? 'alertmanager-credentials',
+        mountCredentials: amConfig.secretKeys.length > 0,
+        storageSize: am.storageSize,
+        storageClassName: am.storageClassName,
+        resources: am.resources ?? {
+          cpu: { request: kplus.Cpu.millis(50), limit: kplus.Cpu.millis(500) },
+          memory: { request: Size.mebibytes(64), limit: Size.mebibytes(256) },
+        },
+        labels: { ...labels, 'app.kubernetes.io/name': 'alertmanager' },
+      });
+      this.alertmanagerUrl = `http://alertmanager.${this.namespace}.svc:${ALERTMANAGER_PORT}`;
+    }
+
+    if (this.networkPolicies) {
+      const podLabels = (name: string) => ({ ...labels, 'app.kubernetes.io/name': name });
+      new MonitoringNetworkPolicies(this, 'NetworkPolicies', {
+        namespace: this.namespace,
+        crawlerNamespaces: this.crawlerNamespaces,
+        clusterWideDiscovery: this.clusterWideDiscovery,
+        stackPodLabels: labels,
+        prometheus: { podLabels: podLabels('prometheus'), port: PROMETHEUS_PORT, allowFrom: prometheusAllowFrom },
+        grafana: { podLabels: podLabels('grafana'), port: GRAFANA_PORT, allowFrom: grafanaAllowFrom },
+        alertmanager: amConfig ? { podLabels: podLabels('alertmanager'), port: ALERTMANAGER_PORT, allowFrom: amAllowFrom, egressPorts: amConfig.egressPorts } : undefined,
+        dns: dnsPeers,
+        kubernetesApiCidrs: netpol.kubernetesApiCidrs,
+        kubernetesApiPorts: apiPorts,
+        sidecarMetricsPort: SIDECAR_METRICS_PORT,
+        crawlerAllowFrom,
+      });
+    }
+
+    const dashboards = props.dashboards ?? {};
+    if (dashboards.currencyUnit !== undefined) checkCurrencyUnit('dashboards.currencyUnit', dashboards.currencyUnit);
+    this.dashboardSettings = {
+      vendors: this.vendors,
+      job: SCRAPE_JOB,
+      ruleIntervalSeconds: Math.max(1, Math.round(evaluationMs / 1000)),
+      currencyUnit: dashboards.currencyUnit,
+    };
+    this.dashboards = (dashboards.enabled ?? true) ? proxyDashboards({ ...this.dashboardSettings, datasourceUid: DATASOURCE_UID }) : [];
+    for (const dashboard of this.dashboards) this.addDashboard(dashboard);
+  }
+
+  private readonly dashboardSettings: Omit<ProxyDashboardsProps, 'datasourceUid'>;
+
+  /**
+   * The bundled dashboards as JSON files for Grafana's import dialog (`dashboards/<uid>.json`), with a
+   * datasource input instead of this stack's datasource.
+   */
+  public dashboardFiles(): Record<string, string> {
+    if (this.dashboards.length === 0) return {};
+    return Object.fromEntries(proxyDashboards(this.dashboardSettings).map(d => [`dashboards/${d.uid}.json`, `${JSON.stringify(d, null, 2)}\n`]));
+  }
+
+  /** The rendered alertmanager.yml, when Alertmanager is deployed. */
+  public renderAlertmanagerConfig(): string | undefined {
+    return this._alertmanager?.renderedConfig;
   }
 
   /** Adds a recording/alerting rule group to Prometheus. */

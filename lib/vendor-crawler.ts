@@ -238,7 +238,11 @@ export class VendorCrawler extends Construct {
           cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.units(1) },
           memory: { request: Size.mebibytes(128), limit: Size.mebibytes(256) },
         },
-        volumeMounts: volumes.map(v => ({ path: v.path, volume: v.volume, readOnly: true })),
+        volumeMounts: [
+          ...volumes.map(v => ({ path: v.path, volume: v.volume, readOnly: true })),
+          // The root filesystem is read-only; crawlers (and libraries they use) may need scratch space.
+          { path: '/tmp', volume: kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp', { sizeLimit: Size.mebibytes(256) }) },
+        ],
       }],
     });
     addRuntimeDefaultSeccomp(this.deployment);

@@ -27,7 +27,8 @@ describe('default app', () => {
   const objects = readObjects(dir);
 
   test('dist/ equals a fresh synth (run `npm run synth` after changing the code)', () => {
-    expect(fs.readdirSync(DIST).sort()).toEqual(files);
+    expect(fs.readdirSync(DIST, { recursive: true, withFileTypes: true }).filter(e => e.isFile())
+      .map(e => path.relative(DIST, path.join(e.parentPath, e.name))).sort()).toEqual(files);
     for (const file of files) {
       expect({ file, content: fs.readFileSync(path.join(DIST, file), 'utf8') }).toEqual({ file, content: fs.readFileSync(path.join(dir, file), 'utf8') });
     }
@@ -57,8 +58,9 @@ describe('default app', () => {
     expect(prom.spec.template.spec.containers[0].args).toContain('--storage.tsdb.retention.time=30d');
   });
 
-  test('files apply in order: namespaces before what lives in them', () => {
-    expect(files).toEqual(['0000-mesh.k8s.yaml', '0001-crawlers.k8s.yaml', '0002-monitoring.k8s.yaml']);
+  test('files apply in order: namespaces before what lives in them; dashboards for import in a subdirectory `kubectl apply -f dist` skips', () => {
+    expect(files).toEqual(['0000-mesh.k8s.yaml', '0001-crawlers.k8s.yaml', '0002-monitoring.k8s.yaml',
+      ...['bandwidth', 'cost', 'destinations', 'health', 'overview'].map(d => `dashboards/proxy-${d}.json`)]);
     const seen = new Set<string>();
     for (const o of objects) {
       if (o.kind === 'Namespace') seen.add(o.metadata.name);
@@ -82,7 +84,7 @@ describe('default app', () => {
   test('invalid props fail before anything is written: an existing output directory is left as it was', () => {
     // GIVEN an output directory from an earlier synth
     const { dir: outdir } = synthToTemp();
-    const before = fs.readdirSync(outdir).map(f => fs.readFileSync(path.join(outdir, f), 'utf8'));
+    const before = files.map(f => fs.readFileSync(path.join(outdir, f), 'utf8'));
 
     // WHEN the app is invalid
     expect(() => synthesizeInto(outdir, app => {
@@ -91,7 +93,7 @@ describe('default app', () => {
     })).toThrow('\'vendors[0].weight\' (0) must be > 0');
 
     // THEN
-    expect(fs.readdirSync(outdir).map(f => fs.readFileSync(path.join(outdir, f), 'utf8'))).toEqual(before);
+    expect(files.map(f => fs.readFileSync(path.join(outdir, f), 'utf8'))).toEqual(before);
     expect(fs.readdirSync(path.dirname(outdir)).filter(f => f.startsWith('.cdk8s-tmp-'))).toEqual([]);
   });
 

@@ -48,7 +48,8 @@ describe('npm run deploy', () => {
       '--context prod rollout status deployment/prometheus -n monitoring --timeout=2m',
       '--context prod rollout status deployment/grafana -n monitoring --timeout=2m',
     ]);
-    expect(fs.readdirSync(path.join(dir, 'out'))).toEqual(['0000-mesh.k8s.yaml', '0001-crawlers.k8s.yaml', '0002-monitoring.k8s.yaml']);
+    // kubectl apply -f is not recursive: the dashboards for import stay out of the apply.
+    expect(fs.readdirSync(path.join(dir, 'out'))).toEqual(['0000-mesh.k8s.yaml', '0001-crawlers.k8s.yaml', '0002-monitoring.k8s.yaml', 'dashboards']);
     expect(output).toContain('kubectl port-forward -n monitoring svc/grafana 3000:3000');
     expect(output).toContain('kubectl port-forward -n monitoring svc/prometheus 9090:9090');
     // No admin Secret yet: the command to create one is printed, with a generated password.

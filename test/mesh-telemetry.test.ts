@@ -18,7 +18,7 @@ describe('MeshTelemetry', () => {
     expect(objects).toMatchSnapshot();
     expectValidObjects(objects);
     const ns = findObject(objects, 'Namespace', 'crawlers');
-    expect(ns.metadata.labels).toEqual({ 'istio-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'privileged' });
+    expect(ns.metadata.labels).toEqual({ 'istio-injection': 'enabled', 'pod-security.kubernetes.io/enforce': 'privileged', 'pod-security.kubernetes.io/warn': 'restricted' });
     // The Namespace comes first so `kubectl apply` can create what lives in it.
     expect(objects[0].kind).toBe('Namespace');
 
@@ -83,7 +83,7 @@ describe('MeshTelemetry', () => {
     expect(objects).toMatchSnapshot();
     expectValidObjects(objects);
     for (const name of ['crawl-eu', 'crawl-us']) {
-      expect(findObject(objects, 'Namespace', name).metadata.labels).toEqual({ 'istio.io/rev': 'canary', 'pod-security.kubernetes.io/enforce': 'restricted' });
+      expect(findObject(objects, 'Namespace', name).metadata.labels).toEqual({ 'istio.io/rev': 'canary', 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' });
       expect(findObject(objects, 'ServiceEntry', 'proxy-vendor-vendor-b', name).spec.exportTo).toEqual(['.']);
       expect(findObject(objects, 'Telemetry', 'proxy-telemetry', name).spec.metrics[0].overrides.find((o: any) => o.tagOverrides?.destination_sni).tagOverrides.destination_sni.value).toBe('connection.sni');
     }

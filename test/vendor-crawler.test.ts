@@ -74,7 +74,7 @@ describe('VendorCrawler', () => {
     });
     expect(objects.filter(o => o.kind === 'ConfigMap').map(o => o.metadata.name)).toEqual(['proxy-telemetry-crawler']);
     for (const name of ['crawler-vendor-a', 'crawler-vendor-b']) {
-      expect(podSpec(objects, name).spec.volumes).toEqual([{ name: 'script', configMap: { name: 'proxy-telemetry-crawler' } }]);
+      expect(podSpec(objects, name).spec.volumes).toEqual([{ name: 'script', configMap: { name: 'proxy-telemetry-crawler' } }, { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } }]);
     }
   });
 

@@ -5,6 +5,7 @@ import * as kplus from 'cdk8s-plus-27';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import * as YAML from 'yaml';
 import { addRuntimeDefaultSeccomp, restrictedContainerSecurity } from '../internal/hardening';
+import { DiscoveryRbac } from './discovery-rbac';
 import { RuleGroup } from './rule-group';
 import { CrawlerScrapeOptions, crawlerScrapeJob, selfScrapeJob } from './scrape-config';
 
@@ -20,6 +21,8 @@ export interface PrometheusServerProps {
   readonly evaluationInterval: string;
   readonly resources: kplus.ContainerResources;
   readonly labels: Record<string, string>;
+  /** Alertmanager addresses (`host:port`) alerts are sent to. */
+  readonly alertmanagers?: string[];
 }
 
 export const PROMETHEUS_PORT = 9090;
@@ -45,17 +48,9 @@ export class PrometheusServer extends Construct {
       metadata: { name: 'prometheus', namespace: ns, labels: props.labels },
       automountToken: false,
     });
-    // Discovery needs pods only, and only in the crawler namespaces.
-    for (const crawlerNs of props.scrape.namespaces) {
-      const role = new kplus.Role(this, `Discovery-${crawlerNs}`, {
-        metadata: { name: 'prometheus-pod-discovery', namespace: crawlerNs, labels: props.labels },
-      });
-      role.allowRead(kplus.ApiResource.PODS);
-      new kplus.RoleBinding(this, `DiscoveryBinding-${crawlerNs}`, {
-        metadata: { name: 'prometheus-pod-discovery', namespace: crawlerNs, labels: props.labels },
-        role,
-      }).addSubjects(this.serviceAccount);
-    }
+    new DiscoveryRbac(this, 'Discovery', {
+      namespaces: props.scrape.namespaces, clusterWide: props.scrape.clusterWide ?? false, serviceAccount: this.serviceAccount, namespace: ns, labels: props.labels,
+    });
 
     const config = new k8s.KubeConfigMap(this, 'Config', {
       metadata: { name: 'prometheus-config', namespace: ns, labels: props.labels },
@@ -138,6 +133,7 @@ export class PrometheusServer extends Construct {
         evaluation_interval: this.props.evaluationInterval,
       },
       rule_files: [`${CONFIG_DIR}/${RULES_FILE}`],
+      ...(this.props.alertmanagers?.length ? { alerting: { alertmanagers: [{ static_configs: [{ targets: this.props.alertmanagers }] }] } } : {}),
       scrape_configs: [crawlerScrapeJob(this.props.scrape), selfScrapeJob(this.props.scrape.scrapeInterval)],
     };
   }

@@ -1,4 +1,4 @@
-import { DestinationGuard, LABEL, RECORDING_EXPR, RULE, RULE_GROUP, UNBOUNDED_DESTINATIONS, destinationRuleExprs } from '../metric-contract';
+import { COST_RULE_INTERVAL_SECONDS, DestinationGuard, LABEL, RECORDING_EXPR, RULE, RULE_GROUP, UNBOUNDED_DESTINATIONS, destinationRuleExprs } from '../metric-contract';
 import { VendorCatalog } from '../vendor';
 import { RecordingRule, RuleGroup } from './rule-group';
 
@@ -34,7 +34,7 @@ export function recordingRuleGroups(vendors: VendorCatalog, job: string, destina
     },
     {
       name: 'proxy-telemetry.cost',
-      interval: '1m',
+      interval: `${COST_RULE_INTERVAL_SECONDS / 60}m`,
       rules: [
         r(RULE.bytes1h, RECORDING_EXPR.bytes1h),
         r(RULE.requests1h, RECORDING_EXPR.requests1h),

@@ -4,6 +4,11 @@ import { LABEL, PER_POD_SOURCE_TAGS, SCRAPED_SERIES, SCRAPE_JOB, VENDOR_POD_LABE
 export interface CrawlerScrapeOptions {
   /** Namespaces to discover crawler pods in. */
   readonly namespaces: string[];
+  /**
+   * Discover in every namespace: pods of `namespaces`, and pods labelled `proxy-vendor` anywhere.
+   * @default false
+   */
+  readonly clusterWide?: boolean;
   readonly scrapeInterval: string;
   readonly scrapeTimeout: string;
   /** Most samples one sidecar may expose after metric relabeling; a target above it fails its scrape. */
@@ -13,9 +18,17 @@ export interface CrawlerScrapeOptions {
   readonly labelValueLengthLimit: number;
 }
 
+/** The istio-proxy container port the scrape job keeps (named `http-envoy-prom`). */
+export const SIDECAR_METRICS_PORT = 15090;
+
 /** `__meta_kubernetes_pod_label_<name>` as Prometheus sanitises label names. */
 export function podLabelMeta(label: string): string {
   return `__meta_kubernetes_pod_label_${label.replace(/[^a-zA-Z0-9_]/g, '_')}`;
+}
+
+/** `__meta_kubernetes_pod_labelpresent_<name>`: 'true' when the pod has the label. */
+export function podLabelPresentMeta(label: string): string {
+  return `__meta_kubernetes_pod_labelpresent_${label.replace(/[^a-zA-Z0-9_]/g, '_')}`;
 }
 
 /** Istio series that rules, alerts and dashboards read; everything else is dropped at scrape time. */
@@ -36,8 +49,14 @@ export function crawlerScrapeJob(opts: CrawlerScrapeOptions): Record<string, unk
     label_limit: opts.labelLimit,
     label_name_length_limit: opts.labelNameLengthLimit,
     label_value_length_limit: opts.labelValueLengthLimit,
-    kubernetes_sd_configs: [{ role: 'pod', namespaces: { names: opts.namespaces } }],
+    kubernetes_sd_configs: [opts.clusterWide ? { role: 'pod' } : { role: 'pod', namespaces: { names: opts.namespaces } }],
     relabel_configs: [
+      ...(opts.clusterWide ? [{
+        // Every pod of the crawler namespaces (unlabelled ones count as unattributed), and vendor-labelled pods elsewhere.
+        source_labels: ['__meta_kubernetes_namespace', podLabelPresentMeta(VENDOR_POD_LABEL)],
+        regex: `(?:${opts.namespaces.join('|')});.*|.*;true`,
+        action: 'keep',
+      }] : []),
       {
         // Role=pod yields one target per container port; keep only the sidecar's Envoy stats port.
         source_labels: ['__meta_kubernetes_pod_container_name', '__meta_kubernetes_pod_container_port_name'],

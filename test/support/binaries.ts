@@ -4,6 +4,7 @@ const INSTALL_HINT: Record<string, string> = {
   promtool: 'apt-get install -y prometheus',
   prometheus: 'apt-get install -y prometheus',
   amtool: 'apt-get install -y prometheus-alertmanager',
+  'prometheus-alertmanager': 'apt-get install -y prometheus-alertmanager',
 };
 
 /** Absolute path of a required binary; fails loudly (never skips) when it is missing. */

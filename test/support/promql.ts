@@ -14,3 +14,19 @@ export function promqlErrors(expr: string): string[] {
   });
   return errors;
 }
+
+/** Metric names an expression selects: `name{...}` selectors, and literal alternatives of `__name__=~"a|b"`. */
+export function metricNames(expr: string): string[] {
+  const names = new Set<string>();
+  parser.parse(expr).iterate({
+    enter: node => {
+      if (node.type.name !== 'VectorSelector') return;
+      const text = expr.slice(node.from, node.to);
+      const name = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(text)?.[0];
+      if (name) names.add(name);
+      const regex = /__name__=~?"([^"]*)"/.exec(text)?.[1];
+      regex?.split('|').forEach(n => names.add(n));
+    },
+  });
+  return [...names].sort();
+}

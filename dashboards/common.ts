@@ -1,0 +1,124 @@
+import * as common from '@grafana/grafana-foundation-sdk/common';
+import {
+  DashboardBuilder, DashboardCursorSync, DashboardLinkBuilder, DashboardLinkType, DatasourceVariableBuilder,
+  QueryVariableBuilder, VariableRefresh, VariableSort,
+} from '@grafana/grafana-foundation-sdk/dashboard';
+import * as bargauge from '@grafana/grafana-foundation-sdk/bargauge';
+import * as piechart from '@grafana/grafana-foundation-sdk/piechart';
+import { DataqueryBuilder, PromQueryFormat } from '@grafana/grafana-foundation-sdk/prometheus';
+import * as stat from '@grafana/grafana-foundation-sdk/stat';
+import * as table from '@grafana/grafana-foundation-sdk/table';
+import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
+import { LABEL, PanelExpr, RULE, VAR } from '../lib/metric-contract';
+
+/** Tag shared by every dashboard: the dashboards link to each other through it. */
+export const DASHBOARD_TAG = 'proxy-telemetry';
+/** Name of the datasource variable every panel queries through. */
+export const DATASOURCE_VAR = 'datasource';
+const DATASOURCE = { type: 'prometheus', uid: `\${${DATASOURCE_VAR}}` };
+
+/** What a dashboard module needs to build its panels. */
+export interface DashboardContext {
+  readonly expr: PanelExpr;
+  /** Grafana unit of the billing currency, e.g. 'currencyUSD'. */
+  readonly currencyUnit: string;
+  /** Datasource the datasource variable selects by default (a uid, or an import input like `${DS_PROMETHEUS}`). */
+  readonly defaultDatasource: string;
+}
+
+/** A Prometheus query through the dashboard's datasource variable. */
+export function query(refId: string, expr: string, legend?: string): DataqueryBuilder {
+  const q = new DataqueryBuilder().refId(refId).datasource(DATASOURCE).expr(expr);
+  return legend === undefined ? q : q.legendFormat(legend);
+}
+
+/** An instant query: one value per series (bar gauges, pies, stats over the range). */
+export function instantQuery(refId: string, expr: string, legend?: string): DataqueryBuilder {
+  return query(refId, expr, legend).instant();
+}
+
+/** An instant query as a table frame, one column per query (tables). */
+export function tableQuery(refId: string, expr: string): DataqueryBuilder {
+  return query(refId, expr).instant().format(PromQueryFormat.Table);
+}
+
+function legend(placement = common.LegendPlacement.Bottom): common.VizLegendOptionsBuilder {
+  return new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.Table)
+    .placement(placement).calcs(['mean', 'max', 'lastNotNull']).sortBy('Mean').sortDesc(true);
+}
+
+/** A time series panel with a table legend (mean, max, last) sorted by mean. */
+export function timeseriesPanel(title: string, description: string, unit: string): timeseries.PanelBuilder {
+  return new timeseries.PanelBuilder().title(title).description(description).datasource(DATASOURCE).unit(unit)
+    .legend(legend()).tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending))
+    .fillOpacity(10).lineWidth(1).height(9).span(12);
+}
+
+/** A single-value panel of the last value. */
+export function statPanel(title: string, description: string, unit: string): stat.PanelBuilder {
+  return new stat.PanelBuilder().title(title).description(description).datasource(DATASOURCE).unit(unit)
+    .graphMode(common.BigValueGraphMode.Area).colorMode(common.BigValueColorMode.Value).textMode(common.BigValueTextMode.ValueAndName)
+    .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false)).height(5).span(6);
+}
+
+/** Horizontal bars, one per series, largest first. */
+export function barGaugePanel(title: string, description: string, unit: string): bargauge.PanelBuilder {
+  return new bargauge.PanelBuilder().title(title).description(description).datasource(DATASOURCE).unit(unit)
+    .orientation(common.VizOrientation.Horizontal).displayMode(common.BarGaugeDisplayMode.Gradient)
+    .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false)).height(9).span(12);
+}
+
+/** A table of instant queries merged on their labels. */
+export function tablePanel(title: string, description: string, sortBy: string): table.PanelBuilder {
+  return new table.PanelBuilder().title(title).description(description).datasource(DATASOURCE)
+    .withTransformation({ id: 'merge', options: {} })
+    .withTransformation({ id: 'organize', options: { excludeByName: { Time: true } } })
+    .sortBy([new common.TableSortByFieldStateBuilder().displayName(sortBy).desc(true)])
+    .filterable(true).height(10).span(12);
+}
+
+/** A pie of each series' share. */
+export function piePanel(title: string, description: string, unit: string): piechart.PanelBuilder {
+  return new piechart.PanelBuilder().title(title).description(description).datasource(DATASOURCE).unit(unit)
+    .pieType(piechart.PieChartType.Donut).displayLabels([piechart.PieChartLabels.Percent])
+    .legend(new piechart.PieChartLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.Table)
+      .placement(common.LegendPlacement.Right).values([piechart.PieChartLegendValues.Percent, piechart.PieChartLegendValues.Value]))
+    .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false)).height(9).span(6);
+}
+
+/** Renames a table's value columns: one query per column, Grafana names them `Value #<refId>`. */
+export function columnNames(names: Record<string, string>): { id: string; options: Record<string, unknown> } {
+  return {
+    id: 'organize',
+    options: { renameByName: Object.fromEntries(Object.entries(names).map(([refId, name]) => [`Value #${refId}`, name])) },
+  };
+}
+
+type Variable = 'namespace' | 'pod' | 'destination';
+
+/**
+ * A dashboard with the shared frame: tags, links to the other dashboards, the datasource variable,
+ * the vendor variable and any of namespace, pod and destination (each multi-value with All).
+ */
+export function dashboard(ctx: DashboardContext, uid: string, title: string, description: string, variables: Variable[] = []): DashboardBuilder {
+  const builder = new DashboardBuilder(title).uid(uid).description(description).tags([DASHBOARD_TAG])
+    .readonly().time({ from: 'now-6h', to: 'now' }).refresh('1m').tooltip(DashboardCursorSync.Crosshair)
+    .link(new DashboardLinkBuilder('Proxy telemetry').type(DashboardLinkType.Dashboards).tags([DASHBOARD_TAG])
+      .asDropdown(true).includeVars(true).keepTime(true))
+    .withVariable(new DatasourceVariableBuilder(DATASOURCE_VAR).label('Datasource').type('prometheus')
+      .current({ text: 'Prometheus', value: ctx.defaultDatasource }));
+  const vendorSeries = `${RULE.crawlerPods}`;
+  const defs: Record<Variable | 'vendor', { label: string; query: string }> = {
+    vendor: { label: 'Vendor', query: `label_values(${vendorSeries}, ${LABEL.vendor})` },
+    namespace: { label: 'Namespace', query: `label_values(${RULE.podReceivedBytes}{${LABEL.vendor}=~"$${VAR.vendor}"}, ${LABEL.namespace})` },
+    pod: { label: 'Pod', query: `label_values(${RULE.podReceivedBytes}{${LABEL.vendor}=~"$${VAR.vendor}", ${LABEL.namespace}=~"$${VAR.namespace}"}, ${LABEL.pod})` },
+    destination: { label: 'Destination', query: `label_values(${RULE.destinationRequests}{${LABEL.vendor}=~"$${VAR.vendor}"}, destination)` },
+  };
+  for (const name of ['vendor', ...variables] as const) {
+    builder.withVariable(new QueryVariableBuilder(VAR[name]).label(defs[name].label).datasource(DATASOURCE)
+      .query(defs[name].query).definition(defs[name].query)
+      .refresh(VariableRefresh.OnTimeRangeChanged).sort(VariableSort.AlphabeticalAsc)
+      .multi(true).includeAll(true).allValue('.*').current({ text: 'All', value: '$__all' }));
+  }
+  return builder;
+}

@@ -1,0 +1,41 @@
+import * as common from '@grafana/grafana-foundation-sdk/common';
+import { Dashboard, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
+import { DashboardContext, dashboard, query, timeseriesPanel } from './common';
+
+export const HEALTH_UID = 'proxy-health';
+const QUANTILES = [0.5, 0.9, 0.99];
+
+/** Whether traffic through each vendor works: latency, errors, vendor refusals, and the telemetry's own health. */
+export function healthDashboard(ctx: DashboardContext): Dashboard {
+  const e = ctx.expr;
+  const latency = timeseriesPanel('HTTP request duration', 'Percentiles of plain-HTTP request durations per vendor, from the sidecar histogram.', 'ms');
+  QUANTILES.forEach((q, i) => latency.withTarget(query(String.fromCharCode(65 + i), e.latencyQuantile(q), `{{proxy_vendor}} p${q * 100}`)));
+  return dashboard(ctx, HEALTH_UID, 'Proxy Performance & Health',
+    'Latency and errors of HTTP traffic per vendor, 407 and 429 answers, scrape health of the crawler sidecars and Prometheus ingestion.')
+    .withRow(new RowBuilder('Traffic'))
+    .withPanel(latency)
+    .withPanel(timeseriesPanel('Error ratio', 'Share of HTTP requests answered 4xx or 5xx or not at all.', 'percentunit')
+      .min(0).withTarget(query('A', e.errorRatio, '{{proxy_vendor}}')))
+    .withPanel(timeseriesPanel('Responses by class', 'Share of HTTP responses per status class; "no response" when the request got none.', 'percentunit')
+      .min(0).max(1).stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
+      .withTarget(query('A', e.responseClassShare, '{{proxy_vendor}} {{class}}')))
+    .withPanel(timeseriesPanel('407 and 429 per vendor',
+      'Proxy authentication required and rate-limited answers per second. Only answers to plain-HTTP requests are visible; inside a CONNECT tunnel they are not.', 'reqps')
+      .withTarget(query('A', e.codeRate(407), '{{proxy_vendor}} 407'))
+      .withTarget(query('B', e.codeRate(429), '{{proxy_vendor}} 429')))
+    .withRow(new RowBuilder('Telemetry'))
+    .withPanel(timeseriesPanel('Crawler sidecars down', 'Scrape targets per vendor whose last scrape failed.', 'short')
+      .min(0).withTarget(query('A', e.targetsDown, '{{proxy_vendor}}')))
+    .withPanel(timeseriesPanel('Slowest sidecar scrape', 'Longest scrape duration per vendor.', 's')
+      .withTarget(query('A', e.scrapeDuration, '{{proxy_vendor}}')))
+    .withPanel(timeseriesPanel('Samples per sidecar scrape', 'Largest sample count per scrape after the keep-list; a target above the sample limit fails its scrape.', 'short')
+      .withTarget(query('A', e.scrapeSamples, '{{proxy_vendor}}')))
+    .withPanel(timeseriesPanel('Unattributed traffic', 'Bytes/s of injected pods in crawler namespaces without the proxy-vendor label: charged to no vendor here.', 'binBps')
+      .withTarget(query('A', e.unattributedBytes, '{{namespace}}')))
+    .withRow(new RowBuilder('Prometheus'))
+    .withPanel(timeseriesPanel('Head series', 'Series in the in-memory head block: the main driver of Prometheus memory.', 'short')
+      .withTarget(query('A', e.headSeries, '{{instance}}')))
+    .withPanel(timeseriesPanel('Samples appended/s', 'Ingestion rate.', 'short')
+      .withTarget(query('A', e.samplesAppended, '{{instance}}')))
+    .build();
+}

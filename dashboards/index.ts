@@ -1,0 +1,132 @@
+import { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
+import { DESTINATION_LABEL, escapeRegex, panelExpr } from '../lib/metric-contract';
+import { VendorCatalog } from '../lib/vendor';
+import { PropertyError, checkNumber } from '../lib/validation';
+import { bandwidthDashboard } from './bandwidth';
+import { DATASOURCE_VAR, DashboardContext } from './common';
+import { costDashboard } from './cost';
+import { destinationsDashboard } from './destinations';
+import { healthDashboard } from './health';
+import { overviewDashboard } from './overview';
+
+export { DASHBOARD_TAG } from './common';
+export { OVERVIEW_UID } from './overview';
+export { BANDWIDTH_UID } from './bandwidth';
+export { DESTINATIONS_UID } from './destinations';
+export { HEALTH_UID } from './health';
+export { COST_UID } from './cost';
+
+/** Input name of the datasource in exported dashboards; Grafana's import asks for it. */
+export const DATASOURCE_INPUT = 'DS_PROMETHEUS';
+
+export interface ProxyDashboardsProps {
+  /** The vendor model: its gateway hosts mark traffic whose destination is hidden in a tunnel. */
+  readonly vendors: VendorCatalog;
+  /** Scrape job of the crawler sidecars. */
+  readonly job: string;
+  /** Evaluation interval of the contract rules in seconds: range totals multiply rule samples by it. */
+  readonly ruleIntervalSeconds: number;
+  /**
+   * Grafana unit of the billing currency.
+   * @default 'currencyUSD'
+   */
+  readonly currencyUnit?: string;
+  /**
+   * Datasource uid the dashboards select by default. Leave unset for dashboards to import by hand:
+   * they then carry a datasource input that Grafana's import dialog asks for.
+   * @default - an import input
+   */
+  readonly datasourceUid?: string;
+}
+
+/** A Grafana dashboard JSON model, as provisioned or imported. */
+export type DashboardJson = Dashboard & { uid: string; title: string } & Record<string, unknown>;
+
+/** The five dashboards: Overview, Bandwidth, Destinations, Performance & Health, Cost & Budget. */
+export function proxyDashboards(props: ProxyDashboardsProps): DashboardJson[] {
+  checkNumber('ruleIntervalSeconds', props.ruleIntervalSeconds, { min: 1 });
+  if (props.currencyUnit !== undefined) checkCurrencyUnit('currencyUnit', props.currencyUnit);
+  const gateways = props.vendors.vendors.flatMap(v => v.endpoints.map(ep => ep.host));
+  const ctx: DashboardContext = {
+    expr: panelExpr({
+      job: props.job,
+      ruleIntervalSeconds: props.ruleIntervalSeconds,
+      // Empty: neither SNI nor service known; "unknown": TLS without SNI; gateways: CONNECT tunnels.
+      unknownDestinations: ['', 'unknown', ...[...new Set(gateways)].map(escapeRegex)].join('|'),
+    }),
+    currencyUnit: props.currencyUnit ?? 'currencyUSD',
+    defaultDatasource: props.datasourceUid ?? `\${${DATASOURCE_INPUT}}`,
+  };
+  const built = [overviewDashboard, bandwidthDashboard, destinationsDashboard, healthDashboard, costDashboard].map(f => f(ctx) as DashboardJson);
+  return props.datasourceUid === undefined ? built.map(withImportInput) : built;
+}
+
+/** Checks a Grafana unit id of a currency ('currencyUSD', 'currency:CHF'). */
+export function checkCurrencyUnit(path: string, unit: string): string {
+  if (!/^currency([A-Z]{3}|:[^"\\]{1,8})$/.test(unit)) {
+    throw new PropertyError(path, unit, "must be a Grafana currency unit such as 'currencyUSD', 'currencyEUR' or 'currency:CHF'");
+  }
+  return unit;
+}
+
+/** Adds the `__inputs` block Grafana's import dialog uses to ask for the datasource. */
+function withImportInput(d: DashboardJson): DashboardJson {
+  return {
+    __inputs: [{ name: DATASOURCE_INPUT, label: 'Prometheus', description: 'Prometheus that scrapes the crawler sidecars', type: 'datasource', pluginId: 'prometheus', pluginName: 'Prometheus' }],
+    __requires: [{ type: 'datasource', id: 'prometheus', name: 'Prometheus', version: '1.0.0' }],
+    ...d,
+  };
+}
+
+/** One query of one panel. */
+export interface PanelQuery {
+  readonly dashboard: string;
+  readonly panel: string;
+  readonly refId: string;
+  /** PromQL with Grafana variables. */
+  readonly expr: string;
+  /** Instant (true) or range query. */
+  readonly instant: boolean;
+  /** Panel relative time such as 'now/M', if the panel overrides the dashboard range. */
+  readonly timeFrom?: string;
+}
+
+/** Every panel query of the given dashboards (default: the five, for any vendor model). */
+export function panelQueries(dashboards: DashboardJson[]): PanelQuery[] {
+  return dashboards.flatMap(d => (d.panels ?? []).flatMap((p: any) => (p.targets ?? []).map((t: any) => ({
+    dashboard: d.uid, panel: p.title, refId: t.refId, expr: t.expr, instant: t.instant === true, ...(p.timeFrom ? { timeFrom: p.timeFrom } : {}),
+  }))));
+}
+
+/** Values of the dashboard variables; unset ones mean All. */
+export interface VariableValues {
+  readonly vendor?: string[];
+  readonly namespace?: string[];
+  readonly pod?: string[];
+  readonly destination?: string[];
+  /** `$__range` in seconds. @default 3600 */
+  readonly rangeSeconds?: number;
+  /** `$__rate_interval` in seconds. @default 60 */
+  readonly rateIntervalSeconds?: number;
+}
+
+/**
+ * Substitutes Grafana's variables as Grafana does for Prometheus: a multi-value selection becomes a regex
+ * alternation of escaped values, All becomes `.*`; unknown `$name` references are left alone.
+ */
+export function expandVariables(expr: string, values: VariableValues = {}): string {
+  const multi = (selected?: string[]) => (selected === undefined ? '.*'
+    : selected.length === 1 ? escapeRegex(selected[0]) : `(${selected.map(escapeRegex).join('|')})`);
+  const range = values.rangeSeconds ?? 3600;
+  const vars: Record<string, string> = {
+    vendor: multi(values.vendor),
+    namespace: multi(values.namespace),
+    pod: multi(values.pod),
+    [DESTINATION_LABEL]: multi(values.destination),
+    __range_s: String(range),
+    __range: `${range}s`,
+    __rate_interval: `${values.rateIntervalSeconds ?? 60}s`,
+    [DATASOURCE_VAR]: 'prometheus',
+  };
+  return expr.replace(/\$\{(\w+)\}|\$(\w+)/g, (match, braced: string | undefined, bare: string | undefined) => vars[braced ?? bare!] ?? match);
+}

@@ -1,0 +1,157 @@
+import { Testing } from 'cdk8s';
+import { DASHBOARD_TAG, DashboardJson, expandVariables, panelQueries, proxyDashboards } from '../dashboards';
+import { MAX_DASHBOARD_BYTES } from '../lib/grafana/grafana-server';
+import { RULE, SCRAPE_JOB } from '../lib/metric-contract';
+import { MetricsStack } from '../lib/metrics-stack';
+import { VendorCatalog } from '../lib/vendor';
+import { metricNames, promqlErrors } from './support/promql';
+import { KubeObject, expectValidObjects } from './support/schemas';
+
+const vendors = new VendorCatalog([
+  { name: 'vendor-a', endpoints: ['gw.vendor-a.example:8000'], pricePerGiB: 3.5, monthlyBudget: 5000 },
+  { name: 'vendor-b', pricePer1kRequests: 0.4, monthlyTrafficBudgetGiB: 800 },
+]);
+const UIDS = ['proxy-overview', 'proxy-bandwidth', 'proxy-destinations', 'proxy-health', 'proxy-cost'];
+/** Raw series a panel may read: per-target health and Prometheus' own metrics, one series per target. */
+const RAW_ALLOWED = ['up', 'scrape_duration_seconds', 'scrape_samples_post_metric_relabeling', 'prometheus_tsdb_head_series', 'prometheus_tsdb_head_samples_appended_total'];
+
+const panels = (d: DashboardJson) => (d.panels ?? []).filter((p: any) => p.type !== 'row') as any[];
+
+describe('the five dashboards', () => {
+  // GIVEN a vendor model with a tunnel gateway, prices and budgets
+  // WHEN the dashboards are built for import
+  const dashboards = proxyDashboards({ vendors, job: SCRAPE_JOB, ruleIntervalSeconds: 30 });
+
+  test.each(UIDS)('%s matches its snapshot', uid => {
+    expect(dashboards.find(d => d.uid === uid)).toMatchSnapshot();
+  });
+
+  test('stable uids, one tag, and links to each other that keep the time range and variables', () => {
+    expect(dashboards.map(d => d.uid)).toEqual(UIDS);
+    for (const d of dashboards) {
+      expect(d.tags).toEqual([DASHBOARD_TAG]);
+      expect(d.links).toEqual([expect.objectContaining({ type: 'dashboards', tags: [DASHBOARD_TAG], asDropdown: true, includeVars: true, keepTime: true })]);
+    }
+  });
+
+  test('a datasource variable, and a multi-value vendor variable with All, on every dashboard; pod and destination where they apply', () => {
+    for (const d of dashboards) {
+      const vars = d.templating!.list!;
+      expect(vars[0]).toMatchObject({ type: 'datasource', name: 'datasource', query: 'prometheus', current: { value: '${DS_PROMETHEUS}' } });
+      expect(vars[1]).toMatchObject({ type: 'query', name: 'vendor', multi: true, includeAll: true, allValue: '.*', query: `label_values(${RULE.crawlerPods}, proxy_vendor)` });
+      for (const v of vars.slice(1)) expect(v.datasource).toEqual({ type: 'prometheus', uid: '${datasource}' });
+    }
+    const names = (uid: string) => dashboards.find(d => d.uid === uid)!.templating!.list!.map(v => v.name);
+    expect(names('proxy-bandwidth')).toEqual(['datasource', 'vendor', 'namespace', 'pod']);
+    expect(names('proxy-destinations')).toEqual(['datasource', 'vendor', 'destination']);
+  });
+
+  test('every panel: a description, the datasource variable, a unit, and queries with unique refIds through the datasource variable', () => {
+    for (const d of dashboards) {
+      for (const p of panels(d)) {
+        const where = `${d.uid} / ${p.title}`;
+        expect({ where, description: typeof p.description === 'string' && p.description.length > 10 }).toEqual({ where, description: true });
+        expect({ where, ds: p.datasource }).toEqual({ where, ds: { type: 'prometheus', uid: '${datasource}' } });
+        const units = [p.fieldConfig?.defaults?.unit, ...(p.fieldConfig?.overrides ?? []).flatMap((o: any) => o.properties.filter((x: any) => x.id === 'unit').map((x: any) => x.value))];
+        expect({ where, hasUnit: units.some(u => typeof u === 'string' && u.length > 0) }).toEqual({ where, hasUnit: true });
+        const refIds = p.targets.map((t: any) => t.refId);
+        expect(new Set(refIds).size).toBe(refIds.length);
+        for (const t of p.targets) expect(t.datasource).toEqual({ type: 'prometheus', uid: '${datasource}' });
+        if (p.type === 'timeseries') for (const t of p.targets) expect({ where, legend: t.legendFormat }).toEqual({ where, legend: expect.stringMatching(/\{\{/) });
+      }
+    }
+  });
+
+  test('every query parses as PromQL with the variables substituted (All, one value, several values)', () => {
+    const queries = panelQueries(dashboards);
+    expect(queries.length).toBeGreaterThanOrEqual(40);
+    for (const q of queries) {
+      for (const values of [{}, { vendor: ['vendor-a'] }, { vendor: ['vendor-a', 'vendor-b'], destination: ['example.com', 'a.b+c'], pod: ['p-1'] }]) {
+        const expr = expandVariables(q.expr, values);
+        expect({ panel: `${q.dashboard} / ${q.panel} / ${q.refId}`, expr, errors: promqlErrors(expr) }).toEqual({ panel: `${q.dashboard} / ${q.panel} / ${q.refId}`, expr, errors: [] });
+        expect(expr).not.toMatch(/\$(vendor|namespace|pod|destination|__range|__rate_interval)\b/);
+      }
+    }
+  });
+
+  test('panels read recording rules; raw series only for per-target health and Prometheus itself', () => {
+    const contract = new Set<string>(Object.values(RULE));
+    for (const q of panelQueries(dashboards)) {
+      for (const name of metricNames(expandVariables(q.expr))) {
+        expect({ panel: `${q.dashboard} / ${q.panel}`, name, known: contract.has(name) || RAW_ALLOWED.includes(name) })
+          .toEqual({ panel: `${q.dashboard} / ${q.panel}`, name, known: true });
+      }
+    }
+  });
+
+  test('vendor selections are regex-escaped as Grafana does; unknown $references stay', () => {
+    expect(expandVariables('x{proxy_vendor=~"$vendor", destination=~"${destination}"}', { vendor: ['a', 'b'], destination: ['www.example.com'] }))
+      .toBe('x{proxy_vendor=~"(a|b)", destination=~"www\\\\.example\\\\.com"}');
+    expect(expandVariables('label_replace(x, "c", "${1}xx", "r", "(.)..")')).toBe('label_replace(x, "c", "${1}xx", "r", "(.)..")');
+    expect(expandVariables('sum_over_time(x[$__range]) * $__range_s', { rangeSeconds: 600 })).toBe('sum_over_time(x[600s]) * 600');
+  });
+
+  test('traffic with no known destination counts TLS without SNI, empty destinations and every vendor gateway', () => {
+    const unknown = panelQueries(dashboards).find(q => q.panel === 'Requests without a known destination')!;
+    expect(unknown.expr).toContain('destination=~"|unknown|gw\\\\.vendor-a\\\\.example"');
+  });
+
+  test('bad options fail before anything is built, naming the property', () => {
+    expect(() => proxyDashboards({ vendors, job: SCRAPE_JOB, ruleIntervalSeconds: 0 })).toThrow("'ruleIntervalSeconds' (0)");
+    expect(() => proxyDashboards({ vendors, job: SCRAPE_JOB, ruleIntervalSeconds: 30, currencyUnit: 'dollars' })).toThrow('\'currencyUnit\' ("dollars") must be a Grafana currency unit');
+    expect(() => new MetricsStack(Testing.chart(), 'm', { vendors, crawlerNamespaces: ['crawlers'], dashboards: { currencyUnit: 'USD' } }))
+      .toThrow('\'dashboards.currencyUnit\' ("USD")');
+  });
+});
+
+describe('MetricsStack provisions the dashboards', () => {
+  test('one ConfigMap per dashboard, below the last-applied annotation limit, mounted into Grafana', () => {
+    // GIVEN
+    const chart = Testing.chart();
+    // WHEN
+    const stack = new MetricsStack(chart, 'm', { vendors, crawlerNamespaces: ['crawlers'] });
+    const objects = Testing.synth(chart) as KubeObject[];
+    // THEN
+    expectValidObjects(objects);
+    const maps = objects.filter(o => o.kind === 'ConfigMap' && o.metadata.name.startsWith('grafana-dashboard-'));
+    expect(maps.map(m => m.metadata.name)).toEqual(UIDS.map(uid => `grafana-dashboard-${uid}`));
+    for (const m of maps) {
+      expect(Buffer.byteLength(JSON.stringify(m))).toBeLessThan(MAX_DASHBOARD_BYTES);
+      const model = JSON.parse(Object.values(m.data as Record<string, string>)[0]);
+      // Provisioned dashboards select the stack's datasource and need no import input.
+      expect(model.templating.list[0].current.value).toBe('prometheus');
+      expect(model).not.toHaveProperty('__inputs');
+    }
+    const grafana = objects.find(o => o.kind === 'Deployment' && o.metadata.name === 'grafana')!;
+    const mounted = grafana.spec.template.spec.volumes.filter((v: any) => v.configMap?.name?.startsWith('grafana-dashboard-')).map((v: any) => v.configMap.name);
+    expect(mounted).toEqual(maps.map(m => m.metadata.name));
+    expect(stack.dashboards.map(d => d.uid)).toEqual(UIDS);
+  });
+
+  test('range totals use the evaluation interval; the currency unit reaches the cost dashboard', () => {
+    const stack = new MetricsStack(Testing.chart(), 'm', {
+      vendors, crawlerNamespaces: ['crawlers'], prometheus: { evaluationInterval: '15s' }, dashboards: { currencyUnit: 'currencyEUR' },
+    });
+    const total = panelQueries(stack.dashboards).find(q => q.panel === 'Sent over the range')!;
+    expect(total.expr).toMatch(/\[\$__range\]\)\) \* 15$/);
+    expect(JSON.stringify(stack.dashboards.find(d => d.uid === 'proxy-cost'))).toContain('"currencyEUR"');
+  });
+
+  test('import files carry a datasource input instead of the stack datasource', () => {
+    const stack = new MetricsStack(Testing.chart(), 'm', { vendors, crawlerNamespaces: ['crawlers'] });
+    const files = stack.dashboardFiles();
+    expect(Object.keys(files)).toEqual(UIDS.map(uid => `dashboards/${uid}.json`));
+    for (const content of Object.values(files)) {
+      const model = JSON.parse(content);
+      expect(model.__inputs).toEqual([expect.objectContaining({ name: 'DS_PROMETHEUS', type: 'datasource', pluginId: 'prometheus' })]);
+      expect(model.templating.list[0].current.value).toBe('${DS_PROMETHEUS}');
+    }
+  });
+
+  test('dashboards can be turned off', () => {
+    const chart = Testing.chart();
+    const stack = new MetricsStack(chart, 'm', { vendors, crawlerNamespaces: ['crawlers'], dashboards: { enabled: false } });
+    expect((Testing.synth(chart) as KubeObject[]).filter(o => o.metadata.name.startsWith('grafana-dashboard-'))).toEqual([]);
+    expect(stack.dashboardFiles()).toEqual({});
+  });
+});
