@@ -21,12 +21,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as YAML from 'yaml';
-import { RECORDING_EXPR, RULE, UNBOUNDED_DESTINATIONS, destinationRuleExprs } from '../lib/metric-contract';
+import { expandVariables, panelQueries, proxyDashboards } from '../dashboards';
+import { RECORDING_EXPR, RULE, SCRAPE_JOB, UNBOUNDED_DESTINATIONS, destinationRuleExprs } from '../lib/metric-contract';
 import { resolveDestinationGuard } from '../lib/prometheus/destinations';
 import { PrometheusProcess } from '../test/support/prometheus-process';
 import { benchVendors, buildFleet, hostPool, product } from './support/fleet';
-// The dashboards' panel queries; switch to '../dashboards' once it exports panelQueries/expandVariables.
-import { expandVariables, inlineRules, panelQueries } from './support/panels';
+import { inlineRules } from './support/panels';
 import { RemoteWriter, encodeLabels } from './support/remote-write';
 
 const STEP_S = 15;
@@ -161,16 +161,17 @@ async function settled(prom: PrometheusProcess): Promise<void> {
 
 interface Timing { medianMs: number; runs: number; series: number; error?: string }
 
-async function timeQuery(prom: PrometheusProcess, expr: string, endMs: number, runs: number): Promise<Timing> {
+/** A panel's query as Grafana sends it: query_range over the last hour at a 15 s step, or an instant query at the end. */
+async function timeQuery(prom: PrometheusProcess, expr: string, endMs: number, runs: number, instant: boolean): Promise<Timing> {
   const once = async () => {
     const t = process.hrtime.bigint();
-    const result = await prom.queryRange(expr, endMs - 3_600_000, endMs, STEP_S);
+    const result = instant ? await prom.query(expr, endMs) : await prom.queryRange(expr, endMs - 3_600_000, endMs, STEP_S);
     return { ms: Number(process.hrtime.bigint() - t) / 1e6, series: result.length };
   };
   try {
     const warm = await once();
-    // Raw queries at large scales can take tens of seconds: fewer runs there.
-    const n = warm.ms > 15_000 ? 3 : runs;
+    // Raw queries at large scales take seconds to minutes: fewer runs there.
+    const n = warm.ms > 30_000 ? 1 : warm.ms > 5_000 ? 3 : runs;
     const times: number[] = [];
     for (let i = 0; i < n; i++) times.push((await once()).ms);
     return { medianMs: Math.round(median(times) * 10) / 10, runs: n, series: warm.series };
@@ -202,11 +203,13 @@ async function scale(pods: number, runs: number): Promise<Record<string, unknown
     const rulesSeconds = await backfillRules(prom, prod.rulesYaml, endMs - HISTORY_MIN * 60_000, endMs, work);
 
     const panels = [];
-    for (const p of panelQueries()) {
-      const rules = expandVariables(p.expr);
-      const raw = inlineRules(rules);
-      const onRules = await timeQuery(prom, rules, endMs, runs);
-      const onRaw = raw ? await timeQuery(prom, raw, endMs, runs) : undefined;
+    const dashboards = proxyDashboards({ vendors: benchVendors(), job: SCRAPE_JOB, ruleIntervalSeconds: 30 });
+    for (const p of panelQueries(dashboards)) {
+      // All selected, a 1 h range, Grafana's $__rate_interval for a 15 s scrape interval.
+      const rules = expandVariables(p.expr, { rangeSeconds: 3600, rateIntervalSeconds: 60 });
+      const raw = inlineRules(rules, SCRAPE_JOB);
+      const onRules = await timeQuery(prom, rules, endMs, runs, p.instant);
+      const onRaw = raw && raw !== rules ? await timeQuery(prom, raw, endMs, runs, p.instant) : undefined;
       log(`  ${p.dashboard} / ${p.panel}: rules ${onRules.medianMs} ms, raw ${onRaw?.medianMs ?? '-'} ms`);
       panels.push({ ...p, expr: rules, rules: onRules, raw: onRaw });
     }
