@@ -15,7 +15,7 @@
  *
  * Results: bench/results/cardinality-<pods>.json (or destinations-<N>.json) and a Markdown table on stdout.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -38,6 +38,10 @@ const { values: args } = parseArgs({
     pods: { type: 'string', default: '100,1000' },
     destinations: { type: 'string' },
     runs: { type: 'string', default: String(RUNS) },
+    // Server-side timeout of each raw-series query (Prometheus' default is 2m).
+    'raw-timeout': { type: 'string', default: '2m' },
+    // Without panels: no rule backfill and no panel timing (head, memory and one rule evaluation only).
+    'no-panels': { type: 'boolean', default: false },
     out: { type: 'string', default: path.join(__dirname, 'results') },
   },
 });
@@ -83,7 +87,7 @@ async function startPrometheus(dir: string): Promise<PrometheusProcess> {
   fs.writeFileSync(configFile, YAML.stringify({ global: { scrape_interval: `${STEP_S}s`, evaluation_interval: '30s' } }));
   return PrometheusProcess.start({
     configFile,
-    args: ['--web.enable-remote-write-receiver', '--storage.tsdb.retention.time=30d', '--query.max-samples=50000000'],
+    args: ['--web.enable-remote-write-receiver', '--storage.tsdb.retention.time=30d', '--query.max-samples=100000000', '--query.timeout=10m'],
   });
 }
 
@@ -104,7 +108,7 @@ async function ingest(prom: PrometheusProcess, fleet: ReturnType<typeof buildFle
 }
 
 /** Recording-rule history with promtool, one pass per dependency level (a pass reads the blocks of earlier ones). */
-async function backfillRules(prom: PrometheusProcess, rulesYaml: string, startMs: number, endMs: number, work: string): Promise<number> {
+async function backfillRules(prom: PrometheusProcess, rulesYaml: string, startMs: number, endMs: number, work: string, windowMs: number): Promise<number> {
   const started = Date.now();
   const groups: any[] = YAML.parse(rulesYaml).groups;
   const records = groups.flatMap(g => g.rules.filter((r: any) => r.record));
@@ -126,8 +130,13 @@ async function backfillRules(prom: PrometheusProcess, rulesYaml: string, startMs
     const file = path.join(work, `rules-pass-${l}.yml`);
     fs.writeFileSync(file, YAML.stringify({ groups: passGroups }, { lineWidth: 0 }));
     const out = path.join(work, `blocks-${l}`);
-    execFileSync('promtool', ['tsdb', 'create-blocks-from', 'rules', `--start=${Math.floor(startMs / 1000)}`, `--end=${Math.floor(endMs / 1000)}`,
-      `--url=${prom.url}`, `--output-dir=${out}`, '--eval-interval=30s', '--quiet', file], { stdio: ['ignore', 'ignore', 'ignore'], maxBuffer: 1 << 26 });
+    // One query_range per rule and window: windows bound the samples a query holds at large scales.
+    for (let from = startMs; from < endMs; from += windowMs) {
+      const to = Math.min(endMs, from + windowMs);
+      const r = spawnSync('promtool', ['tsdb', 'create-blocks-from', 'rules', `--start=${Math.floor(from / 1000)}`, `--end=${Math.floor(to / 1000)}`,
+        `--url=${prom.url}`, `--output-dir=${out}`, '--eval-interval=30s', '--quiet', file], { encoding: 'utf8', maxBuffer: 1 << 26 });
+      if (r.status !== 0) throw new Error(`promtool create-blocks-from rules failed (${r.status}):\n${(r.stderr ?? '').slice(-2000)}`);
+    }
     const blocks = fs.readdirSync(out).filter(d => fs.existsSync(path.join(out, d, 'meta.json')));
     for (const b of blocks) fs.renameSync(path.join(out, b), path.join(dataDir, b));
     // Prometheus loads new block directories on its next reload (once a minute), then compacts the overlapping ones.
@@ -162,11 +171,17 @@ async function settled(prom: PrometheusProcess): Promise<void> {
 interface Timing { medianMs: number; runs: number; series: number; error?: string }
 
 /** A panel's query as Grafana sends it: query_range over the last hour at a 15 s step, or an instant query at the end. */
-async function timeQuery(prom: PrometheusProcess, expr: string, endMs: number, runs: number, instant: boolean): Promise<Timing> {
+async function timeQuery(prom: PrometheusProcess, expr: string, endMs: number, runs: number, instant: boolean, timeout?: string): Promise<Timing> {
   const once = async () => {
     const t = process.hrtime.bigint();
-    const result = instant ? await prom.query(expr, endMs) : await prom.queryRange(expr, endMs - 3_600_000, endMs, STEP_S);
-    return { ms: Number(process.hrtime.bigint() - t) / 1e6, series: result.length };
+    const params: Record<string, string> = instant
+      ? { query: expr, time: String(endMs / 1000) }
+      : { query: expr, start: String((endMs - 3_600_000) / 1000), end: String(endMs / 1000), step: String(STEP_S) };
+    if (timeout) params.timeout = timeout;
+    const res = await fetch(`${prom.url}/api/v1/${instant ? 'query' : 'query_range'}?${new URLSearchParams(params)}`);
+    const body: any = await res.json();
+    if (body.status !== 'success') throw new Error(`${body.errorType}: ${body.error}`);
+    return { ms: Number(process.hrtime.bigint() - t) / 1e6, series: body.data.result.length };
   };
   try {
     const warm = await once();
@@ -200,18 +215,19 @@ async function scale(pods: number, runs: number): Promise<Record<string, unknown
   try {
     const endMs = Math.floor(Date.now() / (STEP_S * 1000)) * STEP_S * 1000;
     const ingestion = await ingest(prom, fleet, endMs);
-    const rulesSeconds = await backfillRules(prom, prod.rulesYaml, endMs - HISTORY_MIN * 60_000, endMs, work);
+    const withPanels = !args['no-panels'];
+    const rulesSeconds = !withPanels ? 0 : await backfillRules(prom, prod.rulesYaml, endMs - HISTORY_MIN * 60_000, endMs, work, (pods <= 100 ? HISTORY_MIN : pods <= 1000 ? 15 : 5) * 60_000);
 
     const panels = [];
     const dashboards = proxyDashboards({ vendors: benchVendors(), job: SCRAPE_JOB, ruleIntervalSeconds: 30 });
-    for (const p of panelQueries(dashboards)) {
+    for (const p of withPanels ? panelQueries(dashboards) : []) {
       // All selected, a 1 h range, Grafana's $__rate_interval for a 15 s scrape interval.
       const rules = expandVariables(p.expr, { rangeSeconds: 3600, rateIntervalSeconds: 60 });
       const raw = inlineRules(rules, SCRAPE_JOB);
       const onRules = await timeQuery(prom, rules, endMs, runs, p.instant);
-      const onRaw = raw && raw !== rules ? await timeQuery(prom, raw, endMs, runs, p.instant) : undefined;
+      const onRaw = raw && raw !== rules ? await timeQuery(prom, raw, endMs, runs, p.instant, args['raw-timeout']) : undefined;
       log(`  ${p.dashboard} / ${p.panel}: rules ${onRules.medianMs} ms, raw ${onRaw?.medianMs ?? '-'} ms`);
-      panels.push({ ...p, expr: rules, rules: onRules, raw: onRaw });
+      panels.push({ ...p, expr: rules, rules: onRules, raw: onRaw, rawTimeout: args['raw-timeout'] });
     }
     // What one evaluation of the rule groups costs (instant queries of every recording rule at the end).
     const ruleEval: Record<string, number> = {};
