@@ -75,7 +75,9 @@ function blockSeries(dataDir: string): { blocks: number; series: number } {
 
 /** Highest-cardinality metric names of the newest block, from `promtool tsdb analyze`. */
 function analyze(dataDir: string): string[] {
-  const out = execFileSync('promtool', ['tsdb', 'analyze', dataDir], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync('promtool', ['tsdb', 'analyze', dataDir], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) return []; // no block (head only)
+  const out = r.stdout;
   const start = out.indexOf('Highest cardinality metric names:');
   return start < 0 ? [] : out.slice(start).split('\n').slice(1, 16).map(l => l.trim()).filter(Boolean);
 }
