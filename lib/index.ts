@@ -3,6 +3,7 @@ export * from './mesh-telemetry';
 export * from './vendor-crawler';
 export * from './metrics-stack';
 export type { RuleGroup, Rule, RecordingRule, AlertingRule } from './prometheus/rule-group';
+export type { DestinationOptions } from './prometheus/destinations';
 export type { NetworkPeer } from './network/peers';
 export type { NetworkPolicyOptions, CrawlerEgressOptions } from './network/network-policy-options';
 export type {

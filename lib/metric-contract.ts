@@ -30,6 +30,52 @@ export const ISTIO = {
   tcpClosed: 'istio_tcp_connections_closed_total',
 } as const;
 
+/**
+ * Istio's standard tags on the sidecar metrics (istio/proxy istio_stats.cc). TCP metrics have all but
+ * response_code and grpc_response_status.
+ */
+export const ISTIO_STANDARD_TAGS = [
+  'reporter',
+  'source_workload', 'source_canonical_service', 'source_canonical_revision', 'source_workload_namespace',
+  'source_principal', 'source_app', 'source_version', 'source_cluster',
+  'destination_workload', 'destination_workload_namespace', 'destination_principal', 'destination_app',
+  'destination_version', 'destination_service', 'destination_canonical_service', 'destination_canonical_revision',
+  'destination_service_name', 'destination_service_namespace', 'destination_cluster',
+  'request_protocol', 'response_code', 'grpc_response_status', 'response_flags', 'connection_security_policy',
+] as const;
+
+/**
+ * The Istio tags each metric must keep for the rules below; every other standard tag can be removed at the
+ * sidecar. `reporter` tells outbound from inbound. The duration histogram is read per vendor only.
+ */
+export const CONTRACT_TAGS: Readonly<Record<Exclude<keyof typeof ISTIO, 'tcpClosed'>, readonly string[]>> = {
+  requests: ['reporter', 'destination_service', 'request_protocol', 'response_code'],
+  requestBytes: ['reporter', 'destination_service', 'request_protocol'],
+  responseBytes: ['reporter', 'destination_service', 'request_protocol'],
+  duration: ['reporter', 'request_protocol'],
+  tcpSentBytes: ['reporter', 'destination_service', 'request_protocol', LABEL.sni],
+  tcpReceivedBytes: ['reporter', 'destination_service', 'request_protocol', LABEL.sni],
+  tcpOpened: ['reporter', 'destination_service', 'request_protocol', LABEL.sni],
+};
+
+/**
+ * Series the rules read: the keep-list of the scrape job. Byte histograms are read through their `_sum` only
+ * (bytes, not sizes per request), the duration histogram through its buckets.
+ */
+export const SCRAPED_SERIES = [
+  ISTIO.requests,
+  `${ISTIO.requestBytes}_sum`,
+  `${ISTIO.responseBytes}_sum`,
+  `${ISTIO.duration}_bucket`,
+  ISTIO.tcpSentBytes, ISTIO.tcpReceivedBytes, ISTIO.tcpOpened,
+] as const;
+
+/**
+ * Labels of outbound series that describe the reporting pod itself: constant per scrape target, so dropping
+ * them at scrape time can never make two series of one target identical (the pod label keeps targets apart).
+ */
+export const PER_POD_SOURCE_TAGS = ISTIO_STANDARD_TAGS.filter(t => t.startsWith('source_'));
+
 /** Name of the rule group holding the contract's recording rules. */
 export const RULE_GROUP = 'proxy-telemetry.rules';
 
@@ -79,6 +125,13 @@ export const RULE = {
 
 /** Evaluation interval of the cost rule group: its 1h rates change slowly. */
 export const COST_RULE_INTERVAL_SECONDS = 60;
+
+/** Labels each destination rule keeps beside `destination`: the bound ranks destinations within them. */
+export const DESTINATION_RULE_LABELS: Readonly<Record<string, readonly string[]>> = {
+  [RULE.destinationRequests]: [LABEL.vendor, 'request_protocol'],
+  [RULE.destinationSentBytes]: [LABEL.vendor],
+  [RULE.destinationReceivedBytes]: [LABEL.vendor],
+};
 
 /** Seconds in the month used for projections (30 days). */
 export const MONTH_SECONDS = 30 * 86400;
@@ -130,16 +183,19 @@ function bothDirections(matchers: string, window: string): string {
     + ` or label_replace(${rate(DOWNLOAD_COUNTERS, matchers, window)}, "direction", "received", "", "")`;
 }
 
+const NO_GUARD = { fold: 'none', maxPerVendor: 0, pinned: [], publicSuffixes: [] } as const;
+
 /** Every PromQL expression of the recording rules. */
 export const RECORDING_EXPR = {
   requests: `sum ${by(LABEL.vendor, 'request_protocol')} (${rate(REQUEST_COUNTERS, ATTRIBUTED, '5m')})`,
-  destinationRequests: `sum ${by(LABEL.vendor, DESTINATION_LABEL, 'request_protocol')} (${withDestination(rate(REQUEST_COUNTERS, ATTRIBUTED, '5m'))})`,
+  /** Every host by name; MetricsStack records `destinationRuleExprs(guard)`, bounded, instead. */
+  destinationRequests: destinationRuleExprs(NO_GUARD).destinationRequests,
   podSentBytes: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${rate(UPLOAD_COUNTERS, ATTRIBUTED, '5m')})`,
   podReceivedBytes: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${rate(DOWNLOAD_COUNTERS, ATTRIBUTED, '5m')})`,
   vendorSentBytes: `sum ${by(LABEL.vendor)} (${RULE.podSentBytes})`,
   vendorReceivedBytes: `sum ${by(LABEL.vendor)} (${RULE.podReceivedBytes})`,
-  destinationSentBytes: `sum ${by(LABEL.vendor, DESTINATION_LABEL)} (${withDestination(rate(UPLOAD_COUNTERS, ATTRIBUTED, '5m'))})`,
-  destinationReceivedBytes: `sum ${by(LABEL.vendor, DESTINATION_LABEL)} (${withDestination(rate(DOWNLOAD_COUNTERS, ATTRIBUTED, '5m'))})`,
+  destinationSentBytes: destinationRuleExprs(NO_GUARD).destinationSentBytes,
+  destinationReceivedBytes: destinationRuleExprs(NO_GUARD).destinationReceivedBytes,
   responseCodes: `sum ${by(LABEL.vendor, 'response_code')} (rate(${ISTIO.requests}{${ATTRIBUTED}}[5m]))`,
   // Vendors without errors get 0, not a missing series.
   errorRatio: `(sum ${by(LABEL.vendor)} (${RULE.responseCodes}{response_code=~"0|4..|5.."}) or 0 * sum ${by(LABEL.vendor)} (${RULE.responseCodes})) / sum ${by(LABEL.vendor)} (${RULE.responseCodes})`,
@@ -153,6 +209,92 @@ export const RECORDING_EXPR = {
     + `label_replace(${RULE.bytes1h} * on (${LABEL.vendor}) ${RULE.pricePerGiB} / ${GIB}, "cost", "traffic", "", "")`
     + ` or label_replace(${RULE.requests1h} * on (${LABEL.vendor}) ${RULE.pricePer1kRequests} / 1000, "cost", "requests", "", ""))`,
 } as const;
+
+/** Destination value that the guard sums the destinations beyond a vendor's top N into. Never a host name. */
+export const OTHER_DESTINATION = '(other)';
+
+/** How the destination rules bound the number of distinct `destination` values (resolved MetricsStack options). */
+export interface DestinationGuard {
+  /** 'registrable-domain': a host counts under its registrable domain (www.bbc.co.uk → bbc.co.uk). */
+  readonly fold: 'none' | 'registrable-domain';
+  /** Most destinations kept by name per vendor (and protocol); the rest are summed into OTHER_DESTINATION. 0: no limit. */
+  readonly maxPerVendor: number;
+  /** Destinations neither folded nor ranked away: the vendor gateways, which the misrouting alert reads. */
+  readonly pinned: readonly string[];
+  /** Public suffixes of more than one label (co.uk, com.au) the fold keeps whole. */
+  readonly publicSuffixes: readonly string[];
+}
+
+/** No folding, no limit: every host by name. */
+export const UNBOUNDED_DESTINATIONS: DestinationGuard = NO_GUARD;
+
+/**
+ * The regex (for label_replace, which anchors it) capturing a host's registrable domain: one label before a
+ * listed multi-label public suffix, else the last two labels. The lazy prefix makes the suffix alternative win
+ * (www.bbc.co.uk → bbc.co.uk, not co.uk). IP addresses (numeric last label), "unknown", hosts with a port and
+ * "(other)" do not match and stay as they are.
+ */
+export function registrableDomainRegex(publicSuffixes: readonly string[]): string {
+  const byTld = new Map<string, string[]>();
+  for (const suffix of [...new Set(publicSuffixes.map(x => x.toLowerCase()))].sort()) {
+    const dot = suffix.lastIndexOf('.');
+    if (dot < 0) continue;
+    const tld = suffix.slice(dot + 1);
+    byTld.set(tld, [...(byTld.get(tld) ?? []), suffix.slice(0, dot)]);
+  }
+  const label = '[a-z0-9_-]+';
+  const multi = [...byTld].map(([tld, heads]) => `(?:${heads.map(escapeRegex).join('|')})\\\\.${escapeRegex(tld)}`).join('|');
+  const registrable = multi ? `${label}\\\\.(?:${multi})|${label}\\\\.[a-z][a-z0-9-]*` : `${label}\\\\.[a-z][a-z0-9-]*`;
+  return `(?i)(?:${label}\\\\.)*?(${registrable})`;
+}
+
+/** Exact-match alternation of literal values, for a label_replace/matcher regex. */
+function anyOf(values: readonly string[]): string {
+  return values.map(escapeRegex).join('|');
+}
+
+/** Folds `destination` to the registrable domain, leaving pinned hosts whole. */
+function foldToRegistrableDomain(expr: string, guard: DestinationGuard): string {
+  const d = DESTINATION_LABEL;
+  // The host stays in a label of its own until the caller's sum: label_replace must not output equal label sets.
+  const kept = `label_replace(${expr}, "${d}_host", "$1", "${d}", "(.*)")`;
+  // A leading "=" hides pinned hosts from the fold regex, which only matches host names.
+  const marked = guard.pinned.length ? `label_replace(${kept}, "${d}", "=$1", "${d}", "(${anyOf(guard.pinned)})")` : kept;
+  const folded = `label_replace(${marked}, "${d}", "$1", "${d}", "${registrableDomainRegex(guard.publicSuffixes)}")`;
+  return guard.pinned.length ? `label_replace(${folded}, "${d}", "$1", "${d}", "=(.*)")` : folded;
+}
+
+/**
+ * Bounds the destinations of a per-destination rate: sums it by `keep` + destination, then by the folded
+ * destination if asked (many hosts → one domain: summing, never dropping), then keeps the pinned destinations and the top
+ * `maxPerVendor` others per `keep` group by name and sums the rest into "(other)". `unless` (not a subtraction)
+ * makes "(other)" exactly the sum of the remaining series and absent when nothing remains.
+ */
+export function boundDestinations(expr: string, keep: readonly string[], guard: DestinationGuard): string {
+  const d = DESTINATION_LABEL;
+  const perHost = `sum ${by(...keep, d)} (${expr})`;
+  // Folding the per-host sums runs the regex once per host, not once per scraped series.
+  const summed = guard.fold === 'registrable-domain' ? `sum ${by(...keep, d)} (${foldToRegistrableDomain(perHost, guard)})` : perHost;
+  if (guard.maxPerVendor <= 0) return summed;
+  const pinned = guard.pinned.map(h => `label_replace(vector(1), "${d}", "${h}", "", "")`).join(' or ');
+  const ranked = pinned ? `(${summed} unless on (${d}) (${pinned}))` : summed;
+  const top = `topk ${by(...keep)} (${guard.maxPerVendor}, ${ranked})`;
+  return [
+    ...(pinned ? [`(${summed} and on (${d}) (${pinned}))`] : []),
+    top,
+    `label_replace(sum ${by(...keep)} (${ranked} unless ${top}), "${d}", "${OTHER_DESTINATION}", "", "")`,
+  ].join(' or ');
+}
+
+/** The three destination rules, bounded by a guard. */
+export function destinationRuleExprs(guard: DestinationGuard): { destinationRequests: string; destinationSentBytes: string; destinationReceivedBytes: string } {
+  const bound = (rule: string, counters: readonly string[]) => boundDestinations(withDestination(rate(counters, ATTRIBUTED, '5m')), DESTINATION_RULE_LABELS[rule], guard);
+  return {
+    destinationRequests: bound(RULE.destinationRequests, REQUEST_COUNTERS),
+    destinationSentBytes: bound(RULE.destinationSentBytes, UPLOAD_COUNTERS),
+    destinationReceivedBytes: bound(RULE.destinationReceivedBytes, DOWNLOAD_COUNTERS),
+  };
+}
 
 /** Expressions of the alerts; thresholds are parameters. */
 export const ALERT_EXPR = {
@@ -314,6 +456,12 @@ export function shardPartial(rule: string): string {
 export const SHARDED_EXPR = {
   /** A sum over all shards of per-shard sums: exact for sums and counts (never for ratios or quantiles). */
   sumOfPartials: (rule: string, labels: readonly string[]) => `sum ${by(...labels)} (${shardPartial(rule)})`,
+  /**
+   * A destination rule over all shards, bounded: destinations rank by their fleet-wide totals, so the top N are
+   * picked from the sum of the shards' (folded, unbounded) partials, never per shard.
+   */
+  boundedDestinationTotals: (rule: string, guard: DestinationGuard) =>
+    boundDestinations(shardPartial(rule), DESTINATION_RULE_LABELS[rule], { ...guard, fold: 'none' }),
 } as const;
 
 /** Alerts of the scale-out setup: series lost between shards, the global layer and remote stores. */

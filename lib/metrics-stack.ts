@@ -15,6 +15,7 @@ import { operatorJobLabel } from './operator/pod-monitor';
 import { PROMETHEUS_PORT, PrometheusServer } from './prometheus/prometheus-server';
 import { createPrometheusServers } from './prometheus/prometheus-topology';
 import { AlertOptions, alertGroups, resolveAlertOptions } from './prometheus/alerts';
+import { DestinationOptions, resolveDestinationGuard } from './prometheus/destinations';
 import { recordingRuleGroups } from './prometheus/recording-rules';
 import { SIDECAR_METRICS_PORT } from './prometheus/scrape-config';
 import { RemoteWriteOptions, checkHttpUrl, checkRemoteWrite } from './prometheus/remote-write';
@@ -22,7 +23,7 @@ import { RuleGroup, isAlertingRule } from './prometheus/rule-group';
 import { scaleOutAlertGroup } from './prometheus/scale-out-alerts';
 import { CrawlerScrapeOptions, crawlerScrapeJob } from './prometheus/scrape-config';
 import { placeRuleGroups } from './prometheus/sharding';
-import { SCRAPE_JOB } from './metric-contract';
+import { DestinationGuard, SCRAPE_JOB } from './metric-contract';
 import { VendorCatalog } from './vendor';
 import {
   PropertyError, checkDnsLabel, checkDnsName, checkNonEmpty, checkNumber, checkRetentionSize, checkUnique, parseDuration, parseStorageQuantity, urlPort,
@@ -225,6 +226,11 @@ export interface MetricsStackProps {
    * @default - on, see NetworkPolicyOptions
    */
   readonly networkPolicies?: NetworkPolicyOptions;
+  /**
+   * Bound on the distinct destinations of the per-destination rules.
+   * @default - no folding, at most 200 destinations per vendor (and protocol) by name, the rest as "(other)"
+   */
+  readonly destinations?: DestinationOptions;
 }
 
 export const DEFAULT_PROMETHEUS_IMAGE = 'quay.io/prometheus/prometheus:v2.53.2';
@@ -260,6 +266,8 @@ export class MetricsStack extends Construct {
   public readonly scrapeJob: string;
   /** In-cluster URL of the Prometheus to query (the global one when sharded); undefined in mode 'prometheus-operator'. */
   public readonly prometheusUrl: string | undefined;
+  /** The resolved destination bound of the per-destination rules. */
+  public readonly destinations: DestinationGuard;
   /** The bundled dashboards as provisioned (empty when turned off). */
   public readonly dashboards: DashboardJson[];
   /** In-cluster URL of Alertmanager, when deployed. */
@@ -320,6 +328,7 @@ export class MetricsStack extends Construct {
     const evaluationMs = parseDuration('prometheus.evaluationInterval', evaluationInterval);
     this.sampleLimit = checkNumber('prometheus.sampleLimit', prom.sampleLimit ?? 20000, { min: 1, integer: true });
     const alerts = resolveAlertOptions(props.alerts);
+    this.destinations = resolveDestinationGuard(props.destinations, this.vendors);
     const grafana = props.grafana ?? {};
     const adminSecretName = grafana.adminSecretName ?? 'grafana-admin';
     checkDnsName('grafana.adminSecretName', adminSecretName);
@@ -405,10 +414,11 @@ export class MetricsStack extends Construct {
     });
     this._prometheus = servers.main;
     this._shards = servers.shards;
-    const contract = this.contractGroups(alerts);
+    // Sharded, each shard records every (folded) destination and the global Prometheus applies the bound.
+    const contract = this.contractGroups(alerts, this._shards.length > 0 ? { ...this.destinations, maxPerVendor: 0 } : this.destinations);
     if (this._shards.length > 0) {
       // Where each rule runs: see RULE_PLACEMENT in prometheus/sharding.ts.
-      const placed = placeRuleGroups(contract);
+      const placed = placeRuleGroups(contract, this.destinations);
       for (const group of placed.shard) this.addRuleGroup(group, { onShards: true });
       for (const group of placed.global) this.addRuleGroup(group);
     } else {
@@ -556,7 +566,7 @@ export class MetricsStack extends Construct {
     return found;
   }
 
-  private contractGroups(alerts: ReturnType<typeof resolveAlertOptions>): RuleGroup[] {
-    return [...recordingRuleGroups(this.vendors, this.scrapeJob), ...alertGroups(this.vendors, this.scrapeJob, this.sampleLimit, alerts)];
+  private contractGroups(alerts: ReturnType<typeof resolveAlertOptions>, destinations: DestinationGuard = this.destinations): RuleGroup[] {
+    return [...recordingRuleGroups(this.vendors, this.scrapeJob, destinations), ...alertGroups(this.vendors, this.scrapeJob, this.sampleLimit, alerts)];
   }
 }

@@ -40,13 +40,32 @@ describe('MeshTelemetry', () => {
     expect(sidecar.spec.outboundTrafficPolicy).toEqual({ mode: 'ALLOW_ANY' });
     expect(sidecar.spec.egress).toEqual([{ hosts: ['./*', 'istio-system/*'] }]);
 
+    // Minimal tags: the contract's tags only, SNI on TCP, no inbound or closed-connection metrics.
     const telemetry = findObject(objects, 'Telemetry', 'proxy-telemetry', 'crawlers');
-    const overrides = telemetry.spec.metrics[0].overrides;
-    expect(overrides.map((o: any) => o.match.metric).sort()).toEqual(['TCP_CLOSED_CONNECTIONS', 'TCP_OPENED_CONNECTIONS', 'TCP_RECEIVED_BYTES', 'TCP_SENT_BYTES']);
-    for (const o of overrides) {
+    const overrides: any[] = telemetry.spec.metrics[0].overrides;
+    const sni = overrides.filter(o => o.tagOverrides?.destination_sni);
+    expect(sni.map(o => o.match.metric).sort()).toEqual(['TCP_CLOSED_CONNECTIONS', 'TCP_OPENED_CONNECTIONS', 'TCP_RECEIVED_BYTES', 'TCP_SENT_BYTES']);
+    for (const o of sni) {
       expect(o.match.mode).toBe('CLIENT');
       expect(o.tagOverrides).toEqual({ destination_sni: { operation: 'UPSERT', value: 'connection.requested_server_name' } });
     }
+    const removed = (metric: string) => Object.keys(overrides.find(o => o.match.metric === metric && o.match.mode === 'CLIENT' && o.tagOverrides && !o.tagOverrides.destination_sni)?.tagOverrides ?? {}).sort();
+    const common = removed('ALL_METRICS');
+    expect(common).toEqual(expect.arrayContaining(['source_workload', 'source_principal', 'destination_workload', 'destination_service_name', 'response_flags', 'connection_security_policy', 'grpc_response_status']));
+    for (const tag of ['reporter', 'destination_service', 'request_protocol', 'response_code']) expect(common).not.toContain(tag);
+    expect(removed('REQUEST_DURATION')).toEqual(['destination_service', 'response_code']);
+    expect(removed('REQUEST_SIZE')).toEqual(['response_code']);
+    expect(removed('RESPONSE_SIZE')).toEqual(['response_code']);
+    expect(overrides.filter(o => o.disabled).map(o => o.match)).toEqual([{ metric: 'ALL_METRICS', mode: 'SERVER' }, { metric: 'TCP_CLOSED_CONNECTIONS', mode: 'CLIENT' }]);
+    for (const o of overrides.filter(o => o.tagOverrides)) for (const op of Object.values<any>(o.tagOverrides)) expect(['REMOVE', 'UPSERT']).toContain(op.operation);
+  });
+
+  test('metricTags standard keeps Istio\'s tags and only adds the SNI tag', () => {
+    const objects = synthChart(chart => new MeshTelemetry(chart, 'mesh', { vendors: vendors(), metricTags: 'standard' }));
+    expectValidObjects(objects);
+    const overrides = findObject(objects, 'Telemetry', 'proxy-telemetry', 'crawlers').spec.metrics[0].overrides;
+    expect(overrides).toHaveLength(4);
+    for (const o of overrides) expect(o).toEqual({ match: { metric: o.match.metric, mode: 'CLIENT' }, tagOverrides: { destination_sni: { operation: 'UPSERT', value: 'connection.requested_server_name' } } });
   });
 
   test('non-default props: several namespaces, a revision, restricted level, own SNI expression and egress hosts', () => {
@@ -66,7 +85,7 @@ describe('MeshTelemetry', () => {
     for (const name of ['crawl-eu', 'crawl-us']) {
       expect(findObject(objects, 'Namespace', name).metadata.labels).toEqual({ 'istio.io/rev': 'canary', 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' });
       expect(findObject(objects, 'ServiceEntry', 'proxy-vendor-vendor-b', name).spec.exportTo).toEqual(['.']);
-      expect(findObject(objects, 'Telemetry', 'proxy-telemetry', name).spec.metrics[0].overrides[0].tagOverrides.destination_sni.value).toBe('connection.sni');
+      expect(findObject(objects, 'Telemetry', 'proxy-telemetry', name).spec.metrics[0].overrides.find((o: any) => o.tagOverrides?.destination_sni).tagOverrides.destination_sni.value).toBe('connection.sni');
     }
   });
 
@@ -84,6 +103,7 @@ describe('MeshTelemetry', () => {
     [{ podSecurityLevel: 'strict' as any }, '\'podSecurityLevel\' ("strict") must be one of privileged, baseline, restricted'],
     [{ sniExpression: ' ' }, '\'sniExpression\' (" ") must be a CEL expression'],
     [{ extraEgressHosts: ['*'] }, '\'extraEgressHosts[0]\' ("*") must be \'namespace/host\''],
+    [{ metricTags: 'full' as any }, '\'metricTags\' ("full") must be \'minimal\' or \'standard\''],
   ])('rejects %j', (props, message) => {
     expect(() => synthChart(chart => new MeshTelemetry(chart, 'mesh', { vendors: vendors(), ...props }))).toThrow(message);
   });

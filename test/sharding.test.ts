@@ -135,6 +135,26 @@ describe('MetricsStack with prometheus.shards', () => {
     expect(global.filter((r: any) => r.alert).map((r: any) => r.alert)).toEqual(expect.arrayContaining(['CrawlerSidecarTargetsDown', 'PrometheusShardDown', 'PrometheusRemoteWriteFailing']));
   });
 
+  test('the destination bound ranks fleet-wide totals: shards record every (folded) destination, the global Prometheus keeps the top N', () => {
+    // GIVEN the default bound (200 per vendor), and a fold
+    const { stack: metrics } = sharded(2);
+    const folded = sharded(2, { destinations: { fold: 'registrable-domain', maxPerVendor: 50 } }).stack;
+
+    // THEN shards sum per destination, unbounded; the global rule bounds the sum of their partials
+    for (const rule of [RULE.destinationRequests, RULE.destinationSentBytes, RULE.destinationReceivedBytes]) {
+      const onShard = rulesOf(metrics, 'prometheus-shard-0').find((r: any) => r.record === shardPartial(rule)).expr;
+      expect(onShard).toMatch(/^sum by \(/);
+      expect(onShard).not.toContain('topk');
+      const onGlobal = rulesOf(metrics).find((r: any) => r.record === rule).expr;
+      expect(onGlobal).toContain(`topk by (${rule === RULE.destinationRequests ? 'proxy_vendor, request_protocol' : 'proxy_vendor'}) (200, `);
+      expect(onGlobal).toContain(shardPartial(rule));
+      expect(onGlobal).toContain('"(other)"');
+      // A fold happens where hosts are known, on the shards; the global bound does not fold again.
+      expect(rulesOf(folded, 'prometheus-shard-0').find((r: any) => r.record === shardPartial(rule)).expr).toContain('label_replace');
+      expect(rulesOf(folded).find((r: any) => r.record === rule).expr).toContain('(50, ');
+    }
+  });
+
   test('placeRuleGroups refuses a rule it cannot place and a partial rule that is not one sum', () => {
     expect(() => placeRuleGroups([{ name: 'g', rules: [{ record: 'proxy_vendor:new_rule:rate5m', expr: 'vector(1)' }] }])).toThrow('has no shard placement');
     expect(() => placeRuleGroups([{ name: 'g', rules: [{ record: RULE.requests, expr: 'sum by (proxy_vendor) (a) / sum by (proxy_vendor) (b)' }] }])).toThrow('must be a single \'sum by (...) (...)\'');

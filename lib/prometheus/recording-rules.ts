@@ -1,4 +1,4 @@
-import { COST_RULE_INTERVAL_SECONDS, LABEL, RECORDING_EXPR, RULE, RULE_GROUP } from '../metric-contract';
+import { COST_RULE_INTERVAL_SECONDS, DestinationGuard, LABEL, RECORDING_EXPR, RULE, RULE_GROUP, UNBOUNDED_DESTINATIONS, destinationRuleExprs } from '../metric-contract';
 import { VendorCatalog } from '../vendor';
 import { RecordingRule, RuleGroup } from './rule-group';
 
@@ -6,20 +6,21 @@ import { RecordingRule, RuleGroup } from './rule-group';
  * The metric contract's recording rules. Order matters: rules read earlier rules of the same group,
  * which Prometheus evaluates sequentially at the same timestamp.
  */
-export function recordingRuleGroups(vendors: VendorCatalog, job: string): RuleGroup[] {
+export function recordingRuleGroups(vendors: VendorCatalog, job: string, destinations: DestinationGuard = UNBOUNDED_DESTINATIONS): RuleGroup[] {
   const r = (record: string, expr: string): RecordingRule => ({ record, expr });
+  const bounded = destinationRuleExprs(destinations);
   return [
     {
       name: RULE_GROUP,
       rules: [
         r(RULE.requests, RECORDING_EXPR.requests),
-        r(RULE.destinationRequests, RECORDING_EXPR.destinationRequests),
+        r(RULE.destinationRequests, bounded.destinationRequests),
         r(RULE.podSentBytes, RECORDING_EXPR.podSentBytes),
         r(RULE.podReceivedBytes, RECORDING_EXPR.podReceivedBytes),
         r(RULE.vendorSentBytes, RECORDING_EXPR.vendorSentBytes),
         r(RULE.vendorReceivedBytes, RECORDING_EXPR.vendorReceivedBytes),
-        r(RULE.destinationSentBytes, RECORDING_EXPR.destinationSentBytes),
-        r(RULE.destinationReceivedBytes, RECORDING_EXPR.destinationReceivedBytes),
+        r(RULE.destinationSentBytes, bounded.destinationSentBytes),
+        r(RULE.destinationReceivedBytes, bounded.destinationReceivedBytes),
         r(RULE.responseCodes, RECORDING_EXPR.responseCodes),
         r(RULE.errorRatio, RECORDING_EXPR.errorRatio),
         r(RULE.durationBuckets, RECORDING_EXPR.durationBuckets),

@@ -1,4 +1,4 @@
-import { ISTIO, LABEL, SCRAPE_JOB, VENDOR_POD_LABEL } from '../metric-contract';
+import { LABEL, PER_POD_SOURCE_TAGS, SCRAPED_SERIES, SCRAPE_JOB, VENDOR_POD_LABEL } from '../metric-contract';
 
 /** Options of the crawler sidecar scrape job. */
 export interface CrawlerScrapeOptions {
@@ -31,14 +31,8 @@ export function podLabelPresentMeta(label: string): string {
   return `__meta_kubernetes_pod_labelpresent_${label.replace(/[^a-zA-Z0-9_]/g, '_')}`;
 }
 
-/** Istio metrics that rules, alerts and dashboards read; everything else is dropped at scrape time. */
-export const KEPT_METRICS = [
-  ISTIO.requests,
-  `${ISTIO.requestBytes}_sum`, `${ISTIO.requestBytes}_count`,
-  `${ISTIO.responseBytes}_sum`, `${ISTIO.responseBytes}_count`,
-  `${ISTIO.duration}_bucket`, `${ISTIO.duration}_sum`, `${ISTIO.duration}_count`,
-  ISTIO.tcpSentBytes, ISTIO.tcpReceivedBytes, ISTIO.tcpOpened, ISTIO.tcpClosed,
-];
+/** Istio series that rules, alerts and dashboards read; everything else is dropped at scrape time. */
+export const KEPT_METRICS: readonly string[] = SCRAPED_SERIES;
 
 /**
  * The scrape job for crawler sidecars. One target per pod: the istio-proxy container's Envoy stats port
@@ -79,6 +73,9 @@ export function crawlerScrapeJob(opts: CrawlerScrapeOptions): Record<string, unk
       { source_labels: ['__name__'], regex: KEPT_METRICS.join('|'), action: 'keep' },
       // Crawlers are clients: inbound (reporter="destination") series describe no proxy traffic.
       { source_labels: ['reporter'], regex: 'destination', action: 'drop' },
+      // On outbound series source_* describe the scraped pod itself: constant per target, so dropping them
+      // cannot merge two series (MeshTelemetry's Telemetry removes them at the sidecar already).
+      { regex: PER_POD_SOURCE_TAGS.join('|'), action: 'labeldrop' },
     ],
   };
 }

@@ -1,4 +1,4 @@
-import { RULE, SHARDED_EXPR, shardPartial } from '../metric-contract';
+import { DESTINATION_RULE_LABELS, DestinationGuard, RULE, SHARDED_EXPR, shardPartial } from '../metric-contract';
 import { RecordingRule, Rule, RuleGroup, isAlertingRule } from './rule-group';
 
 /** One of `count` Prometheus servers that split the crawler targets between them. */
@@ -54,8 +54,12 @@ export const RULE_PLACEMENT: Readonly<Record<string, RulePlacement>> = {
   [RULE.monthlyTrafficBudgetBytes]: 'global',
 };
 
-/** Splits the contract's rule groups into what every shard evaluates and what the global Prometheus evaluates. */
-export function placeRuleGroups(groups: readonly RuleGroup[]): { shard: RuleGroup[]; global: RuleGroup[] } {
+/**
+ * Splits the contract's rule groups into what every shard evaluates and what the global Prometheus evaluates.
+ * The destination rules must come unbounded (folded at most); with a `destinations` limit, the global
+ * Prometheus bounds their totals.
+ */
+export function placeRuleGroups(groups: readonly RuleGroup[], destinations?: DestinationGuard): { shard: RuleGroup[]; global: RuleGroup[] } {
   const shard: RuleGroup[] = [];
   const global: RuleGroup[] = [];
   for (const group of groups) {
@@ -74,7 +78,11 @@ export function placeRuleGroups(groups: readonly RuleGroup[]): { shard: RuleGrou
       if (placement === 'global') onGlobal.push(rule);
       if (placement === 'partial') {
         onShard.push({ ...rule, record: shardPartial(rule.record) });
-        const total: RecordingRule = { record: rule.record, expr: SHARDED_EXPR.sumOfPartials(rule.record, outerSumLabels(rule)) };
+        const bounded = destinations && destinations.maxPerVendor > 0 && DESTINATION_RULE_LABELS[rule.record] !== undefined;
+        const total: RecordingRule = {
+          record: rule.record,
+          expr: bounded ? SHARDED_EXPR.boundedDestinationTotals(rule.record, destinations) : SHARDED_EXPR.sumOfPartials(rule.record, outerSumLabels(rule)),
+        };
         onGlobal.push(rule.labels ? { ...total, labels: rule.labels } : total);
       }
     }

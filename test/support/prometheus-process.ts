@@ -116,6 +116,11 @@ export class PrometheusProcess {
     installExitHook();
   }
 
+  /** Process id of the server (for /proc measurements). */
+  public get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   /** Prometheus's own log output (tail). */
   public logs(): string {
     return this.log;

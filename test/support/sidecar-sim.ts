@@ -58,6 +58,49 @@ export interface SimPod {
   workload?: string;
   http?: HttpFlow[];
   tcp?: TcpFlow[];
+  /** What the Telemetry resource in force tells this sidecar; default: Istio's standard tags plus destination_sni. */
+  telemetry?: SidecarTelemetry;
+}
+
+/** Istio's Telemetry API metric names (`match.metric`). */
+export type TelemetryMetric = 'REQUEST_COUNT' | 'REQUEST_DURATION' | 'REQUEST_SIZE' | 'RESPONSE_SIZE'
+  | 'TCP_OPENED_CONNECTIONS' | 'TCP_CLOSED_CONNECTIONS' | 'TCP_SENT_BYTES' | 'TCP_RECEIVED_BYTES';
+
+/** The effect of a Telemetry resource's metric overrides on one sidecar, per mode and metric. */
+export interface SidecarTelemetry {
+  /** Tags removed (operation REMOVE), per mode and metric. */
+  removed: Record<'CLIENT' | 'SERVER', Partial<Record<TelemetryMetric, Set<string>>>>;
+  /** Metrics not emitted (disabled: true). */
+  disabled: Record<'CLIENT' | 'SERVER', Set<TelemetryMetric>>;
+}
+
+const TELEMETRY_METRICS: TelemetryMetric[] = ['REQUEST_COUNT', 'REQUEST_DURATION', 'REQUEST_SIZE', 'RESPONSE_SIZE',
+  'TCP_OPENED_CONNECTIONS', 'TCP_CLOSED_CONNECTIONS', 'TCP_SENT_BYTES', 'TCP_RECEIVED_BYTES'];
+
+/**
+ * Reads a synthesized Telemetry resource's `spec.metrics[].overrides` as Istio applies them: in order, each
+ * matching ALL_METRICS or one metric, in CLIENT, SERVER or CLIENT_AND_SERVER mode; later tag overrides add to
+ * (and win over) earlier ones. Envoy then sums what the removed tags told apart.
+ */
+export function telemetryFromSpec(spec: any): SidecarTelemetry {
+  const t: SidecarTelemetry = { removed: { CLIENT: {}, SERVER: {} }, disabled: { CLIENT: new Set(), SERVER: new Set() } };
+  for (const m of spec?.metrics ?? []) {
+    for (const o of m.overrides ?? []) {
+      const metrics = !o.match?.metric || o.match.metric === 'ALL_METRICS' ? TELEMETRY_METRICS : [o.match.metric as TelemetryMetric];
+      const modes: Array<'CLIENT' | 'SERVER'> = o.match?.mode === 'CLIENT' ? ['CLIENT'] : o.match?.mode === 'SERVER' ? ['SERVER'] : ['CLIENT', 'SERVER'];
+      for (const mode of modes) {
+        for (const metric of metrics) {
+          if (o.disabled === true) t.disabled[mode].add(metric);
+          if (o.disabled === false) t.disabled[mode].delete(metric);
+          for (const [tag, op] of Object.entries<any>(o.tagOverrides ?? {})) {
+            const set = t.removed[mode][metric] ??= new Set();
+            if (op.operation === 'REMOVE') set.add(tag); else set.delete(tag);
+          }
+        }
+      }
+    }
+  }
+  return t;
 }
 
 export interface TruthFilter {
@@ -76,7 +119,7 @@ export interface Totals { requests: number; connections: number; uploadBytes: nu
 /** Istio's default histogram buckets (Envoy's defaults), in the metric's unit. */
 export const ISTIO_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
 
-type Labels = Array<[string, string]>;
+export type Labels = Array<[string, string]>;
 
 /** Destination of a flow as the metric contract names it. */
 export function flowDestination(flow: HttpFlow | TcpFlow): string {
@@ -299,53 +342,62 @@ export class SidecarSim {
   }
 
   private series(pod: SimPod): Family[] {
-    const families = new Families();
-    noise(families);
-    if (this.startMs === undefined) return families.list(); // warm-up: no traffic yet, no istio traffic series
+    if (this.startMs === undefined) return podFamilies(pod, undefined); // warm-up: no traffic yet, no istio traffic series
     const ts = this.sampleTime();
-    const s = this.elapsedSeconds(pod, ts);
-    const src = sourceLabels(pod);
-    for (const f of pod.http ?? []) {
-      const labels: Labels = [
-        ...src, ...passthroughDestination(f.destination, 'PassthroughCluster'),
-        ['request_protocol', 'http'], ['response_code', String(f.responseCode)], ['grpc_response_status', ''],
-        ['response_flags', '-'], ['connection_security_policy', 'unknown'],
-      ];
-      const n = f.requestsPerSecond * s;
-      families.add('istio_requests_total', 'counter', labels, n, ts);
-      families.histogram('istio_request_bytes', labels, n, f.requestBytesPerRequest, ts);
-      families.histogram('istio_response_bytes', labels, n, f.responseBytesPerRequest, ts);
-      families.histogram('istio_request_duration_milliseconds', labels, n, f.durationMs, ts);
-    }
-    for (const f of pod.tcp ?? []) {
-      const passthrough = f.destinationService === 'unknown';
-      const labels: Labels = [
-        ...src, ...passthroughDestination(f.destinationService, passthrough ? 'PassthroughCluster' : f.destinationService),
-        ['request_protocol', 'tcp'], ['response_flags', '-'], ['connection_security_policy', 'unknown'],
-        // Added by our Telemetry (connection.requested_server_name); "unknown" without SNI.
-        ['destination_sni', f.sni || 'unknown'],
-      ];
-      const opened = f.connectionsPerSecond * s;
-      families.add('istio_tcp_connections_opened_total', 'counter', labels, opened, ts);
-      families.add('istio_tcp_connections_closed_total', 'counter', labels, opened, ts);
-      families.add('istio_tcp_sent_bytes_total', 'counter', labels, f.bytesToAppPerSecond * s, ts);
-      families.add('istio_tcp_received_bytes_total', 'counter', labels, f.bytesFromAppPerSecond * s, ts);
-    }
-    // Inbound traffic to the pod (its metrics port scraped through the sidecar): reporter="destination".
-    const inbound: Labels = [
-      ['reporter', 'destination'], ['source_workload', 'prometheus'], ['source_canonical_service', 'prometheus'],
-      ['source_canonical_revision', 'latest'], ['source_workload_namespace', 'monitoring'], ['source_principal', 'unknown'],
-      ['source_app', 'prometheus'], ['source_version', ''], ['source_cluster', 'Kubernetes'],
-      ['destination_workload', workloadOf(pod)], ['destination_workload_namespace', pod.namespace], ['destination_principal', 'unknown'],
-      ['destination_app', ''], ['destination_version', ''], ['destination_service', `${workloadOf(pod)}.${pod.namespace}.svc.cluster.local`],
-      ['destination_canonical_service', workloadOf(pod)], ['destination_canonical_revision', 'latest'],
-      ['destination_service_name', 'InboundPassthroughCluster'], ['destination_service_namespace', pod.namespace], ['destination_cluster', 'Kubernetes'],
-      ['request_protocol', 'http'], ['response_code', '200'], ['grpc_response_status', ''], ['response_flags', '-'], ['connection_security_policy', 'none'],
-    ];
-    families.add('istio_requests_total', 'counter', inbound, s, ts);
-    families.histogram('istio_response_bytes', inbound, s, 4096, ts);
-    return families.list();
+    return podFamilies(pod, this.elapsedSeconds(pod, ts), ts);
   }
+}
+
+/**
+ * The exposition families of a sidecar after `elapsedSeconds` of its constant-rate traffic (none: before any
+ * traffic), with sample timestamp `ts`. Every value is rate × elapsedSeconds, so one second gives the rates.
+ */
+export function podFamilies(pod: SimPod, elapsedSeconds: number | undefined, ts?: number): Family[] {
+  const families = new Families(pod.telemetry);
+  envoyStats(families);
+  if (elapsedSeconds === undefined) return families.list();
+  const s = elapsedSeconds;
+  const src = sourceLabels(pod);
+  for (const f of pod.http ?? []) {
+    const labels: Labels = [
+      ...src, ...passthroughDestination(f.destination, 'PassthroughCluster'),
+      ['request_protocol', 'http'], ['response_code', String(f.responseCode)], ['grpc_response_status', ''],
+      ['response_flags', f.responseCode === 0 ? 'UC' : '-'], ['connection_security_policy', 'unknown'],
+    ];
+    const n = f.requestsPerSecond * s;
+    families.istio('REQUEST_COUNT', 'CLIENT', 'istio_requests_total', labels, n, ts);
+    families.istioHistogram('REQUEST_SIZE', 'CLIENT', 'istio_request_bytes', labels, n, f.requestBytesPerRequest, ts);
+    families.istioHistogram('RESPONSE_SIZE', 'CLIENT', 'istio_response_bytes', labels, n, f.responseBytesPerRequest, ts);
+    families.istioHistogram('REQUEST_DURATION', 'CLIENT', 'istio_request_duration_milliseconds', labels, n, f.durationMs, ts);
+  }
+  for (const f of pod.tcp ?? []) {
+    const passthrough = f.destinationService === 'unknown';
+    const labels: Labels = [
+      ...src, ...passthroughDestination(f.destinationService, passthrough ? 'PassthroughCluster' : f.destinationService),
+      ['request_protocol', 'tcp'], ['response_flags', '-'], ['connection_security_policy', 'unknown'],
+      // Added by our Telemetry (connection.requested_server_name); "unknown" without SNI.
+      ['destination_sni', f.sni || 'unknown'],
+    ];
+    const opened = f.connectionsPerSecond * s;
+    families.istio('TCP_OPENED_CONNECTIONS', 'CLIENT', 'istio_tcp_connections_opened_total', labels, opened, ts);
+    families.istio('TCP_CLOSED_CONNECTIONS', 'CLIENT', 'istio_tcp_connections_closed_total', labels, opened, ts);
+    families.istio('TCP_SENT_BYTES', 'CLIENT', 'istio_tcp_sent_bytes_total', labels, f.bytesToAppPerSecond * s, ts);
+    families.istio('TCP_RECEIVED_BYTES', 'CLIENT', 'istio_tcp_received_bytes_total', labels, f.bytesFromAppPerSecond * s, ts);
+  }
+  // Inbound traffic to the pod (its metrics port scraped through the sidecar): reporter="destination".
+  const inbound: Labels = [
+    ['reporter', 'destination'], ['source_workload', 'prometheus'], ['source_canonical_service', 'prometheus'],
+    ['source_canonical_revision', 'latest'], ['source_workload_namespace', 'monitoring'], ['source_principal', 'unknown'],
+    ['source_app', 'prometheus'], ['source_version', ''], ['source_cluster', 'Kubernetes'],
+    ['destination_workload', workloadOf(pod)], ['destination_workload_namespace', pod.namespace], ['destination_principal', 'unknown'],
+    ['destination_app', ''], ['destination_version', ''], ['destination_service', `${workloadOf(pod)}.${pod.namespace}.svc.cluster.local`],
+    ['destination_canonical_service', workloadOf(pod)], ['destination_canonical_revision', 'latest'],
+    ['destination_service_name', 'InboundPassthroughCluster'], ['destination_service_namespace', pod.namespace], ['destination_cluster', 'Kubernetes'],
+    ['request_protocol', 'http'], ['response_code', '200'], ['grpc_response_status', ''], ['response_flags', '-'], ['connection_security_policy', 'none'],
+  ];
+  families.istio('REQUEST_COUNT', 'SERVER', 'istio_requests_total', inbound, s, ts);
+  families.istioHistogram('RESPONSE_SIZE', 'SERVER', 'istio_response_bytes', inbound, s, 4096, ts);
+  return families.list();
 }
 
 function matchesPod(p: SimPod, f: TruthFilter): boolean {
@@ -381,21 +433,100 @@ function passthroughDestination(service: string, serviceName: string): Labels {
   ];
 }
 
-/** Envoy and istio_build series every sidecar exposes; none of them may survive the keep-list. No timestamps, like Envoy. */
-function noise(families: Families): void {
-  families.add('envoy_server_live', 'gauge', [], 1);
-  families.add('envoy_server_uptime', 'gauge', [], 3600);
-  families.add('envoy_cluster_manager_active_clusters', 'gauge', [], 42);
-  families.add('envoy_cluster_upstream_cx_total', 'counter', [['cluster_name', 'xds-grpc']], 3);
-  families.add('envoy_cluster_upstream_rq_total', 'counter', [['cluster_name', 'xds-grpc']], 7);
-  families.add('envoy_listener_downstream_cx_total', 'counter', [['listener_address', '0.0.0.0_15001']], 11);
+/**
+ * Envoy's own stats and istio_build, without timestamps like Envoy. The names follow the stats Istio's bootstrap
+ * includes by default (prefixes server, cluster_manager, listener_manager, cluster.xds-grpc, wasm, component):
+ * a representative ~300 series, not a byte-exact copy of one Envoy version. None may survive the keep-list.
+ */
+function envoyStats(families: Families): void {
+  const counters = (prefix: string, names: string[], labels: Labels = []) =>
+    names.forEach((n, i) => families.add(`envoy_${prefix}_${n}`, 'counter', labels, 7 * i + 3));
+  const gauges = (prefix: string, names: string[], labels: Labels = []) =>
+    names.forEach((n, i) => families.add(`envoy_${prefix}_${n}`, 'gauge', labels, i + 1));
+  const histogram = (name: string, labels: Labels = []) => {
+    const buckets = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
+    buckets.forEach(le => families.add(`${name}_bucket`, 'histogram', [...labels, ['le', String(le)]], le >= 25 ? 4 : 0, undefined, name));
+    families.add(`${name}_bucket`, 'histogram', [...labels, ['le', '+Inf']], 4, undefined, name);
+    families.add(`${name}_sum`, 'histogram', labels, 61, undefined, name);
+    families.add(`${name}_count`, 'histogram', labels, 4, undefined, name);
+  };
+  gauges('server', ['live', 'uptime', 'state', 'concurrency', 'days_until_first_cert_expiring', 'seconds_until_first_ocsp_response_expiring',
+    'hot_restart_epoch', 'hot_restart_generation', 'memory_allocated', 'memory_heap_size', 'memory_physical_size',
+    'parent_connections', 'total_connections', 'stats_recent_lookups', 'version', 'compilation_settings_fips_mode']);
+  counters('server', ['debug_assertion_failures', 'dropped_stat_flushes', 'dynamic_unknown_fields', 'envoy_bug_failures',
+    'main_thread_watchdog_mega_miss', 'main_thread_watchdog_miss', 'static_unknown_fields', 'wip_protos', 'worker_0_watchdog_mega_miss',
+    'worker_0_watchdog_miss', 'worker_1_watchdog_mega_miss', 'worker_1_watchdog_miss', 'envoy_notifications', 'flush_consumer_timeouts']);
+  histogram('envoy_server_initialization_time_ms');
+  gauges('cluster_manager', ['active_clusters', 'warming_clusters', 'cds_update_time', 'cds_version', 'cds_control_plane_connected_state']);
+  counters('cluster_manager', ['cluster_added', 'cluster_modified', 'cluster_removed', 'cluster_updated', 'cluster_updated_via_merge',
+    'update_merge_cancelled', 'update_out_of_merge_window', 'cds_init_fetch_timeout', 'cds_update_attempt', 'cds_update_failure',
+    'cds_update_rejected', 'cds_update_success', 'cds_update_duration_count']);
+  histogram('envoy_cluster_manager_cds_update_duration');
+  gauges('listener_manager', ['total_filter_chains_draining', 'total_listeners_active', 'total_listeners_draining', 'total_listeners_warming',
+    'workers_started', 'lds_update_time', 'lds_version', 'lds_control_plane_connected_state']);
+  counters('listener_manager', ['listener_added', 'listener_create_failure', 'listener_create_success', 'listener_in_place_updated',
+    'listener_modified', 'listener_removed', 'listener_stopped', 'lds_init_fetch_timeout', 'lds_update_attempt', 'lds_update_failure',
+    'lds_update_rejected', 'lds_update_success']);
+  histogram('envoy_listener_manager_lds_update_duration');
+  const xds: Labels = [['cluster_name', 'xds-grpc']];
+  counters('cluster', ['assignment_stale', 'assignment_timeout_received', 'bind_errors', 'lb_healthy_panic', 'lb_local_cluster_not_ok',
+    'lb_recalculate_zone_structures', 'lb_subsets_created', 'lb_subsets_fallback', 'lb_subsets_removed', 'lb_subsets_selected',
+    'lb_zone_cluster_too_small', 'lb_zone_no_capacity_left', 'lb_zone_number_differs', 'lb_zone_routing_all_directly',
+    'membership_change', 'original_dst_host_invalid', 'retry_or_shadow_abandoned', 'update_attempt', 'update_empty', 'update_failure',
+    'update_no_rebuild', 'update_success', 'upstream_cx_close_notify', 'upstream_cx_connect_attempts_exceeded', 'upstream_cx_connect_fail',
+    'upstream_cx_connect_timeout', 'upstream_cx_destroy', 'upstream_cx_destroy_local', 'upstream_cx_destroy_local_with_active_rq',
+    'upstream_cx_destroy_remote', 'upstream_cx_destroy_remote_with_active_rq', 'upstream_cx_destroy_with_active_rq', 'upstream_cx_http1_total',
+    'upstream_cx_http2_total', 'upstream_cx_http3_total', 'upstream_cx_idle_timeout', 'upstream_cx_max_requests', 'upstream_cx_none_healthy',
+    'upstream_cx_overflow', 'upstream_cx_pool_overflow', 'upstream_cx_protocol_error', 'upstream_cx_rx_bytes_total', 'upstream_cx_total',
+    'upstream_cx_tx_bytes_total', 'upstream_flow_control_backed_up_total', 'upstream_flow_control_drained_total',
+    'upstream_flow_control_paused_reading_total', 'upstream_flow_control_resumed_reading_total', 'upstream_internal_redirect_failed_total',
+    'upstream_internal_redirect_succeeded_total', 'upstream_rq_cancelled', 'upstream_rq_completed', 'upstream_rq_maintenance_mode',
+    'upstream_rq_max_duration_reached', 'upstream_rq_pending_failure_eject', 'upstream_rq_pending_overflow', 'upstream_rq_pending_total',
+    'upstream_rq_per_try_timeout', 'upstream_rq_retry', 'upstream_rq_retry_backoff_exponential', 'upstream_rq_retry_limit_exceeded',
+    'upstream_rq_retry_overflow', 'upstream_rq_retry_success', 'upstream_rq_rx_reset', 'upstream_rq_timeout', 'upstream_rq_total',
+    'upstream_rq_tx_reset'], xds);
+  gauges('cluster', ['circuit_breakers_default_cx_open', 'circuit_breakers_default_cx_pool_open', 'circuit_breakers_default_rq_open',
+    'circuit_breakers_default_rq_pending_open', 'circuit_breakers_default_rq_retry_open', 'circuit_breakers_high_cx_open',
+    'circuit_breakers_high_cx_pool_open', 'circuit_breakers_high_rq_open', 'circuit_breakers_high_rq_pending_open',
+    'circuit_breakers_high_rq_retry_open', 'lb_subsets_active', 'max_host_weight', 'membership_degraded', 'membership_excluded',
+    'membership_healthy', 'membership_total', 'upstream_cx_active', 'upstream_cx_rx_bytes_buffered', 'upstream_cx_tx_bytes_buffered',
+    'upstream_rq_active', 'upstream_rq_pending_active', 'version'], xds);
+  histogram('envoy_cluster_upstream_cx_connect_ms', xds);
+  histogram('envoy_cluster_upstream_cx_length_ms', xds);
+  counters('cluster', ['internal_upstream_rq_200', 'internal_upstream_rq_2xx', 'internal_upstream_rq_completed', 'upstream_rq_200', 'upstream_rq_2xx', 'upstream_rq_503', 'upstream_rq_5xx'], xds);
+  gauges('wasm', ['envoy_wasm_runtime_null_active', 'remote_load_cache_entries']);
+  counters('wasm', ['envoy_wasm_runtime_null_created', 'remote_load_cache_hits', 'remote_load_cache_misses', 'remote_load_cache_negative_hits', 'remote_load_fetch_failures', 'remote_load_fetch_successes']);
+  for (const listener of ['0.0.0.0_15001', '0.0.0.0_15006', '0.0.0.0_15021', '0.0.0.0_15090']) {
+    counters('listener', ['downstream_cx_total', 'downstream_cx_destroy', 'downstream_cx_overflow', 'downstream_pre_cx_timeout', 'no_filter_chain_match'], [['listener_address', listener]]);
+    gauges('listener', ['downstream_cx_active', 'downstream_pre_cx_active'], [['listener_address', listener]]);
+  }
   families.add('istio_build', 'gauge', [['component', 'proxy'], ['tag', '1.24.2']], 1);
 }
 
-interface Family { name: string; type: string; samples: Map<string, { line: string; value: number; ts?: number }> }
+export interface Family { name: string; type: string; samples: Map<string, { line: string; value: number; ts?: number }> }
 
 class Families {
   private readonly byName = new Map<string, Family>();
+
+  constructor(private readonly telemetry?: SidecarTelemetry) {}
+
+  /** An Istio metric as the Telemetry in force shapes it: not at all if disabled, without removed tags. */
+  public istio(metric: TelemetryMetric, mode: 'CLIENT' | 'SERVER', name: string, labels: Labels, value: number, ts?: number): void {
+    const kept = this.shape(metric, mode, labels);
+    if (kept) this.add(name, 'counter', kept, value, ts);
+  }
+
+  public istioHistogram(metric: TelemetryMetric, mode: 'CLIENT' | 'SERVER', name: string, labels: Labels, count: number, observed: number, ts?: number): void {
+    const kept = this.shape(metric, mode, labels);
+    if (kept) this.histogram(name, kept, count, observed, ts);
+  }
+
+  private shape(metric: TelemetryMetric, mode: 'CLIENT' | 'SERVER', labels: Labels): Labels | undefined {
+    if (!this.telemetry) return labels;
+    if (this.telemetry.disabled[mode].has(metric)) return undefined;
+    const removed = this.telemetry.removed[mode][metric];
+    return removed ? labels.filter(([k]) => !removed.has(k)) : labels;
+  }
 
   /** Adds to a sample; flows with identical label sets sum up like in Envoy. */
   public add(name: string, type: string, labels: Labels, value: number, ts?: number, familyName = name): void {
@@ -407,7 +538,7 @@ class Families {
   }
 
   /** `count` observations, all of the same value. */
-  public histogram(name: string, labels: Labels, count: number, observed: number, ts: number): void {
+  public histogram(name: string, labels: Labels, count: number, observed: number, ts?: number): void {
     for (const le of ISTIO_BUCKETS) {
       this.add(`${name}_bucket`, 'histogram', [...labels, ['le', String(le)]], observed <= le ? count : 0, ts, name);
     }
@@ -425,7 +556,8 @@ function escapeLabel(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
-function render(families: Family[]): string {
+/** The text exposition of families (Prometheus 0.0.4 format). */
+export function render(families: Family[]): string {
   const out: string[] = [];
   for (const f of families) {
     out.push(`# TYPE ${f.name} ${f.type}`);

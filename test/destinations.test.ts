@@ -1,0 +1,159 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Testing } from 'cdk8s';
+import { getDomain } from 'tldts';
+import * as YAML from 'yaml';
+import { countryCodeSecondLevelSuffixes } from '../lib/internal/public-suffixes';
+import { OTHER_DESTINATION, RULE, registrableDomainRegex } from '../lib/metric-contract';
+import { MetricsStack, MetricsStackProps } from '../lib/metrics-stack';
+import { VendorCatalog } from '../lib/vendor';
+import { PodRef, httpSeries, series, tcpSeries } from './support/istio-series';
+import { promtool } from './support/prometheus-config';
+import { promqlErrors } from './support/promql';
+
+/**
+ * The destination guard: folding hosts to their registrable domain and keeping the top N destinations per
+ * vendor, the rest summed into "(other)", evaluated by promtool on Istio's exact label sets. Vendor gateways are
+ * never folded nor ranked away, and no request or byte is lost: the bounded rules sum to the vendor totals.
+ */
+
+const GATEWAY = 'gw.vendor-a.example';
+const vendors = new VendorCatalog([{ name: 'vendor-a', endpoints: [`${GATEWAY}:8000`] }, { name: 'vendor-b' }]);
+const stack = (destinations: MetricsStackProps['destinations']) =>
+  new MetricsStack(Testing.chart(), 'metrics', { vendors, crawlerNamespaces: ['crawlers'], destinations });
+
+const a1: PodRef = { pod: 'crawler-vendor-a-5f7c9-aaaaa', vendor: 'vendor-a' };
+const b1: PodRef = { pod: 'crawler-vendor-b-6d8e1-bbbbb', vendor: 'vendor-b' };
+const perSecond = (rate: number) => `0+${rate * 60}x30`;
+const SCALE = 1e9;
+
+/** vendor-a: HTTP requests/s per host, TLS connections/s per SNI, a tunnel to its gateway; vendor-b: one host. */
+const HTTP_A: Record<string, number> = {
+  'www.bbc.co.uk': 3, 'news.bbc.co.uk': 1, 'a.b.example.com': 2, 'example.com': 1,
+  'shop.example.com.au': 0.5, '10.1.2.3': 0.25, 'Example.org:8080': 0.125,
+};
+const inputSeries = [
+  ...Object.entries(HTTP_A).flatMap(([host, rps]) => [
+    { series: httpSeries('istio_requests_total', a1, host), values: perSecond(rps) },
+    { series: httpSeries('istio_request_bytes_sum', a1, host), values: perSecond(rps * 100) },
+    { series: httpSeries('istio_response_bytes_sum', a1, host), values: perSecond(rps * 1000) },
+  ]),
+  { series: tcpSeries('istio_tcp_connections_opened_total', a1, { sni: 'img.cdn.example.com' }), values: perSecond(0.5) },
+  { series: tcpSeries('istio_tcp_connections_opened_total', a1, {}), values: perSecond(0.25) },
+  { series: tcpSeries('istio_tcp_connections_opened_total', a1, { gateway: GATEWAY }), values: perSecond(0.125) },
+  { series: tcpSeries('istio_tcp_sent_bytes_total', a1, { gateway: GATEWAY }), values: perSecond(10) },
+  { series: httpSeries('istio_requests_total', b1, 'www.wikipedia.org'), values: perSecond(1) },
+  { series: httpSeries('istio_request_bytes_sum', b1, 'www.wikipedia.org'), values: perSecond(100) },
+  { series: httpSeries('istio_response_bytes_sum', b1, 'www.wikipedia.org'), values: perSecond(1000) },
+  ...[a1, b1].map(p => ({ series: series('up', { job: 'crawler-sidecars', instance: '10.1.0.7:15090', namespace: 'crawlers', pod: p.pod, proxy_vendor: p.vendor! }), values: '1x30' })),
+];
+
+function promtoolTest(rulesYaml: string, tests: unknown[]): { status: number; output: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'destinations-test-'));
+  fs.writeFileSync(path.join(dir, 'rules.yml'), rulesYaml);
+  fs.writeFileSync(path.join(dir, 'tests.yml'), YAML.stringify({
+    rule_files: ['rules.yml'], evaluation_interval: '1m',
+    group_eval_order: ['proxy-telemetry.vendors', 'proxy-telemetry.rules', 'proxy-telemetry.cost', 'proxy-telemetry.alerts'],
+    tests: [{ interval: '1m', input_series: inputSeries, promql_expr_test: tests }],
+  }, { lineWidth: 0 }));
+  const r = promtool(['test', 'rules', path.join(dir, 'tests.yml')]);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { status: r.status, output: r.stdout + r.stderr };
+}
+
+const at = (expr: string, samples: Array<[Record<string, string>, number]>) => ({
+  expr: `round(${expr} * ${SCALE})`, eval_time: '10m',
+  exp_samples: samples.map(([labels, value]) => ({ labels: series('', labels), value: Math.round(value * SCALE) })),
+});
+const a = (extra: Record<string, string>) => ({ proxy_vendor: 'vendor-a', ...extra });
+const b = (extra: Record<string, string>) => ({ proxy_vendor: 'vendor-b', ...extra });
+
+describe('destination guard', () => {
+  test('registrable-domain fold and top 2 per vendor: subdomains summed, the rest in "(other)", the gateway pinned, nothing lost', () => {
+    // GIVEN
+    const metrics = stack({ fold: 'registrable-domain', maxPerVendor: 2 });
+    const rules = metrics.renderRules();
+    expect(metrics.destinations).toMatchObject({ fold: 'registrable-domain', maxPerVendor: 2, pinned: [GATEWAY] });
+    for (const rule of YAML.parse(rules).groups.flatMap((g: any) => g.rules)) expect(promqlErrors(rule.expr)).toEqual([]);
+
+    // WHEN / THEN
+    const { status, output } = promtoolTest(rules, [
+      // HTTP: bbc.co.uk 3+1, example.com 2+1 lead; example.com.au 0.5, the IP 0.25 and the host with a port
+      // 0.125 (neither folded) are summed into "(other)". TCP: the gateway is kept though it is the smallest.
+      at(RULE.destinationRequests, [
+        [a({ destination: 'bbc.co.uk', request_protocol: 'http' }), 4],
+        [a({ destination: 'example.com', request_protocol: 'http' }), 3],
+        [a({ destination: OTHER_DESTINATION, request_protocol: 'http' }), 0.875],
+        [a({ destination: 'example.com', request_protocol: 'tcp' }), 0.5],
+        [a({ destination: 'unknown', request_protocol: 'tcp' }), 0.25],
+        [a({ destination: GATEWAY, request_protocol: 'tcp' }), 0.125],
+        [b({ destination: 'wikipedia.org', request_protocol: 'http' }), 1],
+      ]),
+      // Bytes rank per vendor over both protocols: the gateway's download is pinned, not ranked.
+      at(RULE.destinationReceivedBytes, [
+        [a({ destination: 'bbc.co.uk' }), 4000],
+        [a({ destination: 'example.com' }), 3000],
+        [a({ destination: OTHER_DESTINATION }), 875],
+        [a({ destination: GATEWAY }), 10],
+        [b({ destination: 'wikipedia.org' }), 1000],
+      ]),
+      // Nothing lost: the bounded rules add up to the per-vendor totals.
+      at(`sum by (proxy_vendor) (${RULE.destinationRequests})`, [[{ proxy_vendor: 'vendor-a' }, 8.75], [{ proxy_vendor: 'vendor-b' }, 1]]),
+      at(`sum by (proxy_vendor) (${RULE.requests})`, [[{ proxy_vendor: 'vendor-a' }, 8.75], [{ proxy_vendor: 'vendor-b' }, 1]]),
+      at(`sum by (proxy_vendor) (${RULE.destinationSentBytes})`, [[{ proxy_vendor: 'vendor-a' }, 787.5], [{ proxy_vendor: 'vendor-b' }, 100]]),
+    ]);
+    if (status !== 0) throw new Error(`promtool test rules failed:\n${output}`);
+  });
+
+  test('no fold, top 200 (the default): every host by name, no "(other)" below the limit', () => {
+    const metrics = stack(undefined);
+    expect(metrics.destinations).toEqual({ fold: 'none', maxPerVendor: 200, pinned: [GATEWAY], publicSuffixes: [] });
+    const { status, output } = promtoolTest(metrics.renderRules(), [
+      at(`count by (proxy_vendor, request_protocol) (${RULE.destinationRequests})`, [
+        [a({ request_protocol: 'http' }), 7], [a({ request_protocol: 'tcp' }), 3], [b({ request_protocol: 'http' }), 1],
+      ]),
+      at(`${RULE.destinationRequests}{destination="www.bbc.co.uk"}`, [[a({ destination: 'www.bbc.co.uk', request_protocol: 'http' }), 3]]),
+    ]);
+    if (status !== 0) throw new Error(`promtool test rules failed:\n${output}`);
+  });
+
+  test('a wrong expectation fails promtool, so the tests above can fail', () => {
+    const { status } = promtoolTest(stack({ fold: 'registrable-domain' }).renderRules(), [
+      at(RULE.destinationRequests + '{destination="bbc.co.uk"}', [[a({ destination: 'bbc.co.uk', request_protocol: 'http' }), 3]]),
+    ]);
+    expect(status).not.toBe(0);
+  });
+
+  test('the fold regex gives the Public Suffix List\'s registrable domain for every listed suffix, and says where it does not', () => {
+    // GIVEN the regex as Prometheus reads it (label_replace anchors it; JS and RE2 agree on lazy/alternation order)
+    const suffixes = countryCodeSecondLevelSuffixes();
+    expect(suffixes.length).toBeGreaterThan(1000);
+    expect(suffixes).toEqual(expect.arrayContaining(['co.uk', 'com.au', 'co.jp', 'com.br', 'gov.in']));
+    const source = registrableDomainRegex(suffixes).replace(/\\\\/g, '\\').replace('(?i)', '');
+    const re = new RegExp(`^(?:${source})$`, 'i');
+    const fold = (host: string) => host.replace(re, '$1');
+
+    // THEN
+    for (const suffix of suffixes) {
+      const host = `www.shop.${suffix}`;
+      expect({ host, folded: fold(host) }).toEqual({ host, folded: getDomain(host) });
+    }
+    for (const host of ['example.com', 'www.example.com', 'a.b.c.example.org', 'www.wikipedia.org', 'news.bbc.co.uk', 'www.amazon.co.jp', 'x.y.example.com.br']) {
+      expect({ host, folded: fold(host) }).toEqual({ host, folded: getDomain(host) });
+    }
+    for (const host of ['unknown', '10.1.2.3', 'example.com:8080', OTHER_DESTINATION, 'localhost']) expect(fold(host)).toBe(host);
+    // The documented approximation: suffixes outside the list fold to their last two labels.
+    expect({ folded: fold('x.city.kawasaki.jp'), psl: getDomain('x.city.kawasaki.jp') }).toEqual({ folded: 'kawasaki.jp', psl: 'city.kawasaki.jp' });
+  });
+
+  test.each([
+    [{ fold: 'tld' as any }, '\'destinations.fold\' ("tld") must be \'none\' or \'registrable-domain\''],
+    [{ maxPerVendor: -1 }, '\'destinations.maxPerVendor\' (-1) must be >= 0'],
+    [{ maxPerVendor: 2.5 }, '\'destinations.maxPerVendor\' (2.5) must be a whole number'],
+    [{ extraPublicSuffixes: ['uk'] }, '\'destinations.extraPublicSuffixes[0]\' ("uk") must have at least two labels'],
+    [{ extraPublicSuffixes: ['Co.UK'] }, '\'destinations.extraPublicSuffixes[0]\' ("Co.UK") must be a DNS name'],
+  ])('rejects %j', (destinations, message) => {
+    expect(() => stack(destinations)).toThrow(message);
+  });
+});
