@@ -107,9 +107,8 @@ export function dashboard(ctx: DashboardContext, uid: string, title: string, des
       .asDropdown(true).includeVars(true).keepTime(true))
     .withVariable(new DatasourceVariableBuilder(DATASOURCE_VAR).label('Datasource').type('prometheus')
       .current({ text: 'Prometheus', value: ctx.defaultDatasource }));
-  const vendorSeries = `${RULE.crawlerPods}`;
   const defs: Record<Variable | 'vendor', { label: string; query: string }> = {
-    vendor: { label: 'Vendor', query: `label_values(${vendorSeries}, ${LABEL.vendor})` },
+    vendor: { label: 'Vendor', query: `label_values(${RULE.crawlerPods}, ${LABEL.vendor})` },
     namespace: { label: 'Namespace', query: `label_values(${RULE.podReceivedBytes}{${LABEL.vendor}=~"$${VAR.vendor}"}, ${LABEL.namespace})` },
     pod: { label: 'Pod', query: `label_values(${RULE.podReceivedBytes}{${LABEL.vendor}=~"$${VAR.vendor}", ${LABEL.namespace}=~"$${VAR.namespace}"}, ${LABEL.pod})` },
     destination: { label: 'Destination', query: `label_values(${RULE.destinationRequests}{${LABEL.vendor}=~"$${VAR.vendor}"}, destination)` },

@@ -179,8 +179,12 @@ const by = (...labels: string[]) => `by (${labels.join(', ')})`;
  * one name regex over both would collide once rate() drops the name; a `direction` label keeps them apart.
  */
 function bothDirections(matchers: string, window: string): string {
-  return `label_replace(${rate(UPLOAD_COUNTERS, matchers, window)}, "direction", "sent", "", "")`
-    + ` or label_replace(${rate(DOWNLOAD_COUNTERS, matchers, window)}, "direction", "received", "", "")`;
+  return byDirection(rate(UPLOAD_COUNTERS, matchers, window), rate(DOWNLOAD_COUNTERS, matchers, window));
+}
+
+/** Upload and download vectors side by side, told apart by a `direction` label so they never collide. */
+function byDirection(sent: string, received: string): string {
+  return `label_replace(${sent}, "direction", "sent", "", "") or label_replace(${received}, "direction", "received", "", "")`;
 }
 
 const NO_GUARD = { fold: 'none', maxPerVendor: 0, pinned: [], publicSuffixes: [] } as const;
@@ -346,8 +350,7 @@ function totalOverRange(selector: string, intervalSeconds: number, byLabels?: st
  * collide once sum_over_time drops the name; a `direction` label keeps them apart until the sum.
  */
 function bothTotalsOverRange(sent: string, received: string, intervalSeconds: number, byLabels: string): string {
-  const tagged = (selector: string, direction: string) => `label_replace(sum_over_time(${selector}[$__range]), "direction", "${direction}", "", "")`;
-  return `sum by (${byLabels}) (${tagged(sent, 'sent')} or ${tagged(received, 'received')}) * ${intervalSeconds}`;
+  return `sum by (${byLabels}) (${byDirection(`sum_over_time(${sent}[$__range])`, `sum_over_time(${received}[$__range])`)}) * ${intervalSeconds}`;
 }
 
 /** `expr` per vendor, with 0 for vendors that have traffic but none of what `expr` counts. */
