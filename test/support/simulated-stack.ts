@@ -1,3 +1,4 @@
+import * as YAML from 'yaml';
 import { Testing } from 'cdk8s';
 import { MetricsStack, MetricsStackMode } from '../../lib/metrics-stack';
 import { RuleGroup } from '../../lib/prometheus/rule-group';
@@ -53,9 +54,19 @@ export async function startSimulatedStack(pods: SimPod[], opts: { vendors: Vendo
   const sim = await SidecarSim.start(pods, { scrapeIntervalMs: 1000 });
   const targets = pods.flatMap(p => injectedPodTargets(p.vendor ? deployment(`crawler-${p.vendor}`) : unlabelled, { name: p.name, ip: p.ip }, sim.port));
   const { configYaml, rulesYaml } = operator
-    ? operatorPrometheusConfig(objects, { scrapeInterval: '1s', evaluationInterval: '1s' })
+    ? withAcceleratedGroupIntervals(operatorPrometheusConfig(objects, { scrapeInterval: '1s', evaluationInterval: '1s' }))
     : { configYaml: stack.renderPrometheusConfig(), rulesYaml: stack.renderRules() };
   return { stack, sim, objects, job: stack.scrapeJob, config: materializeConfig(configYaml, rulesYaml, targets) };
+}
+
+/**
+ * The PrometheusRule's groups carry an explicit 30s interval; on the accelerated clock they run every second,
+ * as the standalone stack's do with evaluationInterval '1s' (the cost group keeps its 1m in both).
+ */
+function withAcceleratedGroupIntervals(generated: { configYaml: string; rulesYaml: string }): { configYaml: string; rulesYaml: string } {
+  const rules = YAML.parse(generated.rulesYaml);
+  for (const group of rules.groups) if (group.interval === '30s') group.interval = '1s';
+  return { ...generated, rulesYaml: YAML.stringify(rules, { lineWidth: 0 }) };
 }
 
 /** Fails unless `actual` is within 2% of the simulated truth. */
