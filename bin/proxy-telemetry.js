@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 'use strict';
-// Runs the compiled CLI of an installed build, or the TypeScript source of a checkout.
+// Runs the TypeScript source in a checkout (never a stale build of it), the compiled CLI in an installed package.
 const fs = require('fs');
 const path = require('path');
 
-const compiled = path.join(__dirname, '..', 'build', 'bin', 'proxy-telemetry.js');
+const source = path.join(__dirname, 'proxy-telemetry.ts');
 let cli;
-if (fs.existsSync(compiled)) {
-  cli = require(compiled);
-} else {
+if (fs.existsSync(source)) {
   require('ts-node').register({ transpileOnly: true });
-  cli = require('./proxy-telemetry.ts');
+  cli = require(source);
+} else {
+  cli = require(path.join(__dirname, '..', 'build', 'bin', 'proxy-telemetry.js'));
 }
 cli.run();

@@ -24,6 +24,8 @@ export interface DashboardContext {
   readonly currencyUnit: string;
   /** Datasource the datasource variable selects by default (a uid, or an import input like `${DS_PROMETHEUS}`). */
   readonly defaultDatasource: string;
+  /** Whether some vendor has gateways: panels of the gateway rule only then. */
+  readonly gateways: boolean;
 }
 
 /** A Prometheus query through the dashboard's datasource variable. */

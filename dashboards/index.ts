@@ -51,11 +51,12 @@ export function proxyDashboards(props: ProxyDashboardsProps): DashboardJson[] {
     expr: panelExpr({
       job: props.job,
       ruleIntervalSeconds: props.ruleIntervalSeconds,
-      // Empty: neither SNI nor service known; "unknown": TLS without SNI; gateways: CONNECT tunnels.
+      // Empty: neither SNI nor service known; "unknown": TLS without SNI or HTTP on an unparsed port; gateways: TCP gateways.
       unknownDestinations: ['', 'unknown', ...[...new Set(gateways)].map(escapeRegex)].join('|'),
     }),
     currencyUnit: props.currencyUnit ?? 'currencyUSD',
     defaultDatasource: props.datasourceUid ?? `\${${DATASOURCE_INPUT}}`,
+    gateways: gateways.length > 0,
   };
   const built = [overviewDashboard, bandwidthDashboard, destinationsDashboard, healthDashboard, costDashboard].map(f => f(ctx) as DashboardJson);
   return props.datasourceUid === undefined ? built.map(withImportInput) : built;

@@ -1,27 +1,28 @@
 import { Construct } from 'constructs';
 import * as kplus from 'cdk8s-plus-27';
-import { ServiceEntry, ServiceEntrySpecLocation, ServiceEntrySpecResolution, Sidecar, SidecarSpecOutboundTrafficPolicyMode } from '../imports/networking.istio.io';
 import {
-  Telemetry,
-  TelemetrySpecMetricsOverridesMatchMetric as Metric,
-  TelemetrySpecMetricsOverridesMatchMode as Mode,
-  TelemetrySpecMetricsOverridesTagOverridesOperation as Operation,
-} from '../imports/telemetry.istio.io';
-import { CONTRACT_TAGS, ISTIO_STANDARD_TAGS, LABEL } from './metric-contract';
+  EnvoyFilter, ServiceEntry, ServiceEntrySpecLocation, ServiceEntrySpecResolution, Sidecar, SidecarSpecOutboundTrafficPolicyMode,
+} from '../imports/networking.istio.io';
+import { Telemetry } from '../imports/telemetry.istio.io';
+import { VENDOR_POD_LABEL } from './metric-contract';
+import { gatewayInspectionSpec, sniInspectorSpec } from './mesh/envoy-filters';
+import { MetricTags, metricOverrides } from './mesh/telemetry-overrides';
 import { CrawlerEgressPolicies } from './network/crawler-egress-policies';
 import { CrawlerEgressOptions } from './network/network-policy-options';
 import { DEFAULT_DNS_PEERS, NetworkPeer, checkPeers, podsIn } from './network/peers';
-import { VendorCatalog } from './vendor';
-import { PropertyError, checkDnsLabel, checkNonEmpty, checkUnique } from './validation';
+import { RESERVED_PORTS, Vendor, VendorCatalog, VendorEndpoint } from './vendor';
+import { PropertyError, checkDnsLabel, checkNonEmpty, checkNumber, checkUnique, parseDuration } from './validation';
+
+export type { MetricTags } from './mesh/telemetry-overrides';
 
 /** Pod Security Standards level. */
 export type PodSecurityLevel = 'privileged' | 'baseline' | 'restricted';
 
-/** Which Istio tags crawler sidecars put on their metrics. */
-export type MetricTags = 'minimal' | 'standard';
-
 export interface MeshTelemetryProps {
-  /** The vendor model; every vendor with endpoints gets a TCP ServiceEntry in each crawler namespace. */
+  /**
+   * The vendor model; every gateway endpoint (`host:port`) gets a ServiceEntry of its own in each crawler
+   * namespace, TCP or (with `gateway.inspect: 'http'`) HTTP.
+   */
   readonly vendors: VendorCatalog;
   /**
    * Namespaces the crawler pods run in.
@@ -54,6 +55,30 @@ export interface MeshTelemetryProps {
    */
   readonly sniExpression?: string;
   /**
+   * Ports on which crawlers speak plain HTTP to sites directly. A sidecar parses HTTP (requests, Host header,
+   * response codes) only on ports where it has an HTTP listener, which Istio builds only for ports of visible
+   * HTTP services; each port here gets an address-less HTTP ServiceEntry (host `http-<port>.proxy-telemetry.invalid`)
+   * that provides one, while unknown hosts still pass through (ALLOW_ANY). On other ports plain HTTP is seen as
+   * TCP connections to "unknown". Every connection to these ports is parsed as HTTP: do not list ports that
+   * carry TLS or other protocols. An empty list turns HTTP parsing of direct traffic off.
+   * @default [80]
+   */
+  readonly httpPorts?: number[];
+  /**
+   * Add Envoy's TLS inspector to the sidecar's passthrough listener (an EnvoyFilter on `virtualOutbound`), so that
+   * HTTPS the crawler encrypts itself reports its server name (SNI) as destination. Without it every direct HTTPS
+   * destination is "unknown".
+   * @default true
+   */
+  readonly sniInspection?: boolean;
+  /**
+   * How long the TLS inspector waits for a connection's first bytes before letting it through uninspected.
+   * Client-first protocols (TLS, HTTP) never wait; server-first ones (SMTP, MySQL) through the passthrough
+   * listener are delayed by up to this.
+   * @default '1s'
+   */
+  readonly sniInspectionTimeout?: string;
+  /**
    * Hosts outside the crawler namespace that crawler sidecars need configuration for, in Sidecar
    * `namespace/host` form. Unknown external hosts still work through ALLOW_ANY.
    * @default ['istio-system/*']
@@ -77,9 +102,10 @@ export interface MeshTelemetryProps {
 }
 
 /**
- * The Istio side of proxy telemetry: injected crawler namespaces, a Telemetry resource that adds the
- * tags the metric contract needs, a Sidecar scope with ALLOW_ANY, and a TCP ServiceEntry per vendor
- * gateway (TCP, not HTTP, so CONNECT tunnels pass through untouched).
+ * The Istio side of proxy telemetry, per crawler namespace: the injection label, a Telemetry resource with the
+ * tags the metric contract needs, a Sidecar scope with ALLOW_ANY, an HTTP listener on each of `httpPorts`, a TLS
+ * inspector for direct HTTPS, and one ServiceEntry per vendor gateway endpoint (TCP; or HTTP with the
+ * EnvoyFilter routes that keep CONNECT and absolute-form requests intact, for `gateway.inspect: 'http'`).
  */
 export class MeshTelemetry extends Construct {
   /** Crawler namespaces. */
@@ -90,6 +116,10 @@ export class MeshTelemetry extends Construct {
   public readonly sniExpression: string;
   /** Tag set of the crawler sidecars' metrics. */
   public readonly metricTags: MetricTags;
+  /** Ports on which the sidecars parse direct plain HTTP. */
+  public readonly httpPorts: readonly number[];
+  /** Whether the sidecars inspect direct TLS for its server name. */
+  public readonly sniInspection: boolean;
 
   constructor(scope: Construct, id: string, props: MeshTelemetryProps) {
     super(scope, id);
@@ -108,6 +138,13 @@ export class MeshTelemetry extends Construct {
     this.metricTags = props.metricTags ?? 'minimal';
     if (this.metricTags !== 'minimal' && this.metricTags !== 'standard') {
       throw new PropertyError('metricTags', this.metricTags, 'must be \'minimal\' or \'standard\'');
+    }
+    this.httpPorts = checkHttpPorts(props.httpPorts ?? [80], props.vendors);
+    this.sniInspection = props.sniInspection ?? true;
+    // Envoy reads protobuf durations: seconds with an 's' suffix.
+    const sniTimeout = `${parseDuration('sniInspectionTimeout', props.sniInspectionTimeout ?? '1s') / 1000}s`;
+    if (props.sniInspectionTimeout !== undefined && !this.sniInspection) {
+      throw new PropertyError('sniInspectionTimeout', props.sniInspectionTimeout, 'is set while \'sniInspection\' is false');
     }
     const extraEgressHosts = props.extraEgressHosts ?? ['istio-system/*'];
     extraEgressHosts.forEach((h, i) => {
@@ -148,19 +185,15 @@ export class MeshTelemetry extends Construct {
           egress: [{ hosts: ['./*', ...extraEgressHosts] }],
         },
       });
-      for (const vendor of props.vendors.vendors.filter(v => v.endpoints.length > 0)) {
-        const ports = [...new Set(vendor.endpoints.map(e => e.port))];
-        new ServiceEntry(scopeNs, `Gateway-${vendor.name}`, {
-          metadata: { name: `proxy-vendor-${vendor.name}`, namespace: ns, labels: { 'proxy-vendor': vendor.name } },
-          spec: {
-            hosts: vendor.gatewayHosts,
-            // exportTo '.' keeps the port claim inside this crawler namespace.
-            exportTo: ['.'],
-            location: ServiceEntrySpecLocation.MESH_UNDERSCORE_EXTERNAL,
-            resolution: ServiceEntrySpecResolution.DNS,
-            ports: ports.map(p => ({ number: p, name: `tcp-${p}`, protocol: 'TCP' })),
-          },
+      for (const port of this.httpPorts) httpListener(scopeNs, ns, port);
+      if (this.sniInspection) {
+        new EnvoyFilter(scopeNs, 'SniInspector', {
+          metadata: { name: 'proxy-telemetry-sni', namespace: ns, labels: PART_OF },
+          spec: sniInspectorSpec(sniTimeout),
         });
+      }
+      for (const vendor of props.vendors.vendors) {
+        for (const endpoint of vendor.endpoints) gatewayEntry(scopeNs, ns, vendor, endpoint);
       }
     }
 
@@ -168,65 +201,80 @@ export class MeshTelemetry extends Construct {
   }
 
   private addTelemetry(scope: Construct, namespace: string): void {
-    const tcpMetrics = [
-      Metric.TCP_UNDERSCORE_OPENED_UNDERSCORE_CONNECTIONS,
-      Metric.TCP_UNDERSCORE_CLOSED_UNDERSCORE_CONNECTIONS,
-      Metric.TCP_UNDERSCORE_SENT_UNDERSCORE_BYTES,
-      Metric.TCP_UNDERSCORE_RECEIVED_UNDERSCORE_BYTES,
-    ];
-    const sni = tcpMetrics.map(metric => ({
-      match: { metric, mode: Mode.CLIENT },
-      tagOverrides: { [LABEL.sni]: { operation: Operation.UPSERT, value: this.sniExpression } },
-    }));
     new Telemetry(scope, 'Telemetry', {
       metadata: { name: 'proxy-telemetry', namespace },
-      spec: {
-        metrics: [{
-          providers: [{ name: 'prometheus' }],
-          overrides: this.metricTags === 'minimal' ? [...minimalTagOverrides(), ...sni, ...disabledMetrics()] : sni,
-        }],
-      },
+      spec: { metrics: [{ providers: [{ name: 'prometheus' }], overrides: metricOverrides(this.metricTags, this.sniExpression) }] },
     });
   }
 }
 
-const remove = (tags: readonly string[]) => Object.fromEntries(tags.map(t => [t, { operation: Operation.REMOVE }]));
+const PART_OF = { 'app.kubernetes.io/part-of': 'proxy-telemetry' };
+
+/** Host of the ServiceEntry that gives sidecars an HTTP listener on a port; `.invalid` never resolves (RFC 6761). */
+export function httpListenerHost(port: number): string {
+  return `http-${port}.proxy-telemetry.invalid`;
+}
 
 /**
- * Removes from outbound metrics the standard tags the contract does not read: first those no metric needs,
- * then, per metric, the tags only other metrics need. Later overrides add to earlier ones.
+ * An address-less HTTP ServiceEntry on `port`. Istio binds HTTP service ports to the wildcard address
+ * (istio/istio `pilot/pkg/networking/core/listener.go` buildSidecarOutboundListener), so the sidecar gets an HTTP
+ * listener `0.0.0.0_<port>`; its route configuration ends with the `allow_any` virtual host to PassthroughCluster
+ * (`httproute.go` buildCatchAllVirtualHost), so every site keeps working and istio_requests_total carries the Host
+ * header as destination_service. A Sidecar egress listener on the port alone is not enough: Istio builds listeners
+ * only for the services it imports (`listener.go`, one call per service of the egress listener).
  */
-function minimalTagOverrides() {
-  const needed = new Set(Object.values(CONTRACT_TAGS).flat());
-  const perMetric: Array<[Metric, readonly string[]]> = [
-    [Metric.REQUEST_UNDERSCORE_COUNT, CONTRACT_TAGS.requests],
-    [Metric.REQUEST_UNDERSCORE_SIZE, CONTRACT_TAGS.requestBytes],
-    [Metric.RESPONSE_UNDERSCORE_SIZE, CONTRACT_TAGS.responseBytes],
-    [Metric.REQUEST_UNDERSCORE_DURATION, CONTRACT_TAGS.duration],
-    [Metric.TCP_UNDERSCORE_OPENED_UNDERSCORE_CONNECTIONS, CONTRACT_TAGS.tcpOpened],
-    [Metric.TCP_UNDERSCORE_SENT_UNDERSCORE_BYTES, CONTRACT_TAGS.tcpSentBytes],
-    [Metric.TCP_UNDERSCORE_RECEIVED_UNDERSCORE_BYTES, CONTRACT_TAGS.tcpReceivedBytes],
-  ];
-  return [
-    { match: { metric: Metric.ALL_UNDERSCORE_METRICS, mode: Mode.CLIENT }, tagOverrides: remove(ISTIO_STANDARD_TAGS.filter(t => !needed.has(t))) },
-    ...perMetric
-      .map(([metric, keep]) => [metric, [...needed].filter(t => !keep.includes(t) && tagsOf(metric).includes(t))] as const)
-      .filter(([, extra]) => extra.length > 0)
-      .map(([metric, extra]) => ({ match: { metric, mode: Mode.CLIENT }, tagOverrides: remove(extra) })),
-  ];
+function httpListener(scope: Construct, namespace: string, port: number): void {
+  new ServiceEntry(scope, `HttpListener-${port}`, {
+    metadata: { name: `proxy-telemetry-http-${port}`, namespace, labels: PART_OF },
+    spec: {
+      hosts: [httpListenerHost(port)],
+      exportTo: ['.'],
+      location: ServiceEntrySpecLocation.MESH_UNDERSCORE_EXTERNAL,
+      resolution: ServiceEntrySpecResolution.NONE,
+      ports: [{ number: port, name: `http-${port}`, protocol: 'HTTP' }],
+    },
+  });
 }
 
-/** Tags the sidecar puts on a metric: TCP metrics have no response code; the SNI tag is ours, on TCP only. */
-function tagsOf(metric: Metric): readonly string[] {
-  return metric.startsWith('TCP_')
-    ? [...ISTIO_STANDARD_TAGS.filter(t => t !== 'response_code' && t !== 'grpc_response_status'), LABEL.sni]
-    : ISTIO_STANDARD_TAGS;
+/**
+ * One ServiceEntry per gateway `host:port`. Hosts × ports in one entry would create the cross product, and
+ * address-less TCP services on one port collapse to one filter chain where the first host wins
+ * (istio/istio `listener.go` mergeTCPFilterChains), misrouting the others.
+ */
+function gatewayEntry(scope: Construct, namespace: string, vendor: Vendor, endpoint: VendorEndpoint): void {
+  const name = `proxy-vendor-${vendor.name}-${endpoint.port}`;
+  const protocol = vendor.inspected ? 'HTTP' : 'TCP';
+  new ServiceEntry(scope, `Gateway-${vendor.name}-${endpoint.port}`, {
+    metadata: { name, namespace, labels: { ...PART_OF, [VENDOR_POD_LABEL]: vendor.name } },
+    spec: {
+      hosts: [endpoint.host],
+      // exportTo '.' keeps the port claim inside this crawler namespace.
+      exportTo: ['.'],
+      location: ServiceEntrySpecLocation.MESH_UNDERSCORE_EXTERNAL,
+      resolution: ServiceEntrySpecResolution.DNS,
+      ports: [{ number: endpoint.port, name: `${protocol.toLowerCase()}-${endpoint.port}`, protocol }],
+    },
+  });
+  if (vendor.inspected) {
+    new EnvoyFilter(scope, `GatewayInspection-${vendor.name}-${endpoint.port}`, {
+      metadata: { name, namespace, labels: { ...PART_OF, [VENDOR_POD_LABEL]: vendor.name } },
+      spec: gatewayInspectionSpec(endpoint, name),
+    });
+  }
 }
 
-/** Metrics no rule reads: inbound (server side) metrics of crawler pods, and closed TCP connections. */
-function disabledMetrics() {
-  return [
-    { match: { metric: Metric.ALL_UNDERSCORE_METRICS, mode: Mode.SERVER }, disabled: true },
-    { match: { metric: Metric.TCP_UNDERSCORE_CLOSED_UNDERSCORE_CONNECTIONS, mode: Mode.CLIENT }, disabled: true },
-  ];
+/** HTTP ports: unique, not TLS's 443, not the sidecar's own ports, not a vendor gateway's port. */
+function checkHttpPorts(ports: number[], vendors: VendorCatalog): readonly number[] {
+  if (!Array.isArray(ports)) throw new PropertyError('httpPorts', ports, 'must be a list of port numbers');
+  ports.forEach((port, i) => {
+    const property = `httpPorts[${i}]`;
+    checkNumber(property, port, { min: 1, max: 65535, integer: true });
+    if (ports.indexOf(port) !== i) throw new PropertyError(property, port, 'is a duplicate');
+    if (port === 443) throw new PropertyError(property, port, 'is the HTTPS port: the sidecar cannot parse HTTP the crawler encrypts itself');
+    const reserved = RESERVED_PORTS.get(port);
+    if (reserved !== undefined && port !== 80) throw new PropertyError(property, port, `is ${reserved}`);
+    const owner = vendors.vendors.find(v => v.endpoints.some(e => e.port === port));
+    if (owner) throw new PropertyError(property, port, `is a gateway port of vendor '${owner.name}'; set \'gateway.inspect: http\' on the vendor to parse its traffic`);
+  });
+  return [...ports];
 }

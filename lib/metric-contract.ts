@@ -11,6 +11,13 @@ export const LABEL = {
   pod: 'pod',
   /** Added by our Telemetry resource on TCP metrics: SNI of TLS connections. */
   sni: 'destination_sni',
+  /**
+   * Added by our Telemetry resource on HTTP metrics: the request's host (`:authority`). For direct HTTP it equals
+   * the Host header; through an inspected vendor gateway it is the target (`host:443` for a CONNECT tunnel).
+   */
+  host: 'destination_host',
+  /** On the vendor info series: 'none' (no gateway), 'tcp' or 'http' (inspected gateway). */
+  gatewayInspection: 'gateway_inspection',
 } as const;
 
 /** Pod label that assigns a crawler pod to a vendor. */
@@ -49,9 +56,9 @@ export const ISTIO_STANDARD_TAGS = [
  * sidecar. `reporter` tells outbound from inbound. The duration histogram is read per vendor only.
  */
 export const CONTRACT_TAGS: Readonly<Record<Exclude<keyof typeof ISTIO, 'tcpClosed'>, readonly string[]>> = {
-  requests: ['reporter', 'destination_service', 'request_protocol', 'response_code'],
-  requestBytes: ['reporter', 'destination_service', 'request_protocol'],
-  responseBytes: ['reporter', 'destination_service', 'request_protocol'],
+  requests: ['reporter', 'destination_service', 'request_protocol', 'response_code', LABEL.host],
+  requestBytes: ['reporter', 'destination_service', 'request_protocol', LABEL.host],
+  responseBytes: ['reporter', 'destination_service', 'request_protocol', LABEL.host],
   duration: ['reporter', 'request_protocol'],
   tcpSentBytes: ['reporter', 'destination_service', 'request_protocol', LABEL.sni],
   tcpReceivedBytes: ['reporter', 'destination_service', 'request_protocol', LABEL.sni],
@@ -82,8 +89,14 @@ export const RULE_GROUP = 'proxy-telemetry.rules';
 /** Name of the scrape job for crawler sidecars. */
 export const SCRAPE_JOB = 'crawler-sidecars';
 
-/** Label the destination rules add: Host header (HTTP), SNI (TLS) or vendor host (tunnels). */
+/**
+ * Label the destination rules add: the request's host (HTTP, direct or through an inspected gateway), SNI (TLS)
+ * or the gateway host (connections to a gateway the sidecar does not inspect).
+ */
 export const DESTINATION_LABEL = 'destination';
+
+/** Label of the gateway rule: the vendor gateway host a request or connection went to. */
+export const GATEWAY_LABEL = 'gateway';
 
 /** Recording rules: the public names users and dashboards query. */
 export const RULE = {
@@ -91,6 +104,8 @@ export const RULE = {
   requests: 'proxy_vendor:proxy_requests:rate5m',
   /** The same per destination host. */
   destinationRequests: 'proxy_vendor_destination:proxy_requests:rate5m',
+  /** Requests (inspected gateways) and connections (TCP gateways) per vendor gateway host, whichever vendor's pods sent them. */
+  gatewayRequests: 'proxy_vendor_gateway:proxy_requests:rate5m',
   /** Bytes/s uploaded by each crawler pod. */
   podSentBytes: 'proxy_vendor_pod:proxy_sent_bytes:rate5m',
   /** Bytes/s downloaded by each crawler pod. */
@@ -162,14 +177,18 @@ function rate(names: readonly string[], matchers: string, window: string): strin
 }
 
 /**
- * Adds `destination`: the SNI of a TLS connection when known, else destination_service (the Host header
- * for HTTP through PassthroughCluster, the vendor host for CONNECT tunnels, "unknown" for TLS without SNI).
- * `label_join` puts "sni;service" side by side, because label_replace reads only one label.
+ * Adds `destination`: the SNI of a TLS connection when known; else the request's host (HTTP: the Host header
+ * directly, the target through an inspected gateway) without a default port (a CONNECT's `host:443` is `host`);
+ * else destination_service (the gateway host for connections to a TCP gateway, "unknown" for TLS without SNI).
+ * `label_join` puts "sni;host;service" side by side, because label_replace reads only one label; each step
+ * matches only while the value still holds the separators.
  */
 function withDestination(expr: string): string {
-  const joined = `label_join(${expr}, "${DESTINATION_LABEL}", ";", "${LABEL.sni}", "destination_service")`;
-  const serviceWhenNoSni = `label_replace(${joined}, "${DESTINATION_LABEL}", "$1", "${DESTINATION_LABEL}", "(?:unknown)?;(.*)")`;
-  return `label_replace(${serviceWhenNoSni}, "${DESTINATION_LABEL}", "$1", "${DESTINATION_LABEL}", "([^;]+);.*")`;
+  const d = DESTINATION_LABEL;
+  const joined = `label_join(${expr}, "${d}", ";", "${LABEL.sni}", "${LABEL.host}", "destination_service")`;
+  const service = `label_replace(${joined}, "${d}", "$1", "${d}", "(?:unknown)?;(?:unknown)?;(.*)")`;
+  const host = `label_replace(${service}, "${d}", "$1", "${d}", "(?:unknown)?;([^;]+?)(?::(?:80|443))?;.*")`;
+  return `label_replace(${host}, "${d}", "$1", "${d}", "([^;]+);.*")`;
 }
 
 const by = (...labels: string[]) => `by (${labels.join(', ')})`;
@@ -192,6 +211,9 @@ const NO_GUARD = { fold: 'none', maxPerVendor: 0, pinned: [], publicSuffixes: []
 /** Every PromQL expression of the recording rules. */
 export const RECORDING_EXPR = {
   requests: `sum ${by(LABEL.vendor, 'request_protocol')} (${rate(REQUEST_COUNTERS, ATTRIBUTED, '5m')})`,
+  /** Requests and connections to the vendor gateway hosts, per gateway (destination_service of the gateway's cluster). */
+  gatewayRequests: (gatewayHosts: readonly string[]) =>
+    `sum ${by(LABEL.vendor, GATEWAY_LABEL, 'request_protocol')} (label_replace(${rate(REQUEST_COUNTERS, `${ATTRIBUTED}, destination_service=~"${anyOf(gatewayHosts)}"`, '5m')}, "${GATEWAY_LABEL}", "$1", "destination_service", "(.*)"))`,
   /** Every host by name; MetricsStack records `destinationRuleExprs(guard)`, bounded, instead. */
   destinationRequests: destinationRuleExprs(NO_GUARD).destinationRequests,
   podSentBytes: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${rate(UPLOAD_COUNTERS, ATTRIBUTED, '5m')})`,
@@ -300,20 +322,32 @@ export function destinationRuleExprs(guard: DestinationGuard): { destinationRequ
   };
 }
 
+/** A matcher for the listed vendors. */
+const vendorIn = (vendors: readonly string[]) => `${LABEL.vendor}=~"${anyOf(vendors)}"`;
+
 /** Expressions of the alerts; thresholds are parameters. */
 export const ALERT_EXPR = {
   targetsDown: (job: string, percent: number) =>
     `100 * (count by (job, ${LABEL.namespace}) (up{job="${job}"} == 0) / count by (job, ${LABEL.namespace}) (up{job="${job}"})) > ${percent}`,
-  trafficStopped: `${RULE.vendorInfo} unless on (${LABEL.vendor}) (sum ${by(LABEL.vendor)} (${RULE.requests}) > 0)`,
-  errorRatio: (ratio: number) => `${RULE.errorRatio} > ${ratio}`,
-  /** Share of HTTP requests with one response code, e.g. 407 or 429. */
-  codeRatio: (code: number, ratio: number) =>
-    `sum ${by(LABEL.vendor)} (${RULE.responseCodes}{response_code="${code}"}) / sum ${by(LABEL.vendor)} (${RULE.responseCodes}) > ${ratio}`,
+  /**
+   * Neither requests/connections nor bytes: a long-lived tunnel opens no connection for hours, but the sidecar
+   * reports its bytes while it is open.
+   */
+  trafficStopped: `sum ${by(LABEL.vendor)} (${RULE.vendorInfo}) unless on (${LABEL.vendor}) (sum ${by(LABEL.vendor)} (${RULE.requests}) > 0 or sum ${by(LABEL.vendor)} (${RULE.vendorSentBytes}) > 0 or sum ${by(LABEL.vendor)} (${RULE.vendorReceivedBytes}) > 0)`,
+  /** For the vendors whose traffic the sidecar parses as HTTP: the others have no response codes. */
+  errorRatio: (ratio: number, vendors: readonly string[]) => `${RULE.errorRatio}{${vendorIn(vendors)}} > ${ratio}`,
+  /** Share of HTTP requests with one response code, e.g. 407 or 429, for the listed vendors. */
+  codeRatio: (code: number, ratio: number, vendors: readonly string[]) =>
+    `sum ${by(LABEL.vendor)} (${RULE.responseCodes}{response_code="${code}", ${vendorIn(vendors)}}) / sum ${by(LABEL.vendor)} (${RULE.responseCodes}{${vendorIn(vendors)}}) > ${ratio}`,
   spendOverBudget: `${RULE.spend1h} * ${MONTH_SECONDS} > on (${LABEL.vendor}) ${RULE.monthlyBudget}`,
   trafficOverBudget: `${RULE.bytes1h} * ${MONTH_SECONDS} > on (${LABEL.vendor}) ${RULE.monthlyTrafficBudgetBytes}`,
-  /** Crawlers of another vendor sending to this vendor's gateway hosts. */
-  misrouted: (vendor: string, gatewayHosts: readonly string[]) =>
-    `sum ${by(LABEL.vendor, DESTINATION_LABEL)} (${RULE.destinationRequests}{${DESTINATION_LABEL}=~"${gatewayHosts.map(escapeRegex).join('|')}", ${LABEL.vendor}!="${vendor}"}) > 0`,
+  /**
+   * Crawlers of one vendor sending to another vendor's gateway hosts: one expression for all vendors, with the
+   * gateway's owner as label `gateway_vendor`.
+   */
+  misrouted: (gateways: ReadonlyArray<{ vendor: string; hosts: readonly string[] }>) => gateways
+    .map(g => `label_replace(sum ${by(LABEL.vendor, GATEWAY_LABEL)} (${RULE.gatewayRequests}{${GATEWAY_LABEL}=~"${anyOf(g.hosts)}", ${LABEL.vendor}!="${g.vendor}"}) > 0, "gateway_vendor", "${g.vendor}", "", "")`)
+    .join(' or '),
   sampleLimitNear: (job: string, sampleLimit: number, ratio: number) =>
     `scrape_samples_post_metric_relabeling{job="${job}"} > ${Math.floor(sampleLimit * ratio)}`,
   sampleLimitHit: `increase(prometheus_target_scrapes_exceeded_sample_limit_total[5m]) > 0`,
@@ -408,6 +442,7 @@ export function panelExpr(o: PanelExprOptions) {
     topDestinationReceived: (n: number) => `topk(${n}, sum ${by(DESTINATION_LABEL)} (${RULE.destinationReceivedBytes}{${byDestination}}))`,
     topDestinationSent: (n: number) => `topk(${n}, sum ${by(DESTINATION_LABEL)} (${RULE.destinationSentBytes}{${byDestination}}))`,
     destinationRequestRate: (n: number) => `topk(${n}, sum ${by(DESTINATION_LABEL)} (${RULE.destinationRequests}{${byDestination}}))`,
+    gatewayRequestRate: `sum ${by(LABEL.vendor, GATEWAY_LABEL, 'request_protocol')} (${RULE.gatewayRequests}{${byVendor}})`,
     unknownDestinationRequestShare: unknownShare(RULE.destinationRequests),
     unknownDestinationByteShare: unknownShare(RULE.destinationReceivedBytes),
     // Performance & health

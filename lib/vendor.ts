@@ -10,11 +10,16 @@ export interface VendorProps {
    */
   readonly weight?: number;
   /**
-   * Gateway endpoints of the vendor, as `host:port`. Each becomes a TCP ServiceEntry port, and
+   * Gateway endpoints of the vendor, as `host:port`. Each becomes a ServiceEntry of its own, and
    * crawlers send through the first one as HTTP(S)_PROXY.
    * @default - none: crawlers of this vendor connect directly
    */
   readonly endpoints?: string[];
+  /**
+   * How crawler sidecars handle traffic to this vendor's gateways.
+   * @default - `{ inspect: 'tcp' }`: connections and bytes to the gateway host
+   */
+  readonly gateway?: GatewayOptions;
   /**
    * Price per GiB transferred (upload + download), in the billing currency.
    * @default - no per-GiB cost
@@ -37,6 +42,28 @@ export interface VendorProps {
   readonly monthlyTrafficBudgetGiB?: number;
 }
 
+/**
+ * What a crawler sidecar parses of the traffic to a vendor gateway.
+ * - `'tcp'`: the gateway port is TCP. The sidecar reports connections and bytes to the gateway host: one
+ *   connection carries many absolute-form requests (keep-alive) or one CONNECT tunnel, no response code, no
+ *   target host. Works on every Istio version.
+ * - `'http'`: the gateway port is HTTP and EnvoyFilters route absolute-form requests and CONNECT to the gateway
+ *   unchanged. The sidecar then reports every proxied request and every tunnel (as one request, recorded when
+ *   it closes), the gateway's response code (407, 429, ...) and the target host. Needs Envoy >= 1.30
+ *   (Istio >= 1.22); not verified on a live mesh by this project: roll it out to one vendor first and check it
+ *   with the commands in the README.
+ */
+export type GatewayInspection = 'tcp' | 'http';
+
+/** Per-vendor gateway settings. */
+export interface GatewayOptions {
+  /**
+   * What the sidecar parses of traffic to the gateways.
+   * @default 'tcp'
+   */
+  readonly inspect?: GatewayInspection;
+}
+
 /** A vendor gateway endpoint. */
 export interface VendorEndpoint {
   readonly host: string;
@@ -48,6 +75,8 @@ export class Vendor {
   public readonly name: string;
   public readonly weight: number;
   public readonly endpoints: readonly VendorEndpoint[];
+  /** What crawler sidecars parse of traffic to the gateways. */
+  public readonly inspect: GatewayInspection;
   public readonly pricePerGiB?: number;
   public readonly pricePer1kRequests?: number;
   public readonly monthlyBudget?: number;
@@ -59,6 +88,13 @@ export class Vendor {
     this.weight = checkNumber(`${path}.weight`, props.weight ?? 1, { minExclusive: 0 });
     this.endpoints = (props.endpoints ?? []).map((e, i) => parseEndpoint(`${path}.endpoints[${i}]`, e));
     checkUnique(`${path}.endpoints`, this.endpoints.map(e => `${e.host}:${e.port}`));
+    this.inspect = props.gateway?.inspect ?? 'tcp';
+    if (this.inspect !== 'tcp' && this.inspect !== 'http') {
+      throw new PropertyError(`${path}.gateway.inspect`, this.inspect, 'must be \'tcp\' or \'http\'');
+    }
+    if (props.gateway !== undefined && this.endpoints.length === 0) {
+      throw new PropertyError(`${path}.gateway`, props.gateway, 'is set but the vendor has no endpoints');
+    }
     if (props.pricePerGiB !== undefined) this.pricePerGiB = checkNumber(`${path}.pricePerGiB`, props.pricePerGiB, { min: 0 });
     if (props.pricePer1kRequests !== undefined) this.pricePer1kRequests = checkNumber(`${path}.pricePer1kRequests`, props.pricePer1kRequests, { min: 0 });
     if (props.monthlyBudget !== undefined) this.monthlyBudget = checkNumber(`${path}.monthlyBudget`, props.monthlyBudget, { min: 0 });
@@ -70,6 +106,11 @@ export class Vendor {
   /** Distinct gateway host names. */
   public get gatewayHosts(): string[] {
     return [...new Set(this.endpoints.map(e => e.host))];
+  }
+
+  /** Whether crawler sidecars parse this vendor's gateway traffic as HTTP (requests, codes, target hosts). */
+  public get inspected(): boolean {
+    return this.inspect === 'http' && this.endpoints.length > 0;
   }
 }
 
@@ -92,10 +133,16 @@ export function parseEndpoint(property: string, value: string): VendorEndpoint {
 }
 
 /**
- * Ports a TCP ServiceEntry must not take: without `addresses`, a TCP ServiceEntry claims its port for every
- * destination, so 80 or 443 would swallow the crawlers' direct web traffic.
+ * Ports a gateway ServiceEntry must not take: without `addresses`, a ServiceEntry claims its port for every
+ * destination, so 80 or 443 would swallow the crawlers' direct web traffic. The others are the sidecar's own
+ * (istio/istio `pkg/config/constants`: 15000 admin, 15001 outbound, 15004 debug, 15006 inbound, 15008 HBONE,
+ * 15020 merged metrics, 15021 health, 15053 DNS, 15090 Envoy metrics).
  */
-const RESERVED_GATEWAY_PORTS = new Set([80, 443]);
+export const RESERVED_PORTS: ReadonlyMap<number, string> = new Map([
+  [80, 'the crawlers\' direct plain-HTTP port'],
+  [443, 'the crawlers\' direct HTTPS port'],
+  ...[15000, 15001, 15004, 15006, 15008, 15020, 15021, 15053, 15090].map(p => [p, 'a port of the istio-proxy sidecar itself'] as [number, string]),
+]);
 
 /** The vendor model shared by MeshTelemetry, VendorCrawler and MetricsStack. */
 export class VendorCatalog {
@@ -111,12 +158,13 @@ export class VendorCatalog {
     this.vendors.forEach((v, i) => v.endpoints.forEach((e, j) => {
       const property = `vendors[${i}].endpoints[${j}]`;
       const value = `${e.host}:${e.port}`;
-      if (RESERVED_GATEWAY_PORTS.has(e.port)) {
-        throw new PropertyError(property, value, `uses port ${e.port}, which a TCP ServiceEntry would claim for all crawler traffic; vendor gateways must listen on another port`);
+      const reserved = RESERVED_PORTS.get(e.port);
+      if (reserved !== undefined) {
+        throw new PropertyError(property, value, `uses port ${e.port}, ${reserved}, which a gateway ServiceEntry would claim for all crawler traffic; vendor gateways must listen on another port`);
       }
       const owner = portOwner.get(e.port);
       if (owner !== undefined && owner !== `${v.name}/${e.host}`) {
-        throw new PropertyError(property, value, `uses port ${e.port}, already taken by ${owner}; a TCP ServiceEntry without addresses claims its port mesh-wide, so each gateway port must be unique`);
+        throw new PropertyError(property, value, `uses port ${e.port}, already taken by ${owner}; a ServiceEntry without addresses claims its port for every destination (one filter chain per port: the first host would win), so each gateway port must belong to one host`);
       }
       portOwner.set(e.port, `${v.name}/${e.host}`);
     }));

@@ -7,12 +7,14 @@ import { MetricsStack } from '../lib/metrics-stack';
 import { DEFAULT_RUNBOOK_URL } from '../lib/prometheus/alerts';
 import { VendorCatalog } from '../lib/vendor';
 import { promtool } from './support/prometheus-config';
-import { PodRef, httpSeries, series, tcpSeries } from './support/istio-series';
+import { PodRef, gatewayHttpSeries, httpSeries, series, tcpSeries } from './support/istio-series';
 
-// GIVEN the default thresholds and a vendor model with a gateway, a price and budgets.
+// GIVEN the default thresholds and a vendor model with a TCP gateway (a), an inspected gateway (b) and direct traffic (c).
+const GW_A = 'gw.vendor-a.example';
+const GW_B = 'proxy.vendor-b.example';
 const vendors = new VendorCatalog([
-  { name: 'vendor-a', endpoints: ['gw.vendor-a.example:8000'], pricePerGiB: 4, monthlyBudget: 100, monthlyTrafficBudgetGiB: 10 },
-  { name: 'vendor-b' },
+  { name: 'vendor-a', endpoints: [`${GW_A}:8000`], pricePerGiB: 4, monthlyBudget: 100, monthlyTrafficBudgetGiB: 10 },
+  { name: 'vendor-b', endpoints: [`${GW_B}:22225`, `${GW_B}:22226`], gateway: { inspect: 'http' } },
   { name: 'vendor-c' },
 ]);
 const rulesYaml = new MetricsStack(Testing.chart(), 'metrics', { vendors, crawlerNamespaces: ['crawlers'] }).renderRules();
@@ -88,54 +90,62 @@ const cases: Case[] = [
   {
     alert: 'ProxyVendorTrafficStopped',
     firesAt: '15m',
-    // vendor-b (HTTP) and vendor-c (TCP only) carry traffic; vendor-a carries none.
+    // vendor-b carries requests; vendor-c only the bytes of a tunnel opened before the window (no new
+    // connection: a connection counter that stays flat); vendor-a carries nothing.
     inputSeries: [
-      { series: httpSeries('istio_requests_total', b1, 'example.com'), values: perSecond(1) },
-      { series: tcpSeries('istio_tcp_connections_opened_total', c1, { sni: 'example.com' }), values: perSecond(0.5) },
+      { series: gatewayHttpSeries('istio_requests_total', b1, GW_B, 'example.com'), values: perSecond(1) },
+      { series: tcpSeries('istio_tcp_connections_opened_total', c1, { sni: 'example.com' }), values: '1x90' },
+      { series: tcpSeries('istio_tcp_sent_bytes_total', c1, { sni: 'example.com' }), values: perSecond(5000) },
     ],
     expected: [{
       labels: { proxy_vendor: 'vendor-a' },
       summary: 'Vendor vendor-a carries no traffic.',
-      description: 'No request or connection through vendor vendor-a has been seen for 15m, although the vendor is configured.',
+      description: 'No request, connection or byte through vendor vendor-a has been seen for 15m, although the vendor is configured.',
     }],
   },
   {
     alert: 'ProxyVendorHighErrorRatio',
     firesAt: '11m',
-    // vendor-a: 1 of 10 requests/s answered 503 (10% > 5%) from minute 1; vendor-b: 2% never fires.
+    // vendor-c (direct): 1 of 10 requests/s answered 503 (10% > 5%) from minute 1; vendor-b (inspected): 2% never
+    // fires; vendor-a sends through a TCP gateway, so its parsed HTTP is traffic that bypasses the vendor: not its errors.
     inputSeries: [
-      { series: httpSeries('istio_requests_total', a1, 'example.com'), values: perSecond(9) },
+      { series: httpSeries('istio_requests_total', c1, 'example.com'), values: perSecond(9) },
+      { series: httpSeries('istio_requests_total', c1, 'example.com', 503), values: perSecond(1) },
+      { series: gatewayHttpSeries('istio_requests_total', b1, GW_B, 'example.com'), values: perSecond(49) },
+      { series: gatewayHttpSeries('istio_requests_total', b1, GW_B, 'example.com', 500), values: perSecond(1) },
       { series: httpSeries('istio_requests_total', a1, 'example.com', 503), values: perSecond(1) },
-      { series: httpSeries('istio_requests_total', b1, 'example.com'), values: perSecond(49) },
-      { series: httpSeries('istio_requests_total', b1, 'example.com', 500), values: perSecond(1) },
     ],
     expected: [{
-      labels: { proxy_vendor: 'vendor-a' },
-      summary: 'Vendor vendor-a answers many requests with errors.',
-      description: '10% of the HTTP requests through vendor-a got a 4xx/5xx or no response (threshold 5%).',
+      labels: { proxy_vendor: 'vendor-c' },
+      summary: 'Vendor vendor-c answers many requests with errors.',
+      description: '10% of the HTTP requests through vendor-c got a 4xx/5xx or no response (threshold 5%).',
     }],
   },
   {
     alert: 'ProxyVendorAuthenticationFailures',
     firesAt: '6m',
+    // Only the inspected gateway's answers count: vendor-b's refused CONNECTs; vendor-c's 407s come from a site.
     inputSeries: [
-      { series: httpSeries('istio_requests_total', a1, 'example.com'), values: perSecond(9.5) },
-      { series: httpSeries('istio_requests_total', a1, 'example.com', 407), values: perSecond(0.5) },
+      { series: gatewayHttpSeries('istio_requests_total', b1, GW_B, 'example.com'), values: perSecond(9.5) },
+      { series: gatewayHttpSeries('istio_requests_total', b1, GW_B, 'example.com:443', 407), values: perSecond(0.5) },
+      { series: httpSeries('istio_requests_total', c1, 'example.com', 407), values: perSecond(1) },
     ],
     expected: [{
-      labels: { proxy_vendor: 'vendor-a' },
-      summary: 'Vendor vendor-a rejects the proxy credentials.',
-      description: '5% of the HTTP requests through vendor-a got 407 Proxy Authentication Required (threshold 1%).',
+      labels: { proxy_vendor: 'vendor-b' },
+      summary: 'Vendor vendor-b rejects the proxy credentials.',
+      description: '5% of the requests through the gateway of vendor-b got 407 Proxy Authentication Required (threshold 1%).',
     }],
   },
   {
     alert: 'ProxyVendorRateLimited',
     firesAt: '11m',
     inputSeries: [
-      { series: httpSeries('istio_requests_total', b1, 'example.com'), values: perSecond(9) },
-      { series: httpSeries('istio_requests_total', b1, 'example.com', 429), values: perSecond(1) },
+      { series: gatewayHttpSeries('istio_requests_total', b1, GW_B, 'example.com'), values: perSecond(9) },
+      { series: gatewayHttpSeries('istio_requests_total', b1, GW_B, 'example.com', 429), values: perSecond(1) },
       // 1 in 100 is not above 5%.
-      { series: httpSeries('istio_requests_total', a1, 'example.com'), values: perSecond(99) },
+      { series: httpSeries('istio_requests_total', c1, 'example.com'), values: perSecond(99) },
+      { series: httpSeries('istio_requests_total', c1, 'example.com', 429), values: perSecond(1) },
+      // A TCP-gateway vendor's parsed HTTP bypasses its gateway.
       { series: httpSeries('istio_requests_total', a1, 'example.com', 429), values: perSecond(1) },
     ],
     expected: [{
@@ -158,7 +168,7 @@ const cases: Case[] = [
   {
     alert: 'ProxyVendorTrafficOverBudget',
     firesAt: '31m',
-    inputSeries: [{ series: tcpSeries('istio_tcp_sent_bytes_total', a1, { gateway: 'gw.vendor-a.example' }), values: perSecond(1e6) }],
+    inputSeries: [{ series: tcpSeries('istio_tcp_sent_bytes_total', a1, { gateway: GW_A }), values: perSecond(1e6) }],
     expected: [{
       labels: { proxy_vendor: 'vendor-a' },
       summary: 'Vendor vendor-a is projected to exceed its monthly traffic budget.',
@@ -168,15 +178,21 @@ const cases: Case[] = [
   {
     alert: 'ProxyCrawlerMisrouted',
     firesAt: '6m',
-    // A vendor-b pod tunnels through vendor-a's gateway; vendor-a's own pod doing so is fine.
+    // A vendor-b pod connects to vendor-a's TCP gateway, a vendor-c pod sends requests through vendor-b's inspected
+    // gateway; vendor-a's own pod doing so is fine. One alert rule covers every gateway.
     inputSeries: [
-      { series: tcpSeries('istio_tcp_connections_opened_total', b1, { gateway: 'gw.vendor-a.example' }), values: perSecond(0.1) },
-      { series: tcpSeries('istio_tcp_connections_opened_total', a1, { gateway: 'gw.vendor-a.example' }), values: perSecond(1) },
+      { series: tcpSeries('istio_tcp_connections_opened_total', b1, { gateway: GW_A }), values: perSecond(0.1) },
+      { series: tcpSeries('istio_tcp_connections_opened_total', a1, { gateway: GW_A }), values: perSecond(1) },
+      { series: gatewayHttpSeries('istio_requests_total', c1, GW_B, 'example.com'), values: perSecond(2) },
     ],
     expected: [{
-      labels: { proxy_vendor: 'vendor-b', destination: 'gw.vendor-a.example' },
+      labels: { proxy_vendor: 'vendor-b', gateway: GW_A, gateway_vendor: 'vendor-a' },
       summary: 'Crawlers of vendor-b send to the gateway of vendor-a.',
-      description: 'Pods labelled proxy-vendor=vendor-b open 100m connections/s to gw.vendor-a.example, a gateway of vendor vendor-a: its traffic is billed by vendor-a but reported under vendor-b.',
+      description: `Pods labelled proxy-vendor=vendor-b send 100m requests or connections per second to ${GW_A}, a gateway of vendor vendor-a: that traffic is billed by vendor-a but reported under vendor-b.`,
+    }, {
+      labels: { proxy_vendor: 'vendor-c', gateway: GW_B, gateway_vendor: 'vendor-b' },
+      summary: 'Crawlers of vendor-c send to the gateway of vendor-b.',
+      description: `Pods labelled proxy-vendor=vendor-c send 2 requests or connections per second to ${GW_B}, a gateway of vendor vendor-b: that traffic is billed by vendor-b but reported under vendor-c.`,
     }],
   },
   {
@@ -228,5 +244,34 @@ describe('alerts', () => {
   test('an alert expected one evaluation too early fails, so the cases above can fail', () => {
     const early = { ...cases[0], firesAt: '9m' };
     expect(check(early).status).not.toBe(0);
+  });
+
+  test('the rule file passes promtool check rules --lint-fatal with several vendors that have gateways', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alerts-lint-'));
+    fs.writeFileSync(path.join(dir, 'rules.yml'), rulesYaml);
+    const r = promtool(['check', 'rules', '--lint=all', '--lint-fatal', path.join(dir, 'rules.yml')]);
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect({ status: r.status, output: r.stdout + r.stderr }).toMatchObject({ status: 0 });
+    // Every alert name once.
+    const names = YAML.parse(rulesYaml).groups.flatMap((g: any) => g.rules).filter((x: any) => x.alert).map((x: any) => x.alert);
+    expect(names).toEqual([...new Set(names)]);
+  });
+
+  test('alerts that cannot fire are not generated: no 407 alert without an inspected gateway, no error alerts when every vendor uses a TCP gateway, no misrouting without gateways', () => {
+    const alertsOf = (props: ConstructorParameters<typeof VendorCatalog>[0]) => YAML.parse(new MetricsStack(Testing.chart(), 'm', { vendors: new VendorCatalog(props), crawlerNamespaces: ['crawlers'] }).renderRules())
+      .groups.flatMap((g: any) => g.rules).filter((x: any) => x.alert).map((x: any) => x.alert);
+    const tcpOnly = alertsOf([{ name: 'a', endpoints: ['gw.a.example:8000'] }, { name: 'b', endpoints: ['gw.b.example:8001'] }]);
+    expect(tcpOnly).not.toContain('ProxyVendorAuthenticationFailures');
+    expect(tcpOnly).not.toContain('ProxyVendorHighErrorRatio');
+    expect(tcpOnly).not.toContain('ProxyVendorRateLimited');
+    expect(tcpOnly).toContain('ProxyCrawlerMisrouted');
+    const direct = alertsOf([{ name: 'a' }, { name: 'b' }]);
+    expect(direct).toEqual(expect.arrayContaining(['ProxyVendorHighErrorRatio', 'ProxyVendorRateLimited']));
+    expect(direct).not.toContain('ProxyVendorAuthenticationFailures');
+    expect(direct).not.toContain('ProxyCrawlerMisrouted');
+    // The scoped expressions name the vendors they apply to.
+    const rules = YAML.parse(rulesYaml).groups.flatMap((g: any) => g.rules);
+    expect(rules.find((x: any) => x.alert === 'ProxyVendorAuthenticationFailures').expr).toContain('proxy_vendor=~"vendor-b"');
+    expect(rules.find((x: any) => x.alert === 'ProxyVendorHighErrorRatio').expr).toContain('proxy_vendor=~"vendor-b|vendor-c"');
   });
 });

@@ -4,11 +4,12 @@ import { MeshTelemetry, MetricTags } from '../lib/mesh-telemetry';
 import { ISTIO, RULE } from '../lib/metric-contract';
 import { KEPT_METRICS } from '../lib/prometheus/scrape-config';
 import { VendorCatalog } from '../lib/vendor';
+import { SidecarModel } from './support/istio-sidecar';
 import { PrometheusProcess } from './support/prometheus-process';
 import { MetricRelabel, applyMetricRelabel, exposedSeries, floorSeriesPerPod, realisticPod } from './support/realistic-sidecar';
-import { SidecarSim, SimPod, SidecarTelemetry, telemetryFromSpec } from './support/sidecar-sim';
-import { expectClose, startSimulatedStack } from './support/simulated-stack';
-import { findObject, synthChart } from './support/synth';
+import { SidecarSim } from './support/sidecar-sim';
+import { expectClose, runAccelerated, startSimulatedStack } from './support/simulated-stack';
+import { synthChart } from './support/synth';
 
 /**
  * Series per crawler pod on a realistic sidecar exposition (Istio's full tag set, 20 destinations, several
@@ -19,21 +20,20 @@ import { findObject, synthChart } from './support/synth';
  */
 
 const NS = 'crawlers';
-const GATEWAY = 'gw.vendor-a.example';
-const vendors = new VendorCatalog([{ name: 'vendor-a', endpoints: [`${GATEWAY}:8000`] }, { name: 'vendor-b' }]);
+const GATEWAY = 'gw.vendor-a.example:8000';
+const vendors = new VendorCatalog([{ name: 'vendor-a', endpoints: [GATEWAY] }, { name: 'vendor-b' }]);
 
-/** What MeshTelemetry's synthesized Telemetry resource tells a sidecar. */
-function telemetry(metricTags: MetricTags): SidecarTelemetry {
-  const objects = synthChart(chart => new MeshTelemetry(chart, 'mesh', { vendors, metricTags }));
-  return telemetryFromSpec(findObject(objects, 'Telemetry', 'proxy-telemetry', NS).spec);
+/** Crawler sidecars as MeshTelemetry's synthesized objects configure them. */
+function sidecar(metricTags: MetricTags): SidecarModel {
+  return SidecarModel.fromObjects(synthChart(chart => new MeshTelemetry(chart, 'mesh', { vendors, metricTags })), NS);
 }
 
 const hosts = (v: string) => Array.from({ length: 19 }, (_, i) => `www.site${i}-${v}.example.com`);
-const PODS: SimPod[] = [
-  realisticPod({ name: 'crawler-vendor-a-7d9c6b5f4-min01', vendor: 'vendor-a', ip: '127.30.0.1', destinations: hosts('a'), gateway: GATEWAY, telemetry: telemetry('minimal') }),
-  realisticPod({ name: 'crawler-vendor-b-7d9c6b5f4-min02', vendor: 'vendor-b', ip: '127.30.0.2', destinations: hosts('b'), scale: 2, telemetry: telemetry('minimal') }),
-  realisticPod({ name: 'crawler-vendor-a-7d9c6b5f4-std01', vendor: 'vendor-a', ip: '127.30.0.3', destinations: hosts('a'), gateway: GATEWAY, scale: 3, telemetry: telemetry('standard') }),
-  realisticPod({ name: 'crawler-vendor-b-7d9c6b5f4-std02', vendor: 'vendor-b', ip: '127.30.0.4', destinations: hosts('b'), telemetry: telemetry('standard') }),
+const PODS = [
+  realisticPod({ name: 'crawler-vendor-a-7d9c6b5f4-min01', vendor: 'vendor-a', ip: '127.30.0.1', destinations: hosts('a'), gateway: GATEWAY, sidecar: sidecar('minimal') }),
+  realisticPod({ name: 'crawler-vendor-b-7d9c6b5f4-min02', vendor: 'vendor-b', ip: '127.30.0.2', destinations: hosts('b'), scale: 2, sidecar: sidecar('minimal') }),
+  realisticPod({ name: 'crawler-vendor-a-7d9c6b5f4-std01', vendor: 'vendor-a', ip: '127.30.0.3', destinations: hosts('a'), gateway: GATEWAY, scale: 3, sidecar: sidecar('standard') }),
+  realisticPod({ name: 'crawler-vendor-b-7d9c6b5f4-std02', vendor: 'vendor-b', ip: '127.30.0.4', destinations: hosts('b'), sidecar: sidecar('standard') }),
 ];
 const [MIN_A, , STD_A] = PODS;
 const CONTROL_JOB = 'labeldrop-control';
@@ -49,7 +49,8 @@ beforeAll(async () => {
   sim = started.sim;
   configDir = started.config.dir;
   rulesYaml = started.stack.renderRules();
-  // A control job over the same targets that drops a label which tells series apart (destination_service):
+  // A control job over the same targets that drops the labels which tell hosts apart (destination_service and
+  // destination_host):
   // the checks below must see its collisions. Its series are renamed so that no rule reads them.
   const config = YAML.parse(fs.readFileSync(started.config.configFile, 'utf8'));
   const job = config.scrape_configs.find((j: any) => j.job_name === 'crawler-sidecars');
@@ -58,16 +59,12 @@ beforeAll(async () => {
     ...job, job_name: CONTROL_JOB,
     metric_relabel_configs: [
       ...job.metric_relabel_configs,
-      { regex: 'destination_service', action: 'labeldrop' },
+      { regex: 'destination_service|destination_host', action: 'labeldrop' },
       { source_labels: ['__name__'], regex: '(.*)', target_label: '__name__', replacement: 'control_$1', action: 'replace' },
     ],
   });
   fs.writeFileSync(started.config.configFile, YAML.stringify(config));
-  prom = await PrometheusProcess.start({ configFile: started.config.configFile });
-
-  await sim.waitForAllScraped(20_000);
-  sim.startClock({ historySeconds: 420, speedup: 20 });
-  await sim.waitForCatchUp(3000);
+  prom = await runAccelerated(sim, started.config.configFile);
 }, 90_000);
 
 afterAll(async () => {
@@ -83,7 +80,7 @@ async function perPod(expr: string): Promise<Map<string, number>> {
 test('series per pod: before, keep-list only, keep-list + Istio tag removal, and the floor; after ≤ 2 × floor', async () => {
   const scraped = await perPod('scrape_samples_scraped{job="crawler-sidecars"}');
   const kept = await perPod('scrape_samples_post_metric_relabeling{job="crawler-sidecars"}');
-  const floor = floorSeriesPerPod(MIN_A);
+  const floor = floorSeriesPerPod(MIN_A, sim.intent);
   const figures = {
     floor,
     before: scraped.get(STD_A.name)!,
@@ -92,7 +89,7 @@ test('series per pod: before, keep-list only, keep-list + Istio tag removal, and
     after: kept.get(MIN_A.name)!,
   };
   // eslint-disable-next-line no-console
-  console.log(`series per crawler pod (${MIN_A.http!.length} HTTP host×code flows, ${MIN_A.tcp!.length} TCP flows, 20 destinations): `
+  console.log(`series per crawler pod (${MIN_A.flows.filter(f => f.kind === 'http').length} HTTP host×code flows, ${MIN_A.flows.filter(f => f.kind !== 'http').length} TLS and tunnel flows, 20 destinations): `
     + `before ${figures.before}, keep-list only ${figures.keepListOnly}, sidecar with minimal tags ${figures.sidecarMinimal}, `
     + `after ${figures.after} (+5 scrape series), floor ${floor}, after/floor ${(figures.after / floor).toFixed(2)}`);
 
@@ -113,7 +110,7 @@ test('no two scraped series collide: every series kept after relabeling is store
   expect([...stored.keys()].sort()).toEqual(PODS.map(p => p.name).sort());
   for (const pod of PODS) expect({ pod: pod.name, stored: stored.get(pod.name) }).toEqual({ pod: pod.name, stored: kept.get(pod.name) });
 
-  // The control job drops destination_service: series of different hosts become identical and are lost.
+  // The control job drops the host labels: series of different hosts become identical and are lost.
   const controlKept = await perPod(`scrape_samples_post_metric_relabeling{job="${CONTROL_JOB}"}`);
   const controlStored = await perPod(`count by (pod) ({job="${CONTROL_JOB}", __name__=~"control_istio_.+"})`);
   for (const pod of PODS) expect(controlStored.get(pod.name)!).toBeLessThan(controlKept.get(pod.name)!);
@@ -158,7 +155,7 @@ test('totals per vendor, pod and destination still equal the truth, with and wit
   const received = await prom.query(RULE.destinationReceivedBytes, at);
   let checked = 0;
   for (const vendor of vendors.names) {
-    const destinations = new Set(PODS.filter(p => p.vendor === vendor).flatMap(p => [...(p.http ?? []).map(f => f.destination), ...(p.tcp ?? []).map(f => f.sni || f.destinationService)]));
+    const destinations = new Set(sim.views({ vendor }).map(v => v.destination));
     for (const destination of destinations) {
       const match = (s: { metric: Record<string, string> }) => s.metric.proxy_vendor === vendor && s.metric.destination === destination;
       for (const protocol of ['http', 'tcp'] as const) {

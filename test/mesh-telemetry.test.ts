@@ -5,12 +5,12 @@ import { findObject, synthChart } from './support/synth';
 
 const vendors = () => new VendorCatalog([
   { name: 'vendor-a', endpoints: ['gw.vendor-a.example:8000', 'gw2.vendor-a.example:8001'] },
-  { name: 'vendor-b', endpoints: ['proxy.vendor-b.example:22225'] },
+  { name: 'vendor-b', endpoints: ['proxy.vendor-b.example:22225'], gateway: { inspect: 'http' } },
   { name: 'vendor-c' },
 ]);
 
 describe('MeshTelemetry', () => {
-  test('defaults: one injected crawler namespace with Telemetry, Sidecar and a TCP ServiceEntry per gateway vendor', () => {
+  test('defaults: an injected namespace with Telemetry, Sidecar, an HTTP listener on port 80, the TLS inspector and one ServiceEntry per gateway endpoint', () => {
     // GIVEN / WHEN
     const objects = synthChart(chart => new MeshTelemetry(chart, 'mesh', { vendors: vendors() }));
 
@@ -22,34 +22,62 @@ describe('MeshTelemetry', () => {
     // The Namespace comes first so `kubectl apply` can create what lives in it.
     expect(objects[0].kind).toBe('Namespace');
 
-    const se = findObject(objects, 'ServiceEntry', 'proxy-vendor-vendor-a', 'crawlers');
-    expect(se.spec).toEqual({
-      hosts: ['gw.vendor-a.example', 'gw2.vendor-a.example'],
-      exportTo: ['.'],
-      location: 'MESH_EXTERNAL',
-      resolution: 'DNS',
-      ports: [{ number: 8000, name: 'tcp-8000', protocol: 'TCP' }, { number: 8001, name: 'tcp-8001', protocol: 'TCP' }],
-    });
-    // Never HTTP: an HTTP port breaks CONNECT with 404 NR route_not_found.
-    for (const entry of objects.filter(o => o.kind === 'ServiceEntry')) {
-      for (const port of entry.spec.ports) expect(port.protocol).toBe('TCP');
-    }
-    expect(objects.filter(o => o.kind === 'ServiceEntry').map(o => o.metadata.name)).toEqual(['proxy-vendor-vendor-a', 'proxy-vendor-vendor-b']);
+    // One ServiceEntry per host:port: hosts × ports in one entry would misroute (first host wins a port).
+    const entries = objects.filter(o => o.kind === 'ServiceEntry' && o.metadata.name.startsWith('proxy-vendor-'));
+    expect(entries.map(o => [o.metadata.name, o.spec.hosts, o.spec.ports])).toEqual([
+      ['proxy-vendor-vendor-a-8000', ['gw.vendor-a.example'], [{ number: 8000, name: 'tcp-8000', protocol: 'TCP' }]],
+      ['proxy-vendor-vendor-a-8001', ['gw2.vendor-a.example'], [{ number: 8001, name: 'tcp-8001', protocol: 'TCP' }]],
+      ['proxy-vendor-vendor-b-22225', ['proxy.vendor-b.example'], [{ number: 22225, name: 'http-22225', protocol: 'HTTP' }]],
+    ]);
+    for (const e of entries) expect(e.spec).toMatchObject({ exportTo: ['.'], location: 'MESH_EXTERNAL', resolution: 'DNS' });
 
+    // Port 80 is parsed as HTTP through an address-less HTTP ServiceEntry; unknown hosts pass through.
+    expect(findObject(objects, 'ServiceEntry', 'proxy-telemetry-http-80', 'crawlers').spec).toEqual({
+      hosts: ['http-80.proxy-telemetry.invalid'], exportTo: ['.'], location: 'MESH_EXTERNAL', resolution: 'NONE',
+      ports: [{ number: 80, name: 'http-80', protocol: 'HTTP' }],
+    });
     const sidecar = findObject(objects, 'Sidecar', 'default', 'crawlers');
     expect(sidecar.spec.outboundTrafficPolicy).toEqual({ mode: 'ALLOW_ANY' });
     expect(sidecar.spec.egress).toEqual([{ hosts: ['./*', 'istio-system/*'] }]);
 
-    // Minimal tags: the contract's tags only, SNI on TCP, no inbound or closed-connection metrics.
+    // The TLS inspector on virtualOutbound, with a timeout that lets server-first protocols through.
+    const sni = findObject(objects, 'EnvoyFilter', 'proxy-telemetry-sni', 'crawlers');
+    expect(sni.spec.configPatches).toHaveLength(1);
+    expect(sni.spec.configPatches[0].match).toEqual({ context: 'SIDECAR_OUTBOUND', listener: { name: 'virtualOutbound' } });
+    expect(sni.spec.configPatches[0].patch.value).toMatchObject({
+      listener_filters: [{ name: 'envoy.filters.listener.tls_inspector' }], listener_filters_timeout: '1s', continue_on_listener_filters_timeout: true,
+    });
+
+    // The inspected gateway: CONNECT and absolute-form routes in allow_any of route configuration 22225, absolute-form upstream.
+    const inspection = findObject(objects, 'EnvoyFilter', 'proxy-vendor-vendor-b-22225', 'crawlers');
+    const [forward, connect, cluster] = inspection.spec.configPatches;
+    for (const route of [forward, connect]) {
+      expect(route.match).toEqual({ context: 'SIDECAR_OUTBOUND', routeConfiguration: { portNumber: 22225, vhost: { name: 'allow_any' } } });
+      expect(route.patch.operation).toBe('INSERT_FIRST');
+      expect(route.patch.value.route).toMatchObject({ cluster: 'outbound|22225||proxy.vendor-b.example', timeout: '0s' });
+    }
+    expect(forward.patch.value.match).toEqual({ prefix: '/' });
+    expect(connect.patch.value.match).toEqual({ connect_matcher: {} });
+    expect(connect.patch.value.route.upgrade_configs).toEqual([{ upgrade_type: 'CONNECT' }]);
+    expect(cluster.match).toEqual({ context: 'SIDECAR_OUTBOUND', cluster: { name: 'outbound|22225||proxy.vendor-b.example' } });
+    expect(cluster.patch.value.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicit_http_config)
+      .toEqual({ http_protocol_options: { send_fully_qualified_url: true } });
+    // No inspection EnvoyFilter for TCP gateways.
+    expect(objects.filter(o => o.kind === 'EnvoyFilter').map(o => o.metadata.name).sort()).toEqual(['proxy-telemetry-sni', 'proxy-vendor-vendor-b-22225']);
+
+    // Minimal tags: the contract's tags only, SNI on TCP, the request host on HTTP, no inbound or closed-connection metrics.
     const telemetry = findObject(objects, 'Telemetry', 'proxy-telemetry', 'crawlers');
     const overrides: any[] = telemetry.spec.metrics[0].overrides;
-    const sni = overrides.filter(o => o.tagOverrides?.destination_sni);
-    expect(sni.map(o => o.match.metric).sort()).toEqual(['TCP_CLOSED_CONNECTIONS', 'TCP_OPENED_CONNECTIONS', 'TCP_RECEIVED_BYTES', 'TCP_SENT_BYTES']);
-    for (const o of sni) {
+    const sniTags = overrides.filter(o => o.tagOverrides?.destination_sni);
+    expect(sniTags.map(o => o.match.metric).sort()).toEqual(['TCP_CLOSED_CONNECTIONS', 'TCP_OPENED_CONNECTIONS', 'TCP_RECEIVED_BYTES', 'TCP_SENT_BYTES']);
+    for (const o of sniTags) {
       expect(o.match.mode).toBe('CLIENT');
       expect(o.tagOverrides).toEqual({ destination_sni: { operation: 'UPSERT', value: 'connection.requested_server_name' } });
     }
-    const removed = (metric: string) => Object.keys(overrides.find(o => o.match.metric === metric && o.match.mode === 'CLIENT' && o.tagOverrides && !o.tagOverrides.destination_sni)?.tagOverrides ?? {}).sort();
+    const hostTags = overrides.filter(o => o.tagOverrides?.destination_host);
+    expect(hostTags.map(o => o.match.metric).sort()).toEqual(['REQUEST_COUNT', 'REQUEST_SIZE', 'RESPONSE_SIZE']);
+    for (const o of hostTags) expect(o.tagOverrides).toEqual({ destination_host: { operation: 'UPSERT', value: 'request.host' } });
+    const removed = (metric: string) => Object.keys(overrides.find(o => o.match.metric === metric && o.match.mode === 'CLIENT' && o.tagOverrides && !o.tagOverrides.destination_sni && !o.tagOverrides.destination_host)?.tagOverrides ?? {}).sort();
     const common = removed('ALL_METRICS');
     expect(common).toEqual(expect.arrayContaining(['source_workload', 'source_principal', 'destination_workload', 'destination_service_name', 'response_flags', 'connection_security_policy', 'grpc_response_status']));
     for (const tag of ['reporter', 'destination_service', 'request_protocol', 'response_code']) expect(common).not.toContain(tag);
@@ -60,12 +88,25 @@ describe('MeshTelemetry', () => {
     for (const o of overrides.filter(o => o.tagOverrides)) for (const op of Object.values<any>(o.tagOverrides)) expect(['REMOVE', 'UPSERT']).toContain(op.operation);
   });
 
-  test('metricTags standard keeps Istio\'s tags and only adds the SNI tag', () => {
+  test('httpPorts, sniInspection and its timeout', () => {
+    const objects = synthChart(chart => new MeshTelemetry(chart, 'mesh', { vendors: vendors(), httpPorts: [80, 8080], sniInspectionTimeout: '2m' }));
+    expectValidObjects(objects);
+    expect(objects.filter(o => o.metadata.name.startsWith('proxy-telemetry-http-')).map(o => o.spec.ports[0].number)).toEqual([80, 8080]);
+    expect(findObject(objects, 'EnvoyFilter', 'proxy-telemetry-sni').spec.configPatches[0].patch.value.listener_filters_timeout).toBe('120s');
+
+    const off = synthChart(chart => new MeshTelemetry(chart, 'mesh', { vendors: vendors(), httpPorts: [], sniInspection: false }));
+    expect(off.filter(o => o.metadata.name.startsWith('proxy-telemetry-http-') || o.metadata.name === 'proxy-telemetry-sni')).toEqual([]);
+  });
+
+  test('metricTags standard keeps Istio\'s tags and only adds the SNI and host tags', () => {
     const objects = synthChart(chart => new MeshTelemetry(chart, 'mesh', { vendors: vendors(), metricTags: 'standard' }));
     expectValidObjects(objects);
     const overrides = findObject(objects, 'Telemetry', 'proxy-telemetry', 'crawlers').spec.metrics[0].overrides;
-    expect(overrides).toHaveLength(4);
-    for (const o of overrides) expect(o).toEqual({ match: { metric: o.match.metric, mode: 'CLIENT' }, tagOverrides: { destination_sni: { operation: 'UPSERT', value: 'connection.requested_server_name' } } });
+    expect(overrides).toHaveLength(7);
+    for (const o of overrides) {
+      const tag = o.match.metric.startsWith('TCP_') ? { destination_sni: { operation: 'UPSERT', value: 'connection.requested_server_name' } } : { destination_host: { operation: 'UPSERT', value: 'request.host' } };
+      expect(o).toEqual({ match: { metric: o.match.metric, mode: 'CLIENT' }, tagOverrides: tag });
+    }
   });
 
   test('non-default props: several namespaces, a revision, restricted level, own SNI expression and egress hosts', () => {
@@ -84,7 +125,8 @@ describe('MeshTelemetry', () => {
     expectValidObjects(objects);
     for (const name of ['crawl-eu', 'crawl-us']) {
       expect(findObject(objects, 'Namespace', name).metadata.labels).toEqual({ 'istio.io/rev': 'canary', 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' });
-      expect(findObject(objects, 'ServiceEntry', 'proxy-vendor-vendor-b', name).spec.exportTo).toEqual(['.']);
+      expect(findObject(objects, 'ServiceEntry', 'proxy-vendor-vendor-b-22225', name).spec.exportTo).toEqual(['.']);
+      expect(findObject(objects, 'EnvoyFilter', 'proxy-vendor-vendor-b-22225', name).metadata.namespace).toBe(name);
       expect(findObject(objects, 'Telemetry', 'proxy-telemetry', name).spec.metrics[0].overrides.find((o: any) => o.tagOverrides?.destination_sni).tagOverrides.destination_sni.value).toBe('connection.sni');
     }
   });
@@ -92,7 +134,7 @@ describe('MeshTelemetry', () => {
   test('createNamespaces false leaves namespaces to the user', () => {
     const objects = synthChart(chart => new MeshTelemetry(chart, 'mesh', { vendors: vendors(), createNamespaces: false }));
     expect(objects.filter(o => o.kind === 'Namespace')).toEqual([]);
-    expect(objects.map(o => o.kind).sort()).toEqual(['ServiceEntry', 'ServiceEntry', 'Sidecar', 'Telemetry']);
+    expect(objects.map(o => o.kind).sort()).toEqual(['EnvoyFilter', 'EnvoyFilter', 'ServiceEntry', 'ServiceEntry', 'ServiceEntry', 'ServiceEntry', 'Sidecar', 'Telemetry']);
   });
 
   test.each([
@@ -104,6 +146,13 @@ describe('MeshTelemetry', () => {
     [{ sniExpression: ' ' }, '\'sniExpression\' (" ") must be a CEL expression'],
     [{ extraEgressHosts: ['*'] }, '\'extraEgressHosts[0]\' ("*") must be \'namespace/host\''],
     [{ metricTags: 'full' as any }, '\'metricTags\' ("full") must be \'minimal\' or \'standard\''],
+    [{ httpPorts: [443] }, '\'httpPorts[0]\' (443) is the HTTPS port'],
+    [{ httpPorts: [80, 15001] }, '\'httpPorts[1]\' (15001) is a port of the istio-proxy sidecar itself'],
+    [{ httpPorts: [8000] }, '\'httpPorts[0]\' (8000) is a gateway port of vendor \'vendor-a\''],
+    [{ httpPorts: [80, 80] }, '\'httpPorts[1]\' (80) is a duplicate'],
+    [{ httpPorts: [0] }, '\'httpPorts[0]\' (0) must be >= 1'],
+    [{ sniInspectionTimeout: 'soon' }, '\'sniInspectionTimeout\' ("soon") must be a Prometheus duration'],
+    [{ sniInspection: false, sniInspectionTimeout: '1s' }, '\'sniInspectionTimeout\' ("1s") is set while \'sniInspection\' is false'],
   ])('rejects %j', (props, message) => {
     expect(() => synthChart(chart => new MeshTelemetry(chart, 'mesh', { vendors: vendors(), ...props }))).toThrow(message);
   });

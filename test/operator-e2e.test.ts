@@ -36,5 +36,5 @@ test('targets carry the job label prometheus-operator gives them, and the rules 
   expect(e2e.job()).toBe('monitoring/crawler-sidecars');
   // crawlerPods counts up{job="monitoring/crawler-sidecars"}: a wrong job would leave it empty.
   const pods = await e2e.prom().query('proxy_vendor:proxy_crawler_pods:count');
-  expect(Object.fromEntries(pods.map(s => [s.metric.proxy_vendor, s.value]))).toEqual({ 'vendor-a': 2, 'vendor-b': 2 });
+  expect(Object.fromEntries(pods.map(s => [s.metric.proxy_vendor, s.value]))).toEqual({ 'vendor-a': 2, 'vendor-b': 2, 'vendor-c': 2 });
 });

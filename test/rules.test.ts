@@ -8,15 +8,17 @@ import { RULE } from '../lib/metric-contract';
 import { VendorCatalog } from '../lib/vendor';
 import { promtool } from './support/prometheus-config';
 import { promqlErrors } from './support/promql';
-import { PodRef, httpSeries, series, tcpSeries } from './support/istio-series';
+import { PodRef, gatewayHttpSeries, httpSeries, series, tcpSeries } from './support/istio-series';
 
-// GIVEN a stack whose vendors exercise every rule: prices and budgets on vendor-a, per-request price on
-// vendor-b, and vendor-c with TCP traffic only.
+// GIVEN a stack whose vendors exercise every rule: prices and budgets on vendor-a (TCP gateway), per-request price
+// on vendor-b, vendor-c with TCP traffic only, and vendor-d through an inspected gateway.
 const GIB = 1024 ** 3;
+const GW_D = 'proxy.vendor-d.example';
 const vendors = new VendorCatalog([
   { name: 'vendor-a', endpoints: ['gw.vendor-a.example:8000'], pricePerGiB: 4, monthlyBudget: 100, monthlyTrafficBudgetGiB: 10 },
   { name: 'vendor-b', pricePer1kRequests: 0.5 },
   { name: 'vendor-c' },
+  { name: 'vendor-d', endpoints: [`${GW_D}:22225`], gateway: { inspect: 'http' } },
 ]);
 const stack = new MetricsStack(Testing.chart(), 'metrics', { vendors, crawlerNamespaces: ['crawlers'] });
 const rulesYaml = stack.renderRules();
@@ -196,6 +198,8 @@ describe('recording rules', () => {
         at('10m', RULE.crawlerPods, [
           sample(v('vendor-a'), 2), sample(v('vendor-b'), 1), sample(v('vendor-c'), 1),
         ]),
+        // Connections to vendor-a's gateway, by the gateway host.
+        at('10m', RULE.gatewayRequests, [sample(v('vendor-a', { gateway: 'gw.vendor-a.example', request_protocol: 'tcp' }), 0.1)]),
         // The decoy's bytes are visible, but under no vendor.
         at('10m', RULE.unattributedBytes, [sample({ namespace: 'crawlers' }, 120)]),
         // 1h windows once an hour of data exists.
@@ -211,6 +215,42 @@ describe('recording rules', () => {
           sample(v('vendor-b'), 1 * 0.5 / 1000),
         ]),
         at('0m', RULE.monthlyTrafficBudgetBytes, [sample(v('vendor-a'), 10 * GIB)]),
+      ],
+    }]);
+  });
+
+  test('through an inspected gateway: target hosts as destinations (a CONNECT\'s :443 dropped), the gateway in the gateway rule', () => {
+    const d1: PodRef = { pod: 'crawler-vendor-d-8b3c4-eeeee', vendor: 'vendor-d' };
+    expectPromtoolPass([{
+      interval: '1m',
+      input_series: [
+        // Tunnels: one request each, recorded with the CONNECT's authority; absolute-form requests with the URL's host.
+        { series: gatewayHttpSeries('istio_requests_total', d1, GW_D, 'www.example.net:443'), values: perSecond(0.5) },
+        { series: gatewayHttpSeries('istio_requests_total', d1, GW_D, 'www.example.net:443', 407), values: perSecond(0.1) },
+        { series: gatewayHttpSeries('istio_requests_total', d1, GW_D, 'example.com'), values: perSecond(2) },
+        { series: gatewayHttpSeries('istio_request_bytes_sum', d1, GW_D, 'www.example.net:443'), values: perSecond(300) },
+        { series: gatewayHttpSeries('istio_response_bytes_sum', d1, GW_D, 'www.example.net:443'), values: perSecond(40000) },
+        { series: gatewayHttpSeries('istio_response_bytes_sum', d1, GW_D, 'example.com'), values: perSecond(8000) },
+        // A TCP connection whose host expression failed ("unknown") and that has an SNI: the SNI names it.
+        { series: tcpSeries('istio_tcp_connections_opened_total', d1, { sni: 'api.example.org' }, { destination_host: 'unknown' }), values: perSecond(0.2) },
+        // A vendor-a pod through vendor-a's TCP gateway.
+        { series: tcpSeries('istio_tcp_connections_opened_total', a1, { gateway: 'gw.vendor-a.example' }), values: perSecond(0.1) },
+      ],
+      promql_expr_test: [
+        at('10m', `${RULE.destinationRequests}{proxy_vendor="vendor-d"}`, [
+          sample(v('vendor-d', { destination: 'api.example.org', request_protocol: 'tcp' }), 0.2),
+          sample(v('vendor-d', { destination: 'example.com', request_protocol: 'http' }), 2),
+          sample(v('vendor-d', { destination: 'www.example.net', request_protocol: 'http' }), 0.6),
+        ]),
+        at('10m', RULE.destinationReceivedBytes, [
+          sample(v('vendor-d', { destination: 'example.com' }), 8000),
+          sample(v('vendor-d', { destination: 'www.example.net' }), 40000),
+        ]),
+        at('10m', RULE.responseCodes, [sample(v('vendor-d', { response_code: '200' }), 2.5), sample(v('vendor-d', { response_code: '407' }), 0.1)]),
+        at('10m', RULE.gatewayRequests, [
+          sample(v('vendor-a', { gateway: 'gw.vendor-a.example', request_protocol: 'tcp' }), 0.1),
+          sample(v('vendor-d', { gateway: GW_D, request_protocol: 'http' }), 2.6),
+        ]),
       ],
     }]);
   });

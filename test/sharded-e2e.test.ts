@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Testing } from 'cdk8s';
 import * as YAML from 'yaml';
+import { MeshTelemetry } from '../lib/mesh-telemetry';
 import { MetricsStack } from '../lib/metrics-stack';
 import { RULE, shardPartial } from '../lib/metric-contract';
 import { VendorCatalog } from '../lib/vendor';
@@ -13,8 +14,10 @@ import { injectedPodTargets } from './support/pod-discovery';
 import { materializeConfig } from './support/prometheus-config';
 import { PrometheusProcess } from './support/prometheus-process';
 import { KubeObject } from './support/schemas';
-import { SidecarSim, SimPod } from './support/sidecar-sim';
-import { expectClose } from './support/simulated-stack';
+import { CrawlerFlow } from './support/crawler-flows';
+import { site, tlsSite, viaGateway } from './support/fleet';
+import { SidecarSim } from './support/sidecar-sim';
+import { FleetPod, contractIntent, expectClose, withSidecars } from './support/simulated-stack';
 import { findObject } from './support/synth';
 
 /**
@@ -32,17 +35,18 @@ const SPEEDUP = 20;
 const STORE_URL = 'http://store.example/api/v1/write';
 const CONTRACT_STORE_URL = 'http://contract-store.example/api/v1/write';
 
-const http = (destination: string, requestsPerSecond: number, responseCode = 200) =>
-  ({ destination, requestsPerSecond, responseCode, requestBytesPerRequest: 400, responseBytesPerRequest: 15_000, durationMs: 150 });
-const PODS: SimPod[] = [
-  { name: 'crawler-vendor-a-7d9c6b5f4-a1', namespace: NS, vendor: 'vendor-a', ip: '127.20.0.1', http: [http('example.com', 8)], tcp: [{ destinationService: 'gw.vendor-a.example', sni: '', connectionsPerSecond: 5, bytesFromAppPerSecond: 20_000, bytesToAppPerSecond: 800_000 }] },
-  { name: 'crawler-vendor-a-7d9c6b5f4-a2', namespace: NS, vendor: 'vendor-a', ip: '127.20.0.2', http: [http('example.com', 12)] },
-  { name: 'crawler-vendor-a-7d9c6b5f4-a3', namespace: NS, vendor: 'vendor-a', ip: '127.20.0.3', http: [http('example.org', 4)] },
+const GATEWAY = 'gw.vendor-a.example:8000';
+const http = (host: string, perSecond: number, responseCode = 200) => site(host, perSecond, { responseCode, upBytes: 400, downBytes: 15_000, durationMs: 150 });
+const pod = (name: string, ip: string, vendor: string | undefined, flows: CrawlerFlow[]): FleetPod => ({ name, namespace: NS, vendor, ip, flows });
+const PODS: FleetPod[] = [
+  pod('crawler-vendor-a-7d9c6b5f4-a1', '127.20.0.1', 'vendor-a', [http('example.com', 8), viaGateway(GATEWAY, 'https', 'www.example.com', 5, { upBytes: 4_000, downBytes: 160_000 })]),
+  pod('crawler-vendor-a-7d9c6b5f4-a2', '127.20.0.2', 'vendor-a', [http('example.com', 12)]),
+  pod('crawler-vendor-a-7d9c6b5f4-a3', '127.20.0.3', 'vendor-a', [http('example.org', 4)]),
   // The only pod with errors: vendor-b's error ratio is 6 / 66 overall, but 0 or more than 6 / 66 on a shard.
-  { name: 'crawler-vendor-b-7d9c6b5f4-b1', namespace: NS, vendor: 'vendor-b', ip: '127.20.0.4', http: [http('example.com', 30), http('example.org', 6, 404)] },
-  { name: 'crawler-vendor-b-7d9c6b5f4-b2', namespace: NS, vendor: 'vendor-b', ip: '127.20.0.5', http: [http('example.com', 20)] },
-  { name: 'crawler-vendor-b-7d9c6b5f4-b3', namespace: NS, vendor: 'vendor-b', ip: '127.20.0.6', http: [http('example.net', 10)], tcp: [{ destinationService: 'unknown', sni: 'www.wikipedia.org', connectionsPerSecond: 3, bytesFromAppPerSecond: 2_000, bytesToAppPerSecond: 300_000 }] },
-  { name: 'batch-job-7d9c6b5f4-zz9yy', namespace: NS, ip: '127.20.0.9', http: [http('example.net', 7)] },
+  pod('crawler-vendor-b-7d9c6b5f4-b1', '127.20.0.4', 'vendor-b', [http('example.com', 30), http('example.org', 6, 404)]),
+  pod('crawler-vendor-b-7d9c6b5f4-b2', '127.20.0.5', 'vendor-b', [http('example.com', 20)]),
+  pod('crawler-vendor-b-7d9c6b5f4-b3', '127.20.0.6', 'vendor-b', [http('example.net', 10), tlsSite('www.wikipedia.org', 3, { upBytes: 700, downBytes: 100_000 })]),
+  pod('batch-job-7d9c6b5f4-zz9yy', '127.20.0.9', undefined, [http('example.net', 7)]),
 ];
 const VENDORED = PODS.filter(p => p.vendor);
 const VENDORS = ['vendor-a', 'vendor-b'];
@@ -99,8 +103,9 @@ async function byLabels(p: PrometheusProcess, expr: string, ...labels: string[])
 }
 
 beforeAll(async () => {
-  const vendors = new VendorCatalog(VENDORS.map(name => ({ name })));
+  const vendors = new VendorCatalog([{ name: 'vendor-a', endpoints: [GATEWAY] }, { name: 'vendor-b' }]);
   const chart = Testing.chart();
+  const mesh = new MeshTelemetry(chart, 'mesh', { vendors, namespaces: [NS] });
   const stack = new MetricsStack(chart, 'm', {
     vendors, crawlerNamespaces: [NS],
     prometheus: {
@@ -115,7 +120,7 @@ beforeAll(async () => {
   // Hashing depends on the simulator's port: take a port that splits the pods so that both vendors span both
   // shards and vendor-b's error pod shares its shard with at most one other vendor-b pod.
   for (let attempt = 0; ; attempt++) {
-    sim = await SidecarSim.start(PODS, { scrapeIntervalMs: 1000 });
+    sim = await SidecarSim.start(withSidecars(PODS, objects), { scrapeIntervalMs: 1000, intent: contractIntent(mesh, vendors) });
     shardOf = new Map(PODS.map(p => [p.name, hashmod(`${p.ip}:${sim.port}`, SHARDS)]));
     const spans = (vendor: string) => new Set(PODS.filter(p => p.vendor === vendor).map(p => shardOf.get(p.name))).size === SHARDS;
     if (spans('vendor-a') && spans('vendor-b')) break;

@@ -10,7 +10,7 @@ import { promqlErrors } from './support/promql';
 import { KubeObject, expectValidObjects } from './support/schemas';
 import { findObject, synthChart } from './support/synth';
 
-const vendors = () => new VendorCatalog([{ name: 'vendor-a', pricePerGiB: 4, monthlyBudget: 100 }, { name: 'vendor-b', pricePer1kRequests: 0.5 }]);
+const vendors = () => new VendorCatalog([{ name: 'vendor-a', endpoints: ['gw.vendor-a.example:8000'], pricePerGiB: 4, monthlyBudget: 100 }, { name: 'vendor-b', pricePer1kRequests: 0.5 }]);
 
 function stack(props: Partial<MetricsStackProps> = {}, build?: (s: MetricsStack) => void): { objects: KubeObject[]; stack: MetricsStack } {
   let metrics!: MetricsStack;

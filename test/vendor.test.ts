@@ -29,7 +29,12 @@ describe('VendorCatalog', () => {
     [[{ name: 'a', endpoints: ['gw.example:65536'] }], '\'vendors[0].endpoints[0]\' ("gw.example:65536") must have a port from 1 to 65535'],
     [[{ name: 'a', endpoints: ['10.1.2.3:8000'] }], '\'vendors[0].endpoints[0]\' ("10.1.2.3:8000") must name the gateway by DNS host'],
     [[{ name: 'a', endpoints: ['GW_bad:8000'] }], '\'vendors[0].endpoints[0]\' ("GW_bad") must be a DNS name'],
-    [[{ name: 'a', endpoints: ['gw.example:443'] }], 'uses port 443, which a TCP ServiceEntry would claim for all crawler traffic'],
+    [[{ name: 'a', endpoints: ['gw.example:443'] }], '\'vendors[0].endpoints[0]\' ("gw.example:443") uses port 443, the crawlers\' direct HTTPS port, which a gateway ServiceEntry would claim for all crawler traffic'],
+    [[{ name: 'a', endpoints: ['gw.example:15001'] }], 'uses port 15001, a port of the istio-proxy sidecar itself'],
+    // Two hosts of one vendor on one port: an address-less port has one filter chain, the first host would take it all.
+    [[{ name: 'a', endpoints: ['gw1.a.example:8000', 'gw2.a.example:8000'] }], '\'vendors[0].endpoints[1]\' ("gw2.a.example:8000") uses port 8000, already taken by a/gw1.a.example'],
+    [[{ name: 'a', gateway: { inspect: 'http' } }], '\'vendors[0].gateway\' ({"inspect":"http"}) is set but the vendor has no endpoints'],
+    [[{ name: 'a', endpoints: ['gw.a.example:8000'], gateway: { inspect: 'full' as any } }], '\'vendors[0].gateway.inspect\' ("full") must be \'tcp\' or \'http\''],
     [[{ name: 'a', endpoints: ['gw.a.example:8000'] }, { name: 'b', endpoints: ['gw.b.example:8000'] }], '\'vendors[1].endpoints[0]\' ("gw.b.example:8000") uses port 8000, already taken by a/gw.a.example'],
     [[{ name: 'a', pricePerGiB: -1 }], '\'vendors[0].pricePerGiB\' (-1) must be >= 0'],
     [[{ name: 'a', pricePer1kRequests: -0.5 }], '\'vendors[0].pricePer1kRequests\' (-0.5) must be >= 0'],

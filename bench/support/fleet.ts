@@ -5,8 +5,8 @@ import { MetricsStack } from '../../lib/metrics-stack';
 import { DestinationOptions } from '../../lib/prometheus/destinations';
 import { SCRAPE_JOB } from '../../lib/metric-contract';
 import { VendorCatalog } from '../../lib/vendor';
+import { SidecarModel } from '../../test/support/istio-sidecar';
 import { MetricRelabel, RatedSeries, applyMetricRelabel, exposedSeries, realisticPod } from '../../test/support/realistic-sidecar';
-import { SidecarTelemetry, telemetryFromSpec } from '../../test/support/sidecar-sim';
 
 /**
  * The series a fleet of crawler pods puts into Prometheus: each pod is a realistic sidecar (test/support/
@@ -28,7 +28,8 @@ export function benchVendors(): VendorCatalog {
 export interface Product {
   rulesYaml: string;
   metricRelabel: MetricRelabel[];
-  telemetry: SidecarTelemetry;
+  /** The crawler sidecars' configuration, from MeshTelemetry's objects. */
+  sidecar: SidecarModel;
 }
 
 /** The product's rule file, scrape-time relabeling and sidecar Telemetry, from the constructs. */
@@ -37,9 +38,9 @@ export function product(destinations?: DestinationOptions): Product {
   const chart = Testing.chart();
   new MeshTelemetry(chart, 'mesh', { vendors, namespaces: [NAMESPACE] });
   const stack = new MetricsStack(chart, 'metrics', { vendors, crawlerNamespaces: [NAMESPACE], destinations });
-  const telemetry = Testing.synth(chart).find((o: any) => o.kind === 'Telemetry' && o.metadata.namespace === NAMESPACE);
+  const sidecar = SidecarModel.fromObjects(Testing.synth(chart) as any[], NAMESPACE);
   const job = YAML.parse(stack.renderPrometheusConfig()).scrape_configs.find((j: any) => j.job_name === SCRAPE_JOB);
-  return { rulesYaml: stack.renderRules(), metricRelabel: job.metric_relabel_configs, telemetry: telemetryFromSpec(telemetry.spec) };
+  return { rulesYaml: stack.renderRules(), metricRelabel: job.metric_relabel_configs, sidecar };
 }
 
 /** Host names of a vendor's crawl: registrable domains under several suffixes, some with several subdomains. */
@@ -76,7 +77,8 @@ export function buildFleet(pods: number, prod: Product, destinationsFor?: (vendo
     const key = destinationsFor ? `${p}` : vendor;
     let template = templates.get(key);
     if (!template) {
-      const pod = realisticPod({ name: 'template', vendor, ip: '127.0.0.1', destinations, gateway: `gw.${vendor}.example`, telemetry: prod.telemetry });
+      const gateway = vendors.get(vendor).endpoints[0];
+      const pod = realisticPod({ name: 'template', vendor, ip: '127.0.0.1', destinations, gateway: `${gateway.host}:${gateway.port}`, sidecar: prod.sidecar });
       const exposed = exposedSeries(pod);
       template = { exposed: exposed.length, kept: applyMetricRelabel(exposed, prod.metricRelabel) };
       if (!destinationsFor) templates.set(key, template);

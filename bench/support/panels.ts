@@ -14,9 +14,9 @@ const COST_RULES = new Set<string>([RULE.bytes1h, RULE.requests1h, RULE.spend1h]
 function ruleExpressions(job: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const [key, name] of Object.entries(RULE)) {
-    const expr = (RECORDING_EXPR as Record<string, string | ((job: string) => string)>)[key];
+    const expr = (RECORDING_EXPR as unknown as Record<string, string | undefined>)[key];
     if (typeof expr === 'string') out.set(name, expr);
-    else if (typeof expr === 'function') out.set(name, expr(job));
+    else if (key === 'crawlerPods') out.set(name, RECORDING_EXPR.crawlerPods(job));
   }
   return out;
 }

@@ -76,10 +76,12 @@ export function alertGroups(vendors: VendorCatalog, job: string, sampleLimit: nu
     annotations: { summary, description, runbook_url: `${options.runbookUrl}#${name.toLowerCase()}` },
   });
 
-  const misrouted = vendors.vendors.filter(x => x.endpoints.length > 0).map(x => alert('ProxyCrawlerMisrouted',
-    ALERT_EXPR.misrouted(x.name, x.gatewayHosts), '5m', 'warning',
-    `Crawlers of ${v} send to the gateway of ${x.name}.`,
-    `Pods labelled proxy-vendor=${v} open {{ $value | humanize }} connections/s to {{ $labels.destination }}, a gateway of vendor ${x.name}: its traffic is billed by ${x.name} but reported under ${v}.`));
+  // Response codes exist only for traffic the sidecar parses as HTTP: direct HTTP (vendors without gateways) and
+  // inspected gateways. An alert that cannot fire for a vendor is not generated for it.
+  const parsed = vendors.vendors.filter(x => x.endpoints.length === 0 || x.inspected).map(x => x.name);
+  const inspected = vendors.vendors.filter(x => x.inspected).map(x => x.name);
+  const gateways = vendors.vendors.filter(x => x.endpoints.length > 0).map(x => ({ vendor: x.name, hosts: x.gatewayHosts }));
+  const onlyIf = (condition: boolean, rules: () => AlertingRule[]): AlertingRule[] => (condition ? rules() : []);
 
   return [{
     name: 'proxy-telemetry.alerts',
@@ -89,23 +91,32 @@ export function alertGroups(vendors: VendorCatalog, job: string, sampleLimit: nu
         `{{ printf "%.4g" $value }}% of the crawler sidecar targets in namespace {{ $labels.namespace }} are down; their traffic is not measured.`),
       alert('ProxyVendorTrafficStopped', ALERT_EXPR.trafficStopped, options.trafficStoppedFor, 'warning',
         `Vendor ${v} carries no traffic.`,
-        `No request or connection through vendor ${v} has been seen for ${options.trafficStoppedFor}, although the vendor is configured.`),
-      alert('ProxyVendorHighErrorRatio', ALERT_EXPR.errorRatio(options.errorRatio), '10m', 'warning',
-        `Vendor ${v} answers many requests with errors.`,
-        `{{ $value | humanizePercentage }} of the HTTP requests through ${v} got a 4xx/5xx or no response (threshold ${pct(options.errorRatio)}).`),
-      alert('ProxyVendorAuthenticationFailures', ALERT_EXPR.codeRatio(407, options.proxyAuthRatio), '5m', 'critical',
-        `Vendor ${v} rejects the proxy credentials.`,
-        `{{ $value | humanizePercentage }} of the HTTP requests through ${v} got 407 Proxy Authentication Required (threshold ${pct(options.proxyAuthRatio)}).`),
-      alert('ProxyVendorRateLimited', ALERT_EXPR.codeRatio(429, options.rateLimitRatio), '10m', 'warning',
-        `Requests through vendor ${v} are rate limited.`,
-        `{{ $value | humanizePercentage }} of the HTTP requests through ${v} got 429 Too Many Requests (threshold ${pct(options.rateLimitRatio)}).`),
+        `No request, connection or byte through vendor ${v} has been seen for ${options.trafficStoppedFor}, although the vendor is configured.`),
+      ...onlyIf(parsed.length > 0, () => [
+        alert('ProxyVendorHighErrorRatio', ALERT_EXPR.errorRatio(options.errorRatio, parsed), '10m', 'warning',
+          `Vendor ${v} answers many requests with errors.`,
+          `{{ $value | humanizePercentage }} of the HTTP requests through ${v} got a 4xx/5xx or no response (threshold ${pct(options.errorRatio)}).`),
+        alert('ProxyVendorRateLimited', ALERT_EXPR.codeRatio(429, options.rateLimitRatio, parsed), '10m', 'warning',
+          `Requests through vendor ${v} are rate limited.`,
+          `{{ $value | humanizePercentage }} of the HTTP requests through ${v} got 429 Too Many Requests (threshold ${pct(options.rateLimitRatio)}).`),
+      ]),
+      // Only a gateway answers 407, and the sidecar sees its answers only when it inspects the gateway port.
+      ...onlyIf(inspected.length > 0, () => [
+        alert('ProxyVendorAuthenticationFailures', ALERT_EXPR.codeRatio(407, options.proxyAuthRatio, inspected), '5m', 'critical',
+          `Vendor ${v} rejects the proxy credentials.`,
+          `{{ $value | humanizePercentage }} of the requests through the gateway of ${v} got 407 Proxy Authentication Required (threshold ${pct(options.proxyAuthRatio)}).`),
+      ]),
       alert('ProxyVendorSpendOverBudget', ALERT_EXPR.spendOverBudget, '30m', 'warning',
         `Vendor ${v} is projected to exceed its monthly budget.`,
         `At the last hour's rate, ${v} would cost {{ $value | humanize }} this month, above its configured budget.`),
       alert('ProxyVendorTrafficOverBudget', ALERT_EXPR.trafficOverBudget, '30m', 'warning',
         `Vendor ${v} is projected to exceed its monthly traffic budget.`,
         `At the last hour's rate, ${v} would carry {{ $value | humanize1024 }}B this month, above its configured traffic budget.`),
-      ...misrouted,
+      ...onlyIf(gateways.length > 0, () => [
+        alert('ProxyCrawlerMisrouted', ALERT_EXPR.misrouted(gateways), '5m', 'warning',
+          `Crawlers of ${v} send to the gateway of {{ $labels.gateway_vendor }}.`,
+          `Pods labelled proxy-vendor=${v} send {{ $value | humanize }} requests or connections per second to {{ $labels.gateway }}, a gateway of vendor {{ $labels.gateway_vendor }}: that traffic is billed by {{ $labels.gateway_vendor }} but reported under ${v}.`),
+      ]),
       alert('CrawlerSidecarNearSampleLimit', ALERT_EXPR.sampleLimitNear(job, sampleLimit, options.sampleLimitRatio), '15m', 'warning',
         'A crawler sidecar exposes nearly as many series as its scrape allows.',
         `Pod {{ $labels.namespace }}/{{ $labels.pod }} exposes {{ $value }} samples per scrape, above ${pct(options.sampleLimitRatio)} of the limit ${sampleLimit}; beyond the limit its scrapes fail.`),

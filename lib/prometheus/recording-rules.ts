@@ -9,12 +9,15 @@ import { RecordingRule, RuleGroup } from './rule-group';
 export function recordingRuleGroups(vendors: VendorCatalog, job: string, destinations: DestinationGuard = UNBOUNDED_DESTINATIONS): RuleGroup[] {
   const r = (record: string, expr: string): RecordingRule => ({ record, expr });
   const bounded = destinationRuleExprs(destinations);
+  const gatewayHosts = [...new Set(vendors.vendors.flatMap(v => v.gatewayHosts))].sort();
   return [
     {
       name: RULE_GROUP,
       rules: [
         r(RULE.requests, RECORDING_EXPR.requests),
         r(RULE.destinationRequests, bounded.destinationRequests),
+        // Only with gateways: the misrouting alert reads it.
+        ...(gatewayHosts.length > 0 ? [r(RULE.gatewayRequests, RECORDING_EXPR.gatewayRequests(gatewayHosts))] : []),
         r(RULE.podSentBytes, RECORDING_EXPR.podSentBytes),
         r(RULE.podReceivedBytes, RECORDING_EXPR.podReceivedBytes),
         r(RULE.vendorSentBytes, RECORDING_EXPR.vendorSentBytes),
@@ -48,10 +51,11 @@ export function recordingRuleGroups(vendors: VendorCatalog, job: string, destina
 function vendorConstants(vendors: VendorCatalog): RecordingRule[] {
   const GIB = 1024 ** 3;
   return vendors.vendors.flatMap(v => {
-    const constant = (record: string, value: number | undefined): RecordingRule[] =>
-      value === undefined ? [] : [{ record, expr: `vector(${value})`, labels: { [LABEL.vendor]: v.name } }];
+    const constant = (record: string, value: number | undefined, labels: Record<string, string> = {}): RecordingRule[] =>
+      value === undefined ? [] : [{ record, expr: `vector(${value})`, labels: { [LABEL.vendor]: v.name, ...labels } }];
     return [
-      ...constant(RULE.vendorInfo, 1),
+      // What the sidecars parse of the vendor's gateway traffic: `validate` checks that they really do.
+      ...constant(RULE.vendorInfo, 1, { [LABEL.gatewayInspection]: v.endpoints.length === 0 ? 'none' : v.inspect }),
       ...constant(RULE.pricePerGiB, v.pricePerGiB),
       ...constant(RULE.pricePer1kRequests, v.pricePer1kRequests),
       ...constant(RULE.monthlyBudget, v.monthlyBudget),

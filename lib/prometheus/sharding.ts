@@ -31,6 +31,7 @@ export type RulePlacement = 'shard' | 'partial' | 'global';
 export const RULE_PLACEMENT: Readonly<Record<string, RulePlacement>> = {
   [RULE.requests]: 'partial',
   [RULE.destinationRequests]: 'partial',
+  [RULE.gatewayRequests]: 'partial',
   [RULE.podSentBytes]: 'shard',
   [RULE.podReceivedBytes]: 'shard',
   // The sum of the pod-level series every shard sends.

@@ -1,4 +1,4 @@
-import { DESTINATION_LABEL, ISTIO, LABEL, RULE, RULE_GROUP } from '../metric-contract';
+import { DESTINATION_LABEL, GATEWAY_LABEL, ISTIO, LABEL, RULE, RULE_GROUP } from '../metric-contract';
 
 /**
  * Checks a running Prometheus against requirements A–D of the metric contract: request counts, destinations,
@@ -153,6 +153,15 @@ export interface ByteFigures {
   perPod: Array<{ namespace: string; pod: string; bytesPerSecond: number }>;
 }
 
+/** What the sidecars make of one vendor's traffic, against what the vendor model says they should. */
+export interface SidecarFinding {
+  vendor: string;
+  /** From the vendor info series: 'none' (no gateway), 'tcp' or 'http'; '' for a vendor not in the model. */
+  gatewayInspection: string;
+  status: 'PASS' | 'WARN' | 'FAIL';
+  detail: string;
+}
+
 export interface Check<T> {
   status: Status;
   title: string;
@@ -177,6 +186,8 @@ export interface ValidationResult {
     B: Check<DestinationFigures>;
     C: Check<ByteFigures>;
     D: Check<ByteFigures>;
+    /** Whether the sidecars parse what the product configured: HTTP, server names, inspected gateways. */
+    E: Check<SidecarFinding>;
   };
   /** Bytes/s per namespace from crawler pods without the proxy-vendor label. */
   unattributed?: Array<{ namespace: string; bytesPerSecond: number }>;
@@ -356,7 +367,58 @@ async function runChecks(
   };
   const C = await bytes('Bandwidth sent (upload)', RULE.vendorSentBytes, RULE.podSentBytes);
   const D = await bytes('Bandwidth received (download)', RULE.vendorReceivedBytes, RULE.podReceivedBytes);
-  return { A, B, C, D };
+  const E = await sidecarCheck(q, aVendors);
+  return { A, B, C, D, E };
+}
+
+/**
+ * Signs of a sidecar that cannot see what the product configured it to see:
+ * - an inspected gateway (`gateway_inspection="http"`) whose vendor has traffic but no request through the gateway's
+ *   cluster: the EnvoyFilter routes did not apply (a CONNECT then gets the sidecar's own 404 NR), or its
+ *   connections are TCP: the ServiceEntry port is not HTTP;
+ * - TLS connections of a vendor, none of them with a server name: the TLS inspector did not apply;
+ * - a vendor without a gateway with connections to "unknown" and no parsed HTTP at all: no HTTP listener on the
+ *   crawlers' plain-HTTP port.
+ */
+async function sidecarCheck(q: (expr: string) => Promise<Sample[]>, requests: RequestFigures[]): Promise<Check<SidecarFinding>> {
+  const query = `${RULE.vendorInfo}, ${RULE.gatewayRequests}, ${RULE.destinationRequests}{request_protocol="tcp"}`;
+  const [info, gateways, tcpDestinations] = await Promise.all([
+    q(RULE.vendorInfo),
+    q(`sum by (${LABEL.vendor}, ${GATEWAY_LABEL}, request_protocol) (${RULE.gatewayRequests})`),
+    q(`sum by (${LABEL.vendor}, ${DESTINATION_LABEL}) (${RULE.destinationRequests}{request_protocol="tcp"})`),
+  ]);
+  const inspection = new Map(info.map(s => [vendorOf(s), s.metric[LABEL.gatewayInspection] ?? '']));
+  const findings: SidecarFinding[] = [];
+  for (const r of requests) {
+    const vendor = r.vendor;
+    const mode = inspection.get(vendor) ?? '';
+    const finding = (status: SidecarFinding['status'], detail: string) => findings.push({ vendor, gatewayInspection: mode, status, detail });
+    const total = r.httpRequestsPerSecond + r.tcpConnectionsPerSecond;
+    const mine = gateways.filter(s => vendorOf(s) === vendor);
+    if (mode === 'http' && total > 0) {
+      const inspected = mine.filter(s => s.metric.request_protocol === 'http').reduce((n, s) => n + s.value, 0);
+      const tcp = mine.filter(s => s.metric.request_protocol === 'tcp');
+      if (tcp.length > 0) {
+        finding('FAIL', `connections to ${tcp.map(s => s.metric[GATEWAY_LABEL]).join(', ')} are TCP although the gateway is inspected: the sidecars treat its port as TCP (is the ServiceEntry port protocol HTTP?)`);
+      } else if (inspected === 0) {
+        finding('FAIL', 'the gateway is inspected, but no request reached its cluster: the EnvoyFilter routes are not in the sidecars, so CONNECT gets the sidecar\'s own 404 NR and absolute-form requests leave in origin form (`istioctl proxy-config routes <pod> --name <gateway port>`)');
+      } else {
+        finding('PASS', `${inspected.toFixed(inspected >= 100 ? 1 : 3)} requests/s through the inspected gateway`);
+      }
+    }
+    const tcp = tcpDestinations.filter(s => vendorOf(s) === vendor && s.value > 0);
+    const named = tcp.filter(s => !['', 'unknown'].includes(s.metric[DESTINATION_LABEL] ?? '') && !mine.some(g => g.metric[GATEWAY_LABEL] === s.metric[DESTINATION_LABEL]));
+    const unknown = tcp.filter(s => ['', 'unknown'].includes(s.metric[DESTINATION_LABEL] ?? ''));
+    if (unknown.length > 0 && named.length === 0) {
+      finding('WARN', `every TCP connection without a gateway is to "unknown": no TLS server name is seen (is the EnvoyFilter proxy-telemetry-sni applied? \`istioctl proxy-config listeners <pod> --port 15001 -o json | grep tls_inspector\`)${mode !== 'http' && mode !== 'tcp' && r.httpRequestsPerSecond === 0 ? ', and no plain HTTP is parsed (is there an HTTP listener on port 80? `istioctl proxy-config listeners <pod> --port 80`)' : ''}`);
+    }
+  }
+  return {
+    title: 'What the sidecars parse',
+    query,
+    status: findings.some(f => f.status === 'FAIL') ? 'FAIL' : 'PASS',
+    vendors: findings,
+  };
 }
 
 // ---- text output ----
@@ -368,7 +430,7 @@ export function formatResult(r: ValidationResult): string {
     lines.push('', `ERROR (${r.outcome}, exit code ${r.exitCode}): ${r.message ?? ''}`);
     return lines.join('\n') + '\n';
   }
-  const { A, B, C, D } = r.checks;
+  const { A, B, C, D, E } = r.checks;
   const none = (v: unknown[]): string[] => (v.length === 0 ? ['    (no vendor series)'] : []);
 
   lines.push('', `A. ${A.title}: ${A.status}`, `   ${A.query}`);
@@ -399,9 +461,13 @@ export function formatResult(r: ValidationResult): string {
     if (c.note) lines.push(`   ${c.note}`);
   }
 
+  lines.push('', `E. ${E.title}: ${E.status}`);
+  for (const f of E.vendors) lines.push(`    ${f.status.padEnd(5)} ${f.vendor.padEnd(20)} ${f.detail}`);
+  if (E.vendors.length === 0) lines.push('    (nothing to report)');
+
   lines.push('');
   for (const w of r.warnings) lines.push(`WARNING: ${w}`);
   const failed = (Object.entries(r.checks) as Array<[string, Check<unknown>]>).filter(([, c]) => c.status === 'FAIL').map(([k]) => k);
-  lines.push(failed.length === 0 ? 'Result: PASS (A, B, C, D)' : `Result: FAIL (${failed.join(', ')})`);
+  lines.push(failed.length === 0 ? 'Result: PASS (A, B, C, D, E)' : `Result: FAIL (${failed.join(', ')})`);
   return lines.join('\n') + '\n';
 }

@@ -1,10 +1,11 @@
 import * as fs from 'fs';
 import { MetricsStackMode } from '../../lib/metrics-stack';
 import { RULE } from '../../lib/metric-contract';
-import { VendorCatalog } from '../../lib/vendor';
+import { parseHostPort } from './crawler-flows';
+import { FLEET_NAMESPACE, INSPECTED_GATEWAY, TCP_GATEWAY, fleetPods, fleetVendors } from './fleet';
 import { PrometheusProcess } from './prometheus-process';
-import { SidecarSim, SimPod } from './sidecar-sim';
-import { expectClose, startSimulatedStack } from './simulated-stack';
+import { SidecarSim } from './sidecar-sim';
+import { expectClose, runAccelerated, startSimulatedStack } from './simulated-stack';
 
 /**
  * The end-to-end checks of the metric contract: the product's scrape configuration and rules, run by a real
@@ -14,40 +15,13 @@ import { expectClose, startSimulatedStack } from './simulated-stack';
  * configuration prometheus-operator generates from the PodMonitor and PrometheusRule.
  */
 
-const NS = 'crawlers';
-const TUNNEL_A = 'gw.vendor-a.example';
-const PODS: SimPod[] = [
-  {
-    name: 'crawler-vendor-a-7d9c6b5f4-k2x9p', namespace: NS, vendor: 'vendor-a', ip: '127.10.0.1',
-    tcp: [{ destinationService: TUNNEL_A, sni: '', connectionsPerSecond: 12, bytesFromAppPerSecond: 36_000, bytesToAppPerSecond: 1_500_000 }],
-    http: [{ destination: 'example.com', requestsPerSecond: 4, responseCode: 200, requestBytesPerRequest: 300, responseBytesPerRequest: 12_000, durationMs: 120, httpVersion: '1.1' }],
-  },
-  {
-    // Restarts while the 5m window covers it.
-    name: 'crawler-vendor-a-7d9c6b5f4-q7w4z', namespace: NS, vendor: 'vendor-a', ip: '127.10.0.2',
-    tcp: [{ destinationService: TUNNEL_A, sni: '', connectionsPerSecond: 8, bytesFromAppPerSecond: 24_000, bytesToAppPerSecond: 900_000 }],
-    http: [{ destination: 'example.com', requestsPerSecond: 6, responseCode: 200, requestBytesPerRequest: 310, responseBytesPerRequest: 15_000, durationMs: 90 }],
-  },
-  {
-    name: 'crawler-vendor-b-7d9c6b5f4-m3n8c', namespace: NS, vendor: 'vendor-b', ip: '127.10.0.3',
-    http: [
-      { destination: 'example.com', requestsPerSecond: 30, responseCode: 200, requestBytesPerRequest: 420, responseBytesPerRequest: 18_000, durationMs: 250, httpVersion: '2' },
-      { destination: 'example.org', requestsPerSecond: 6, responseCode: 404, requestBytesPerRequest: 380, responseBytesPerRequest: 900, durationMs: 40, httpVersion: '1.1' },
-    ],
-    tcp: [{ destinationService: 'unknown', sni: 'www.wikipedia.org', connectionsPerSecond: 10, bytesFromAppPerSecond: 5_000, bytesToAppPerSecond: 400_000 }],
-  },
-  {
-    // HTTP only: its upload has no TCP part, which `a + b` would lose.
-    name: 'crawler-vendor-b-7d9c6b5f4-t5v1r', namespace: NS, vendor: 'vendor-b', ip: '127.10.0.4',
-    http: [{ destination: 'example.com', requestsPerSecond: 20, responseCode: 200, requestBytesPerRequest: 400, responseBytesPerRequest: 20_000, durationMs: 300 }],
-  },
-  {
-    // Decoy: a sidecar-injected pod in the crawler namespace without the proxy-vendor label.
-    name: 'batch-job-7d9c6b5f4-zz9yy', namespace: NS, ip: '127.10.0.9',
-    http: [{ destination: 'example.net', requestsPerSecond: 7, responseCode: 200, requestBytesPerRequest: 250, responseBytesPerRequest: 5_000, durationMs: 60 }],
-  },
-];
-const [A1, A2, , , DECOY] = PODS.map(p => p.name);
+const NS = FLEET_NAMESPACE;
+const PODS = fleetPods('127.10.0');
+const [A1, , B1, , C1, , DECOY] = PODS.map(p => p.name);
+/** Restarts while the 5m window covers it: a pod with HTTP and TLS traffic. */
+const RESTARTED = C1;
+const TUNNEL_A = parseHostPort(TCP_GATEWAY).host;
+const GATEWAY_B = parseHostPort(INSPECTED_GATEWAY).host;
 const HISTORY_SECONDS = 420;
 const SPEEDUP = 20;
 
@@ -72,10 +46,10 @@ export function describeContractE2e(mode: MetricsStackMode): ContractE2e {
   }
 
   beforeAll(async () => {
-    // The product's objects: MetricsStack (scrape job, relabeling, keep-list) and VendorCrawler Deployments.
-    const vendors = new VendorCatalog([{ name: 'vendor-a', endpoints: [`${TUNNEL_A}:8000`] }, { name: 'vendor-b' }]);
+    // The product's objects: MeshTelemetry (what the sidecars report), MetricsStack (scrape job, relabeling,
+    // keep-list, rules) and VendorCrawler Deployments.
     const started = await startSimulatedStack(PODS, {
-      vendors, namespace: NS, mode,
+      vendors: fleetVendors(), namespace: NS, mode,
       ruleGroups: [{ name: 'sidecar-sim-proof', rules: [{ record: 'proxy_vendor:sim_requests:rate5m', expr: 'sum by (proxy_vendor) (rate(istio_requests_total{reporter="source"}[5m]))' }] }],
     });
     sim = started.sim;
@@ -83,14 +57,10 @@ export function describeContractE2e(mode: MetricsStackMode): ContractE2e {
     const config = started.config;
     configDir = config.dir;
     configFile = config.configFile;
-    prom = await PrometheusProcess.start({ configFile: config.configFile });
-
-    await sim.waitForAllScraped(20_000);
-    sim.startClock({ historySeconds: HISTORY_SECONDS, speedup: SPEEDUP });
     // Two minutes (simulated) before the clock catches up: inside every 5m window evaluated afterwards.
-    sim.restartAt(A2, sim.startMs! + (HISTORY_SECONDS - 120) * 1000);
-    // After the catch-up: one more scrape and rule evaluation at 1×.
-    await sim.waitForCatchUp(3000);
+    prom = await runAccelerated(sim, config.configFile, {
+      historySeconds: HISTORY_SECONDS, speedup: SPEEDUP, onClockStart: () => sim.restartAt(RESTARTED, sim.startMs! + (HISTORY_SECONDS - 120) * 1000),
+    });
   }, 90_000);
 
   afterAll(async () => {
@@ -115,9 +85,10 @@ export function describeContractE2e(mode: MetricsStackMode): ContractE2e {
   test('requests per vendor match the truth; the decoy pod has no proxy_vendor', async () => {
     const at = Date.now();
     const perVendor = await byLabel('sum by (proxy_vendor) (rate(istio_requests_total{reporter="source"}[5m]))', 'proxy_vendor', at);
-    expect([...perVendor.keys()].sort()).toEqual([undefined, 'vendor-a', 'vendor-b'].sort());
-    expectClose(perVendor.get('vendor-a'), sim.rates({ vendor: 'vendor-a' }).requests, 'vendor-a requests/s');
+    // vendor-a goes through a TCP gateway only: no HTTP requests at all.
+    expect([...perVendor.keys()].sort()).toEqual([undefined, 'vendor-b', 'vendor-c'].sort());
     expectClose(perVendor.get('vendor-b'), sim.rates({ vendor: 'vendor-b' }).requests, 'vendor-b requests/s');
+    expectClose(perVendor.get('vendor-c'), sim.rates({ vendor: 'vendor-c' }).requests, 'vendor-c requests/s');
     expectClose(perVendor.get(undefined), sim.rates({ vendor: null }).requests, 'requests/s without vendor');
     expect(await prom.query(`istio_requests_total{pod="${DECOY}", proxy_vendor!=""}`, at)).toEqual([]);
 
@@ -127,11 +98,12 @@ export function describeContractE2e(mode: MetricsStackMode): ContractE2e {
     const groups = await prom.rules();
     expect(groups.find(g => g.name === 'sidecar-sim-proof').rules[0].health).toBe('ok');
 
-    // TCP connections per destination: SNI for passthrough TLS, the gateway for tunnels.
-    const tcp = await byLabel('sum by (destination_sni) (rate(istio_tcp_connections_opened_total{reporter="source", proxy_vendor="vendor-b"}[5m]))', 'destination_sni', at);
-    expectClose(tcp.get('www.wikipedia.org'), sim.rates({ vendor: 'vendor-b', destination: 'www.wikipedia.org' }).connections, 'vendor-b TLS connections/s');
+    // TCP connections per destination: SNI for direct TLS (the inspector's), the gateway for a TCP gateway.
+    const tcp = await byLabel('sum by (destination_sni) (rate(istio_tcp_connections_opened_total{reporter="source", proxy_vendor="vendor-c"}[5m]))', 'destination_sni', at);
+    expectClose(tcp.get('www.wikipedia.org'), sim.rates({ vendor: 'vendor-c', destination: 'www.wikipedia.org' }).connections, 'vendor-c TLS connections/s');
     const tunnels = await byLabel('sum by (destination_service) (rate(istio_tcp_connections_opened_total{reporter="source", proxy_vendor="vendor-a"}[5m]))', 'destination_service', at);
-    expectClose(tunnels.get(TUNNEL_A), sim.rates({ vendor: 'vendor-a', destination: TUNNEL_A }).connections, 'vendor-a tunnel connections/s');
+    expectClose(tunnels.get(TUNNEL_A), sim.rates({ vendor: 'vendor-a', destination: TUNNEL_A }).connections, 'vendor-a gateway connections/s');
+    expect([...tunnels.keys()]).toEqual([TUNNEL_A]);
   });
 
   test('upload and download bytes per pod match the truth (request_bytes + tcp_received up, response_bytes + tcp_sent down)', async () => {
@@ -145,9 +117,9 @@ export function describeContractE2e(mode: MetricsStackMode): ContractE2e {
   });
 
   test('the keep-list drops envoy_*, istio_build, reporter="destination" and byte-histogram buckets', async () => {
-    // The sidecars do serve them...
-    const served = sim.exposition(A1);
-    for (const s of ['envoy_cluster_upstream_cx_total', 'istio_build', 'reporter="destination"', 'istio_request_bytes_bucket']) expect(served).toContain(s);
+    // The sidecars do serve them (inbound metrics only with standard tags: the cardinality test has those)...
+    const served = sim.exposition(B1);
+    for (const s of ['envoy_cluster_upstream_cx_total', 'istio_build', 'istio_request_bytes_bucket']) expect(served).toContain(s);
     // ...and none is stored.
     const at = Date.now();
     expect(await prom.query('count({__name__=~"envoy_.+|istio_build"})', at)).toEqual([]);
@@ -167,13 +139,13 @@ export function describeContractE2e(mode: MetricsStackMode): ContractE2e {
 
   test('a sidecar restart neither loses nor double-counts traffic', async () => {
     const at = Date.now();
-    const sel = `pod="${A2}", reporter="source"`;
+    const sel = `pod="${RESTARTED}", reporter="source"`;
     // The restart lies inside the window, and the raw counters really went back.
     expect((await prom.query(`sum(resets(istio_requests_total{${sel}}[5m]))`, at))[0].value).toBeGreaterThanOrEqual(1);
     const raw = await prom.query(`sum(istio_tcp_received_bytes_total{${sel}})`, at);
-    expect(raw[0].value).toBeLessThan(sim.totals({ pod: A2 }).uploadBytes / 2);
+    expect(raw[0].value).toBeLessThan(sim.totals({ pod: RESTARTED }).uploadBytes / 2);
 
-    const truth = sim.increase({ pod: A2 }, at - 300_000, at);
+    const truth = sim.increase({ pod: RESTARTED }, at - 300_000, at);
     expectClose((await prom.query(`sum(increase(istio_requests_total{${sel}}[5m]))`, at))[0]?.value, truth.requests, 'requests over the restart');
     expectClose((await prom.query(`sum(increase(istio_tcp_connections_opened_total{${sel}}[5m]))`, at))[0]?.value, truth.connections, 'connections over the restart');
     expectClose((await prom.query(`sum(increase({__name__=~"istio_request_bytes_sum|istio_tcp_received_bytes_total", ${sel}}[5m]))`, at))[0]?.value, truth.uploadBytes, 'upload over the restart');
@@ -184,25 +156,37 @@ export function describeContractE2e(mode: MetricsStackMode): ContractE2e {
     const at = Date.now();
     const vendored = PODS.filter(p => p.vendor);
     const vendorNames = [...new Set(vendored.map(p => p.vendor!))];
+    expect(vendorNames).toEqual(['vendor-a', 'vendor-b', 'vendor-c']);
 
     // A. HTTP requests and TCP connections per vendor, told apart by request_protocol.
     const requests = await prom.query(RULE.requests, at);
     for (const vendor of vendorNames) {
       const get = (protocol: string) => requests.find(s => s.metric.proxy_vendor === vendor && s.metric.request_protocol === protocol)?.value;
-      expectClose(get('http'), sim.rates({ vendor, protocol: 'http' }).requests, `${vendor} HTTP requests/s`);
+      const httpRequests = sim.rates({ vendor, protocol: 'http' }).requests;
+      if (httpRequests > 0) expectClose(get('http'), httpRequests, `${vendor} HTTP requests/s`);
+      else expect(get('http')).toBeUndefined();
       const connections = sim.rates({ vendor, protocol: 'tcp' }).connections;
       if (connections > 0) expectClose(get('tcp'), connections, `${vendor} TCP connections/s`);
     }
     expect(requests.every(s => s.metric.proxy_vendor !== undefined)).toBe(true);
 
-    // B. Destinations: Host header, SNI, the gateway of a tunnel.
+    // B. Destinations: every (vendor, destination, protocol) of the truth, and nothing else.
     const destinations = await prom.query(RULE.destinationRequests, at);
-    const dest = (vendor: string, destination: string, protocol: string) =>
-      destinations.find(s => s.metric.proxy_vendor === vendor && s.metric.destination === destination && s.metric.request_protocol === protocol)?.value;
-    expectClose(dest('vendor-a', TUNNEL_A, 'tcp'), sim.rates({ vendor: 'vendor-a', destination: TUNNEL_A }).connections, 'vendor-a tunnel connections/s');
-    expectClose(dest('vendor-b', 'www.wikipedia.org', 'tcp'), sim.rates({ vendor: 'vendor-b', destination: 'www.wikipedia.org' }).connections, 'vendor-b SNI connections/s');
-    expectClose(dest('vendor-b', 'example.com', 'http'), sim.rates({ vendor: 'vendor-b', destination: 'example.com', protocol: 'http' }).requests, 'vendor-b example.com requests/s');
-    expectClose(dest('vendor-b', 'example.org', 'http'), sim.rates({ vendor: 'vendor-b', destination: 'example.org', protocol: 'http' }).requests, 'vendor-b example.org requests/s');
+    const expected = new Map<string, number>();
+    for (const pod of PODS.filter(p => p.vendor)) {
+      for (const view of sim.views({ pod: pod.name })) {
+        const key = `${pod.vendor}/${view.destination}/${view.protocol}`;
+        expected.set(key, (expected.get(key) ?? 0) + view.perSecond);
+      }
+    }
+    expect(destinations.map(s => `${s.metric.proxy_vendor}/${s.metric.destination}/${s.metric.request_protocol}`).sort()).toEqual([...expected.keys()].sort());
+    for (const s of destinations) {
+      const key = `${s.metric.proxy_vendor}/${s.metric.destination}/${s.metric.request_protocol}`;
+      expectClose(s.value, expected.get(key)!, `${key} per second`);
+    }
+    // Direct HTTP by Host (h2c too), direct HTTPS by SNI, an inspected gateway by target host, a TCP gateway by its host.
+    for (const key of ['vendor-c/example.io/http', 'vendor-c/example.com/http', 'vendor-c/www.wikipedia.org/tcp', 'vendor-c/unknown/tcp',
+      'vendor-b/www.wikipedia.org/http', 'vendor-b/example.com/http', `vendor-a/${TUNNEL_A}/tcp`]) expect(expected.has(key)).toBe(true);
 
     // C. and D. bytes per pod, for every vendor-labelled pod, and no pod without the label.
     const sent = await byLabel(RULE.podSentBytes, 'pod', at);
@@ -230,6 +214,31 @@ export function describeContractE2e(mode: MetricsStackMode): ContractE2e {
       const healthy = group.name === 'proxy-telemetry.cost' ? ['ok', 'unknown'] : ['ok'];
       for (const rule of group.rules) expect({ rule: rule.name, healthy: healthy.includes(rule.health), error: rule.lastError }).toEqual({ rule: rule.name, healthy: true, error: undefined });
     }
+  });
+
+  test('an inspected gateway shows requests, the gateway\'s response codes and target hosts; a TCP gateway only connections', async () => {
+    const at = Date.now();
+    // Response codes: what the inspected gateway answered (a refused CONNECT included), what sites answered direct
+    // traffic, and nothing for the TCP gateway, whose 407 the sidecar cannot see.
+    const codes = await prom.query(RULE.responseCodes, at);
+    const expected = new Map<string, number>();
+    for (const pod of PODS.filter(p => p.vendor)) {
+      for (const view of sim.views({ pod: pod.name, protocol: 'http' })) {
+        const key = `${pod.vendor}/${view.responseCode}`;
+        expected.set(key, (expected.get(key) ?? 0) + view.perSecond);
+      }
+    }
+    expect(codes.map(s => `${s.metric.proxy_vendor}/${s.metric.response_code}`).sort()).toEqual([...expected.keys()].sort());
+    for (const s of codes) expectClose(s.value, expected.get(`${s.metric.proxy_vendor}/${s.metric.response_code}`)!, `${s.metric.proxy_vendor} ${s.metric.response_code}/s`);
+    for (const key of ['vendor-b/407', 'vendor-b/429', 'vendor-b/404', 'vendor-c/503']) expect(expected.has(key)).toBe(true);
+    expect([...expected.keys()].filter(k => k.startsWith('vendor-a/'))).toEqual([]);
+
+    // Per gateway: vendor-b's requests (tunnels count once each), vendor-a's connections.
+    const gateways = await prom.query(RULE.gatewayRequests, at);
+    expect(gateways.map(s => `${s.metric.proxy_vendor}/${s.metric.gateway}/${s.metric.request_protocol}`).sort())
+      .toEqual([`vendor-a/${TUNNEL_A}/tcp`, `vendor-b/${GATEWAY_B}/http`]);
+    expectClose(gateways.find(s => s.metric.proxy_vendor === 'vendor-b')?.value, sim.rates({ vendor: 'vendor-b', protocol: 'http' }).requests, 'vendor-b requests to its gateway');
+    expectClose(gateways.find(s => s.metric.proxy_vendor === 'vendor-a')?.value, sim.rates({ vendor: 'vendor-a', protocol: 'tcp' }).connections, 'vendor-a connections to its gateway');
   });
 
   return { prom: () => prom, sim: () => sim, job: () => job, configFile: () => configFile };

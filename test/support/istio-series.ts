@@ -56,21 +56,39 @@ export function series(name: string, labels: Record<string, string>): string {
   return `${name}{${body}}`;
 }
 
-/** An HTTP series (HTTP/1.1 and HTTP/2 alike: request_protocol="http"). */
+/**
+ * A direct HTTP series (HTTP/1.1 and HTTP/2 alike: request_protocol="http"): destination_service is the Host header
+ * through PassthroughCluster, and our Telemetry's destination_host (`request.host`) the same.
+ */
 export function httpSeries(name: string, p: PodRef, host: string, code = 200, extra: Record<string, string> = {}): string {
   return series(name, {
     ...sourceLabels(p), ...passthroughDestination(host),
     request_protocol: 'http', response_code: String(code), grpc_response_status: '', response_flags: code === 0 ? 'UC' : '-',
-    connection_security_policy: 'unknown', ...targetLabels(p), ...extra,
+    connection_security_policy: 'unknown', destination_host: host, ...targetLabels(p), ...extra,
   });
 }
 
-/** A TCP series: HTTPS the crawler encrypts itself (sni set) or a CONNECT tunnel to a vendor gateway. */
+/**
+ * An HTTP series through an inspected gateway: destination_service is the gateway (its ServiceEntry's cluster),
+ * destination_host the target (`host:443` for a CONNECT tunnel), response_code the gateway's answer.
+ */
+export function gatewayHttpSeries(name: string, p: PodRef, gateway: string, target: string, code = 200, extra: Record<string, string> = {}): string {
+  return series(name, {
+    ...sourceLabels(p), ...serviceEntryDestination(gateway),
+    request_protocol: 'http', response_code: String(code), grpc_response_status: '', response_flags: '-',
+    connection_security_policy: 'unknown', destination_host: target, ...targetLabels(p), ...extra,
+  });
+}
+
+/**
+ * A TCP series: HTTPS the crawler encrypts itself (SNI from the TLS inspector; empty, i.e. no label, without one)
+ * or a connection to a TCP gateway.
+ */
 export function tcpSeries(name: string, p: PodRef, dest: { service?: string; gateway?: string; sni?: string }, extra: Record<string, string> = {}): string {
   const destination = dest.gateway ? serviceEntryDestination(dest.gateway) : passthroughDestination(dest.service ?? 'unknown');
   return series(name, {
     ...sourceLabels(p), ...destination,
     request_protocol: 'tcp', response_flags: '-', connection_security_policy: 'unknown',
-    destination_sni: dest.sni ?? 'unknown', ...targetLabels(p), ...extra,
+    ...(dest.sni ? { destination_sni: dest.sni } : {}), ...targetLabels(p), ...extra,
   });
 }

@@ -1,9 +1,11 @@
-import { SimPod, SidecarTelemetry, podFamilies, flowDestination } from './sidecar-sim';
+import { ContractIntent, CrawlerFlow, contractView } from './crawler-flows';
+import { SidecarModel } from './istio-sidecar';
+import { SimPod, podFamilies } from './sidecar-sim';
 
 /**
  * A crawler pod's sidecar as it looks in production: about 20 destinations (plain HTTP hosts answering several
- * status codes, HTTPS by SNI, a vendor gateway tunnel, TLS without SNI), every Istio histogram bucket and
- * Envoy's own stats. Used by the cardinality test and the benchmark.
+ * status codes, HTTPS by SNI, CONNECT tunnels through a vendor gateway, TLS without SNI), every Istio histogram
+ * bucket and Envoy's own stats. Used by the cardinality test and the benchmark.
  */
 
 export interface RealisticPodOptions {
@@ -14,11 +16,12 @@ export interface RealisticPodOptions {
   ip: string;
   /** Host names, at least 3: the first 60% as plain HTTP, the rest as HTTPS by SNI (one without SNI). */
   destinations: string[];
-  /** Vendor gateway host for a CONNECT tunnel flow. */
+  /** Vendor gateway `host:port` for CONNECT tunnels. */
   gateway?: string;
   /** Multiplies every rate. */
   scale?: number;
-  telemetry?: SidecarTelemetry;
+  /** The sidecar configuration of the pod's namespace. */
+  sidecar: SidecarModel;
 }
 
 /** Status codes of the i-th HTTP host: 200 always, and 301/404/429/503/no response on some hosts. */
@@ -38,28 +41,20 @@ export function realisticPod(o: RealisticPodOptions): SimPod {
   const k = o.scale ?? 1;
   const httpHosts = o.destinations.slice(0, Math.ceil(o.destinations.length * 0.6));
   const tlsHosts = o.destinations.slice(httpHosts.length);
-  return {
-    name: o.name,
-    namespace: o.namespace ?? 'crawlers',
-    vendor: o.vendor,
-    ip: o.ip,
-    telemetry: o.telemetry,
-    http: httpHosts.flatMap((host, i) => responseCodes(i, httpHosts.length).map((code, j) => ({
-      destination: host,
-      requestsPerSecond: k * (j === 0 ? 2 : 0.25),
-      responseCode: code,
-      requestBytesPerRequest: 350 + 10 * i,
-      responseBytesPerRequest: code === 200 ? 20_000 + 500 * i : 600,
-      durationMs: 80 + 40 * j,
+  const flows: CrawlerFlow[] = [
+    ...httpHosts.flatMap((host, i) => responseCodes(i, httpHosts.length).map((code, j): CrawlerFlow => ({
+      kind: 'http', host, perSecond: k * (j === 0 ? 2 : 0.25), requestsPerConnection: 10, responseCode: code,
+      upBytes: 350 + 10 * i, downBytes: code === 200 ? 20_000 + 500 * i : 600, durationMs: 80 + 40 * j,
     }))),
-    tcp: [
-      ...tlsHosts.map((host, i) => ({
-        destinationService: 'unknown', sni: i === tlsHosts.length - 1 ? '' : host,
-        connectionsPerSecond: k * 0.5, bytesFromAppPerSecond: k * 2_000, bytesToAppPerSecond: k * 150_000,
-      })),
-      ...(o.gateway ? [{ destinationService: o.gateway, sni: '', connectionsPerSecond: k * 3, bytesFromAppPerSecond: k * 9_000, bytesToAppPerSecond: k * 600_000 }] : []),
-    ],
-  };
+    ...tlsHosts.map((host, i): CrawlerFlow => ({
+      kind: 'tls', host, sni: i !== tlsHosts.length - 1, perSecond: k * 0.5, requestsPerConnection: 20, upBytes: 4_000, downBytes: 300_000,
+    })),
+    ...(o.gateway ? [{
+      kind: 'gateway', gateway: o.gateway, scheme: 'https', target: tlsHosts[0], perSecond: k * 3, requestsPerConnection: 20,
+      responseCode: 200, upBytes: 3_000, downBytes: 200_000, durationMs: 400,
+    } as CrawlerFlow] : []),
+  ];
+  return { name: o.name, namespace: o.namespace ?? 'crawlers', vendor: o.vendor, ip: o.ip, flows, sidecar: o.sidecar };
 }
 
 /**
@@ -68,21 +63,18 @@ export function realisticPod(o: RealisticPodOptions): SimPod {
  * counter (C, D). Response codes, latency buckets and the scrape's own series are extras the alerts and
  * dashboards use.
  */
-export function floorSeriesPerPod(pod: SimPod): number {
-  const pairs = new Set([
-    ...(pod.http ?? []).map(f => `http ${flowDestination(f)}`),
-    ...(pod.tcp ?? []).map(f => `tcp ${flowDestination(f)}`),
-  ]);
-  return 3 * pairs.size;
+export function floorSeriesPerPod(pod: SimPod, intent: ContractIntent): number {
+  return 3 * new Set(pod.flows.map(f => contractView(f, intent)).map(v => `${v.protocol} ${v.destination}`)).size;
 }
 
 /** A series with its per-second rate: podFamilies after one second. */
 export interface RatedSeries { name: string; labels: Record<string, string>; rate: number }
 
-/** Every series a pod's sidecar exposes, with its rate (timestamp-less stats count at 0/s). */
+/** Every series a pod's sidecar exposes, with its rate (Envoy's timestamp-less stats count at 0/s). */
 export function exposedSeries(pod: SimPod): RatedSeries[] {
   const out: RatedSeries[] = [];
-  for (const fam of podFamilies(pod, 1)) {
+  // One second of traffic, with a timestamp so that istio_* samples carry it: their values are the rates.
+  for (const fam of podFamilies(pod, 1, 0)) {
     for (const sample of fam.samples.values()) {
       const { name, labels } = parseSeries(sample.line);
       out.push({ name, labels, rate: sample.ts === undefined ? 0 : sample.value });

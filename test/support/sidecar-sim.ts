@@ -1,10 +1,15 @@
 import * as http from 'http';
 import { AddressInfo } from 'net';
+import { ContractIntent, ContractView, CrawlerFlow, contractView } from './crawler-flows';
+import { Observation, SidecarModel, SidecarTelemetry, TelemetryMetric } from './istio-sidecar';
 
 /**
  * A simulator of crawler pods' istio-proxy sidecars: serves Envoy's `/stats/prometheus` exposition
  * (Istio ≥ 1.22 standard metrics with their exact label sets, plus noise the scrape keep-list must drop)
- * from constant-rate traffic profiles, so that the ground truth of every counter is exactly computable.
+ * from constant-rate crawler flows. What each sidecar reports for a flow is decided by the sidecar model of its
+ * namespace (istio-sidecar.ts), built from the synthesized manifests; the ground truth is what the metric
+ * contract promises for the same flows (crawler-flows.ts contractView), so a manifest that blinds the sidecar
+ * makes the two differ.
  *
  * Time: samples carry explicit timestamps from a simulated clock. Prometheus evaluates rules and queries at
  * wall time and a query at t sees samples ≤ t only, so the clock starts in the past and catches up:
@@ -20,33 +25,6 @@ import { AddressInfo } from 'net';
  * Counters are rate × elapsed seconds at grid times: integral whenever rate × grid seconds is.
  */
 
-/** Plain HTTP that the sidecar parses. HTTP/1.1 and HTTP/2 both report request_protocol="http". */
-export interface HttpFlow {
-  /** Host header, e.g. 'example.com'; becomes destination_service (PassthroughCluster). */
-  destination: string;
-  requestsPerSecond: number;
-  responseCode: number;
-  /** Wire bytes incl. headers, as istio_request_bytes / istio_response_bytes record them. */
-  requestBytesPerRequest: number;
-  responseBytesPerRequest: number;
-  durationMs: number;
-  /** Documentation only: Istio does not expose the HTTP version. */
-  httpVersion?: '1.1' | '2';
-}
-
-/** TCP the sidecar cannot parse: TLS the app encrypts itself, or CONNECT tunnels to a vendor gateway. */
-export interface TcpFlow {
-  /** 'unknown' for passthrough TLS, or the vendor gateway host (a TCP ServiceEntry) for CONNECT tunnels. */
-  destinationService: string;
-  /** TLS server name; '' when none (then destination_sni="unknown"). */
-  sni: string;
-  connectionsPerSecond: number;
-  /** Upload: istio_tcp_received_bytes_total (bytes the sidecar received from the app). */
-  bytesFromAppPerSecond: number;
-  /** Download: istio_tcp_sent_bytes_total (bytes the sidecar sent to the app). */
-  bytesToAppPerSecond: number;
-}
-
 export interface SimPod {
   name: string;
   namespace: string;
@@ -56,51 +34,10 @@ export interface SimPod {
   ip: string;
   /** Workload (Deployment) name; default: the pod name without its ReplicaSet hash and suffix. */
   workload?: string;
-  http?: HttpFlow[];
-  tcp?: TcpFlow[];
-  /** What the Telemetry resource in force tells this sidecar; default: Istio's standard tags plus destination_sni. */
-  telemetry?: SidecarTelemetry;
-}
-
-/** Istio's Telemetry API metric names (`match.metric`). */
-export type TelemetryMetric = 'REQUEST_COUNT' | 'REQUEST_DURATION' | 'REQUEST_SIZE' | 'RESPONSE_SIZE'
-  | 'TCP_OPENED_CONNECTIONS' | 'TCP_CLOSED_CONNECTIONS' | 'TCP_SENT_BYTES' | 'TCP_RECEIVED_BYTES';
-
-/** The effect of a Telemetry resource's metric overrides on one sidecar, per mode and metric. */
-export interface SidecarTelemetry {
-  /** Tags removed (operation REMOVE), per mode and metric. */
-  removed: Record<'CLIENT' | 'SERVER', Partial<Record<TelemetryMetric, Set<string>>>>;
-  /** Metrics not emitted (disabled: true). */
-  disabled: Record<'CLIENT' | 'SERVER', Set<TelemetryMetric>>;
-}
-
-const TELEMETRY_METRICS: TelemetryMetric[] = ['REQUEST_COUNT', 'REQUEST_DURATION', 'REQUEST_SIZE', 'RESPONSE_SIZE',
-  'TCP_OPENED_CONNECTIONS', 'TCP_CLOSED_CONNECTIONS', 'TCP_SENT_BYTES', 'TCP_RECEIVED_BYTES'];
-
-/**
- * Reads a synthesized Telemetry resource's `spec.metrics[].overrides` as Istio applies them: in order, each
- * matching ALL_METRICS or one metric, in CLIENT, SERVER or CLIENT_AND_SERVER mode; later tag overrides add to
- * (and win over) earlier ones. Envoy then sums what the removed tags told apart.
- */
-export function telemetryFromSpec(spec: any): SidecarTelemetry {
-  const t: SidecarTelemetry = { removed: { CLIENT: {}, SERVER: {} }, disabled: { CLIENT: new Set(), SERVER: new Set() } };
-  for (const m of spec?.metrics ?? []) {
-    for (const o of m.overrides ?? []) {
-      const metrics = !o.match?.metric || o.match.metric === 'ALL_METRICS' ? TELEMETRY_METRICS : [o.match.metric as TelemetryMetric];
-      const modes: Array<'CLIENT' | 'SERVER'> = o.match?.mode === 'CLIENT' ? ['CLIENT'] : o.match?.mode === 'SERVER' ? ['SERVER'] : ['CLIENT', 'SERVER'];
-      for (const mode of modes) {
-        for (const metric of metrics) {
-          if (o.disabled === true) t.disabled[mode].add(metric);
-          if (o.disabled === false) t.disabled[mode].delete(metric);
-          for (const [tag, op] of Object.entries<any>(o.tagOverrides ?? {})) {
-            const set = t.removed[mode][metric] ??= new Set();
-            if (op.operation === 'REMOVE') set.add(tag); else set.delete(tag);
-          }
-        }
-      }
-    }
-  }
-  return t;
+  /** What the crawler does on the network. */
+  flows: CrawlerFlow[];
+  /** The sidecar configuration of the pod's namespace, from the synthesized manifests: decides what it reports. */
+  sidecar: SidecarModel;
 }
 
 export interface TruthFilter {
@@ -108,9 +45,11 @@ export interface TruthFilter {
   namespace?: string;
   /** A vendor name, or null for pods without the proxy-vendor label. */
   vendor?: string | null;
-  /** As the metric contract defines it: Host for HTTP, SNI for TLS, gateway host for tunnels. */
+  /** As the metric contract defines it: host for HTTP, SNI for TLS, gateway host for TCP gateways. */
   destination?: string;
   protocol?: 'http' | 'tcp';
+  /** Response code (HTTP only). */
+  responseCode?: number;
 }
 
 /** Cumulative true traffic. requests: HTTP requests; connections: TCP connections opened. */
@@ -121,15 +60,13 @@ export const ISTIO_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 
 
 export type Labels = Array<[string, string]>;
 
-/** Destination of a flow as the metric contract names it. */
-export function flowDestination(flow: HttpFlow | TcpFlow): string {
-  return 'destination' in flow ? flow.destination : (flow.sni || flow.destinationService);
-}
-
 export class SidecarSim {
-  /** Starts one server per pod IP, all on the same free port. */
-  public static async start(pods: SimPod[], opts: { scrapeIntervalMs?: number } = {}): Promise<SidecarSim> {
-    const sim = new SidecarSim(pods, opts.scrapeIntervalMs ?? 1000);
+  /**
+   * Starts one server per pod IP, all on the same free port. `intent` is what the product promises (its HTTP
+   * ports and inspected gateways): the ground truth of `rates()` and `totals()`.
+   */
+  public static async start(pods: SimPod[], opts: { intent: ContractIntent; scrapeIntervalMs?: number }): Promise<SidecarSim> {
+    const sim = new SidecarSim(pods, opts.scrapeIntervalMs ?? 1000, opts.intent);
     await sim.listen();
     return sim;
   }
@@ -147,8 +84,11 @@ export class SidecarSim {
   private readonly restarts = new Map<string, number[]>();
   private servers: http.Server[] = [];
 
-  private constructor(pods: SimPod[], scrapeIntervalMs: number) {
+  public readonly intent: ContractIntent;
+
+  private constructor(pods: SimPod[], scrapeIntervalMs: number, intent: ContractIntent) {
     this.pods = pods;
+    this.intent = intent;
     this.scrapeIntervalMs = scrapeIntervalMs;
     for (const pod of pods) {
       const octets = pod.ip.split('.').map(Number);
@@ -216,26 +156,31 @@ export class SidecarSim {
 
   // ---- ground truth ----
 
-  /** Per-second true rates (constant; unaffected by restarts). */
+  /** Per-second true rates, as the contract reports them (constant; unaffected by restarts). */
   public rates(filter: TruthFilter = {}): Totals {
     const out: Totals = { requests: 0, connections: 0, uploadBytes: 0, downloadBytes: 0 };
-    for (const pod of this.pods.filter(p => matchesPod(p, filter))) {
-      if (filter.protocol !== 'tcp') {
-        for (const f of (pod.http ?? []).filter(f => filter.destination === undefined || flowDestination(f) === filter.destination)) {
-          out.requests += f.requestsPerSecond;
-          out.uploadBytes += f.requestsPerSecond * f.requestBytesPerRequest;
-          out.downloadBytes += f.requestsPerSecond * f.responseBytesPerRequest;
-        }
-      }
-      if (filter.protocol !== 'http') {
-        for (const f of (pod.tcp ?? []).filter(f => filter.destination === undefined || flowDestination(f) === filter.destination)) {
-          out.connections += f.connectionsPerSecond;
-          out.uploadBytes += f.bytesFromAppPerSecond;
-          out.downloadBytes += f.bytesToAppPerSecond;
-        }
-      }
+    for (const view of this.views(filter)) {
+      if (view.protocol === 'http') out.requests += view.perSecond; else out.connections += view.perSecond;
+      out.uploadBytes += view.uploadBytesPerSecond;
+      out.downloadBytes += view.downloadBytesPerSecond;
     }
     return out;
+  }
+
+  /** Requests or connections per second by `<destination>/<protocol>`, as the contract reports them. */
+  public perDestination(filter: TruthFilter = {}): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const v of this.views(filter)) out.set(`${v.destination}/${v.protocol}`, (out.get(`${v.destination}/${v.protocol}`) ?? 0) + v.perSecond);
+    return out;
+  }
+
+  /** The contract's view of every flow of the pods that match, filtered by destination, protocol and code. */
+  public views(filter: TruthFilter = {}): ContractView[] {
+    return this.pods.filter(p => matchesPod(p, filter))
+      .flatMap(p => p.flows.map(f => contractView(f, this.intent)))
+      .filter(v => (filter.destination === undefined || v.destination === filter.destination)
+        && (filter.protocol === undefined || v.protocol === filter.protocol)
+        && (filter.responseCode === undefined || v.responseCode === filter.responseCode));
   }
 
   /** True traffic from traffic start (T0) up to simulated time `atMs` (default: the latest sample time). */
@@ -353,36 +298,33 @@ export class SidecarSim {
  * traffic), with sample timestamp `ts`. Every value is rate × elapsedSeconds, so one second gives the rates.
  */
 export function podFamilies(pod: SimPod, elapsedSeconds: number | undefined, ts?: number): Family[] {
-  const families = new Families(pod.telemetry);
+  const families = new Families(pod.sidecar.telemetry);
   envoyStats(families);
   if (elapsedSeconds === undefined) return families.list();
   const s = elapsedSeconds;
   const src = sourceLabels(pod);
-  for (const f of pod.http ?? []) {
-    const labels: Labels = [
-      ...src, ...passthroughDestination(f.destination, 'PassthroughCluster'),
-      ['request_protocol', 'http'], ['response_code', String(f.responseCode)], ['grpc_response_status', ''],
-      ['response_flags', f.responseCode === 0 ? 'UC' : '-'], ['connection_security_policy', 'unknown'],
-    ];
-    const n = f.requestsPerSecond * s;
-    families.istio('REQUEST_COUNT', 'CLIENT', 'istio_requests_total', labels, n, ts);
-    families.istioHistogram('REQUEST_SIZE', 'CLIENT', 'istio_request_bytes', labels, n, f.requestBytesPerRequest, ts);
-    families.istioHistogram('RESPONSE_SIZE', 'CLIENT', 'istio_response_bytes', labels, n, f.responseBytesPerRequest, ts);
-    families.istioHistogram('REQUEST_DURATION', 'CLIENT', 'istio_request_duration_milliseconds', labels, n, f.durationMs, ts);
-  }
-  for (const f of pod.tcp ?? []) {
-    const passthrough = f.destinationService === 'unknown';
-    const labels: Labels = [
-      ...src, ...passthroughDestination(f.destinationService, passthrough ? 'PassthroughCluster' : f.destinationService),
-      ['request_protocol', 'tcp'], ['response_flags', '-'], ['connection_security_policy', 'unknown'],
-      // Added by our Telemetry (connection.requested_server_name); "unknown" without SNI.
-      ['destination_sni', f.sni || 'unknown'],
-    ];
-    const opened = f.connectionsPerSecond * s;
-    families.istio('TCP_OPENED_CONNECTIONS', 'CLIENT', 'istio_tcp_connections_opened_total', labels, opened, ts);
-    families.istio('TCP_CLOSED_CONNECTIONS', 'CLIENT', 'istio_tcp_connections_closed_total', labels, opened, ts);
-    families.istio('TCP_SENT_BYTES', 'CLIENT', 'istio_tcp_sent_bytes_total', labels, f.bytesToAppPerSecond * s, ts);
-    families.istio('TCP_RECEIVED_BYTES', 'CLIENT', 'istio_tcp_received_bytes_total', labels, f.bytesFromAppPerSecond * s, ts);
+  for (const obs of observations(pod)) {
+    const tags = (metric: TelemetryMetric): Labels => Object.entries(pod.sidecar.tags(metric, obs.attributes));
+    const destination = destinationLabels(obs);
+    if (obs.kind === 'http') {
+      const labels: Labels = [
+        ...src, ...destination,
+        ['request_protocol', 'http'], ['response_code', String(obs.responseCode)], ['grpc_response_status', ''],
+        ['response_flags', obs.responseFlags], ['connection_security_policy', 'unknown'],
+      ];
+      const n = obs.perSecond * s;
+      families.istio('REQUEST_COUNT', 'CLIENT', 'istio_requests_total', [...labels, ...tags('REQUEST_COUNT')], n, ts);
+      families.istioHistogram('REQUEST_SIZE', 'CLIENT', 'istio_request_bytes', [...labels, ...tags('REQUEST_SIZE')], n, obs.upBytes, ts);
+      families.istioHistogram('RESPONSE_SIZE', 'CLIENT', 'istio_response_bytes', [...labels, ...tags('RESPONSE_SIZE')], n, obs.downBytes, ts);
+      families.istioHistogram('REQUEST_DURATION', 'CLIENT', 'istio_request_duration_milliseconds', [...labels, ...tags('REQUEST_DURATION')], n, obs.durationMs, ts);
+    } else {
+      const labels: Labels = [...src, ...destination, ['request_protocol', 'tcp'], ['response_flags', '-'], ['connection_security_policy', 'unknown']];
+      const opened = obs.connectionsPerSecond * s;
+      families.istio('TCP_OPENED_CONNECTIONS', 'CLIENT', 'istio_tcp_connections_opened_total', [...labels, ...tags('TCP_OPENED_CONNECTIONS')], opened, ts);
+      families.istio('TCP_CLOSED_CONNECTIONS', 'CLIENT', 'istio_tcp_connections_closed_total', [...labels, ...tags('TCP_CLOSED_CONNECTIONS')], opened, ts);
+      families.istio('TCP_SENT_BYTES', 'CLIENT', 'istio_tcp_sent_bytes_total', [...labels, ...tags('TCP_SENT_BYTES')], obs.downBytesPerSecond * s, ts);
+      families.istio('TCP_RECEIVED_BYTES', 'CLIENT', 'istio_tcp_received_bytes_total', [...labels, ...tags('TCP_RECEIVED_BYTES')], obs.upBytesPerSecond * s, ts);
+    }
   }
   // Inbound traffic to the pod (its metrics port scraped through the sidecar): reporter="destination".
   const inbound: Labels = [
@@ -398,6 +340,15 @@ export function podFamilies(pod: SimPod, elapsedSeconds: number | undefined, ts?
   families.istio('REQUEST_COUNT', 'SERVER', 'istio_requests_total', inbound, s, ts);
   families.istioHistogram('RESPONSE_SIZE', 'SERVER', 'istio_response_bytes', inbound, s, 4096, ts);
   return families.list();
+}
+
+const observed = new WeakMap<SimPod, Observation[]>();
+
+/** What the pod's sidecar reports for its flows (decided once per pod). */
+export function observations(pod: SimPod): Observation[] {
+  let list = observed.get(pod);
+  if (!list) observed.set(pod, list = pod.flows.flatMap(f => pod.sidecar.observe(f)));
+  return list;
 }
 
 function matchesPod(p: SimPod, f: TruthFilter): boolean {
@@ -423,13 +374,13 @@ function sourceLabels(pod: SimPod): Labels {
   ];
 }
 
-/** Destination labels of an external host without peer metadata (canonical revision falls back to "latest"). */
-function passthroughDestination(service: string, serviceName: string): Labels {
+/** Destination labels of a cluster without peer metadata (external hosts: canonical revision falls back to "latest"). */
+function destinationLabels(obs: Observation): Labels {
   return [
     ['destination_workload', 'unknown'], ['destination_workload_namespace', 'unknown'], ['destination_principal', 'unknown'],
-    ['destination_app', 'unknown'], ['destination_version', 'unknown'], ['destination_service', service],
+    ['destination_app', 'unknown'], ['destination_version', 'unknown'], ['destination_service', obs.destination.service],
     ['destination_canonical_service', 'unknown'], ['destination_canonical_revision', 'latest'],
-    ['destination_service_name', serviceName], ['destination_service_namespace', 'unknown'], ['destination_cluster', 'unknown'],
+    ['destination_service_name', obs.destination.serviceName], ['destination_service_namespace', obs.destination.serviceNamespace], ['destination_cluster', 'unknown'],
   ];
 }
 

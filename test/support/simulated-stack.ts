@@ -1,5 +1,6 @@
 import * as YAML from 'yaml';
 import { Testing } from 'cdk8s';
+import { MeshTelemetry, MeshTelemetryProps } from '../../lib/mesh-telemetry';
 import { MetricsStack, MetricsStackMode } from '../../lib/metrics-stack';
 import { RuleGroup } from '../../lib/prometheus/rule-group';
 import { VendorCatalog } from '../../lib/vendor';
@@ -7,12 +8,37 @@ import { VendorCrawler } from '../../lib/vendor-crawler';
 import { operatorPrometheusConfig } from './operator-scrape-config';
 import { injectedPodTargets } from './pod-discovery';
 import { materializeConfig } from './prometheus-config';
+import { PrometheusProcess } from './prometheus-process';
+import { ContractIntent } from './crawler-flows';
+import { IstioProfile, SidecarModel } from './istio-sidecar';
 import { KubeObject } from './schemas';
 import { SidecarSim, SimPod } from './sidecar-sim';
+
+/**
+ * A simulated pod whose sidecar, unless given, comes from the synthesized manifests of its namespace; a function
+ * builds it from those manifests (e.g. with an object removed, for a control).
+ */
+export type FleetPod = Omit<SimPod, 'sidecar'> & { sidecar?: SidecarModel | ((objects: KubeObject[]) => SidecarModel) };
+
+/** What the product promises (its HTTP ports and inspected gateways), from MeshTelemetry and the vendor model. */
+export function contractIntent(mesh: MeshTelemetry, vendors: VendorCatalog): ContractIntent {
+  return {
+    httpPorts: new Set(mesh.httpPorts),
+    inspectedGateways: new Set(vendors.vendors.filter(v => v.inspected).flatMap(v => v.endpoints.map(e => `${e.host}:${e.port}`))),
+  };
+}
+
+/** Attaches to each pod the sidecar model of its namespace, built from `objects`. */
+export function withSidecars(pods: FleetPod[], objects: KubeObject[], profile: IstioProfile = 'minimal'): SimPod[] {
+  const models = new Map<string, SidecarModel>();
+  const model = (ns: string) => models.get(ns) ?? models.set(ns, SidecarModel.fromObjects(objects, ns, { profile })).get(ns)!;
+  return pods.map(p => ({ ...p, sidecar: typeof p.sidecar === 'function' ? p.sidecar(objects) : p.sidecar ?? model(p.namespace) }));
+}
 
 export interface SimulatedStack {
   stack: MetricsStack;
   sim: SidecarSim;
+  mesh: MeshTelemetry;
   /** The product's Prometheus config and rules, discovery swapped for file_sd targets of the simulated pods. */
   config: ReturnType<typeof materializeConfig>;
   /** The synthesized objects (MetricsStack and crawlers). */
@@ -22,14 +48,20 @@ export interface SimulatedStack {
 }
 
 /**
- * The product's MetricsStack (scrape job, relabeling, keep-list, rules) and one VendorCrawler Deployment per
- * vendor, with the simulated sidecars started and their pods discovered as injected pods of those
- * Deployments; a pod without a vendor belongs to an unlabelled Deployment. In mode 'prometheus-operator' the
- * configuration is what prometheus-operator generates from the emitted PodMonitor and PrometheusRule.
+ * The product's MeshTelemetry, MetricsStack (scrape job, relabeling, keep-list, rules) and one VendorCrawler
+ * Deployment per vendor, with the simulated sidecars started: each decides what it reports from the synthesized
+ * mesh objects (a minimal-profile Istio unless `profile` says otherwise), and each pod is discovered as an
+ * injected pod of its Deployment; a pod without a vendor belongs to an unlabelled Deployment. In mode
+ * 'prometheus-operator' the configuration is what prometheus-operator generates from the emitted PodMonitor and
+ * PrometheusRule.
  */
-export async function startSimulatedStack(pods: SimPod[], opts: { vendors: VendorCatalog; namespace: string; ruleGroups?: RuleGroup[]; mode?: MetricsStackMode }): Promise<SimulatedStack> {
+export async function startSimulatedStack(pods: FleetPod[], opts: {
+  vendors: VendorCatalog; namespace: string; ruleGroups?: RuleGroup[]; mode?: MetricsStackMode;
+  mesh?: Omit<MeshTelemetryProps, 'vendors' | 'namespaces'>; profile?: IstioProfile;
+}): Promise<SimulatedStack> {
   const ns = opts.namespace;
   const chart = Testing.chart();
+  const mesh = new MeshTelemetry(chart, 'mesh', { vendors: opts.vendors, namespaces: [ns], ...opts.mesh });
   const operator = opts.mode === 'prometheus-operator';
   const stack = new MetricsStack(chart, 'm', {
     vendors: opts.vendors, crawlerNamespaces: [ns], mode: opts.mode,
@@ -51,12 +83,12 @@ export async function startSimulatedStack(pods: SimPod[], opts: { vendors: Vendo
     spec: { template: { metadata: { labels: { 'app.kubernetes.io/name': 'batch' } }, spec: { containers: [{ name: 'batch', image: 'busybox:1.36' }] } } },
   };
 
-  const sim = await SidecarSim.start(pods, { scrapeIntervalMs: 1000 });
+  const sim = await SidecarSim.start(withSidecars(pods, objects, opts.profile), { scrapeIntervalMs: 1000, intent: contractIntent(mesh, opts.vendors) });
   const targets = pods.flatMap(p => injectedPodTargets(p.vendor ? deployment(`crawler-${p.vendor}`) : unlabelled, { name: p.name, ip: p.ip }, sim.port));
   const { configYaml, rulesYaml } = operator
     ? withAcceleratedGroupIntervals(operatorPrometheusConfig(objects, { scrapeInterval: '1s', evaluationInterval: '1s' }))
     : { configYaml: stack.renderPrometheusConfig(), rulesYaml: stack.renderRules() };
-  return { stack, sim, objects, job: stack.scrapeJob, config: materializeConfig(configYaml, rulesYaml, targets) };
+  return { stack, sim, mesh, objects, job: stack.scrapeJob, config: materializeConfig(configYaml, rulesYaml, targets) };
 }
 
 /**
@@ -69,9 +101,40 @@ function withAcceleratedGroupIntervals(generated: { configYaml: string; rulesYam
   return { ...generated, rulesYaml: YAML.stringify(rules, { lineWidth: 0 }) };
 }
 
-/** Fails unless `actual` is within 2% of the simulated truth. */
+/** Fails unless `actual` is within 2% of the simulated truth (exactly 0 when the truth is 0). */
 export function expectClose(actual: number | undefined, expected: number, what: string): void {
   if (actual === undefined) throw new Error(`${what}: no result (expected ${expected})`);
+  if (expected === 0) {
+    if (actual !== 0) throw new Error(`${what}: ${actual} where the truth is 0`);
+    return;
+  }
   const rel = Math.abs(actual - expected) / Math.abs(expected);
   if (!(rel <= 0.02)) throw new Error(`${what}: ${actual} differs from the truth ${expected} by ${(rel * 100).toFixed(2)}% (> 2%)`);
+}
+
+/**
+ * Starts Prometheus on `configFile`, waits until it has scraped every simulated sidecar once, then starts the
+ * simulated clock `historySeconds` (420) in the past at `speedup` (20×) and resolves once it has caught up with
+ * wall time plus `extraMs` (a scrape and a rule evaluation at 1×). `onClockStart` runs right after the clock starts
+ * (e.g. to schedule sidecar restarts inside the history).
+ */
+export async function runAccelerated(sim: SidecarSim, configFile: string, opts: {
+  historySeconds?: number; speedup?: number; extraMs?: number; onClockStart?: () => void;
+} = {}): Promise<PrometheusProcess> {
+  const prom = await PrometheusProcess.start({ configFile });
+  try {
+    await sim.waitForAllScraped(20_000);
+    sim.startClock({ historySeconds: opts.historySeconds ?? 420, speedup: opts.speedup ?? 20 });
+    opts.onClockStart?.();
+    await sim.waitForCatchUp(opts.extraMs ?? 3000);
+  } catch (err) {
+    await prom.stop();
+    throw err;
+  }
+  return prom;
+}
+
+/** An instant query's samples keyed by the values of `labels` joined with '/'. */
+export async function byLabels(prom: PrometheusProcess, expr: string, ...labels: string[]): Promise<Map<string, number>> {
+  return new Map((await prom.query(expr)).map(s => [labels.map(l => s.metric[l] ?? '').join('/'), s.value]));
 }

@@ -1,0 +1,78 @@
+import {
+  TelemetrySpecMetricsOverrides,
+  TelemetrySpecMetricsOverridesMatchMetric as Metric,
+  TelemetrySpecMetricsOverridesMatchMode as Mode,
+  TelemetrySpecMetricsOverridesTagOverridesOperation as Operation,
+} from '../../imports/telemetry.istio.io';
+import { CONTRACT_TAGS, ISTIO_STANDARD_TAGS, LABEL } from '../metric-contract';
+
+/** Which Istio tags crawler sidecars put on their metrics. */
+export type MetricTags = 'minimal' | 'standard';
+
+const TCP_METRICS = [
+  Metric.TCP_UNDERSCORE_OPENED_UNDERSCORE_CONNECTIONS,
+  Metric.TCP_UNDERSCORE_CLOSED_UNDERSCORE_CONNECTIONS,
+  Metric.TCP_UNDERSCORE_SENT_UNDERSCORE_BYTES,
+  Metric.TCP_UNDERSCORE_RECEIVED_UNDERSCORE_BYTES,
+];
+/** The HTTP metrics the contract reads per destination (the duration histogram is read per vendor only). */
+const HTTP_DESTINATION_METRICS = [Metric.REQUEST_UNDERSCORE_COUNT, Metric.REQUEST_UNDERSCORE_SIZE, Metric.RESPONSE_UNDERSCORE_SIZE];
+
+/** CEL expression of the host tag: `:authority` of the request (istio/api `telemetry/v1alpha1/telemetry.proto`). */
+export const HOST_EXPRESSION = 'request.host';
+
+/**
+ * The metric overrides of the crawler namespaces' Telemetry: the SNI tag on TCP metrics, the request-host tag on
+ * HTTP metrics, and with `'minimal'` the removal of every standard tag the contract does not read.
+ */
+export function metricOverrides(tags: MetricTags, sniExpression: string): TelemetrySpecMetricsOverrides[] {
+  const upsert = (metrics: Metric[], tag: string, value: string) => metrics.map(metric => ({
+    match: { metric, mode: Mode.CLIENT },
+    tagOverrides: { [tag]: { operation: Operation.UPSERT, value } },
+  }));
+  const ours = [...upsert(TCP_METRICS, LABEL.sni, sniExpression), ...upsert(HTTP_DESTINATION_METRICS, LABEL.host, HOST_EXPRESSION)];
+  return tags === 'minimal' ? [...minimalTagOverrides(), ...ours, ...disabledMetrics()] : ours;
+}
+
+const remove = (tags: readonly string[]) => Object.fromEntries(tags.map(t => [t, { operation: Operation.REMOVE }]));
+
+/**
+ * Removes from outbound metrics the standard tags the contract does not read: first those no metric needs,
+ * then, per metric, the tags only other metrics need. Later overrides add to earlier ones.
+ */
+function minimalTagOverrides(): TelemetrySpecMetricsOverrides[] {
+  const needed = new Set(Object.values(CONTRACT_TAGS).flat());
+  const perMetric: Array<[Metric, readonly string[]]> = [
+    [Metric.REQUEST_UNDERSCORE_COUNT, CONTRACT_TAGS.requests],
+    [Metric.REQUEST_UNDERSCORE_SIZE, CONTRACT_TAGS.requestBytes],
+    [Metric.RESPONSE_UNDERSCORE_SIZE, CONTRACT_TAGS.responseBytes],
+    [Metric.REQUEST_UNDERSCORE_DURATION, CONTRACT_TAGS.duration],
+    [Metric.TCP_UNDERSCORE_OPENED_UNDERSCORE_CONNECTIONS, CONTRACT_TAGS.tcpOpened],
+    [Metric.TCP_UNDERSCORE_SENT_UNDERSCORE_BYTES, CONTRACT_TAGS.tcpSentBytes],
+    [Metric.TCP_UNDERSCORE_RECEIVED_UNDERSCORE_BYTES, CONTRACT_TAGS.tcpReceivedBytes],
+  ];
+  return [
+    { match: { metric: Metric.ALL_UNDERSCORE_METRICS, mode: Mode.CLIENT }, tagOverrides: remove(ISTIO_STANDARD_TAGS.filter(t => !needed.has(t))) },
+    ...perMetric
+      .map(([metric, keep]) => [metric, [...needed].filter(t => !keep.includes(t) && tagsOf(metric).includes(t))] as const)
+      .filter(([, extra]) => extra.length > 0)
+      .map(([metric, extra]) => ({ match: { metric, mode: Mode.CLIENT }, tagOverrides: remove(extra) })),
+  ];
+}
+
+/**
+ * Tags the sidecar puts on a metric: TCP metrics have no response code; the SNI tag is ours on TCP metrics, the
+ * host tag ours on the HTTP metrics read per destination.
+ */
+function tagsOf(metric: Metric): readonly string[] {
+  if (metric.startsWith('TCP_')) return [...ISTIO_STANDARD_TAGS.filter(t => t !== 'response_code' && t !== 'grpc_response_status'), LABEL.sni];
+  return HTTP_DESTINATION_METRICS.includes(metric) ? [...ISTIO_STANDARD_TAGS, LABEL.host] : ISTIO_STANDARD_TAGS;
+}
+
+/** Metrics no rule reads: inbound (server side) metrics of crawler pods, and closed TCP connections. */
+function disabledMetrics(): TelemetrySpecMetricsOverrides[] {
+  return [
+    { match: { metric: Metric.ALL_UNDERSCORE_METRICS, mode: Mode.SERVER }, disabled: true },
+    { match: { metric: Metric.TCP_UNDERSCORE_CLOSED_UNDERSCORE_CONNECTIONS, mode: Mode.CLIENT }, disabled: true },
+  ];
+}
