@@ -1,6 +1,7 @@
 /**
- * One-command deploy of the default stack: synthesize, apply server-side, wait for the rollouts, and print
- * how to reach Grafana and Prometheus. `npm run deploy -- --help` lists the options.
+ * One-command deploy of the default stack: synthesize, check the cluster and its mesh, apply server-side, wait for
+ * the rollouts, check what a crawler sidecar really got, and print how to reach Grafana and Prometheus.
+ * `npm run deploy -- --help` lists the options.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -9,13 +10,18 @@ import { parseArgs } from 'util';
 import * as YAML from 'yaml';
 import { buildDefaultApp } from '../main';
 import { synthesizeInto } from '../lib/synthesize';
+import { CheckReport, Kubectl, meshExpectations, preflight, sidecarChecks } from './mesh-checks';
 
-const USAGE = `Usage: npm run deploy -- [--outdir dist] [--context NAME] [--timeout 5m] [--skip-synth]
+const USAGE = `Usage: npm run deploy -- [--outdir dist] [--context NAME] [--timeout 5m] [--skip-synth] [--skip-sidecar-checks]
 
-  --outdir DIR     where manifests are synthesized and applied from (default: dist)
-  --context NAME   kubectl context to deploy to (default: the current context)
-  --timeout DUR    how long to wait for each rollout (default: 5m)
-  --skip-synth     apply DIR as it is
+  --outdir DIR            where manifests are synthesized and applied from (default: dist)
+  --context NAME          kubectl context to deploy to (default: the current context)
+  --timeout DUR           how long to wait for each rollout (default: 5m; e.g. 90s, 10m, 1h)
+  --skip-synth            apply DIR as it is
+  --skip-sidecar-checks   do not read a crawler sidecar's Envoy configuration after the rollouts
+Before applying it checks the cluster: Istio >= 1.22, the prometheus provider in the mesh config, and no other
+namespace-wide Telemetry in a crawler namespace. After the rollouts it reads one crawler sidecar's config dump:
+HTTP listeners, the TLS inspector and the routes of inspected gateways must be there.
 Set KUBECTL to use another kubectl binary.`;
 
 interface Workload { kind: string; name: string; namespace: string }
@@ -29,12 +35,27 @@ function kubectl(args: string[], context?: string): { status: number; stdout: st
   return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
-function workloads(dir: string): Workload[] {
+function manifests(dir: string): any[] {
   return fs.readdirSync(dir).filter(f => f.endsWith('.yaml')).sort()
     .flatMap(f => YAML.parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8')).map(d => d.toJSON()))
-    .filter(o => o?.kind === 'Deployment')
+    .filter(o => o?.kind);
+}
+
+function workloads(objects: any[]): Workload[] {
+  return objects.filter(o => o.kind === 'Deployment')
     .map(o => ({ kind: 'deployment', name: o.metadata.name, namespace: o.metadata.namespace ?? 'default' }));
 }
+
+/** Prints a check report; true when it has no errors. */
+function print(title: string, report: CheckReport): boolean {
+  for (const n of report.notes) console.log(`${title}: ${n}`);
+  for (const w of report.warnings) console.warn(`${title} WARNING: ${w}`);
+  for (const e of report.errors) console.error(`${title} ERROR: ${e}`);
+  return report.errors.length === 0;
+}
+
+/** kubectl's duration syntax (Go): 90s, 5m, 1h30m. */
+const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
 
 export function deploy(argv: string[]): number {
   const { values } = parseArgs({
@@ -44,6 +65,7 @@ export function deploy(argv: string[]): number {
       'context': { type: 'string' },
       'timeout': { type: 'string', default: '5m' },
       'skip-synth': { type: 'boolean', default: false },
+      'skip-sidecar-checks': { type: 'boolean', default: false },
       'help': { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -53,18 +75,20 @@ export function deploy(argv: string[]): number {
   }
   const outdir = values.outdir!;
   const context = values.context;
+  if (!GO_DURATION.test(values.timeout!)) {
+    console.error(`--timeout '${values.timeout}' is not a duration such as 90s, 5m or 1h`);
+    return 2;
+  }
+  const run: Kubectl = args => kubectl(args, context);
 
   if (!values['skip-synth']) {
     const files = synthesizeInto(outdir, buildDefaultApp);
     console.log(`synthesized ${files.length} manifests into ${outdir}/`);
   }
 
-  // Istio's CRDs must exist, or the Telemetry, Sidecar and ServiceEntry objects cannot be applied.
-  const istio = kubectl(['get', 'crd', 'telemetries.telemetry.istio.io', 'serviceentries.networking.istio.io', 'sidecars.networking.istio.io'], context);
-  if (istio.status !== 0) {
-    console.error(`Istio is not installed in this cluster (its CRDs are missing): install Istio >= 1.22 first, e.g. \`istioctl install --set profile=default\`.\n${istio.stderr.trim()}`);
-    return 1;
-  }
+  const objects = manifests(outdir);
+  const expected = meshExpectations(objects);
+  if (!print('preflight', preflight(run, expected))) return 1;
 
   const apply = kubectl(['apply', '--server-side', '--field-manager=proxy-telemetry', '-f', outdir], context);
   process.stdout.write(apply.stdout);
@@ -80,11 +104,13 @@ export function deploy(argv: string[]): number {
   }
 
   let failed = 0;
-  for (const w of workloads(outdir)) {
+  for (const w of workloads(objects)) {
     const rollout = kubectl(['rollout', 'status', `${w.kind}/${w.name}`, '-n', w.namespace, `--timeout=${values.timeout}`], context);
     console.log(`${rollout.status === 0 ? 'ready  ' : 'NOT READY'} ${w.namespace}/${w.name}${rollout.status === 0 ? '' : `: ${rollout.stderr.trim()}`}`);
     if (rollout.status !== 0) failed++;
   }
+
+  if (failed === 0 && !values['skip-sidecar-checks'] && !print('sidecar', sidecarChecks(run, expected))) failed++;
 
   console.log([
     '',

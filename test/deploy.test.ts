@@ -2,52 +2,106 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { configDump } from './support/envoy-config-dump';
 
-/** A stand-in kubectl that records its arguments and answers like a cluster with Istio installed. */
-function fakeKubectl(dir: string, behaviour: { istio?: boolean; applyFails?: boolean } = {}): { bin: string; log: string } {
-  const log = path.join(dir, 'calls.log');
-  const bin = path.join(dir, 'kubectl');
-  fs.writeFileSync(bin, `#!/bin/sh
-echo "$*" >> "${log}"
-case "$*" in
-  *"get crd"*) ${behaviour.istio === false ? 'echo "Error from server (NotFound)" >&2; exit 1' : 'exit 0'} ;;
-  *apply*) ${behaviour.applyFails ? 'echo "error: unable to recognize" >&2; exit 1' : 'echo "applied"; exit 0'} ;;
-  *"get secret"*) exit 1 ;;
-  *) exit 0 ;;
-esac
-`, { mode: 0o755 });
-  return { bin, log };
+/**
+ * `npm run deploy` against a stand-in kubectl that answers like a cluster (a scenario file decides how), so that
+ * every branch of the preflight, the apply and the sidecar checks can be reached without a cluster.
+ */
+
+interface Scenario {
+  /** Stderr and exit code of `get --raw /version` (no cluster, bad context). */
+  server?: { stderr: string; status: number };
+  istioCrds?: boolean;
+  istioImage?: string;
+  mesh?: string;
+  telemetries?: Array<{ name: string; namespace: string; spec?: object }>;
+  applyFails?: boolean;
+  /** The crawler sidecar's Envoy config dump. */
+  dump?: object;
 }
 
-function runDeploy(dir: string, args: string[], env: Record<string, string>): { status: number; output: string } {
+const healthyDump = () => configDump({
+  listeners: [{ name: 'virtualOutbound', listener_filters: [{ name: 'envoy.filters.listener.tls_inspector' }] }, { name: '0.0.0.0_80' }],
+});
+
+/** A stand-in kubectl (a node script) that logs its arguments and answers from the scenario. */
+function fakeKubectl(dir: string, scenario: Scenario = {}): { log: string } {
+  const log = path.join(dir, 'calls.log');
+  const s = {
+    server: { stderr: '', status: 0 }, istioCrds: true, istioImage: 'docker.io/istio/pilot:1.24.2',
+    mesh: 'defaultConfig:\n  holdApplicationUntilProxyStarts: false\n', telemetries: [{ name: 'proxy-telemetry', namespace: 'crawlers' }], dump: healthyDump(),
+    ...scenario,
+  };
+  fs.writeFileSync(path.join(dir, 'scenario.json'), JSON.stringify(s));
+  fs.writeFileSync(path.join(dir, 'kubectl'), `#!/usr/bin/env node
+const fs = require('fs');
+const s = JSON.parse(fs.readFileSync(${JSON.stringify(path.join(dir, 'scenario.json'))}, 'utf8'));
+const args = process.argv.slice(2);
+const cmd = args.join(' ');
+fs.appendFileSync(${JSON.stringify(log)}, cmd + '\\n');
+const out = (o) => { process.stdout.write(typeof o === 'string' ? o : JSON.stringify(o)); process.exit(0); };
+const fail = (msg, code = 1) => { process.stderr.write(msg + '\\n'); process.exit(code); };
+if (cmd.includes('get --raw /version')) s.server.status ? fail(s.server.stderr, s.server.status) : out({ gitVersion: 'v1.30.2' });
+if (cmd.includes('get crd')) s.istioCrds ? out('ok') : fail('Error from server (NotFound): customresourcedefinitions.apiextensions.k8s.io "telemetries.telemetry.istio.io" not found');
+if (cmd.includes('get deployments')) out({ items: [{ metadata: { name: 'istiod', namespace: 'istio-system' }, spec: { template: { spec: { containers: [{ image: s.istioImage }] } } } }] });
+if (cmd.includes('get configmaps')) out({ items: [{ metadata: { name: 'istio' }, data: { mesh: s.mesh } }] });
+if (cmd.includes('get telemetries')) out({ items: s.telemetries.map(t => ({ metadata: { name: t.name, namespace: t.namespace }, spec: t.spec || {} })) });
+if (/(^| )apply /.test(cmd)) s.applyFails ? fail('error: unable to recognize') : out('applied\\n');
+if (cmd.includes('get secret')) fail('NotFound');
+if (cmd.includes('get pods')) out({ items: [{ metadata: { name: 'crawler-vendor-a-6b8f9-p0' }, status: { containerStatuses: [{ name: 'crawler', ready: true }, { name: 'istio-proxy', ready: true }] } }] });
+if (cmd.includes('config_dump')) out(s.dump);
+process.exit(0);
+`, { mode: 0o755 });
+  return { log };
+}
+
+function runDeploy(dir: string, args: string[], env: Record<string, string> = {}): { status: number; output: string } {
   const root = path.join(__dirname, '..');
   const r = spawnSync(path.join(root, 'node_modules', '.bin', 'ts-node'), ['--transpile-only', path.join(root, 'bin', 'deploy.ts'), ...args], {
-    encoding: 'utf8', cwd: dir, env: { ...process.env, ...env }, timeout: 60_000,
+    encoding: 'utf8', cwd: dir, env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, ...env }, timeout: 60_000,
   });
   return { status: r.status ?? -1, output: r.stdout + r.stderr };
 }
 
+const calls = (log: string) => fs.readFileSync(log, 'utf8').trim().split('\n');
+
+function scenario(s: Scenario = {}, args: string[] = ['--outdir', 'out']): { status: number; output: string; calls: string[] } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-'));
+  const { log } = fakeKubectl(dir, s);
+  const r = runDeploy(dir, args);
+  return { ...r, calls: fs.existsSync(log) ? calls(log) : [] };
+}
+
 describe('npm run deploy', () => {
-  test('synthesizes, checks Istio, applies server-side, waits for every rollout and prints port-forwards', () => {
-    // GIVEN
+  test('synthesizes, checks the cluster and its mesh, applies server-side, waits for every rollout, checks a sidecar and prints port-forwards', () => {
+    // GIVEN a cluster with Istio 1.24 and nothing in the way
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-'));
     const { log } = fakeKubectl(dir);
 
     // WHEN
-    const { status, output } = runDeploy(dir, ['--outdir', 'out', '--context', 'prod', '--timeout', '2m'], { PATH: `${dir}:${process.env.PATH}` });
+    const { status, output } = runDeploy(dir, ['--outdir', 'out', '--context', 'prod', '--timeout', '2m']);
 
     // THEN
-    expect(status).toBe(0);
-    const calls = fs.readFileSync(log, 'utf8').trim().split('\n');
-    expect(calls[0]).toBe('--context prod get crd telemetries.telemetry.istio.io serviceentries.networking.istio.io sidecars.networking.istio.io');
-    expect(calls[1]).toBe('--context prod apply --server-side --field-manager=proxy-telemetry -f out');
-    expect(calls.filter(c => c.includes('rollout status'))).toEqual([
+    expect({ status, output }).toMatchObject({ status: 0 });
+    expect(calls(log)).toEqual([
+      '--context prod get --raw /version',
+      '--context prod get crd telemetries.telemetry.istio.io serviceentries.networking.istio.io sidecars.networking.istio.io envoyfilters.networking.istio.io -o name',
+      '--context prod get deployments --all-namespaces -l app=istiod -o json',
+      '--context prod get configmaps -n istio-system -o json',
+      '--context prod get telemetries.telemetry.istio.io --all-namespaces -o json',
+      '--context prod apply --server-side --field-manager=proxy-telemetry -f out',
+      '--context prod get secret grafana-admin -n monitoring -o name',
       '--context prod rollout status deployment/crawler-vendor-a -n crawlers --timeout=2m',
       '--context prod rollout status deployment/crawler-vendor-b -n crawlers --timeout=2m',
       '--context prod rollout status deployment/crawler-vendor-c -n crawlers --timeout=2m',
       '--context prod rollout status deployment/prometheus -n monitoring --timeout=2m',
       '--context prod rollout status deployment/grafana -n monitoring --timeout=2m',
+      '--context prod get pods -n crawlers -l proxy-vendor -o json',
+      '--context prod exec -n crawlers crawler-vendor-a-6b8f9-p0 -c istio-proxy -- pilot-agent request GET config_dump',
     ]);
+    expect(output).toContain('preflight: istio-system/istiod: Istio 1.24.2');
+    expect(output).toContain('sidecar: sidecar of crawler-vendor-a-6b8f9-p0.crawlers: HTTP listeners on 80, TLS inspector on virtualOutbound');
     // kubectl apply -f is not recursive: the dashboards for import stay out of the apply.
     expect(fs.readdirSync(path.join(dir, 'out'))).toEqual(['0000-mesh.k8s.yaml', '0001-crawlers.k8s.yaml', '0002-monitoring.k8s.yaml', 'dashboards']);
     expect(output).toContain('kubectl port-forward -n monitoring svc/grafana 3000:3000');
@@ -56,22 +110,60 @@ describe('npm run deploy', () => {
     expect(output).toContain('kubectl create secret generic grafana-admin -n monitoring');
   });
 
+  test('a cluster kubectl cannot reach is reported with kubectl\'s own error, not as a missing Istio', () => {
+    const r = scenario({ server: { status: 1, stderr: 'error: context "prod" does not exist' } });
+    expect(r.status).toBe(1);
+    expect(r.output).toContain('kubectl cannot reach the cluster: error: context "prod" does not exist');
+    expect(r.output).not.toContain('Istio is not installed');
+    expect(r.calls.some(c => c.includes('apply'))).toBe(false);
+  });
+
   test('stops with a clear message when Istio is missing, before applying anything', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-'));
-    const { log } = fakeKubectl(dir, { istio: false });
-    const { status, output } = runDeploy(dir, ['--outdir', 'out'], { PATH: `${dir}:${process.env.PATH}` });
-    expect(status).toBe(1);
-    expect(output).toContain('Istio is not installed in this cluster');
-    expect(fs.readFileSync(log, 'utf8')).not.toContain('apply');
+    const r = scenario({ istioCrds: false });
+    expect(r.status).toBe(1);
+    expect(r.output).toContain('Istio is not installed in this cluster');
+    expect(r.calls.some(c => c.includes('apply'))).toBe(false);
+  });
+
+  test.each<[string, Scenario, string]>([
+    ['Istio older than 1.22', { istioImage: 'docker.io/istio/pilot:1.20.3' }, 'istio-system/istiod runs Istio 1.20.3; the stack needs Istio >= 1.22'],
+    ['another namespace-wide Telemetry in a crawler namespace', { telemetries: [{ name: 'proxy-telemetry', namespace: 'crawlers' }, { name: 'team-defaults', namespace: 'crawlers' }] },
+      'Telemetry crawlers/team-defaults has no selector'],
+    ['a provider named prometheus that is not Prometheus', { mesh: 'extensionProviders:\n- name: prometheus\n  opentelemetry:\n    service: otel.observability.svc\n    port: 4317\n' },
+      'meshConfig.extensionProviders \'prometheus\' is not a Prometheus provider (opentelemetry)'],
+  ])('refuses to apply with %s', (_what, s, message) => {
+    const r = scenario(s);
+    expect(r.status).toBe(1);
+    expect(r.output).toContain(message);
+    expect(r.calls.some(c => c.includes('apply'))).toBe(false);
+  });
+
+  test('a Telemetry with a selector, or in another namespace, is no conflict; one in istio-system is a warning', () => {
+    const r = scenario({ telemetries: [{ name: 'proxy-telemetry', namespace: 'crawlers' }, { name: 'one-app', namespace: 'crawlers', spec: { selector: { matchLabels: { app: 'x' } } } },
+      { name: 'other', namespace: 'shop' }, { name: 'mesh-default', namespace: 'istio-system' }] });
+    expect(r.status).toBe(0);
+    expect(r.output).toContain('WARNING: Telemetry istio-system/mesh-default applies mesh-wide');
+  });
+
+  test('a sidecar without the port-80 listener or the TLS inspector fails the deploy, naming the istioctl command that shows it', () => {
+    const r = scenario({ dump: configDump({ listeners: [{ name: 'virtualOutbound' }] }) });
+    expect(r.status).toBe(1);
+    expect(r.output).toContain('no listener 0.0.0.0_80: plain HTTP on port 80 is seen as TCP (`istioctl proxy-config listeners crawler-vendor-a-6b8f9-p0.crawlers --port 80`)');
+    expect(r.output).toContain('virtualOutbound has no tls_inspector');
   });
 
   test('a failed apply fails the deploy and skips the rollouts', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-'));
-    const { log } = fakeKubectl(dir, { applyFails: true });
-    const { status, output } = runDeploy(dir, ['--outdir', 'out'], { PATH: `${dir}:${process.env.PATH}` });
-    expect(status).not.toBe(0);
-    expect(output).toContain('kubectl apply failed');
-    expect(fs.readFileSync(log, 'utf8')).not.toContain('rollout');
+    const r = scenario({ applyFails: true });
+    expect(r.status).not.toBe(0);
+    expect(r.output).toContain('kubectl apply failed');
+    expect(r.calls.some(c => c.includes('rollout'))).toBe(false);
+  });
+
+  test('an invalid --timeout is a usage error before anything runs', () => {
+    const r = scenario({}, ['--outdir', 'out', '--timeout', 'banana']);
+    expect(r.status).toBe(2);
+    expect(r.output).toContain('--timeout \'banana\' is not a duration');
+    expect(r.calls).toEqual([]);
   });
 
   test('a missing kubectl is reported by name', () => {
