@@ -22,7 +22,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as YAML from 'yaml';
 import { expandVariables, panelQueries, proxyDashboards } from '../dashboards';
-import { RECORDING_EXPR, RULE, SCRAPE_JOB, UNBOUNDED_DESTINATIONS, destinationRuleExprs } from '../lib/metric-contract';
+import { DESTINATION_SCRAPE_JOB, RECORDING_EXPR, RULE, SCRAPE_JOB, UNBOUNDED_DESTINATIONS, destinationRuleExprs } from '../lib/metric-contract';
 import { resolveDestinationGuard } from '../lib/prometheus/destinations';
 import { PrometheusProcess } from '../test/support/prometheus-process';
 import { benchVendors, buildFleet, hostPool, product } from './support/fleet';
@@ -281,7 +281,7 @@ async function destinations(pods: number, distinct: number): Promise<Record<stri
     };
     const rows: Record<string, unknown> = {};
     for (const [name, guard] of Object.entries(guards)) {
-      const exprs = destinationRuleExprs(guard);
+      const exprs = destinationRuleExprs(guard, DESTINATION_SCRAPE_JOB);
       const row: Record<string, unknown> = {};
       let total = 0;
       for (const [rule, expr] of Object.entries(exprs)) {
@@ -301,7 +301,7 @@ async function destinations(pods: number, distinct: number): Promise<Record<stri
       ingestion,
       memory: procStatus(prom.pid!),
       guards: rows,
-      unboundedRule: RECORDING_EXPR.destinationRequests === destinationRuleExprs(UNBOUNDED_DESTINATIONS).destinationRequests,
+      unboundedRule: RECORDING_EXPR.destinationRequests === destinationRuleExprs(UNBOUNDED_DESTINATIONS, DESTINATION_SCRAPE_JOB).destinationRequests,
       rule: RULE.destinationRequests,
     };
   } finally {

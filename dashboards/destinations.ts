@@ -1,5 +1,5 @@
 import { Dashboard, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
-import { DashboardContext, barGaugePanel, columnNames, dashboard, instantQuery, query, tablePanel, tableQuery, timeseriesPanel } from './common';
+import { DashboardContext, columnNames, dashboard, query, tablePanel, tableQuery, timeseriesPanel } from './common';
 
 export const DESTINATIONS_UID = 'proxy-destinations';
 
@@ -13,19 +13,18 @@ export function destinationsDashboard(ctx: DashboardContext): Dashboard {
     .withRow(new RowBuilder('Unknown destinations'))
     .withPanel(timeseriesPanel('Requests without a known destination',
       'Share of requests and connections whose destination the sidecar cannot see: TLS without SNI and HTTP on an unparsed port ("unknown"), '
-      + 'and connections through a TCP gateway, which show only the gateway. Not zero traffic: the bytes are counted, the site is not known.', 'percentunit')
+      + 'connections through a TCP gateway, which show only the gateway, and pods over the destination sample limit ("(not measured)"). '
+      + 'Not zero traffic: requests and bytes are counted, the site is not known.', 'percentunit')
       .min(0).max(1).withTarget(query('A', e.unknownDestinationRequestShare, '{{proxy_vendor}}')))
-    .withPanel(timeseriesPanel('Download without a known destination', 'Share of received bytes whose destination is unknown or a vendor gateway.', 'percentunit')
-      .min(0).max(1).withTarget(query('A', e.unknownDestinationByteShare, '{{proxy_vendor}}')))
+    .withPanel(timeseriesPanel('Pods whose destinations are not measured',
+      'Crawler pods per vendor that reach more destinations than the destination scrape\'s sample limit: their requests count under "(not measured)"; '
+      + 'their totals and bytes are measured. Bytes are never broken down by destination: a series per host would cost what a broad crawler cannot afford.', 'short')
+      .min(0).withTarget(query('A', e.destinationsNotMeasured, '{{proxy_vendor}}')))
     .withRow(new RowBuilder('Top destinations'))
     .withPanel(tablePanel('Top destinations by requests', 'The 25 busiest destinations per vendor and protocol now.', 'Requests/s')
       .unit('reqps').span(24)
       .withTarget(tableQuery('A', e.topDestinationRequests(25)))
       .withTransformation(columnNames({ A: 'Requests/s' })))
-    .withPanel(barGaugePanel('Top destinations by download', 'Received bytes/s of the 10 largest destinations.', 'binBps')
-      .withTarget(instantQuery('A', e.topDestinationReceived(10), '{{destination}}')))
-    .withPanel(barGaugePanel('Top destinations by upload', 'Sent bytes/s of the 10 largest destinations.', 'binBps')
-      .withTarget(instantQuery('A', e.topDestinationSent(10), '{{destination}}')))
     .withRow(new RowBuilder('Over time'))
     .withPanel(timeseriesPanel('Requests/s per destination', 'Requests and connections per second of the selected destinations (the 10 busiest at each step).', 'reqps')
       .span(24).withTarget(query('A', e.destinationRequestRate(10), '{{destination}}')));

@@ -28,8 +28,10 @@ export function healthDashboard(ctx: DashboardContext): Dashboard {
       .min(0).withTarget(query('A', e.targetsDown, '{{proxy_vendor}}')))
     .withPanel(timeseriesPanel('Slowest sidecar scrape', 'Longest scrape duration per vendor.', 's')
       .withTarget(query('A', e.scrapeDuration, '{{proxy_vendor}}')))
-    .withPanel(timeseriesPanel('Samples per sidecar scrape', 'Largest sample count per scrape after the keep-list; a target above the sample limit fails its scrape.', 'short')
-      .withTarget(query('A', e.scrapeSamples, '{{proxy_vendor}}')))
+    .withPanel(timeseriesPanel('Samples per sidecar scrape', 'Largest sample count per scrape after the keep-list, totals and per-destination counters: '
+      + 'a target above its job\'s sample limit fails that scrape (totals: its requests and bytes are lost; destinations: only where they went).', 'short')
+      .withTarget(query('A', e.scrapeSamples, '{{proxy_vendor}} totals'))
+      .withTarget(query('B', e.destinationScrapeSamples, '{{proxy_vendor}} destinations')))
     .withPanel(timeseriesPanel('Unattributed traffic', 'Bytes/s of injected pods in crawler namespaces without the proxy-vendor label: charged to no vendor here.', 'binBps')
       .withTarget(query('A', e.unattributedBytes, '{{namespace}}')))
     .withRow(new RowBuilder('Prometheus'))

@@ -1,5 +1,5 @@
 import { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import { DESTINATION_LABEL, escapeRegex, panelExpr } from '../lib/metric-contract';
+import { DESTINATION_LABEL, DESTINATION_SCRAPE_JOB, NOT_MEASURED_DESTINATION, escapeRegex, panelExpr } from '../lib/metric-contract';
 import { VendorCatalog } from '../lib/vendor';
 import { PropertyError, checkNumber } from '../lib/validation';
 import { bandwidthDashboard } from './bandwidth';
@@ -22,8 +22,13 @@ export const DATASOURCE_INPUT = 'DS_PROMETHEUS';
 export interface ProxyDashboardsProps {
   /** The vendor model: its gateway hosts mark traffic whose destination is hidden in a tunnel. */
   readonly vendors: VendorCatalog;
-  /** Scrape job of the crawler sidecars. */
+  /** Scrape job of the crawler sidecars' totals. */
   readonly job: string;
+  /**
+   * Scrape job of the crawler sidecars' per-destination counters.
+   * @default 'crawler-destinations'
+   */
+  readonly destinationJob?: string;
   /** Evaluation interval of the contract rules in seconds: range totals multiply rule samples by it. */
   readonly ruleIntervalSeconds: number;
   /**
@@ -50,9 +55,11 @@ export function proxyDashboards(props: ProxyDashboardsProps): DashboardJson[] {
   const ctx: DashboardContext = {
     expr: panelExpr({
       job: props.job,
+      destinationJob: props.destinationJob ?? DESTINATION_SCRAPE_JOB,
       ruleIntervalSeconds: props.ruleIntervalSeconds,
-      // Empty: neither SNI nor service known; "unknown": TLS without SNI or HTTP on an unparsed port; gateways: TCP gateways.
-      unknownDestinations: ['', 'unknown', ...[...new Set(gateways)].map(escapeRegex)].join('|'),
+      // Empty: neither SNI nor service known; "unknown": TLS without SNI or HTTP on an unparsed port; gateways: TCP
+      // gateways; "(not measured)": pods over the destination sample limit.
+      unknownDestinations: ['', 'unknown', escapeRegex(NOT_MEASURED_DESTINATION), ...[...new Set(gateways)].map(escapeRegex)].join('|'),
     }),
     currencyUnit: props.currencyUnit ?? 'currencyUSD',
     defaultDatasource: props.datasourceUid ?? `\${${DATASOURCE_INPUT}}`,

@@ -53,29 +53,43 @@ export const ISTIO_STANDARD_TAGS = [
 
 /**
  * The Istio tags each metric must keep for the rules below; every other standard tag can be removed at the
- * sidecar. `reporter` tells outbound from inbound. The duration histogram is read per vendor only.
+ * sidecar. `reporter` tells outbound from inbound.
+ *
+ * Totals and destinations live in different metrics, so that a crawler reaching any number of hosts keeps exact
+ * per-pod counts and bytes: the totals (request size and response size histograms, duration, TCP bytes and opened
+ * connections) carry no tag whose values grow with the hosts crawled: destination_service only where it is
+ * bounded by configuration (TCP: "unknown", gateways, mesh services); the request-size histogram counts requests
+ * by response code. Destinations are on the two counters B reads: istio_requests_total (HTTP: Host, target) and
+ * istio_tcp_connections_closed_total (TLS: SNI), scraped by a job of their own.
  */
-export const CONTRACT_TAGS: Readonly<Record<Exclude<keyof typeof ISTIO, 'tcpClosed'>, readonly string[]>> = {
-  requests: ['reporter', 'destination_service', 'request_protocol', 'response_code', LABEL.host],
-  requestBytes: ['reporter', 'destination_service', 'request_protocol', LABEL.host],
-  responseBytes: ['reporter', 'destination_service', 'request_protocol', LABEL.host],
+export const CONTRACT_TAGS: Readonly<Record<keyof typeof ISTIO, readonly string[]>> = {
+  requests: ['reporter', 'destination_service', 'request_protocol', LABEL.host],
+  requestBytes: ['reporter', 'request_protocol', 'response_code'],
+  responseBytes: ['reporter', 'request_protocol'],
   duration: ['reporter', 'request_protocol'],
-  tcpSentBytes: ['reporter', 'destination_service', 'request_protocol', LABEL.sni],
-  tcpReceivedBytes: ['reporter', 'destination_service', 'request_protocol', LABEL.sni],
-  tcpOpened: ['reporter', 'destination_service', 'request_protocol', LABEL.sni],
+  tcpSentBytes: ['reporter', 'destination_service', 'request_protocol'],
+  tcpReceivedBytes: ['reporter', 'destination_service', 'request_protocol'],
+  tcpOpened: ['reporter', 'destination_service', 'request_protocol'],
+  tcpClosed: ['reporter', 'destination_service', 'request_protocol', LABEL.sni],
 };
 
 /**
- * Series the rules read: the keep-list of the scrape job. Byte histograms are read through their `_sum` only
- * (bytes, not sizes per request), the duration histogram through its buckets.
+ * Series of the totals scrape job: bounded per pod whatever the destinations. Byte histograms are read through
+ * `_sum` (bytes) and, for requests, `_count` (requests by response code); the duration histogram through its buckets.
  */
-export const SCRAPED_SERIES = [
-  ISTIO.requests,
+export const TOTAL_SERIES = [
   `${ISTIO.requestBytes}_sum`,
+  `${ISTIO.requestBytes}_count`,
   `${ISTIO.responseBytes}_sum`,
   `${ISTIO.duration}_bucket`,
   ISTIO.tcpSentBytes, ISTIO.tcpReceivedBytes, ISTIO.tcpOpened,
 ] as const;
+
+/** Series of the destination scrape job: one per destination (and code) per pod. */
+export const DESTINATION_SERIES = [ISTIO.requests, ISTIO.tcpClosed] as const;
+
+/** Every Istio series the rules read. */
+export const SCRAPED_SERIES = [...TOTAL_SERIES, ...DESTINATION_SERIES] as const;
 
 /**
  * Labels of outbound series that describe the reporting pod itself: constant per scrape target, so dropping
@@ -86,8 +100,14 @@ export const PER_POD_SOURCE_TAGS = ISTIO_STANDARD_TAGS.filter(t => t.startsWith(
 /** Name of the rule group holding the contract's recording rules. */
 export const RULE_GROUP = 'proxy-telemetry.rules';
 
-/** Name of the scrape job for crawler sidecars. */
+/** Name of the scrape job for crawler sidecars' totals (requests, connections, bytes, codes, latency). */
 export const SCRAPE_JOB = 'crawler-sidecars';
+
+/**
+ * Name of the scrape job for crawler sidecars' per-destination counters, with a sample limit of its own: a pod that
+ * exceeds it loses its destination detail, never its totals.
+ */
+export const DESTINATION_SCRAPE_JOB = 'crawler-destinations';
 
 /**
  * Label the destination rules add: the request's host (HTTP, direct or through an inspected gateway), SNI (TLS)
@@ -100,6 +120,8 @@ export const GATEWAY_LABEL = 'gateway';
 
 /** Recording rules: the public names users and dashboards query. */
 export const RULE = {
+  /** HTTP requests/s and TCP connections/s opened per crawler pod. */
+  podRequests: 'proxy_vendor_pod:proxy_requests:rate5m',
   /** HTTP requests/s (`request_protocol="http"`) and TCP connections/s (`"tcp"`) per vendor. */
   requests: 'proxy_vendor:proxy_requests:rate5m',
   /** The same per destination host. */
@@ -112,8 +134,6 @@ export const RULE = {
   podReceivedBytes: 'proxy_vendor_pod:proxy_received_bytes:rate5m',
   vendorSentBytes: 'proxy_vendor:proxy_sent_bytes:rate5m',
   vendorReceivedBytes: 'proxy_vendor:proxy_received_bytes:rate5m',
-  destinationSentBytes: 'proxy_vendor_destination:proxy_sent_bytes:rate5m',
-  destinationReceivedBytes: 'proxy_vendor_destination:proxy_received_bytes:rate5m',
   /** HTTP requests/s per response code (0 = no response). */
   responseCodes: 'proxy_vendor_response_code:proxy_requests:rate5m',
   /** Share of HTTP requests answered 4xx/5xx or not at all. */
@@ -144,16 +164,16 @@ export const COST_RULE_INTERVAL_SECONDS = 60;
 /** Labels each destination rule keeps beside `destination`: the bound ranks destinations within them. */
 export const DESTINATION_RULE_LABELS: Readonly<Record<string, readonly string[]>> = {
   [RULE.destinationRequests]: [LABEL.vendor, 'request_protocol'],
-  [RULE.destinationSentBytes]: [LABEL.vendor],
-  [RULE.destinationReceivedBytes]: [LABEL.vendor],
 };
 
 /** Seconds in the month used for projections (30 days). */
 export const MONTH_SECONDS = 30 * 86400;
 const GIB = 1024 ** 3;
 
-/** Istio counters that count a request (HTTP) or a connection (TCP: HTTPS passthrough, CONNECT tunnels). */
-const REQUEST_COUNTERS = [ISTIO.requests, ISTIO.tcpOpened];
+/** Counters of every HTTP request and TCP connection opened, free of destination tags: the totals (A). */
+const REQUEST_COUNTERS = [`${ISTIO.requestBytes}_count`, ISTIO.tcpOpened];
+/** Counters per destination (B): HTTP requests by host, TCP connections by SNI (counted when they close). */
+const DESTINATION_COUNTERS = [ISTIO.requests, ISTIO.tcpClosed];
 /** Upload: request wire bytes plus bytes the sidecar received from the app. */
 const UPLOAD_COUNTERS = [`${ISTIO.requestBytes}_sum`, ISTIO.tcpReceivedBytes];
 /** Download: response wire bytes plus bytes the sidecar sent to the app. */
@@ -210,19 +230,18 @@ const NO_GUARD = { fold: 'none', maxPerVendor: 0, pinned: [], publicSuffixes: []
 
 /** Every PromQL expression of the recording rules. */
 export const RECORDING_EXPR = {
-  requests: `sum ${by(LABEL.vendor, 'request_protocol')} (${rate(REQUEST_COUNTERS, ATTRIBUTED, '5m')})`,
+  podRequests: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod, 'request_protocol')} (${rate(REQUEST_COUNTERS, ATTRIBUTED, '5m')})`,
+  requests: `sum ${by(LABEL.vendor, 'request_protocol')} (${RULE.podRequests})`,
   /** Requests and connections to the vendor gateway hosts, per gateway (destination_service of the gateway's cluster). */
   gatewayRequests: (gatewayHosts: readonly string[]) =>
-    `sum ${by(LABEL.vendor, GATEWAY_LABEL, 'request_protocol')} (label_replace(${rate(REQUEST_COUNTERS, `${ATTRIBUTED}, destination_service=~"${anyOf(gatewayHosts)}"`, '5m')}, "${GATEWAY_LABEL}", "$1", "destination_service", "(.*)"))`,
-  /** Every host by name; MetricsStack records `destinationRuleExprs(guard)`, bounded, instead. */
-  destinationRequests: destinationRuleExprs(NO_GUARD).destinationRequests,
+    `sum ${by(LABEL.vendor, GATEWAY_LABEL, 'request_protocol')} (label_replace(${rate([ISTIO.requests, ISTIO.tcpOpened], `${ATTRIBUTED}, destination_service=~"${anyOf(gatewayHosts)}"`, '5m')}, "${GATEWAY_LABEL}", "$1", "destination_service", "(.*)"))`,
+  /** Every host by name; MetricsStack records `destinationRuleExprs(guard, job)`, bounded, instead. */
+  destinationRequests: destinationRuleExprs(NO_GUARD, DESTINATION_SCRAPE_JOB).destinationRequests,
   podSentBytes: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${rate(UPLOAD_COUNTERS, ATTRIBUTED, '5m')})`,
   podReceivedBytes: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${rate(DOWNLOAD_COUNTERS, ATTRIBUTED, '5m')})`,
   vendorSentBytes: `sum ${by(LABEL.vendor)} (${RULE.podSentBytes})`,
   vendorReceivedBytes: `sum ${by(LABEL.vendor)} (${RULE.podReceivedBytes})`,
-  destinationSentBytes: destinationRuleExprs(NO_GUARD).destinationSentBytes,
-  destinationReceivedBytes: destinationRuleExprs(NO_GUARD).destinationReceivedBytes,
-  responseCodes: `sum ${by(LABEL.vendor, 'response_code')} (rate(${ISTIO.requests}{${ATTRIBUTED}}[5m]))`,
+  responseCodes: `sum ${by(LABEL.vendor, 'response_code')} (rate(${ISTIO.requestBytes}_count{${ATTRIBUTED}}[5m]))`,
   // Vendors without errors get 0, not a missing series.
   errorRatio: `(sum ${by(LABEL.vendor)} (${RULE.responseCodes}{response_code=~"0|4..|5.."}) or 0 * sum ${by(LABEL.vendor)} (${RULE.responseCodes})) / sum ${by(LABEL.vendor)} (${RULE.responseCodes})`,
   durationBuckets: `sum ${by(LABEL.vendor, 'le')} (rate(${ISTIO.duration}_bucket{${ATTRIBUTED}}[5m]))`,
@@ -238,6 +257,12 @@ export const RECORDING_EXPR = {
 
 /** Destination value that the guard sums the destinations beyond a vendor's top N into. Never a host name. */
 export const OTHER_DESTINATION = '(other)';
+
+/**
+ * Destination of the requests and connections of pods whose destination scrape fails (over its sample limit): their
+ * totals are known, where they went is not. Never a host name.
+ */
+export const NOT_MEASURED_DESTINATION = '(not measured)';
 
 /** How the destination rules bound the number of distinct `destination` values (resolved MetricsStack options). */
 export interface DestinationGuard {
@@ -312,14 +337,17 @@ export function boundDestinations(expr: string, keep: readonly string[], guard: 
   ].join(' or ');
 }
 
-/** The three destination rules, bounded by a guard. */
-export function destinationRuleExprs(guard: DestinationGuard): { destinationRequests: string; destinationSentBytes: string; destinationReceivedBytes: string } {
-  const bound = (rule: string, counters: readonly string[]) => boundDestinations(withDestination(rate(counters, ATTRIBUTED, '5m')), DESTINATION_RULE_LABELS[rule], guard);
-  return {
-    destinationRequests: bound(RULE.destinationRequests, REQUEST_COUNTERS),
-    destinationSentBytes: bound(RULE.destinationSentBytes, UPLOAD_COUNTERS),
-    destinationReceivedBytes: bound(RULE.destinationReceivedBytes, DOWNLOAD_COUNTERS),
-  };
+/**
+ * The destination rule, bounded by a guard: requests by host and connections by server name from the destination
+ * job, plus, as destination "(not measured)", the requests and connections of pods whose destination scrape is
+ * failing (`up == 0` there, from the totals): the destinations of a vendor always add up to its total.
+ */
+export function destinationRuleExprs(guard: DestinationGuard, destinationJob: string): { destinationRequests: string } {
+  const keep = DESTINATION_RULE_LABELS[RULE.destinationRequests];
+  const notMeasured = `label_replace(sum ${by(...keep)} (${RULE.podRequests} and on (${LABEL.namespace}, ${LABEL.pod}) (up{job="${destinationJob}"} == 0)), "${DESTINATION_LABEL}", "${NOT_MEASURED_DESTINATION}", "", "")`;
+  const measured = boundDestinations(withDestination(rate(DESTINATION_COUNTERS, ATTRIBUTED, '5m')), keep, guard);
+  // One outer sum: the shape the sharded layer sums partials of.
+  return { destinationRequests: `sum ${by(...keep, DESTINATION_LABEL)} (${measured} or ${notMeasured})` };
 }
 
 /** A matcher for the listed vendors. */
@@ -348,9 +376,11 @@ export const ALERT_EXPR = {
   misrouted: (gateways: ReadonlyArray<{ vendor: string; hosts: readonly string[] }>) => gateways
     .map(g => `label_replace(sum ${by(LABEL.vendor, GATEWAY_LABEL)} (${RULE.gatewayRequests}{${GATEWAY_LABEL}=~"${anyOf(g.hosts)}", ${LABEL.vendor}!="${g.vendor}"}) > 0, "gateway_vendor", "${g.vendor}", "", "")`)
     .join(' or '),
-  sampleLimitNear: (job: string, sampleLimit: number, ratio: number) =>
-    `scrape_samples_post_metric_relabeling{job="${job}"} > ${Math.floor(sampleLimit * ratio)}`,
-  sampleLimitHit: `increase(prometheus_target_scrapes_exceeded_sample_limit_total[5m]) > 0`,
+  /** Targets of any of the jobs above `ratio` of their job's sample limit. */
+  sampleLimitNear: (limits: ReadonlyArray<{ job: string; sampleLimit: number }>, ratio: number) => limits
+    .map(l => `scrape_samples_post_metric_relabeling{job="${l.job}"} > ${Math.floor(l.sampleLimit * ratio)}`).join(' or '),
+  /** Targets above their job's sample limit: Prometheus rejects their whole scrape (`up` 0), yet reports the count. */
+  sampleLimitHit: (job: string, sampleLimit: number) => `scrape_samples_post_metric_relabeling{job="${job}"} > ${sampleLimit}`,
 } as const;
 
 /** Escapes a literal for a PromQL (RE2) regex inside a double-quoted string. */
@@ -399,9 +429,11 @@ const SECONDS_LEFT_IN_MONTH = 'scalar((days_in_month() - day_of_month() + 1) * 8
 export interface PanelExprOptions {
   /** Evaluation interval of the contract rule group, in seconds. */
   readonly ruleIntervalSeconds: number;
-  /** Scrape job of the crawler sidecars. */
+  /** Scrape job of the crawler sidecars' totals. */
   readonly job: string;
-  /** Regex of destination values that do not name the site crawled: TLS without SNI and vendor gateways (tunnels). */
+  /** Scrape job of the crawler sidecars' per-destination counters. */
+  readonly destinationJob: string;
+  /** Regex of destination values that do not name the site crawled: TLS without SNI, TCP gateways, "(not measured)". */
   readonly unknownDestinations: string;
 }
 
@@ -439,12 +471,12 @@ export function panelExpr(o: PanelExprOptions) {
     topPodsOverRange: (n: number) => `topk(${n}, ${bothTotalsOverRange(`${RULE.podSentBytes}{${byPod}}`, `${RULE.podReceivedBytes}{${byPod}}`, o.ruleIntervalSeconds, `${LABEL.vendor}, ${LABEL.namespace}, ${LABEL.pod}`)})`,
     // Destinations
     topDestinationRequests: (n: number) => `topk(${n}, sum ${by(LABEL.vendor, DESTINATION_LABEL, 'request_protocol')} (${RULE.destinationRequests}{${byDestination}}))`,
-    topDestinationReceived: (n: number) => `topk(${n}, sum ${by(DESTINATION_LABEL)} (${RULE.destinationReceivedBytes}{${byDestination}}))`,
-    topDestinationSent: (n: number) => `topk(${n}, sum ${by(DESTINATION_LABEL)} (${RULE.destinationSentBytes}{${byDestination}}))`,
     destinationRequestRate: (n: number) => `topk(${n}, sum ${by(DESTINATION_LABEL)} (${RULE.destinationRequests}{${byDestination}}))`,
     gatewayRequestRate: `sum ${by(LABEL.vendor, GATEWAY_LABEL, 'request_protocol')} (${RULE.gatewayRequests}{${byVendor}})`,
     unknownDestinationRequestShare: unknownShare(RULE.destinationRequests),
-    unknownDestinationByteShare: unknownShare(RULE.destinationReceivedBytes),
+    // Pods whose destination scrape fails (over its sample limit), 0 for vendors with none.
+    destinationsNotMeasured: `count ${by(LABEL.vendor)} (up{job="${o.destinationJob}", ${byVendor}} == 0) or 0 * count ${by(LABEL.vendor)} (up{job="${o.destinationJob}", ${byVendor}})`,
+    destinationScrapeSamples: `max ${by(LABEL.vendor)} (scrape_samples_post_metric_relabeling{job="${o.destinationJob}", ${byVendor}})`,
     // Performance & health
     latencyQuantile: (q: number) => `histogram_quantile(${q}, sum ${by(LABEL.vendor, 'le')} (${RULE.durationBuckets}{${byVendor}}))`,
     errorRatio: `${RULE.errorRatio}{${byVendor}}`,

@@ -21,9 +21,9 @@ import { SIDECAR_METRICS_PORT } from './prometheus/scrape-config';
 import { RemoteWriteOptions, checkHttpUrl, checkRemoteWrite } from './prometheus/remote-write';
 import { RuleGroup, isAlertingRule } from './prometheus/rule-group';
 import { scaleOutAlertGroup } from './prometheus/scale-out-alerts';
-import { CrawlerScrapeOptions, crawlerScrapeJob } from './prometheus/scrape-config';
+import { CrawlerScrapeOptions, crawlerScrapeJobs } from './prometheus/scrape-config';
 import { placeRuleGroups } from './prometheus/sharding';
-import { DestinationGuard, SCRAPE_JOB } from './metric-contract';
+import { DESTINATION_SCRAPE_JOB, DestinationGuard, SCRAPE_JOB } from './metric-contract';
 import { VendorCatalog } from './vendor';
 import {
   PropertyError, checkDnsLabel, checkDnsName, checkNonEmpty, checkNumber, checkRetentionSize, checkUnique, parseDuration, parseStorageQuantity, urlPort,
@@ -67,11 +67,18 @@ export interface PrometheusOptions {
    */
   readonly evaluationInterval?: string;
   /**
-   * Most samples one crawler sidecar may expose after filtering; a target above it fails its scrape
-   * instead of flooding Prometheus.
+   * Most samples of totals (requests, connections, bytes, codes, latency: about 50 per pod, whatever it crawls) one
+   * crawler sidecar may expose after filtering; a target above it fails its scrape instead of flooding Prometheus.
    * @default 20000
    */
   readonly sampleLimit?: number;
+  /**
+   * Most per-destination samples (one per host and response code, and per TLS server name) one crawler sidecar may
+   * expose; a pod above it loses its destination detail only: its requests count under destination
+   * "(not measured)" and alert CrawlerDestinationsNotMeasured fires. Its totals stay exact.
+   * @default 20000
+   */
+  readonly destinationSampleLimit?: number;
   /**
    * Container resources.
    * @default - requests 500m CPU / 2Gi, limits 2 CPU / 4Gi
@@ -260,10 +267,14 @@ export class MetricsStack extends Construct {
   public readonly retention: string;
   public readonly scrapeInterval: string;
   public readonly sampleLimit: number;
+  /** Sample limit of the per-destination scrape job. */
+  public readonly destinationSampleLimit: number;
   /** Number of Prometheus shards scraping the crawler targets (1 in mode 'prometheus-operator': yours decides). */
   public readonly shards: number;
-  /** Value of the crawler targets' `job` label, which the rules select on. */
+  /** Value of the crawler targets' `job` label in the totals job, which the rules select on. */
   public readonly scrapeJob: string;
+  /** Value of the `job` label of the per-destination scrape job. */
+  public readonly destinationScrapeJob: string;
   /** In-cluster URL of the Prometheus to query (the global one when sharded); undefined in mode 'prometheus-operator'. */
   public readonly prometheusUrl: string | undefined;
   /** The resolved destination bound of the per-destination rules. */
@@ -327,6 +338,7 @@ export class MetricsStack extends Construct {
     const evaluationInterval = prom.evaluationInterval ?? (operatorMode ? OPERATOR_EVALUATION_INTERVAL : '30s');
     const evaluationMs = parseDuration('prometheus.evaluationInterval', evaluationInterval);
     this.sampleLimit = checkNumber('prometheus.sampleLimit', prom.sampleLimit ?? 20000, { min: 1, integer: true });
+    this.destinationSampleLimit = checkNumber('prometheus.destinationSampleLimit', prom.destinationSampleLimit ?? 20000, { min: 1, integer: true });
     const alerts = resolveAlertOptions(props.alerts);
     this.destinations = resolveDestinationGuard(props.destinations, this.vendors);
     const grafana = props.grafana ?? {};
@@ -363,6 +375,7 @@ export class MetricsStack extends Construct {
       // Half the interval (at most 10s): a slow sidecar must not delay the next scrape.
       scrapeTimeout: `${Math.min(10_000, Math.floor(scrapeMs / 2))}ms`,
       sampleLimit: this.sampleLimit,
+      destinationSampleLimit: this.destinationSampleLimit,
       labelLimit: 64,
       labelNameLengthLimit: 128,
       labelValueLengthLimit: 2048,
@@ -372,10 +385,10 @@ export class MetricsStack extends Construct {
     if (operatorMode) {
       const operator = resolveOperatorOptions(props.operator ?? {}, this.namespace);
       this.scrapeJob = operatorJobLabel(this.namespace, SCRAPE_JOB);
+      this.destinationScrapeJob = operatorJobLabel(this.namespace, DESTINATION_SCRAPE_JOB);
       this._operator = new OperatorMonitoring(this, 'Operator', {
         namespace: this.namespace,
-        scrapeJob: crawlerScrapeJob(scrape),
-        podMonitorName: SCRAPE_JOB,
+        scrapeJobs: crawlerScrapeJobs(scrape),
         podMonitorLabels: operator.podMonitorLabels,
         ruleName: 'proxy-telemetry',
         ruleLabels: operator.ruleLabels,
@@ -391,6 +404,7 @@ export class MetricsStack extends Construct {
     }
 
     this.scrapeJob = SCRAPE_JOB;
+    this.destinationScrapeJob = DESTINATION_SCRAPE_JOB;
     const servers = createPrometheusServers(this, {
       common: {
         namespace: this.namespace,
@@ -409,7 +423,7 @@ export class MetricsStack extends Construct {
         labels: { ...labels, 'app.kubernetes.io/name': 'prometheus' },
       },
       shards: this.shards,
-      crawlerJob: this.scrapeJob,
+      crawlerJobs: [this.scrapeJob, this.destinationScrapeJob],
       remoteWrite,
     });
     this._prometheus = servers.main;
@@ -490,6 +504,7 @@ export class MetricsStack extends Construct {
     const settings = {
       vendors: this.vendors,
       job: this.scrapeJob,
+      destinationJob: this.destinationScrapeJob,
       ruleIntervalSeconds: Math.max(1, Math.round(evaluationMs / 1000)),
       currencyUnit: options.currencyUnit,
     };
@@ -567,6 +582,10 @@ export class MetricsStack extends Construct {
   }
 
   private contractGroups(alerts: ReturnType<typeof resolveAlertOptions>, destinations: DestinationGuard = this.destinations): RuleGroup[] {
-    return [...recordingRuleGroups(this.vendors, this.scrapeJob, destinations), ...alertGroups(this.vendors, this.scrapeJob, this.sampleLimit, alerts)];
+    const jobs = { totals: this.scrapeJob, destinations: this.destinationScrapeJob };
+    return [
+      ...recordingRuleGroups(this.vendors, jobs, destinations),
+      ...alertGroups(this.vendors, jobs, { totals: this.sampleLimit, destinations: this.destinationSampleLimit }, alerts),
+    ];
   }
 }

@@ -4,7 +4,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { CRAWLER_IMAGE, CRAWLER_METRICS_PORT, CRAWLER_SCRIPT_PATH, bundleCrawler } from '../crawler';
 import { VENDOR_POD_LABEL } from './metric-contract';
 import { VendorCatalog, VendorEndpoint } from './vendor';
-import { PropertyError, checkDnsLabel, checkDnsName, checkNonEmpty, checkNumber } from './validation';
+import { PropertyError, checkDnsLabel, checkDnsName, checkNonEmpty, checkNumber, parseDuration, parseStorageQuantity } from './validation';
 import { addRuntimeDefaultSeccomp, restrictedContainerSecurity } from './internal/hardening';
 
 /** A URL the synthetic crawler requests, with its relative weight. */
@@ -32,6 +32,30 @@ export interface ProxyCredentials {
    * @default 'password'
    */
   readonly passwordKey?: string;
+}
+
+/** Requests and limits of the injected istio-proxy container (Istio's `sidecar.istio.io/proxy*` pod annotations). */
+export interface SidecarResources {
+  /**
+   * CPU request, e.g. '100m'.
+   * @default - the mesh's default (100m)
+   */
+  readonly cpuRequest?: string;
+  /**
+   * CPU limit, e.g. '1'.
+   * @default - the mesh's default
+   */
+  readonly cpuLimit?: string;
+  /**
+   * Memory request, e.g. '256Mi'.
+   * @default - the mesh's default (128Mi)
+   */
+  readonly memoryRequest?: string;
+  /**
+   * Memory limit, e.g. '1Gi'.
+   * @default - the mesh's default
+   */
+  readonly memoryLimit?: string;
 }
 
 export interface VendorCrawlerProps {
@@ -120,6 +144,20 @@ export interface VendorCrawlerProps {
    * @default - requests 100m CPU / 128Mi, limits 1 CPU / 256Mi
    */
   readonly resources?: kplus.ContainerResources;
+  /**
+   * Resources of the injected istio-proxy sidecar. A sidecar keeps a counter per distinct host its crawler reached
+   * (in the destination metrics) for its life, unless `statsEvictionInterval` drops idle ones: give broad crawlers
+   * a memory limit with room for them.
+   * @default - the mesh's defaults
+   */
+  readonly sidecarResources?: SidecarResources;
+  /**
+   * Istio >= 1.28: drop the sidecar's per-destination counters of hosts not reached for about twice this interval
+   * (`sidecar.istio.io/statsEvictionInterval`), so a broad crawler's exposition and memory follow the hosts it
+   * reaches now, not all it ever reached. A multiple of the stats flush interval (5s). Ignored by older Istio.
+   * @default - counters live as long as the sidecar
+   */
+  readonly statsEvictionInterval?: string;
 }
 
 /** A mix of plain HTTP and HTTPS pages on well-known public hosts. */
@@ -170,6 +208,7 @@ export class VendorCrawler extends Construct {
       throw new PropertyError('proxyCredentials', props.proxyCredentials.secretName, 'needs a vendor gateway to send them to');
     }
     if (props.proxyCredentials) checkDnsName('proxyCredentials.secretName', props.proxyCredentials.secretName);
+    const sidecarAnnotations = proxyAnnotations(props.sidecarResources, props.statsEvictionInterval);
 
     const env: Record<string, kplus.EnvValue> = {};
     env.PROXY_VENDOR = kplus.EnvValue.fromValue(vendor.name);
@@ -221,6 +260,7 @@ export class VendorCrawler extends Construct {
         annotations: {
           // The crawler must not send before its sidecar can see (and count) the traffic.
           'proxy.istio.io/config': '{"holdApplicationUntilProxyStarts":true}',
+          ...sidecarAnnotations,
         },
       },
       securityContext: { ensureNonRoot: true, user: runAsUser, group: runAsUser },
@@ -255,6 +295,29 @@ export class VendorCrawler extends Construct {
       [VENDOR_POD_LABEL]: this.vendor,
     };
   }
+}
+
+/** Istio's pod annotations for the sidecar's resources and stats eviction (istio/api `annotation/annotations.yaml`). */
+function proxyAnnotations(resources: SidecarResources | undefined, evictionInterval: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  const cpu = (property: string, value: string) => {
+    if (typeof value !== 'string' || !/^(\d+m|\d+(\.\d+)?)$/.test(value) || /^0+(\.0*)?m?$/.test(value)) {
+      throw new PropertyError(property, value, 'must be a positive CPU quantity such as \'100m\' or \'1\'');
+    }
+    return value;
+  };
+  const memory = (property: string, value: string) => (parseStorageQuantity(property, value), value);
+  if (resources?.cpuRequest !== undefined) out['sidecar.istio.io/proxyCPU'] = cpu('sidecarResources.cpuRequest', resources.cpuRequest);
+  if (resources?.cpuLimit !== undefined) out['sidecar.istio.io/proxyCPULimit'] = cpu('sidecarResources.cpuLimit', resources.cpuLimit);
+  if (resources?.memoryRequest !== undefined) out['sidecar.istio.io/proxyMemory'] = memory('sidecarResources.memoryRequest', resources.memoryRequest);
+  if (resources?.memoryLimit !== undefined) out['sidecar.istio.io/proxyMemoryLimit'] = memory('sidecarResources.memoryLimit', resources.memoryLimit);
+  if (evictionInterval !== undefined) {
+    const ms = parseDuration('statsEvictionInterval', evictionInterval);
+    // Istio ignores an interval that is not a multiple of the stats flush interval (pkg/bootstrap/config.go).
+    if (ms % 5000 !== 0) throw new PropertyError('statsEvictionInterval', evictionInterval, 'must be a multiple of the stats flush interval, 5s');
+    out['sidecar.istio.io/statsEvictionInterval'] = `${ms / 1000}s`;
+  }
+  return out;
 }
 
 /** One ConfigMap with the crawler bundle per chart and namespace, shared by all vendors' Deployments. */

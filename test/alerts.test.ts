@@ -67,6 +67,9 @@ function check(c: Case): { status: number; output: string } {
   return { status: r.status, output: r.stdout + r.stderr };
 }
 
+const scrapeSamples = (p: PodRef, job: string) =>
+  series('scrape_samples_post_metric_relabeling', { job, instance: '10.1.0.7:15090', namespace: 'crawlers', pod: p.pod, proxy_vendor: p.vendor! });
+
 const up = (namespace: string, i: number, value: 0 | 1) => ({
   series: series('up', { job: 'crawler-sidecars', instance: `10.1.0.${i}:15090`, namespace, pod: `crawler-${i}`, proxy_vendor: 'vendor-a' }),
   values: `${value}x30`,
@@ -93,7 +96,7 @@ const cases: Case[] = [
     // vendor-b carries requests; vendor-c only the bytes of a tunnel opened before the window (no new
     // connection: a connection counter that stays flat); vendor-a carries nothing.
     inputSeries: [
-      { series: gatewayHttpSeries('istio_requests_total', b1, GW_B, 'example.com'), values: perSecond(1) },
+      { series: gatewayHttpSeries('istio_request_bytes_count', b1, GW_B, 'example.com'), values: perSecond(1) },
       { series: tcpSeries('istio_tcp_connections_opened_total', c1, { sni: 'example.com' }), values: '1x90' },
       { series: tcpSeries('istio_tcp_sent_bytes_total', c1, { sni: 'example.com' }), values: perSecond(5000) },
     ],
@@ -109,11 +112,11 @@ const cases: Case[] = [
     // vendor-c (direct): 1 of 10 requests/s answered 503 (10% > 5%) from minute 1; vendor-b (inspected): 2% never
     // fires; vendor-a sends through a TCP gateway, so its parsed HTTP is traffic that bypasses the vendor: not its errors.
     inputSeries: [
-      { series: httpSeries('istio_requests_total', c1, 'example.com'), values: perSecond(9) },
-      { series: httpSeries('istio_requests_total', c1, 'example.com', 503), values: perSecond(1) },
-      { series: gatewayHttpSeries('istio_requests_total', b1, GW_B, 'example.com'), values: perSecond(49) },
-      { series: gatewayHttpSeries('istio_requests_total', b1, GW_B, 'example.com', 500), values: perSecond(1) },
-      { series: httpSeries('istio_requests_total', a1, 'example.com', 503), values: perSecond(1) },
+      { series: httpSeries('istio_request_bytes_count', c1, 'example.com'), values: perSecond(9) },
+      { series: httpSeries('istio_request_bytes_count', c1, 'example.com', 503), values: perSecond(1) },
+      { series: gatewayHttpSeries('istio_request_bytes_count', b1, GW_B, 'example.com'), values: perSecond(49) },
+      { series: gatewayHttpSeries('istio_request_bytes_count', b1, GW_B, 'example.com', 500), values: perSecond(1) },
+      { series: httpSeries('istio_request_bytes_count', a1, 'example.com', 503), values: perSecond(1) },
     ],
     expected: [{
       labels: { proxy_vendor: 'vendor-c' },
@@ -126,9 +129,9 @@ const cases: Case[] = [
     firesAt: '6m',
     // Only the inspected gateway's answers count: vendor-b's refused CONNECTs; vendor-c's 407s come from a site.
     inputSeries: [
-      { series: gatewayHttpSeries('istio_requests_total', b1, GW_B, 'example.com'), values: perSecond(9.5) },
-      { series: gatewayHttpSeries('istio_requests_total', b1, GW_B, 'example.com:443', 407), values: perSecond(0.5) },
-      { series: httpSeries('istio_requests_total', c1, 'example.com', 407), values: perSecond(1) },
+      { series: gatewayHttpSeries('istio_request_bytes_count', b1, GW_B, 'example.com'), values: perSecond(9.5) },
+      { series: gatewayHttpSeries('istio_request_bytes_count', b1, GW_B, 'example.com:443', 407), values: perSecond(0.5) },
+      { series: httpSeries('istio_request_bytes_count', c1, 'example.com', 407), values: perSecond(1) },
     ],
     expected: [{
       labels: { proxy_vendor: 'vendor-b' },
@@ -140,13 +143,13 @@ const cases: Case[] = [
     alert: 'ProxyVendorRateLimited',
     firesAt: '11m',
     inputSeries: [
-      { series: gatewayHttpSeries('istio_requests_total', b1, GW_B, 'example.com'), values: perSecond(9) },
-      { series: gatewayHttpSeries('istio_requests_total', b1, GW_B, 'example.com', 429), values: perSecond(1) },
+      { series: gatewayHttpSeries('istio_request_bytes_count', b1, GW_B, 'example.com'), values: perSecond(9) },
+      { series: gatewayHttpSeries('istio_request_bytes_count', b1, GW_B, 'example.com', 429), values: perSecond(1) },
       // 1 in 100 is not above 5%.
-      { series: httpSeries('istio_requests_total', c1, 'example.com'), values: perSecond(99) },
-      { series: httpSeries('istio_requests_total', c1, 'example.com', 429), values: perSecond(1) },
+      { series: httpSeries('istio_request_bytes_count', c1, 'example.com'), values: perSecond(99) },
+      { series: httpSeries('istio_request_bytes_count', c1, 'example.com', 429), values: perSecond(1) },
       // A TCP-gateway vendor's parsed HTTP bypasses its gateway.
-      { series: httpSeries('istio_requests_total', a1, 'example.com', 429), values: perSecond(1) },
+      { series: httpSeries('istio_request_bytes_count', a1, 'example.com', 429), values: perSecond(1) },
     ],
     expected: [{
       labels: { proxy_vendor: 'vendor-b' },
@@ -198,24 +201,46 @@ const cases: Case[] = [
   {
     alert: 'CrawlerSidecarNearSampleLimit',
     firesAt: '15m',
+    // Above 80% of each job's limit (20000 both): a1's totals and b1's destinations; b1's totals are below.
     inputSeries: [
-      { series: series('scrape_samples_post_metric_relabeling', { job: 'crawler-sidecars', instance: '10.1.0.7:15090', namespace: 'crawlers', pod: a1.pod, proxy_vendor: 'vendor-a' }), values: '17000x30' },
-      { series: series('scrape_samples_post_metric_relabeling', { job: 'crawler-sidecars', instance: '10.1.0.8:15090', namespace: 'crawlers', pod: b1.pod, proxy_vendor: 'vendor-b' }), values: '15000x30' },
+      { series: scrapeSamples(a1, 'crawler-sidecars'), values: '17000x30' },
+      { series: scrapeSamples(b1, 'crawler-sidecars'), values: '15000x30' },
+      { series: scrapeSamples(b1, 'crawler-destinations'), values: '19000x30' },
     ],
-    expected: [{
-      labels: { job: 'crawler-sidecars', instance: '10.1.0.7:15090', namespace: 'crawlers', pod: a1.pod, proxy_vendor: 'vendor-a' },
-      summary: 'A crawler sidecar exposes nearly as many series as its scrape allows.',
-      description: `Pod crawlers/${a1.pod} exposes 17000 samples per scrape, above 80% of the limit 20000; beyond the limit its scrapes fail.`,
-    }],
+    expected: [a1, b1].map((p, i) => {
+      const job = i === 0 ? 'crawler-sidecars' : 'crawler-destinations';
+      return {
+        labels: { job, instance: '10.1.0.7:15090', namespace: 'crawlers', pod: p.pod, proxy_vendor: p.vendor! },
+        summary: 'A crawler sidecar exposes nearly as many series as its scrape allows.',
+        description: `Pod crawlers/${p.pod} exposes ${i === 0 ? 17000 : 19000} samples per scrape in job ${job}, above 80% of its limit (20000 for crawler-sidecars, 20000 for crawler-destinations); beyond it that scrape fails.`,
+      };
+    }),
   },
   {
     alert: 'CrawlerSidecarSampleLimitExceeded',
-    firesAt: '3m',
-    inputSeries: [{ series: series('prometheus_target_scrapes_exceeded_sample_limit_total', { job: 'prometheus', instance: 'localhost:9090' }), values: '0 0 1+1x20' }],
+    firesAt: '1m',
+    // Prometheus rejects the whole scrape above the limit, yet reports how many samples it had.
+    inputSeries: [
+      { series: scrapeSamples(a1, 'crawler-sidecars'), values: '20001x30' },
+      { series: scrapeSamples(b1, 'crawler-destinations'), values: '25000x30' },
+    ],
     expected: [{
-      labels: { job: 'prometheus', instance: 'localhost:9090' },
-      summary: 'Crawler sidecar scrapes exceed the sample limit.',
-      description: 'Prometheus localhost:9090 rejected 2 scrapes in 5 minutes for exceeding the sample limit (20000 for crawler sidecars); those pods are not measured.',
+      labels: { job: 'crawler-sidecars', instance: '10.1.0.7:15090', namespace: 'crawlers', pod: a1.pod, proxy_vendor: 'vendor-a' },
+      summary: 'A crawler sidecar\'s totals are not measured: its scrape exceeds the sample limit.',
+      description: `Pod crawlers/${a1.pod} exposes 20001 samples of totals, above the limit 20000 of job crawler-sidecars: Prometheus rejects its scrapes, so its requests and bytes are not measured.`,
+    }],
+  },
+  {
+    alert: 'CrawlerDestinationsNotMeasured',
+    firesAt: '5m',
+    inputSeries: [
+      { series: scrapeSamples(b1, 'crawler-destinations'), values: '25000x30' },
+      { series: scrapeSamples(c1, 'crawler-destinations'), values: '20000x30' },
+    ],
+    expected: [{
+      labels: { job: 'crawler-destinations', instance: '10.1.0.7:15090', namespace: 'crawlers', pod: b1.pod, proxy_vendor: 'vendor-b' },
+      summary: 'A crawler pod reaches more destinations than its destination scrape allows.',
+      description: `Pod crawlers/${b1.pod} exposes 25000 per-destination samples, above the limit 20000 of job crawler-destinations: its destinations are not measured (its requests count under destination "(not measured)"); its requests, connections and bytes still are.`,
     }],
   },
 ];

@@ -91,9 +91,9 @@ describe('the five dashboards', () => {
     expect(expandVariables('sum_over_time(x[$__range]) * $__range_s', { rangeSeconds: 600 })).toBe('sum_over_time(x[600s]) * 600');
   });
 
-  test('traffic with no known destination counts TLS without SNI, empty destinations and every vendor gateway', () => {
+  test('traffic with no known destination counts TLS without SNI, empty destinations, pods not measured and every vendor gateway', () => {
     const unknown = panelQueries(dashboards).find(q => q.panel === 'Requests without a known destination')!;
-    expect(unknown.expr).toContain('destination=~"|unknown|gw\\\\.vendor-a\\\\.example"');
+    expect(unknown.expr).toContain('destination=~"|unknown|\\\\(not measured\\\\)|gw\\\\.vendor-a\\\\.example"');
   });
 
   test('bad options fail before anything is built, naming the property', () => {

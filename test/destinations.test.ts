@@ -5,7 +5,7 @@ import { Testing } from 'cdk8s';
 import { getDomain } from 'tldts';
 import * as YAML from 'yaml';
 import { countryCodeSecondLevelSuffixes } from '../lib/internal/public-suffixes';
-import { OTHER_DESTINATION, RULE, registrableDomainRegex } from '../lib/metric-contract';
+import { NOT_MEASURED_DESTINATION, OTHER_DESTINATION, RULE, registrableDomainRegex } from '../lib/metric-contract';
 import { MetricsStack, MetricsStackProps } from '../lib/metrics-stack';
 import { VendorCatalog } from '../lib/vendor';
 import { PodRef, httpSeries, series, tcpSeries } from './support/istio-series';
@@ -14,8 +14,9 @@ import { promqlErrors } from './support/promql';
 
 /**
  * The destination guard: folding hosts to their registrable domain and keeping the top N destinations per
- * vendor, the rest summed into "(other)", evaluated by promtool on Istio's exact label sets. Vendor gateways are
- * never folded nor ranked away, and no request or byte is lost: the bounded rules sum to the vendor totals.
+ * vendor, the rest summed into "(other)", evaluated by promtool on Istio's exact label sets. Vendor gateways and
+ * "(not measured)" are never folded nor ranked away, and no request is lost: the bounded rule sums to the vendor
+ * totals, including the requests of a pod whose destination scrape fails.
  */
 
 const GATEWAY = 'gw.vendor-a.example';
@@ -25,6 +26,8 @@ const stack = (destinations: MetricsStackProps['destinations']) =>
 
 const a1: PodRef = { pod: 'crawler-vendor-a-5f7c9-aaaaa', vendor: 'vendor-a' };
 const b1: PodRef = { pod: 'crawler-vendor-b-6d8e1-bbbbb', vendor: 'vendor-b' };
+/** A pod of vendor-b that reaches too many hosts: its destination scrape fails, its totals are scraped. */
+const b2: PodRef = { pod: 'crawler-vendor-b-6d8e1-broad', vendor: 'vendor-b' };
 const perSecond = (rate: number) => `0+${rate * 60}x30`;
 const SCALE = 1e9;
 
@@ -33,20 +36,32 @@ const HTTP_A: Record<string, number> = {
   'www.bbc.co.uk': 3, 'news.bbc.co.uk': 1, 'a.b.example.com': 2, 'example.com': 1,
   'shop.example.com.au': 0.5, '10.1.2.3': 0.25, 'Example.org:8080': 0.125,
 };
+const up = (p: PodRef, job: string, value: 0 | 1) =>
+  ({ series: series('up', { job, instance: '10.1.0.7:15090', namespace: 'crawlers', pod: p.pod, proxy_vendor: p.vendor! }), values: `${value}x30` });
+/** Totals (request counts and bytes, connections opened) carry no destination; destinations are on the destination job's counters. */
 const inputSeries = [
   ...Object.entries(HTTP_A).flatMap(([host, rps]) => [
     { series: httpSeries('istio_requests_total', a1, host), values: perSecond(rps) },
+    { series: httpSeries('istio_request_bytes_count', a1, host), values: perSecond(rps) },
     { series: httpSeries('istio_request_bytes_sum', a1, host), values: perSecond(rps * 100) },
     { series: httpSeries('istio_response_bytes_sum', a1, host), values: perSecond(rps * 1000) },
   ]),
-  { series: tcpSeries('istio_tcp_connections_opened_total', a1, { sni: 'img.cdn.example.com' }), values: perSecond(0.5) },
-  { series: tcpSeries('istio_tcp_connections_opened_total', a1, {}), values: perSecond(0.25) },
+  { series: tcpSeries('istio_tcp_connections_closed_total', a1, { sni: 'img.cdn.example.com' }), values: perSecond(0.5) },
+  { series: tcpSeries('istio_tcp_connections_closed_total', a1, {}), values: perSecond(0.25) },
+  { series: tcpSeries('istio_tcp_connections_closed_total', a1, { gateway: GATEWAY }), values: perSecond(0.125) },
+  { series: tcpSeries('istio_tcp_connections_opened_total', a1, {}), values: perSecond(0.75) },
   { series: tcpSeries('istio_tcp_connections_opened_total', a1, { gateway: GATEWAY }), values: perSecond(0.125) },
   { series: tcpSeries('istio_tcp_sent_bytes_total', a1, { gateway: GATEWAY }), values: perSecond(10) },
   { series: httpSeries('istio_requests_total', b1, 'www.wikipedia.org'), values: perSecond(1) },
+  { series: httpSeries('istio_request_bytes_count', b1, 'www.wikipedia.org'), values: perSecond(1) },
   { series: httpSeries('istio_request_bytes_sum', b1, 'www.wikipedia.org'), values: perSecond(100) },
   { series: httpSeries('istio_response_bytes_sum', b1, 'www.wikipedia.org'), values: perSecond(1000) },
-  ...[a1, b1].map(p => ({ series: series('up', { job: 'crawler-sidecars', instance: '10.1.0.7:15090', namespace: 'crawlers', pod: p.pod, proxy_vendor: p.vendor! }), values: '1x30' })),
+  // The broad pod: 2 requests/s and 0.5 TLS connections/s counted in its totals, nothing from its destination job.
+  { series: httpSeries('istio_request_bytes_count', b2, 'example.net'), values: perSecond(2) },
+  { series: tcpSeries('istio_tcp_connections_opened_total', b2, {}), values: perSecond(0.5) },
+  ...[a1, b1, b2].map(p => up(p, 'crawler-sidecars', 1)),
+  ...[a1, b1].map(p => up(p, 'crawler-destinations', 1)),
+  up(b2, 'crawler-destinations', 0),
 ];
 
 function promtoolTest(rulesYaml: string, tests: unknown[]): { status: number; output: string } {
@@ -74,7 +89,7 @@ describe('destination guard', () => {
     // GIVEN
     const metrics = stack({ fold: 'registrable-domain', maxPerVendor: 2 });
     const rules = metrics.renderRules();
-    expect(metrics.destinations).toMatchObject({ fold: 'registrable-domain', maxPerVendor: 2, pinned: [GATEWAY] });
+    expect(metrics.destinations).toMatchObject({ fold: 'registrable-domain', maxPerVendor: 2, pinned: [NOT_MEASURED_DESTINATION, GATEWAY] });
     for (const rule of YAML.parse(rules).groups.flatMap((g: any) => g.rules)) expect(promqlErrors(rule.expr)).toEqual([]);
 
     // WHEN / THEN
@@ -89,29 +104,23 @@ describe('destination guard', () => {
         [a({ destination: 'unknown', request_protocol: 'tcp' }), 0.25],
         [a({ destination: GATEWAY, request_protocol: 'tcp' }), 0.125],
         [b({ destination: 'wikipedia.org', request_protocol: 'http' }), 1],
+        // The broad pod's totals, where its destinations are not known.
+        [b({ destination: NOT_MEASURED_DESTINATION, request_protocol: 'http' }), 2],
+        [b({ destination: NOT_MEASURED_DESTINATION, request_protocol: 'tcp' }), 0.5],
       ]),
-      // Bytes rank per vendor over both protocols: the gateway's download is pinned, not ranked.
-      at(RULE.destinationReceivedBytes, [
-        [a({ destination: 'bbc.co.uk' }), 4000],
-        [a({ destination: 'example.com' }), 3000],
-        [a({ destination: OTHER_DESTINATION }), 875],
-        [a({ destination: GATEWAY }), 10],
-        [b({ destination: 'wikipedia.org' }), 1000],
-      ]),
-      // Nothing lost: the bounded rules add up to the per-vendor totals.
-      at(`sum by (proxy_vendor) (${RULE.destinationRequests})`, [[{ proxy_vendor: 'vendor-a' }, 8.75], [{ proxy_vendor: 'vendor-b' }, 1]]),
-      at(`sum by (proxy_vendor) (${RULE.requests})`, [[{ proxy_vendor: 'vendor-a' }, 8.75], [{ proxy_vendor: 'vendor-b' }, 1]]),
-      at(`sum by (proxy_vendor) (${RULE.destinationSentBytes})`, [[{ proxy_vendor: 'vendor-a' }, 787.5], [{ proxy_vendor: 'vendor-b' }, 100]]),
+      // Nothing lost: the bounded rule adds up to the per-vendor totals.
+      at(`sum by (proxy_vendor) (${RULE.destinationRequests})`, [[{ proxy_vendor: 'vendor-a' }, 8.75], [{ proxy_vendor: 'vendor-b' }, 3.5]]),
+      at(`sum by (proxy_vendor) (${RULE.requests})`, [[{ proxy_vendor: 'vendor-a' }, 8.75], [{ proxy_vendor: 'vendor-b' }, 3.5]]),
     ]);
     if (status !== 0) throw new Error(`promtool test rules failed:\n${output}`);
   });
 
   test('no fold, top 200 (the default): every host by name, no "(other)" below the limit', () => {
     const metrics = stack(undefined);
-    expect(metrics.destinations).toEqual({ fold: 'none', maxPerVendor: 200, pinned: [GATEWAY], publicSuffixes: [] });
+    expect(metrics.destinations).toEqual({ fold: 'none', maxPerVendor: 200, pinned: [NOT_MEASURED_DESTINATION, GATEWAY], publicSuffixes: [] });
     const { status, output } = promtoolTest(metrics.renderRules(), [
       at(`count by (proxy_vendor, request_protocol) (${RULE.destinationRequests})`, [
-        [a({ request_protocol: 'http' }), 7], [a({ request_protocol: 'tcp' }), 3], [b({ request_protocol: 'http' }), 1],
+        [a({ request_protocol: 'http' }), 7], [a({ request_protocol: 'tcp' }), 3], [b({ request_protocol: 'http' }), 2], [b({ request_protocol: 'tcp' }), 1],
       ]),
       at(`${RULE.destinationRequests}{destination="www.bbc.co.uk"}`, [[a({ destination: 'www.bbc.co.uk', request_protocol: 'http' }), 3]]),
     ]);
@@ -142,7 +151,7 @@ describe('destination guard', () => {
     for (const host of ['example.com', 'www.example.com', 'a.b.c.example.org', 'www.wikipedia.org', 'news.bbc.co.uk', 'www.amazon.co.jp', 'x.y.example.com.br']) {
       expect({ host, folded: fold(host) }).toEqual({ host, folded: getDomain(host) });
     }
-    for (const host of ['unknown', '10.1.2.3', 'example.com:8080', OTHER_DESTINATION, 'localhost']) expect(fold(host)).toBe(host);
+    for (const host of ['unknown', '10.1.2.3', 'example.com:8080', OTHER_DESTINATION, NOT_MEASURED_DESTINATION, 'localhost']) expect(fold(host)).toBe(host);
     // The documented approximation: suffixes outside the list fold to their last two labels.
     expect({ folded: fold('x.city.kawasaki.jp'), psl: getDomain('x.city.kawasaki.jp') }).toEqual({ folded: 'kawasaki.jp', psl: 'city.kawasaki.jp' });
   });

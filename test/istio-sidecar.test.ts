@@ -25,11 +25,11 @@ function model(props: Partial<MeshTelemetryProps> = {}, opts: { profile?: IstioP
   return SidecarModel.fromObjects(opts.edit ? opts.edit(objects) : objects, 'crawlers', { profile: opts.profile });
 }
 
-/** The one observation of a flow, with the tags the Telemetry gives its request or connection count. */
+/** The one observation of a flow, with the tags the Telemetry gives the counter the destination rule reads. */
 function observe(m: SidecarModel, flow: CrawlerFlow): Observation & { tagValues: Record<string, string> } {
   const [obs, ...rest] = m.observe(flow);
   expect(rest).toEqual([]);
-  return { ...obs, tagValues: m.tags(obs.kind === 'http' ? 'REQUEST_COUNT' : 'TCP_OPENED_CONNECTIONS', obs.attributes) };
+  return { ...obs, tagValues: m.tags(obs.kind === 'http' ? 'REQUEST_COUNT' : 'TCP_CLOSED_CONNECTIONS', obs.attributes) };
 }
 
 const withoutObject = (kind: string, name: string) => (objects: KubeObject[]) => objects.filter(o => !(o.kind === kind && o.metadata.name === name));
@@ -150,7 +150,7 @@ describe('sidecar model: what goes wrong without the product\'s manifests', () =
     const add = (o: KubeObject) => (objects: KubeObject[]) => [...objects, o];
     expect(() => model({}, { edit: add({ apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', metadata: { name: 'x', namespace: 'crawlers' },
       spec: { configPatches: [{ applyTo: 'NETWORK_FILTER', match: { context: 'SIDECAR_OUTBOUND' }, patch: { operation: 'MERGE', value: {} } }] } }) })).toThrow('applyTo NETWORK_FILTER MERGE is not modelled');
-    expect(() => model({ sniExpression: 'connection.sni' }).tags('TCP_OPENED_CONNECTIONS', { sni: 'x' })).toThrow("Telemetry expression 'connection.sni' is not modelled");
+    expect(() => model({ sniExpression: 'connection.sni' }).tags('TCP_CLOSED_CONNECTIONS', { sni: 'x' })).toThrow("Telemetry expression 'connection.sni' is not modelled");
     expect(() => model({}, { edit: add({ apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name: 'other', namespace: 'crawlers' }, spec: {} }) }))
       .toThrow('namespace crawlers has 2 Telemetry resources without selector; Istio uses only one');
   });

@@ -34,7 +34,7 @@ describe('MetricsStack in mode prometheus-operator', () => {
     expect(objects).toMatchSnapshot();
     expectValidObjects(objects);
     expect(objects.map(o => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`)).toEqual([
-      'PodMonitor/monitoring/crawler-sidecars', 'PrometheusRule/monitoring/proxy-telemetry',
+      'PodMonitor/monitoring/crawler-sidecars', 'PodMonitor/monitoring/crawler-destinations', 'PrometheusRule/monitoring/proxy-telemetry',
       ...['overview', 'bandwidth', 'destinations', 'health', 'cost'].map(d => `ConfigMap/monitoring/grafana-dashboard-proxy-${d}`),
     ]);
     expect(findObject(objects, 'PodMonitor', 'crawler-sidecars').metadata.labels).toEqual({ 'app.kubernetes.io/part-of': 'proxy-telemetry', 'release': 'kube-prometheus-stack' });
@@ -71,12 +71,13 @@ describe('MetricsStack in mode prometheus-operator', () => {
 
     // THEN
     expect(metrics.scrapeJob).toBe('monitoring/crawler-sidecars');
+    expect(metrics.destinationScrapeJob).toBe('monitoring/crawler-destinations');
     // Groups carry an explicit interval (the 30s the dashboards' range totals assume), whatever your Prometheus' global one.
-    const expected = YAML.parse(standalone.renderRules().replace(/job="crawler-sidecars"/g, 'job="monitoring/crawler-sidecars"')).groups
+    const expected = YAML.parse(standalone.renderRules().replace(/(job="|\d+ for |of job )(crawler-(?:sidecars|destinations))/g, '$1monitoring/$2')).groups
       .map((g: { interval?: string }) => ({ ...g, interval: g.interval ?? '30s' }));
     expect(groups).toEqual(expected);
     expect(YAML.parse(metrics.renderRules()).groups).toEqual(expected);
-    expect(JSON.stringify(groups)).not.toContain('job="crawler-sidecars"');
+    expect(JSON.stringify(groups)).not.toMatch(/job=\\"crawler-/);
   });
 
   test('operator-generated and standalone scrape configs select and label the same targets (promtool check service-discovery)', () => {

@@ -44,7 +44,7 @@ describe('prometheus.remoteWrite', () => {
       {
         url: THANOS.url,
         authorization: { type: 'Bearer', credentials_file: '/etc/prometheus-secrets/thanos-token/jwt' },
-        write_relabel_configs: [{ source_labels: ['__name__', 'job'], regex: `(?:${CONTRACT_RULES_REGEX});.*|(?:up|scrape_samples_post_metric_relabeling|scrape_duration_seconds);crawler-sidecars`, action: 'keep' }],
+        write_relabel_configs: [{ source_labels: ['__name__', 'job'], regex: `(?:${CONTRACT_RULES_REGEX});.*|(?:up|scrape_samples_post_metric_relabeling|scrape_duration_seconds);(?:crawler-sidecars|crawler-destinations)`, action: 'keep' }],
       },
     ]);
     const pod = findObject(objects, 'Deployment', 'prometheus').spec.template.spec;
@@ -74,6 +74,7 @@ describe('prometheus.remoteWrite', () => {
     expect(keep.test(series('proxy_vendor:my_own_rule:rate5m'))).toBe(true);
     expect(keep.test(series('up', 'crawler-sidecars'))).toBe(true);
     expect(keep.test(series('scrape_samples_post_metric_relabeling', 'crawler-sidecars'))).toBe(true);
+    expect(keep.test(series('up', 'crawler-destinations'))).toBe(true);
     for (const raw of ['istio_requests_total', 'istio_tcp_sent_bytes_total', 'istio_request_duration_milliseconds_bucket']) expect(keep.test(series(raw, 'crawler-sidecars'))).toBe(false);
     expect(keep.test(series('up', 'prometheus'))).toBe(false);
     expect(anchored(CONTRACT_RULES_REGEX).test('namespace:proxy_unattributed_bytes:rate5m')).toBe(true);

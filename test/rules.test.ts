@@ -31,7 +31,7 @@ const decoy: PodRef = { pod: 'batch-job-77d4f-xyz12' };
 
 /** promtool's expanding notation: `start+step x n`, one sample a minute. */
 const perSecond = (rate: number, minutes = 90) => `0+${rate * 60}x${minutes}`;
-const UP = (p: PodRef) => series('up', { job: 'crawler-sidecars', instance: '10.1.0.7:15090', namespace: 'crawlers', pod: p.pod, ...(p.vendor ? { proxy_vendor: p.vendor } : {}) });
+const UP = (p: PodRef, job = 'crawler-sidecars') => series('up', { job, instance: '10.1.0.7:15090', namespace: 'crawlers', pod: p.pod, ...(p.vendor ? { proxy_vendor: p.vendor } : {}) });
 
 interface Sample { labels: string; value: number }
 /**
@@ -85,42 +85,49 @@ describe('recording rules', () => {
     }
   });
 
+  /**
+   * The series of HTTP traffic: istio_requests_total by host (destinations), the request-size histogram's count by
+   * response code (requests) and sum (upload), the response-size sum (download). `values` gives each its own ramp.
+   */
+  const http = (p: PodRef, host: string, rps: number, up: number, down: number, code = 200, values = perSecond) => [
+    { series: httpSeries('istio_requests_total', p, host, code), values: values(rps) },
+    { series: httpSeries('istio_request_bytes_count', p, host, code), values: values(rps) },
+    { series: httpSeries('istio_request_bytes_sum', p, host, code), values: values(up) },
+    { series: httpSeries('istio_response_bytes_sum', p, host, code), values: values(down) },
+  ];
+  /** The series of TCP traffic: connections opened (totals) and closed (by SNI), bytes both ways. */
+  const tcp = (p: PodRef, dest: { sni?: string; gateway?: string }, cps: number, up: number, down: number) => [
+    { series: tcpSeries('istio_tcp_connections_opened_total', p, { gateway: dest.gateway }), values: perSecond(cps) },
+    { series: tcpSeries('istio_tcp_connections_closed_total', p, dest), values: perSecond(cps) },
+    { series: tcpSeries('istio_tcp_received_bytes_total', p, { gateway: dest.gateway }), values: perSecond(up) },
+    { series: tcpSeries('istio_tcp_sent_bytes_total', p, { gateway: dest.gateway }), values: perSecond(down) },
+  ];
+  /** Counters of a sidecar that restarts at minute 6: they start again from 0. */
+  const restartsAt6 = (rate: number) => `0+${rate * 60}x5 ${rate * 60}+${rate * 60}x85`;
+
   // Traffic of the scenario, per second: see each expectation below for the arithmetic.
   const inputSeries = [
     // vendor-a, pod a1: HTTP/1.1 to example.com, 2 req/s, 200 B/s up, 10000 B/s down.
-    { series: httpSeries('istio_requests_total', a1, 'example.com'), values: perSecond(2) },
-    { series: httpSeries('istio_request_bytes_sum', a1, 'example.com'), values: perSecond(200) },
-    { series: httpSeries('istio_response_bytes_sum', a1, 'example.com'), values: perSecond(10000) },
-    // pod a1 also tunnels (CONNECT) through vendor-a's gateway: 0.1 conn/s, 20 B/s up, 1000 B/s down.
-    { series: tcpSeries('istio_tcp_connections_opened_total', a1, { gateway: 'gw.vendor-a.example' }), values: perSecond(0.1) },
-    { series: tcpSeries('istio_tcp_received_bytes_total', a1, { gateway: 'gw.vendor-a.example' }), values: perSecond(20) },
-    { series: tcpSeries('istio_tcp_sent_bytes_total', a1, { gateway: 'gw.vendor-a.example' }), values: perSecond(1000) },
+    ...http(a1, 'example.com', 2, 200, 10000),
+    // pod a1 also tunnels (CONNECT) through vendor-a's TCP gateway: 0.1 conn/s, 20 B/s up, 1000 B/s down.
+    ...tcp(a1, { gateway: 'gw.vendor-a.example' }, 0.1, 20, 1000),
     // Inbound traffic to pod a1 (reporter="destination") is not the crawler's proxy usage.
-    { series: httpSeries('istio_requests_total', a1, 'example.com', 200, { reporter: 'destination' }), values: perSecond(100) },
+    { series: httpSeries('istio_request_bytes_count', a1, 'example.com', 200, { reporter: 'destination' }), values: perSecond(100) },
     // pod a2: HTTP/2 to www.wikipedia.org, 1 req/s 200 + 0.5 req/s 404; 100 B/s up, 5000 B/s down.
-    { series: httpSeries('istio_requests_total', a2, 'www.wikipedia.org'), values: perSecond(1) },
-    { series: httpSeries('istio_requests_total', a2, 'www.wikipedia.org', 404), values: perSecond(0.5) },
-    { series: httpSeries('istio_request_bytes_sum', a2, 'www.wikipedia.org'), values: perSecond(100) },
-    { series: httpSeries('istio_response_bytes_sum', a2, 'www.wikipedia.org'), values: perSecond(5000) },
+    ...http(a2, 'www.wikipedia.org', 1, 100, 5000),
+    ...http(a2, 'www.wikipedia.org', 0.5, 0, 0, 404),
     { series: httpSeries('istio_request_duration_milliseconds_bucket', a2, 'www.wikipedia.org', 200, { le: '100' }), values: perSecond(1) },
     // vendor-b, pod b1: 1 req/s to httpbin.org; its sidecar restarts at minute 6 (counters start again).
-    { series: httpSeries('istio_requests_total', b1, 'httpbin.org'), values: '0+60x5 60+60x85' },
-    { series: httpSeries('istio_request_bytes_sum', b1, 'httpbin.org'), values: '0+3000x5 3000+3000x85' },
-    { series: httpSeries('istio_response_bytes_sum', b1, 'httpbin.org'), values: '0+30000x5 30000+30000x85' },
-    // vendor-c, pod c1: HTTPS only (TCP to the sidecar). With SNI: 0.2 conn/s, 100 B/s up, 5000 B/s down.
-    { series: tcpSeries('istio_tcp_connections_opened_total', c1, { sni: 'www.example.org' }), values: perSecond(0.2) },
-    { series: tcpSeries('istio_tcp_received_bytes_total', c1, { sni: 'www.example.org' }), values: perSecond(100) },
-    { series: tcpSeries('istio_tcp_sent_bytes_total', c1, { sni: 'www.example.org' }), values: perSecond(5000) },
-    // ... and TLS without SNI: 0.1 conn/s, 10 B/s up, 100 B/s down.
-    { series: tcpSeries('istio_tcp_connections_opened_total', c1, {}), values: perSecond(0.1) },
-    { series: tcpSeries('istio_tcp_received_bytes_total', c1, {}), values: perSecond(10) },
-    { series: tcpSeries('istio_tcp_sent_bytes_total', c1, {}), values: perSecond(100) },
+    ...http(b1, 'httpbin.org', 1, 50, 500, 200, restartsAt6),
+    // vendor-c, pod c1: HTTPS only (TCP to the sidecar). With SNI: 0.2 conn/s, 100 B/s up, 5000 B/s down, and TLS
+    // without SNI: 0.1 conn/s, 10 B/s up, 100 B/s down. The totals carry no SNI: the sidecar sums both in one series each.
+    ...tcp(c1, {}, 0.3, 110, 5100).filter(s => !s.series.startsWith('istio_tcp_connections_closed_total')),
+    { series: tcpSeries('istio_tcp_connections_closed_total', c1, { sni: 'www.example.org' }), values: perSecond(0.2) },
+    { series: tcpSeries('istio_tcp_connections_closed_total', c1, {}), values: perSecond(0.1) },
     // A decoy pod without the proxy-vendor label: 1 req/s, 10 B/s up, 100 + 10 B/s down.
-    { series: httpSeries('istio_requests_total', decoy, 'example.com'), values: perSecond(1) },
-    { series: httpSeries('istio_request_bytes_sum', decoy, 'example.com'), values: perSecond(10) },
-    { series: httpSeries('istio_response_bytes_sum', decoy, 'example.com'), values: perSecond(100) },
+    ...http(decoy, 'example.com', 1, 10, 100),
     { series: tcpSeries('istio_tcp_sent_bytes_total', decoy, { sni: 'example.com' }), values: perSecond(10) },
-    ...[a1, a2, b1, c1, decoy].map(p => ({ series: UP(p), values: '1x90' })),
+    ...[a1, a2, b1, c1, decoy].flatMap(p => [{ series: UP(p), values: '1x90' }, { series: UP(p, 'crawler-destinations'), values: '1x90' }]),
   ];
 
   const at = (evalTime: string, expr: string, expSamples: Sample[]) => ({ expr: `round(${expr} * ${SCALE})`, eval_time: evalTime, exp_samples: expSamples });
@@ -168,22 +175,6 @@ describe('recording rules', () => {
         at('10m', RULE.vendorReceivedBytes, [
           sample(v('vendor-a'), 16000), sample(v('vendor-b'), 500), sample(v('vendor-c'), 5100),
         ]),
-        at('10m', RULE.destinationSentBytes, [
-          sample(v('vendor-a', { destination: 'example.com' }), 200),
-          sample(v('vendor-a', { destination: 'gw.vendor-a.example' }), 20),
-          sample(v('vendor-a', { destination: 'www.wikipedia.org' }), 100),
-          sample(v('vendor-b', { destination: 'httpbin.org' }), 50),
-          sample(v('vendor-c', { destination: 'unknown' }), 10),
-          sample(v('vendor-c', { destination: 'www.example.org' }), 100),
-        ]),
-        at('10m', RULE.destinationReceivedBytes, [
-          sample(v('vendor-a', { destination: 'example.com' }), 10000),
-          sample(v('vendor-a', { destination: 'gw.vendor-a.example' }), 1000),
-          sample(v('vendor-a', { destination: 'www.wikipedia.org' }), 5000),
-          sample(v('vendor-b', { destination: 'httpbin.org' }), 500),
-          sample(v('vendor-c', { destination: 'unknown' }), 100),
-          sample(v('vendor-c', { destination: 'www.example.org' }), 5000),
-        ]),
         at('10m', RULE.responseCodes, [
           sample(v('vendor-a', { response_code: '200' }), 3),
           sample(v('vendor-a', { response_code: '404' }), 0.5),
@@ -225,26 +216,24 @@ describe('recording rules', () => {
       interval: '1m',
       input_series: [
         // Tunnels: one request each, recorded with the CONNECT's authority; absolute-form requests with the URL's host.
-        { series: gatewayHttpSeries('istio_requests_total', d1, GW_D, 'www.example.net:443'), values: perSecond(0.5) },
-        { series: gatewayHttpSeries('istio_requests_total', d1, GW_D, 'www.example.net:443', 407), values: perSecond(0.1) },
+        { series: gatewayHttpSeries('istio_requests_total', d1, GW_D, 'www.example.net:443'), values: perSecond(0.6) },
         { series: gatewayHttpSeries('istio_requests_total', d1, GW_D, 'example.com'), values: perSecond(2) },
+        // The totals: requests by the gateway's answer (a refused CONNECT is a 407), bytes.
+        { series: gatewayHttpSeries('istio_request_bytes_count', d1, GW_D, 'www.example.net:443'), values: perSecond(2.5) },
+        { series: gatewayHttpSeries('istio_request_bytes_count', d1, GW_D, 'www.example.net:443', 407), values: perSecond(0.1) },
         { series: gatewayHttpSeries('istio_request_bytes_sum', d1, GW_D, 'www.example.net:443'), values: perSecond(300) },
-        { series: gatewayHttpSeries('istio_response_bytes_sum', d1, GW_D, 'www.example.net:443'), values: perSecond(40000) },
-        { series: gatewayHttpSeries('istio_response_bytes_sum', d1, GW_D, 'example.com'), values: perSecond(8000) },
-        // A TCP connection whose host expression failed ("unknown") and that has an SNI: the SNI names it.
-        { series: tcpSeries('istio_tcp_connections_opened_total', d1, { sni: 'api.example.org' }, { destination_host: 'unknown' }), values: perSecond(0.2) },
+        { series: gatewayHttpSeries('istio_response_bytes_sum', d1, GW_D, 'www.example.net:443'), values: perSecond(48000) },
+        // A closed TCP connection whose host expression failed ("unknown") and that has an SNI: the SNI names it.
+        { series: tcpSeries('istio_tcp_connections_closed_total', d1, { sni: 'api.example.org' }, { destination_host: 'unknown' }), values: perSecond(0.2) },
         // A vendor-a pod through vendor-a's TCP gateway.
         { series: tcpSeries('istio_tcp_connections_opened_total', a1, { gateway: 'gw.vendor-a.example' }), values: perSecond(0.1) },
+        ...[d1, a1].map(p => ({ series: UP(p, 'crawler-destinations'), values: '1x30' })),
       ],
       promql_expr_test: [
         at('10m', `${RULE.destinationRequests}{proxy_vendor="vendor-d"}`, [
           sample(v('vendor-d', { destination: 'api.example.org', request_protocol: 'tcp' }), 0.2),
           sample(v('vendor-d', { destination: 'example.com', request_protocol: 'http' }), 2),
           sample(v('vendor-d', { destination: 'www.example.net', request_protocol: 'http' }), 0.6),
-        ]),
-        at('10m', RULE.destinationReceivedBytes, [
-          sample(v('vendor-d', { destination: 'example.com' }), 8000),
-          sample(v('vendor-d', { destination: 'www.example.net' }), 40000),
         ]),
         at('10m', RULE.responseCodes, [sample(v('vendor-d', { response_code: '200' }), 2.5), sample(v('vendor-d', { response_code: '407' }), 0.1)]),
         at('10m', RULE.gatewayRequests, [

@@ -191,12 +191,15 @@ test('every simulated target is up in exactly one shard, the one hashmod of its 
   for (const [i, shard] of shards.entries()) {
     const { activeTargets, droppedTargets } = await shard.targets();
     const sidecars = activeTargets.filter(t => t.labels.job === 'crawler-sidecars');
+    // The destination job splits the targets alike.
+    expect(activeTargets.filter(t => t.labels.job === 'crawler-destinations').map(t => t.labels.pod).sort()).toEqual(sidecars.map(t => t.labels.pod).sort());
     for (const t of sidecars) {
       expect({ pod: t.labels.pod, health: t.health }).toEqual({ pod: t.labels.pod, health: 'up' });
       scrapedBy.set(t.labels.pod, [...(scrapedBy.get(t.labels.pod) ?? []), i]);
     }
     // The other shard's sidecars are among the dropped targets, not lost to discovery.
-    expect(droppedTargets.filter(t => t.discoveredLabels.__meta_kubernetes_pod_container_port_name === 'http-envoy-prom')).toHaveLength(PODS.length - sidecars.length);
+    // (both crawler jobs drop them).
+    expect(droppedTargets.filter(t => t.discoveredLabels.__meta_kubernetes_pod_container_port_name === 'http-envoy-prom')).toHaveLength(2 * (PODS.length - sidecars.length));
   }
   expect(Object.fromEntries(scrapedBy)).toEqual(Object.fromEntries(PODS.map(p => [p.name, [shardOf.get(p.name)]])));
   for (let i = 0; i < SHARDS; i++) expect([...shardOf.values()]).toContain(i);
@@ -293,7 +296,8 @@ test('the store gets the global totals once and no shard partials; the contract 
     expect((await target.query('count(up{job="crawler-sidecars"})'))[0].value).toBe(PODS.length);
   }
   expect(await contractStore.query('count({__name__=~"istio_.+"})')).toEqual([]);
-  expect(await contractStore.query('count(up{job!="crawler-sidecars"})')).toEqual([]);
+  expect(await contractStore.query('count(up{job!~"crawler-sidecars|crawler-destinations"})')).toEqual([]);
+  expect((await contractStore.query('count(up{job="crawler-destinations"})'))[0].value).toBe(PODS.length);
   expect((await store.query('count({__name__=~"istio_.+"})'))[0].value).toBeGreaterThan(0);
 });
 

@@ -105,7 +105,22 @@ describe('VendorCrawler', () => {
     expect(deployment.spec.template.metadata.labels['proxy-vendor']).toBe('vendor-a');
   });
 
+  test('sidecar resources and stats eviction for broad crawlers become Istio\'s pod annotations', () => {
+    const objects = crawler({ sidecarResources: { cpuRequest: '200m', cpuLimit: '2', memoryRequest: '256Mi', memoryLimit: '1Gi' }, statsEvictionInterval: '1m' });
+    expectValidObjects(objects);
+    expect(findObject(objects, 'Deployment', 'crawler-vendor-a').spec.template.metadata.annotations).toEqual({
+      'proxy.istio.io/config': '{"holdApplicationUntilProxyStarts":true}',
+      'sidecar.istio.io/proxyCPU': '200m', 'sidecar.istio.io/proxyCPULimit': '2',
+      'sidecar.istio.io/proxyMemory': '256Mi', 'sidecar.istio.io/proxyMemoryLimit': '1Gi',
+      'sidecar.istio.io/statsEvictionInterval': '60s',
+    });
+  });
+
   test.each([
+    [{ statsEvictionInterval: '7s' }, '\'statsEvictionInterval\' ("7s") must be a multiple of the stats flush interval, 5s'],
+    [{ statsEvictionInterval: 'often' }, '\'statsEvictionInterval\' ("often") must be a Prometheus duration'],
+    [{ sidecarResources: { memoryLimit: 'lots' } }, '\'sidecarResources.memoryLimit\' ("lots") must be a positive Kubernetes quantity'],
+    [{ sidecarResources: { cpuRequest: '0m' } }, '\'sidecarResources.cpuRequest\' ("0m") must be a positive CPU quantity'],
     [{ vendor: 'vendor-z' }, '\'vendor\' ("vendor-z") is not a known vendor (known: vendor-a, vendor-b)'],
     [{ replicas: -1 }, '\'replicas\' (-1) must be >= 0'],
     [{ replicas: 1.5 }, '\'replicas\' (1.5) must be a whole number'],

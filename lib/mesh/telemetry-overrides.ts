@@ -9,28 +9,26 @@ import { CONTRACT_TAGS, ISTIO_STANDARD_TAGS, LABEL } from '../metric-contract';
 /** Which Istio tags crawler sidecars put on their metrics. */
 export type MetricTags = 'minimal' | 'standard';
 
-const TCP_METRICS = [
-  Metric.TCP_UNDERSCORE_OPENED_UNDERSCORE_CONNECTIONS,
-  Metric.TCP_UNDERSCORE_CLOSED_UNDERSCORE_CONNECTIONS,
-  Metric.TCP_UNDERSCORE_SENT_UNDERSCORE_BYTES,
-  Metric.TCP_UNDERSCORE_RECEIVED_UNDERSCORE_BYTES,
-];
-/** The HTTP metrics the contract reads per destination (the duration histogram is read per vendor only). */
-const HTTP_DESTINATION_METRICS = [Metric.REQUEST_UNDERSCORE_COUNT, Metric.REQUEST_UNDERSCORE_SIZE, Metric.RESPONSE_UNDERSCORE_SIZE];
+/**
+ * The metrics that carry destinations: the two counters of the destination scrape job. Every other metric stays free
+ * of tags that grow with the hosts crawled, so a pod's totals cost the same for 10 or 100,000 destinations.
+ */
+const SNI_METRIC = Metric.TCP_UNDERSCORE_CLOSED_UNDERSCORE_CONNECTIONS;
+const HOST_METRIC = Metric.REQUEST_UNDERSCORE_COUNT;
 
 /** CEL expression of the host tag: `:authority` of the request (istio/api `telemetry/v1alpha1/telemetry.proto`). */
 export const HOST_EXPRESSION = 'request.host';
 
 /**
- * The metric overrides of the crawler namespaces' Telemetry: the SNI tag on TCP metrics, the request-host tag on
- * HTTP metrics, and with `'minimal'` the removal of every standard tag the contract does not read.
+ * The metric overrides of the crawler namespaces' Telemetry: the SNI tag on closed TCP connections, the request-host
+ * tag on request counts, and with `'minimal'` the removal of every standard tag the contract does not read.
  */
 export function metricOverrides(tags: MetricTags, sniExpression: string): TelemetrySpecMetricsOverrides[] {
-  const upsert = (metrics: Metric[], tag: string, value: string) => metrics.map(metric => ({
+  const upsert = (metric: Metric, tag: string, value: string) => ({
     match: { metric, mode: Mode.CLIENT },
     tagOverrides: { [tag]: { operation: Operation.UPSERT, value } },
-  }));
-  const ours = [...upsert(TCP_METRICS, LABEL.sni, sniExpression), ...upsert(HTTP_DESTINATION_METRICS, LABEL.host, HOST_EXPRESSION)];
+  });
+  const ours = [upsert(SNI_METRIC, LABEL.sni, sniExpression), upsert(HOST_METRIC, LABEL.host, HOST_EXPRESSION)];
   return tags === 'minimal' ? [...minimalTagOverrides(), ...ours, ...disabledMetrics()] : ours;
 }
 
@@ -50,6 +48,7 @@ function minimalTagOverrides(): TelemetrySpecMetricsOverrides[] {
     [Metric.TCP_UNDERSCORE_OPENED_UNDERSCORE_CONNECTIONS, CONTRACT_TAGS.tcpOpened],
     [Metric.TCP_UNDERSCORE_SENT_UNDERSCORE_BYTES, CONTRACT_TAGS.tcpSentBytes],
     [Metric.TCP_UNDERSCORE_RECEIVED_UNDERSCORE_BYTES, CONTRACT_TAGS.tcpReceivedBytes],
+    [Metric.TCP_UNDERSCORE_CLOSED_UNDERSCORE_CONNECTIONS, CONTRACT_TAGS.tcpClosed],
   ];
   return [
     { match: { metric: Metric.ALL_UNDERSCORE_METRICS, mode: Mode.CLIENT }, tagOverrides: remove(ISTIO_STANDARD_TAGS.filter(t => !needed.has(t))) },
@@ -60,19 +59,13 @@ function minimalTagOverrides(): TelemetrySpecMetricsOverrides[] {
   ];
 }
 
-/**
- * Tags the sidecar puts on a metric: TCP metrics have no response code; the SNI tag is ours on TCP metrics, the
- * host tag ours on the HTTP metrics read per destination.
- */
+/** Tags the sidecar puts on a metric: TCP metrics have no response code; our SNI and host tags are on one metric each. */
 function tagsOf(metric: Metric): readonly string[] {
-  if (metric.startsWith('TCP_')) return [...ISTIO_STANDARD_TAGS.filter(t => t !== 'response_code' && t !== 'grpc_response_status'), LABEL.sni];
-  return HTTP_DESTINATION_METRICS.includes(metric) ? [...ISTIO_STANDARD_TAGS, LABEL.host] : ISTIO_STANDARD_TAGS;
+  const standard = metric.startsWith('TCP_') ? ISTIO_STANDARD_TAGS.filter(t => t !== 'response_code' && t !== 'grpc_response_status') : ISTIO_STANDARD_TAGS;
+  return [...standard, ...(metric === SNI_METRIC ? [LABEL.sni] : []), ...(metric === HOST_METRIC ? [LABEL.host] : [])];
 }
 
-/** Metrics no rule reads: inbound (server side) metrics of crawler pods, and closed TCP connections. */
+/** Metrics no rule reads: inbound (server side) metrics of crawler pods. */
 function disabledMetrics(): TelemetrySpecMetricsOverrides[] {
-  return [
-    { match: { metric: Metric.ALL_UNDERSCORE_METRICS, mode: Mode.SERVER }, disabled: true },
-    { match: { metric: Metric.TCP_UNDERSCORE_CLOSED_UNDERSCORE_CONNECTIONS, mode: Mode.CLIENT }, disabled: true },
-  ];
+  return [{ match: { metric: Metric.ALL_UNDERSCORE_METRICS, mode: Mode.SERVER }, disabled: true }];
 }

@@ -17,9 +17,8 @@ export const MAX_PROMETHEUS_RULE_BYTES = 512 * 1024;
 /** Resolved settings of the prometheus-operator objects (see OperatorOptions for the meaning). */
 export interface OperatorMonitoringProps {
   readonly namespace: string;
-  /** The standalone scrape job; the PodMonitor is rendered from it. */
-  readonly scrapeJob: Record<string, unknown>;
-  readonly podMonitorName: string;
+  /** The standalone scrape jobs; one PodMonitor, named like its job, is rendered from each. */
+  readonly scrapeJobs: ReadonlyArray<Record<string, unknown>>;
   readonly podMonitorLabels: Record<string, string>;
   readonly ruleName: string;
   readonly ruleLabels: Record<string, string>;
@@ -30,12 +29,12 @@ export interface OperatorMonitoringProps {
 }
 
 /**
- * The objects an existing prometheus-operator / kube-prometheus-stack installation picks up: a PodMonitor (the
- * scrape job), a PrometheusRule (recording rules and alerts) and one ConfigMap per dashboard for the Grafana
- * sidecar. Internal to MetricsStack.
+ * The objects an existing prometheus-operator / kube-prometheus-stack installation picks up: a PodMonitor per scrape
+ * job (each has its own sample limit, which a PodMonitor sets for all its endpoints), a PrometheusRule (recording
+ * rules and alerts) and one ConfigMap per dashboard for the Grafana sidecar. Internal to MetricsStack.
  */
 export class OperatorMonitoring extends Construct {
-  public readonly podMonitor: PodMonitor;
+  public readonly podMonitors: PodMonitor[];
   public readonly prometheusRule: PrometheusRule;
   private readonly ruleGroups: RuleGroup[] = [];
   private readonly dashboardUids = new Set<string>();
@@ -44,10 +43,10 @@ export class OperatorMonitoring extends Construct {
   constructor(scope: Construct, id: string, props: OperatorMonitoringProps) {
     super(scope, id);
     this.props = props;
-    this.podMonitor = new PodMonitor(this, 'PodMonitor', {
-      metadata: { name: props.podMonitorName, namespace: props.namespace, labels: { ...props.labels, ...props.podMonitorLabels } },
-      spec: podMonitorSpecFromScrapeJob(props.scrapeJob),
-    });
+    this.podMonitors = props.scrapeJobs.map((job, i) => new PodMonitor(this, i === 0 ? 'PodMonitor' : `PodMonitor-${job.job_name}`, {
+      metadata: { name: String(job.job_name), namespace: props.namespace, labels: { ...props.labels, ...props.podMonitorLabels } },
+      spec: podMonitorSpecFromScrapeJob(job),
+    }));
     this.prometheusRule = new PrometheusRule(this, 'Rules', {
       metadata: { name: props.ruleName, namespace: props.namespace, labels: { ...props.labels, ...props.ruleLabels } },
       spec: { groups: Lazy.any({ produce: () => this.ruleGroups.map(toOperatorGroup) }) as unknown as PrometheusRuleSpecGroups[] },

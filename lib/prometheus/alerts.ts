@@ -1,6 +1,7 @@
 import { ALERT_EXPR, LABEL } from '../metric-contract';
 import { VendorCatalog } from '../vendor';
 import { PropertyError, checkNumber, parseDuration } from '../validation';
+import { CrawlerJobs } from './recording-rules';
 import { AlertingRule, RuleGroup } from './rule-group';
 
 /** Alert thresholds; every field has a default. */
@@ -66,7 +67,8 @@ export function resolveAlertOptions(o: AlertOptions = {}): Required<AlertOptions
 const pct = (ratio: number) => `${+(ratio * 100).toFixed(2)}%`;
 
 /** Alerts in kubernetes-mixin style: for, severity, summary, description with labels, runbook_url. */
-export function alertGroups(vendors: VendorCatalog, job: string, sampleLimit: number, options: Required<AlertOptions>): RuleGroup[] {
+export function alertGroups(vendors: VendorCatalog, jobs: CrawlerJobs, limits: { totals: number; destinations: number }, options: Required<AlertOptions>): RuleGroup[] {
+  const job = jobs.totals;
   const v = `{{ $labels.${LABEL.vendor} }}`;
   const alert = (name: string, expr: string, forDuration: string, severity: 'warning' | 'critical', summary: string, description: string): AlertingRule => ({
     alert: name,
@@ -117,12 +119,15 @@ export function alertGroups(vendors: VendorCatalog, job: string, sampleLimit: nu
           `Crawlers of ${v} send to the gateway of {{ $labels.gateway_vendor }}.`,
           `Pods labelled proxy-vendor=${v} send {{ $value | humanize }} requests or connections per second to {{ $labels.gateway }}, a gateway of vendor {{ $labels.gateway_vendor }}: that traffic is billed by {{ $labels.gateway_vendor }} but reported under ${v}.`),
       ]),
-      alert('CrawlerSidecarNearSampleLimit', ALERT_EXPR.sampleLimitNear(job, sampleLimit, options.sampleLimitRatio), '15m', 'warning',
+      alert('CrawlerSidecarNearSampleLimit', ALERT_EXPR.sampleLimitNear([{ job, sampleLimit: limits.totals }, { job: jobs.destinations, sampleLimit: limits.destinations }], options.sampleLimitRatio), '15m', 'warning',
         'A crawler sidecar exposes nearly as many series as its scrape allows.',
-        `Pod {{ $labels.namespace }}/{{ $labels.pod }} exposes {{ $value }} samples per scrape, above ${pct(options.sampleLimitRatio)} of the limit ${sampleLimit}; beyond the limit its scrapes fail.`),
-      alert('CrawlerSidecarSampleLimitExceeded', ALERT_EXPR.sampleLimitHit, '1m', 'warning',
-        'Crawler sidecar scrapes exceed the sample limit.',
-        `Prometheus {{ $labels.instance }} rejected {{ $value | humanize }} scrapes in 5 minutes for exceeding the sample limit (${sampleLimit} for crawler sidecars); those pods are not measured.`),
+        `Pod {{ $labels.namespace }}/{{ $labels.pod }} exposes {{ $value }} samples per scrape in job {{ $labels.job }}, above ${pct(options.sampleLimitRatio)} of its limit (${limits.totals} for ${job}, ${limits.destinations} for ${jobs.destinations}); beyond it that scrape fails.`),
+      alert('CrawlerSidecarSampleLimitExceeded', ALERT_EXPR.sampleLimitHit(job, limits.totals), '1m', 'critical',
+        'A crawler sidecar\'s totals are not measured: its scrape exceeds the sample limit.',
+        `Pod {{ $labels.namespace }}/{{ $labels.pod }} exposes {{ $value }} samples of totals, above the limit ${limits.totals} of job ${job}: Prometheus rejects its scrapes, so its requests and bytes are not measured.`),
+      alert('CrawlerDestinationsNotMeasured', ALERT_EXPR.sampleLimitHit(jobs.destinations, limits.destinations), '5m', 'warning',
+        'A crawler pod reaches more destinations than its destination scrape allows.',
+        `Pod {{ $labels.namespace }}/{{ $labels.pod }} exposes {{ $value }} per-destination samples, above the limit ${limits.destinations} of job ${jobs.destinations}: its destinations are not measured (its requests count under destination "(not measured)"); its requests, connections and bytes still are.`),
     ],
   }];
 }

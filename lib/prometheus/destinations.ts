@@ -1,4 +1,4 @@
-import { DestinationGuard } from '../metric-contract';
+import { DestinationGuard, NOT_MEASURED_DESTINATION } from '../metric-contract';
 import { countryCodeSecondLevelSuffixes } from '../internal/public-suffixes';
 import { VendorCatalog } from '../vendor';
 import { PropertyError, checkDnsName, checkNumber } from '../validation';
@@ -45,7 +45,8 @@ export function resolveDestinationGuard(opts: DestinationOptions | undefined, ve
   return {
     fold,
     maxPerVendor,
-    pinned: [...new Set(vendors.vendors.flatMap(v => v.gatewayHosts))].sort(),
+    // Gateways (the misrouting alert reads them) and "(not measured)" are never ranked away into "(other)".
+    pinned: [...new Set([...vendors.vendors.flatMap(v => v.gatewayHosts), NOT_MEASURED_DESTINATION])].sort(),
     publicSuffixes: fold === 'registrable-domain' ? [...new Set([...countryCodeSecondLevelSuffixes(), ...extra])].sort() : [],
   };
 }

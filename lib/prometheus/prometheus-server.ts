@@ -8,7 +8,7 @@ import { addRuntimeDefaultSeccomp, restrictedContainerSecurity } from '../intern
 import { DiscoveryRbac } from './discovery-rbac';
 import { REMOTE_WRITE_SECRETS_DIR } from './remote-write';
 import { RuleGroup } from './rule-group';
-import { CrawlerScrapeOptions, crawlerScrapeJob, selfScrapeJob } from './scrape-config';
+import { CrawlerScrapeOptions, crawlerScrapeJobs, selfScrapeJob } from './scrape-config';
 import { ShardSpec, shardRelabelConfigs } from './sharding';
 
 /** Resolved settings of the Prometheus server (see PrometheusOptions for the meaning). */
@@ -183,11 +183,10 @@ export class PrometheusServer extends Construct {
   /** The Prometheus configuration as an object (before YAML rendering). */
   public config(): Record<string, unknown> {
     const { scrape, shard, externalLabels } = this.props;
-    const crawlerJobs = (this.props.scrapeCrawlers ?? true) ? [crawlerScrapeJob(scrape)] : [];
+    const crawlerJobs = (this.props.scrapeCrawlers ?? true) ? crawlerScrapeJobs(scrape) : [];
     if (shard) {
-      // Sharding comes last, after the filters: it splits exactly the targets the job keeps.
-      const job = crawlerJobs[0] as { relabel_configs: unknown[] };
-      job.relabel_configs = [...job.relabel_configs, ...shardRelabelConfigs(shard)];
+      // Sharding comes last, after the filters: it splits exactly the targets the jobs keep, alike in both jobs.
+      for (const job of crawlerJobs as Array<{ relabel_configs: unknown[] }>) job.relabel_configs = [...job.relabel_configs, ...shardRelabelConfigs(shard)];
     }
     const remoteWrite = this.props.remoteWrite?.() ?? [];
     return {

@@ -16,7 +16,7 @@ export interface PrometheusTopologyProps {
   /** Number of shards; 1 is a single Prometheus that scrapes everything. */
   readonly shards: number;
   /** Value of the crawler targets' `job` label. */
-  readonly crawlerJob: string;
+  readonly crawlerJobs: readonly string[];
   readonly remoteWrite: readonly RemoteWriteOptions[];
 }
 
@@ -42,10 +42,10 @@ export interface PrometheusTopology {
  * own outputs from it, so nothing reaches a store twice.
  */
 export function createPrometheusServers(scope: Construct, props: PrometheusTopologyProps): PrometheusTopology {
-  const { common, remoteWrite, crawlerJob } = props;
+  const { common, remoteWrite, crawlerJobs } = props;
   const secretNames = remoteWriteSecretNames(remoteWrite);
   const userEntries = (extra: Record<string, unknown>[]) => remoteWrite.map(rw =>
-    renderRemoteWrite(rw, [...extra, ...(rw.contractOnly ? contractWriteRelabelConfigs(crawlerJob) : [])]));
+    renderRemoteWrite(rw, [...extra, ...(rw.contractOnly ? contractWriteRelabelConfigs(crawlerJobs) : [])]));
 
   if (props.shards === 1) {
     const main = new PrometheusServer(scope, 'Prometheus', { ...common, remoteWrite: () => userEntries([]), secretNames });
@@ -80,7 +80,7 @@ export function createPrometheusServers(scope: Construct, props: PrometheusTopol
       externalLabels: { [SHARD_LABEL]: String(i) },
       remoteWrite: () => [
         renderRemoteWrite({ url: globalUrl, name: GLOBAL_QUEUE_NAME }, shardToGlobalWriteRelabelConfigs(
-          shard.groups.flatMap(g => g.rules.flatMap(r => isAlertingRule(r) ? [] : [r.record])), crawlerJob)),
+          shard.groups.flatMap(g => g.rules.flatMap(r => isAlertingRule(r) ? [] : [r.record])), crawlerJobs)),
         ...userEntries([DROP_SHARD_PARTIALS]),
       ],
       secretNames,

@@ -2,18 +2,25 @@ import { COST_RULE_INTERVAL_SECONDS, DestinationGuard, LABEL, RECORDING_EXPR, RU
 import { VendorCatalog } from '../vendor';
 import { RecordingRule, RuleGroup } from './rule-group';
 
+/** The `job` label values of the two crawler scrape jobs. */
+export interface CrawlerJobs {
+  readonly totals: string;
+  readonly destinations: string;
+}
+
 /**
  * The metric contract's recording rules. Order matters: rules read earlier rules of the same group,
  * which Prometheus evaluates sequentially at the same timestamp.
  */
-export function recordingRuleGroups(vendors: VendorCatalog, job: string, destinations: DestinationGuard = UNBOUNDED_DESTINATIONS): RuleGroup[] {
+export function recordingRuleGroups(vendors: VendorCatalog, jobs: CrawlerJobs, destinations: DestinationGuard = UNBOUNDED_DESTINATIONS): RuleGroup[] {
   const r = (record: string, expr: string): RecordingRule => ({ record, expr });
-  const bounded = destinationRuleExprs(destinations);
+  const bounded = destinationRuleExprs(destinations, jobs.destinations);
   const gatewayHosts = [...new Set(vendors.vendors.flatMap(v => v.gatewayHosts))].sort();
   return [
     {
       name: RULE_GROUP,
       rules: [
+        r(RULE.podRequests, RECORDING_EXPR.podRequests),
         r(RULE.requests, RECORDING_EXPR.requests),
         r(RULE.destinationRequests, bounded.destinationRequests),
         // Only with gateways: the misrouting alert reads it.
@@ -22,12 +29,10 @@ export function recordingRuleGroups(vendors: VendorCatalog, job: string, destina
         r(RULE.podReceivedBytes, RECORDING_EXPR.podReceivedBytes),
         r(RULE.vendorSentBytes, RECORDING_EXPR.vendorSentBytes),
         r(RULE.vendorReceivedBytes, RECORDING_EXPR.vendorReceivedBytes),
-        r(RULE.destinationSentBytes, bounded.destinationSentBytes),
-        r(RULE.destinationReceivedBytes, bounded.destinationReceivedBytes),
         r(RULE.responseCodes, RECORDING_EXPR.responseCodes),
         r(RULE.errorRatio, RECORDING_EXPR.errorRatio),
         r(RULE.durationBuckets, RECORDING_EXPR.durationBuckets),
-        r(RULE.crawlerPods, RECORDING_EXPR.crawlerPods(job)),
+        r(RULE.crawlerPods, RECORDING_EXPR.crawlerPods(jobs.totals)),
         r(RULE.unattributedBytes, RECORDING_EXPR.unattributedBytes),
       ],
     },

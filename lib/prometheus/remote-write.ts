@@ -234,20 +234,20 @@ function escapeRegex(literal: string): string {
   return literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** Per-target health of the crawler job: what target and sample-limit alerts and the health dashboard read. */
-function crawlerJobSeries(job: string): string {
-  return `(?:up|scrape_samples_post_metric_relabeling|scrape_duration_seconds);${escapeRegex(job)}`;
+/** Per-target health of the crawler jobs: what target and sample-limit alerts and the health dashboard read. */
+function crawlerJobSeries(jobs: readonly string[]): string {
+  return `(?:up|scrape_samples_post_metric_relabeling|scrape_duration_seconds);(?:${jobs.map(escapeRegex).join('|')})`;
 }
 
-/** Keeps the contract's recording rules and the crawler job's `up`/sample counts; drops raw series. */
-export function contractWriteRelabelConfigs(job: string): Record<string, unknown>[] {
-  return [{ source_labels: ['__name__', 'job'], regex: `(?:${CONTRACT_RULES_REGEX});.*|${crawlerJobSeries(job)}`, action: 'keep' }];
+/** Keeps the contract's recording rules and the crawler jobs' `up`/sample counts; drops raw series. */
+export function contractWriteRelabelConfigs(jobs: readonly string[]): Record<string, unknown>[] {
+  return [{ source_labels: ['__name__', 'job'], regex: `(?:${CONTRACT_RULES_REGEX});.*|${crawlerJobSeries(jobs)}`, action: 'keep' }];
 }
 
 /** A shard sends the global Prometheus exactly what the global rules read: the shard rules' outputs and `up`. */
-export function shardToGlobalWriteRelabelConfigs(recordedNames: readonly string[], job: string): Record<string, unknown>[] {
+export function shardToGlobalWriteRelabelConfigs(recordedNames: readonly string[], jobs: readonly string[]): Record<string, unknown>[] {
   const names = [...new Set(recordedNames)].map(escapeRegex).join('|');
-  return [{ source_labels: ['__name__', 'job'], regex: `(?:${names});.*|${crawlerJobSeries(job)}`, action: 'keep' }];
+  return [{ source_labels: ['__name__', 'job'], regex: `(?:${names});.*|${crawlerJobSeries(jobs)}`, action: 'keep' }];
 }
 
 /** Series a shard recorded as partials (`*_shard:*`); the global layer sends the totals instead. */

@@ -1,4 +1,4 @@
-import { LABEL, PER_POD_SOURCE_TAGS, SCRAPED_SERIES, SCRAPE_JOB, VENDOR_POD_LABEL } from '../metric-contract';
+import { DESTINATION_SCRAPE_JOB, DESTINATION_SERIES, LABEL, PER_POD_SOURCE_TAGS, SCRAPED_SERIES, SCRAPE_JOB, TOTAL_SERIES, VENDOR_POD_LABEL } from '../metric-contract';
 
 /** Options of the crawler sidecar scrape job. */
 export interface CrawlerScrapeOptions {
@@ -11,8 +11,10 @@ export interface CrawlerScrapeOptions {
   readonly clusterWide?: boolean;
   readonly scrapeInterval: string;
   readonly scrapeTimeout: string;
-  /** Most samples one sidecar may expose after metric relabeling; a target above it fails its scrape. */
+  /** Most samples of totals one sidecar may expose after metric relabeling; a target above it fails its scrape. */
   readonly sampleLimit: number;
+  /** Most samples of per-destination counters one sidecar may expose; above it the pod's destinations go unmeasured. */
+  readonly destinationSampleLimit: number;
   readonly labelLimit: number;
   readonly labelNameLengthLimit: number;
   readonly labelValueLengthLimit: number;
@@ -35,21 +37,31 @@ export function podLabelPresentMeta(label: string): string {
 export const KEPT_METRICS: readonly string[] = SCRAPED_SERIES;
 
 /**
- * The scrape job for crawler sidecars. One target per pod: the istio-proxy container's Envoy stats port
- * (`http-envoy-prom`, 15090), labelled with proxy_vendor (from the pod label), namespace and pod.
+ * The two scrape jobs for crawler sidecars, over the same targets: one target per pod, the istio-proxy container's
+ * Envoy stats port (`http-envoy-prom`, 15090), labelled with proxy_vendor (from the pod label), namespace and pod.
+ * `crawler-sidecars` keeps the totals (a handful of series per pod whatever it crawls); `crawler-destinations` the
+ * per-destination counters, under a sample limit of their own. A pod reaching more hosts than that limit fails its
+ * destination scrape only: its requests, connections and bytes are still measured.
  */
-export function crawlerScrapeJob(opts: CrawlerScrapeOptions): Record<string, unknown> {
+export function crawlerScrapeJobs(opts: CrawlerScrapeOptions): Array<Record<string, unknown>> {
+  return [
+    crawlerScrapeJob(opts, SCRAPE_JOB, TOTAL_SERIES, opts.sampleLimit),
+    crawlerScrapeJob(opts, DESTINATION_SCRAPE_JOB, DESTINATION_SERIES, opts.destinationSampleLimit),
+  ];
+}
+
+function crawlerScrapeJob(opts: CrawlerScrapeOptions, name: string, kept: readonly string[], sampleLimit: number): Record<string, unknown> {
   return {
-    job_name: SCRAPE_JOB,
+    job_name: name,
     honor_timestamps: true,
     scrape_interval: opts.scrapeInterval,
     scrape_timeout: opts.scrapeTimeout,
     metrics_path: '/stats/prometheus',
-    sample_limit: opts.sampleLimit,
+    sample_limit: sampleLimit,
     label_limit: opts.labelLimit,
     label_name_length_limit: opts.labelNameLengthLimit,
     label_value_length_limit: opts.labelValueLengthLimit,
-    kubernetes_sd_configs: [opts.clusterWide ? { role: 'pod' } : { role: 'pod', namespaces: { names: opts.namespaces } }],
+    kubernetes_sd_configs: [opts.clusterWide ? { role: 'pod' } : { role: 'pod', namespaces: { names: [...opts.namespaces] } }],
     relabel_configs: [
       ...(opts.clusterWide ? [{
         // Every pod of the crawler namespaces (unlabelled ones count as unattributed), and vendor-labelled pods elsewhere.
@@ -70,7 +82,7 @@ export function crawlerScrapeJob(opts: CrawlerScrapeOptions): Record<string, unk
       { source_labels: ['__meta_kubernetes_pod_name'], target_label: LABEL.pod, action: 'replace' },
     ],
     metric_relabel_configs: [
-      { source_labels: ['__name__'], regex: KEPT_METRICS.join('|'), action: 'keep' },
+      { source_labels: ['__name__'], regex: kept.join('|'), action: 'keep' },
       // Crawlers are clients: inbound (reporter="destination") series describe no proxy traffic.
       { source_labels: ['reporter'], regex: 'destination', action: 'drop' },
       // On outbound series source_* describe the scraped pod itself: constant per target, so dropping them

@@ -29,6 +29,7 @@ export function shardRelabelConfigs(shard: ShardSpec): Record<string, unknown>[]
 export type RulePlacement = 'shard' | 'partial' | 'global';
 
 export const RULE_PLACEMENT: Readonly<Record<string, RulePlacement>> = {
+  [RULE.podRequests]: 'shard',
   [RULE.requests]: 'partial',
   [RULE.destinationRequests]: 'partial',
   [RULE.gatewayRequests]: 'partial',
@@ -37,8 +38,6 @@ export const RULE_PLACEMENT: Readonly<Record<string, RulePlacement>> = {
   // The sum of the pod-level series every shard sends.
   [RULE.vendorSentBytes]: 'global',
   [RULE.vendorReceivedBytes]: 'global',
-  [RULE.destinationSentBytes]: 'partial',
-  [RULE.destinationReceivedBytes]: 'partial',
   [RULE.responseCodes]: 'partial',
   [RULE.errorRatio]: 'global',
   // Histogram buckets add up; quantiles are taken from the global sum.

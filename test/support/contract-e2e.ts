@@ -98,8 +98,9 @@ export function describeContractE2e(mode: MetricsStackMode): ContractE2e {
     const groups = await prom.rules();
     expect(groups.find(g => g.name === 'sidecar-sim-proof').rules[0].health).toBe('ok');
 
-    // TCP connections per destination: SNI for direct TLS (the inspector's), the gateway for a TCP gateway.
-    const tcp = await byLabel('sum by (destination_sni) (rate(istio_tcp_connections_opened_total{reporter="source", proxy_vendor="vendor-c"}[5m]))', 'destination_sni', at);
+    // TCP connections per destination: SNI for direct TLS (the inspector's, on closed connections), the gateway for a
+    // TCP gateway (on every TCP metric).
+    const tcp = await byLabel('sum by (destination_sni) (rate(istio_tcp_connections_closed_total{reporter="source", proxy_vendor="vendor-c"}[5m]))', 'destination_sni', at);
     expectClose(tcp.get('www.wikipedia.org'), sim.rates({ vendor: 'vendor-c', destination: 'www.wikipedia.org' }).connections, 'vendor-c TLS connections/s');
     const tunnels = await byLabel('sum by (destination_service) (rate(istio_tcp_connections_opened_total{reporter="source", proxy_vendor="vendor-a"}[5m]))', 'destination_service', at);
     expectClose(tunnels.get(TUNNEL_A), sim.rates({ vendor: 'vendor-a', destination: TUNNEL_A }).connections, 'vendor-a gateway connections/s');

@@ -58,13 +58,31 @@ export function realisticPod(o: RealisticPodOptions): SimPod {
 }
 
 /**
- * The floor: series a pod needs for requirements A–D and nothing else. Per destination and protocol (HTTP
- * host, SNI, gateway, "unknown"), one request-or-connection counter (A, B), one upload and one download byte
- * counter (C, D). Response codes, latency buckets and the scrape's own series are extras the alerts and
- * dashboards use.
+ * A broad crawler: `sites` distinct HTTPS sites reached directly (each with its SNI) at `connectionsPerHour` each,
+ * plus a few plain-HTTP hosts. What makes per-destination labels expensive: one series per site per counter.
+ */
+export function broadPod(o: { name: string; vendor: string; ip: string; sites: number; connectionsPerHour: number; sidecar: SidecarModel; namespace?: string }): SimPod {
+  const perSecond = o.connectionsPerHour / 3600;
+  const flows: CrawlerFlow[] = [
+    ...Array.from({ length: o.sites }, (_, i): CrawlerFlow => ({
+      kind: 'tls', host: `www.site${i}.example`, perSecond, requestsPerConnection: 5, upBytes: 3_000, downBytes: 90_000,
+    })),
+    ...['example.com', 'example.org', 'example.net'].map((host, i): CrawlerFlow => ({
+      kind: 'http', host, perSecond: 1 + i, requestsPerConnection: 10, responseCode: 200, upBytes: 320, downBytes: 15_000, durationMs: 90,
+    })),
+  ];
+  return { name: o.name, namespace: o.namespace ?? 'crawlers', vendor: o.vendor, ip: o.ip, flows, sidecar: o.sidecar };
+}
+
+/**
+ * The floor: series a pod needs for requirements A–D and nothing else: per destination and protocol (HTTP host,
+ * SNI, gateway, "unknown") one request-or-connection counter (B), and per pod one counter per protocol (A) and one
+ * upload and one download byte counter (C, D). Response codes, latency buckets and the scrape's own series are
+ * extras the alerts and dashboards use.
  */
 export function floorSeriesPerPod(pod: SimPod, intent: ContractIntent): number {
-  return 3 * new Set(pod.flows.map(f => contractView(f, intent)).map(v => `${v.protocol} ${v.destination}`)).size;
+  const views = pod.flows.map(f => contractView(f, intent));
+  return new Set(views.map(v => `${v.protocol} ${v.destination}`)).size + new Set(views.map(v => v.protocol)).size + 2;
 }
 
 /** A series with its per-second rate: podFamilies after one second. */

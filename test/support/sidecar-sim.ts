@@ -217,7 +217,7 @@ export class SidecarSim {
 
   /** The exposition a pod serves at the current simulated time. */
   public exposition(podName: string): string {
-    return render(this.series(this.pod(podName)));
+    return this.render(this.pod(podName));
   }
 
   public async stop(): Promise<void> {
@@ -277,7 +277,7 @@ export class SidecarSim {
       return;
     }
     this.scrapes.set(ip, (this.scrapes.get(ip) ?? 0) + 1);
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(render(this.series(pod)));
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(this.render(pod));
   }
 
   /** Seconds of counting since the sidecar's last (re)start, at sample time ts. A restart at ts still shows the old count. */
@@ -286,11 +286,20 @@ export class SidecarSim {
     return (ts - (restarts.length ? restarts[restarts.length - 1] : this.startMs!)) / 1000;
   }
 
-  private series(pod: SimPod): Family[] {
-    if (this.startMs === undefined) return podFamilies(pod, undefined); // warm-up: no traffic yet, no istio traffic series
+  /**
+   * A pod's exposition now. Every istio_* value is its per-second rate times the seconds counted, so the families of
+   * one second (built once per pod) are scaled at each scrape: a pod with tens of thousands of series renders in
+   * milliseconds, well within a scrape timeout.
+   */
+  private render(pod: SimPod): string {
+    if (this.startMs === undefined) return render(podFamilies(pod, undefined)); // warm-up: no traffic yet, no istio traffic series
+    let perSecond = this.perSecondFamilies.get(pod);
+    if (!perSecond) this.perSecondFamilies.set(pod, perSecond = podFamilies(pod, 1, 0));
     const ts = this.sampleTime();
-    return podFamilies(pod, this.elapsedSeconds(pod, ts), ts);
+    return render(perSecond, this.elapsedSeconds(pod, ts), ts);
   }
+
+  private readonly perSecondFamilies = new WeakMap<SimPod, Family[]>();
 }
 
 /**
@@ -508,11 +517,20 @@ function escapeLabel(v: string): string {
 }
 
 /** The text exposition of families (Prometheus 0.0.4 format). */
-export function render(families: Family[]): string {
+/**
+ * The text exposition of families (Prometheus 0.0.4 format). With `scale` and `ts`, samples that carry a timestamp
+ * (the istio_* traffic counters) are multiplied by `scale` and stamped `ts`; the others (Envoy's own stats) are
+ * written as they are.
+ */
+export function render(families: Family[], scale?: number, ts?: number): string {
   const out: string[] = [];
   for (const f of families) {
     out.push(`# TYPE ${f.name} ${f.type}`);
-    for (const s of f.samples.values()) out.push(`${s.line} ${s.value}${s.ts === undefined ? '' : ` ${s.ts}`}`);
+    for (const s of f.samples.values()) {
+      if (s.ts === undefined) out.push(`${s.line} ${s.value}`);
+      else if (scale === undefined) out.push(`${s.line} ${s.value} ${s.ts}`);
+      else out.push(`${s.line} ${s.value * scale} ${ts}`);
+    }
   }
   return out.join('\n') + '\n';
 }
