@@ -163,6 +163,8 @@ export class MeshTelemetry extends Construct {
       };
     }
 
+    // In-cluster gateways: the crawler sidecars must import their Services.
+    const gatewayServices = props.vendors.vendors.flatMap(v => v.endpoints.filter(e => e.serviceNamespace).map(e => `${e.serviceNamespace}/${e.host}`));
     for (const ns of this.namespaces) {
       const scopeNs = new Construct(this, ns);
       if (props.createNamespaces ?? true) {
@@ -182,7 +184,7 @@ export class MeshTelemetry extends Construct {
         metadata: { name: 'default', namespace: ns },
         spec: {
           outboundTrafficPolicy: { mode: SidecarSpecOutboundTrafficPolicyMode.ALLOW_UNDERSCORE_ANY },
-          egress: [{ hosts: ['./*', ...extraEgressHosts] }],
+          egress: [{ hosts: [...new Set(['./*', ...extraEgressHosts, ...gatewayServices])] }],
         },
       });
       for (const port of this.httpPorts) httpListener(scopeNs, ns, port);
@@ -244,6 +246,17 @@ function httpListener(scope: Construct, namespace: string, port: number): void {
 function gatewayEntry(scope: Construct, namespace: string, vendor: Vendor, endpoint: VendorEndpoint): void {
   const name = `proxy-vendor-${vendor.name}-${endpoint.port}`;
   const protocol = vendor.inspected ? 'HTTP' : 'TCP';
+  // An in-cluster Service is in Istio's registry already: a ServiceEntry for the same host would compete with it.
+  if (!endpoint.serviceNamespace) gatewayServiceEntry(scope, namespace, vendor, endpoint, name, protocol);
+  if (vendor.inspected) {
+    new EnvoyFilter(scope, `GatewayInspection-${vendor.name}-${endpoint.port}`, {
+      metadata: { name, namespace, labels: { ...PART_OF, [VENDOR_POD_LABEL]: vendor.name } },
+      spec: gatewayInspectionSpec(endpoint, name),
+    });
+  }
+}
+
+function gatewayServiceEntry(scope: Construct, namespace: string, vendor: Vendor, endpoint: VendorEndpoint, name: string, protocol: string): void {
   new ServiceEntry(scope, `Gateway-${vendor.name}-${endpoint.port}`, {
     metadata: { name, namespace, labels: { ...PART_OF, [VENDOR_POD_LABEL]: vendor.name } },
     spec: {
@@ -255,12 +268,6 @@ function gatewayEntry(scope: Construct, namespace: string, vendor: Vendor, endpo
       ports: [{ number: endpoint.port, name: `${protocol.toLowerCase()}-${endpoint.port}`, protocol }],
     },
   });
-  if (vendor.inspected) {
-    new EnvoyFilter(scope, `GatewayInspection-${vendor.name}-${endpoint.port}`, {
-      metadata: { name, namespace, labels: { ...PART_OF, [VENDOR_POD_LABEL]: vendor.name } },
-      spec: gatewayInspectionSpec(endpoint, name),
-    });
-  }
 }
 
 /** HTTP ports: unique, not TLS's 443, not the sidecar's own ports, not a vendor gateway's port. */

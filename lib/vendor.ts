@@ -10,8 +10,10 @@ export interface VendorProps {
    */
   readonly weight?: number;
   /**
-   * Gateway endpoints of the vendor, as `host:port`. Each becomes a ServiceEntry of its own, and
-   * crawlers send through the first one as HTTP(S)_PROXY.
+   * Gateway endpoints of the vendor, as `host:port`. Each becomes a ServiceEntry of its own, and crawlers send
+   * through the first one as HTTP(S)_PROXY. An in-cluster gateway is named as Istio knows its Service,
+   * `<service>.<namespace>.svc.cluster.local:<port>`: it gets no ServiceEntry (Istio's registry has the Service, whose
+   * port name must then say TCP, e.g. `tcp-proxy`, or HTTP, `http-proxy`, for `gateway.inspect: 'http'`).
    * @default - none: crawlers of this vendor connect directly
    */
   readonly endpoints?: string[];
@@ -68,6 +70,11 @@ export interface GatewayOptions {
 export interface VendorEndpoint {
   readonly host: string;
   readonly port: number;
+  /**
+   * The namespace of an in-cluster gateway: the host is a Kubernetes Service's name as Istio knows it,
+   * `<service>.<namespace>.svc.<cluster domain>`. Istio's own registry has it, so no ServiceEntry is made for it.
+   */
+  readonly serviceNamespace?: string;
 }
 
 /** A validated vendor. */
@@ -129,7 +136,11 @@ export function parseEndpoint(property: string, value: string): VendorEndpoint {
     throw new PropertyError(property, value, 'must name the gateway by DNS host, not by IP address');
   }
   checkDnsName(property, host);
-  return { host, port };
+  const service = /^[a-z0-9-]+\.([a-z0-9-]+)\.svc\.(.+)$/.exec(host);
+  if (!service && /\.svc$/.test(host)) {
+    throw new PropertyError(property, value, 'names an in-cluster Service without the cluster domain: use the name Istio knows it by, e.g. \'gateway.proxy-demo.svc.cluster.local\'');
+  }
+  return service ? { host, port, serviceNamespace: service[1] } : { host, port };
 }
 
 /**

@@ -94,6 +94,40 @@ describe('sidecar model, minimal-profile mesh with the product\'s manifests', ()
   });
 });
 
+describe('sidecar model: in-cluster gateways (Kubernetes Services)', () => {
+  const service = (name: string, portName: string, port: number): KubeObject => ({
+    apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'proxy-demo' },
+    spec: { selector: { app: name }, ports: [{ name: portName, port, targetPort: port }] },
+  });
+  const objects = [
+    ...synthChart(chart => new MeshTelemetry(chart, 'mesh', {
+      vendors: new VendorCatalog([
+        { name: 'demo-a', endpoints: ['gateway-a.proxy-demo.svc.cluster.local:3128'] },
+        { name: 'demo-b', endpoints: ['gateway-b.proxy-demo.svc.cluster.local:3129'], gateway: { inspect: 'http' } },
+      ]),
+    })),
+    service('gateway-a', 'tcp-proxy', 3128), service('gateway-b', 'http-proxy', 3129),
+  ];
+  const m = SidecarModel.fromObjects(objects, 'crawlers');
+
+  test('a TCP gateway Service: its cluster IP\'s listener, connections to the Service', () => {
+    const obs = observe(m, viaGateway('gateway-a.proxy-demo.svc.cluster.local:3128', 'https', 'www.example.org', 2));
+    expect(obs).toMatchObject({ kind: 'tcp', destination: { service: 'gateway-a.proxy-demo.svc.cluster.local', serviceName: 'gateway-a', serviceNamespace: 'proxy-demo' } });
+    expect(obs.path).toMatch(/^listener 10\.96\.1\.\d+:3128 → gateway-a/);
+  });
+
+  test('an inspected gateway Service (HTTP port): requests with the gateway\'s codes and the target as host', () => {
+    const obs = observe(m, viaGateway('gateway-b.proxy-demo.svc.cluster.local:3129', 'https', 'www.example.org', 2, { responseCode: 429 }));
+    expect(obs).toMatchObject({ kind: 'http', responseCode: 429, destination: { service: 'gateway-b.proxy-demo.svc.cluster.local' } });
+    expect(obs.tagValues).toEqual({ destination_host: 'www.example.org:443' });
+  });
+
+  test('without the Sidecar importing the gateway\'s namespace, the Service is unknown to the sidecar: passthrough to "unknown"', () => {
+    const blind = SidecarModel.fromObjects(objects.map(o => o.kind === 'Sidecar' ? { ...o, spec: { ...o.spec, egress: [{ hosts: ['./*', 'istio-system/*'] }] } } : o), 'crawlers');
+    expect(observe(blind, viaGateway('gateway-a.proxy-demo.svc.cluster.local:3128', 'https', 'www.example.org', 2)).destination.service).toBe('unknown');
+  });
+});
+
 describe('sidecar model: what goes wrong without the product\'s manifests', () => {
   test('no HTTP ServiceEntry on port 80 in a minimal-profile mesh: plain HTTP is TCP to "unknown" (no requests, no Host)', () => {
     const blind = model({ httpPorts: [] });

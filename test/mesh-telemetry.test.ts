@@ -128,6 +128,26 @@ describe('MeshTelemetry', () => {
     }
   });
 
+  test('in-cluster gateways: no ServiceEntry against Istio\'s registry, the Service imported by the Sidecar, inspection routes still', () => {
+    // GIVEN gateways that are Kubernetes Services
+    const catalog = new VendorCatalog([
+      { name: 'demo-a', endpoints: ['gateway-a.proxy-demo.svc.cluster.local:3128'] },
+      { name: 'demo-b', endpoints: ['gateway-b.proxy-demo.svc.cluster.local:3129'], gateway: { inspect: 'http' } },
+    ]);
+
+    // WHEN
+    const objects = synthChart(chart => new MeshTelemetry(chart, 'mesh', { vendors: catalog }));
+
+    // THEN
+    expectValidObjects(objects);
+    expect(objects.filter(o => o.kind === 'ServiceEntry').map(o => o.metadata.name)).toEqual(['proxy-telemetry-http-80']);
+    expect(findObject(objects, 'Sidecar', 'default').spec.egress).toEqual([{
+      hosts: ['./*', 'istio-system/*', 'proxy-demo/gateway-a.proxy-demo.svc.cluster.local', 'proxy-demo/gateway-b.proxy-demo.svc.cluster.local'],
+    }]);
+    const inspection = findObject(objects, 'EnvoyFilter', 'proxy-vendor-demo-b-3129');
+    expect(inspection.spec.configPatches[2].match.cluster.name).toBe('outbound|3129||gateway-b.proxy-demo.svc.cluster.local');
+  });
+
   test('createNamespaces false leaves namespaces to the user', () => {
     const objects = synthChart(chart => new MeshTelemetry(chart, 'mesh', { vendors: vendors(), createNamespaces: false }));
     expect(objects.filter(o => o.kind === 'Namespace')).toEqual([]);

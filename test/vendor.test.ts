@@ -31,6 +31,7 @@ describe('VendorCatalog', () => {
     [[{ name: 'a', endpoints: ['GW_bad:8000'] }], '\'vendors[0].endpoints[0]\' ("GW_bad") must be a DNS name'],
     [[{ name: 'a', endpoints: ['gw.example:443'] }], '\'vendors[0].endpoints[0]\' ("gw.example:443") uses port 443, the crawlers\' direct HTTPS port, which a gateway ServiceEntry would claim for all crawler traffic'],
     [[{ name: 'a', endpoints: ['gw.example:15001'] }], 'uses port 15001, a port of the istio-proxy sidecar itself'],
+    [[{ name: 'a', endpoints: ['gateway.proxy-demo.svc:3128'] }], '\'vendors[0].endpoints[0]\' ("gateway.proxy-demo.svc:3128") names an in-cluster Service without the cluster domain'],
     // Two hosts of one vendor on one port: an address-less port has one filter chain, the first host would take it all.
     [[{ name: 'a', endpoints: ['gw1.a.example:8000', 'gw2.a.example:8000'] }], '\'vendors[0].endpoints[1]\' ("gw2.a.example:8000") uses port 8000, already taken by a/gw1.a.example'],
     [[{ name: 'a', gateway: { inspect: 'http' } }], '\'vendors[0].gateway\' ({"inspect":"http"}) is set but the vendor has no endpoints'],
