@@ -158,8 +158,29 @@ export const RULE = {
   monthlyTrafficBudgetBytes: 'proxy_vendor:proxy_monthly_traffic_budget_bytes:constant',
 } as const;
 
-/** Evaluation interval of the cost rule group: its 1h rates change slowly. */
-export const COST_RULE_INTERVAL_SECONDS = 60;
+/**
+ * Recording rules the contract's rules are built from, so that raw sidecar series are read about once per
+ * evaluation: per pod and response code (HTTP requests), per pod and destination_service (TCP connections), and the
+ * unbounded per-destination sums. Not part of the contract: their level does not start with `proxy_vendor`, so
+ * contract-only remote write leaves them out, and a shard keeps them to itself.
+ */
+export const INTERMEDIATE = {
+  podResponseCodes: 'pod_response_code:proxy_http_requests:rate5m',
+  podConnections: 'pod_destination_service:proxy_tcp_connections:rate5m',
+  destinations: 'destination_unbounded:proxy_requests:rate5m',
+} as const;
+
+/** Rule groups, evaluated concurrently by Prometheus: totals, destinations and latency read different raw series. */
+export const RULE_GROUPS = {
+  totals: RULE_GROUP,
+  destinations: 'proxy-telemetry.destinations',
+  latency: 'proxy-telemetry.latency',
+  vendors: 'proxy-telemetry.vendors',
+  cost: 'proxy-telemetry.cost',
+} as const;
+
+/** Evaluation interval of the cost rule group: 1h averages of the 5m rules, which change slowly. */
+export const COST_RULE_INTERVAL_SECONDS = 300;
 
 /** Labels each destination rule keeps beside `destination`: the bound ranks destinations within them. */
 export const DESTINATION_RULE_LABELS: Readonly<Record<string, readonly string[]>> = {
@@ -170,8 +191,6 @@ export const DESTINATION_RULE_LABELS: Readonly<Record<string, readonly string[]>
 export const MONTH_SECONDS = 30 * 86400;
 const GIB = 1024 ** 3;
 
-/** Counters of every HTTP request and TCP connection opened, free of destination tags: the totals (A). */
-const REQUEST_COUNTERS = [`${ISTIO.requestBytes}_count`, ISTIO.tcpOpened];
 /** Counters per destination (B): HTTP requests by host, TCP connections by SNI (counted when they close). */
 const DESTINATION_COUNTERS = [ISTIO.requests, ISTIO.tcpClosed];
 /** Upload: request wire bytes plus bytes the sidecar received from the app. */
@@ -221,6 +240,15 @@ function bothDirections(matchers: string, window: string): string {
   return byDirection(rate(UPLOAD_COUNTERS, matchers, window), rate(DOWNLOAD_COUNTERS, matchers, window));
 }
 
+/**
+ * The average of a recorded rate over the last hour: its samples' sum over their count, or over the samples a full
+ * hour holds (3600 / interval) when the series is younger than that. An hour's window holds one sample more than
+ * that when the evaluation times fall on both its ends; the count absorbs it.
+ */
+function hourlyAverage(rule: string, intervalSeconds: number): string {
+  return `sum_over_time(${rule}[1h]) / clamp_min(count_over_time(${rule}[1h]), ${Math.floor(3600 / intervalSeconds)})`;
+}
+
 /** Upload and download vectors side by side, told apart by a `direction` label so they never collide. */
 function byDirection(sent: string, received: string): string {
   return `label_replace(${sent}, "direction", "sent", "", "") or label_replace(${received}, "direction", "received", "", "")`;
@@ -228,27 +256,44 @@ function byDirection(sent: string, received: string): string {
 
 const NO_GUARD = { fold: 'none', maxPerVendor: 0, pinned: [], publicSuffixes: [] } as const;
 
-/** Every PromQL expression of the recording rules. */
+/**
+ * Every PromQL expression of the recording rules. Layered: the raw request and connection counters are read once,
+ * into the per-pod intermediates; everything per vendor, code or gateway is summed from those.
+ */
 export const RECORDING_EXPR = {
-  podRequests: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod, 'request_protocol')} (${rate(REQUEST_COUNTERS, ATTRIBUTED, '5m')})`,
+  podResponseCodes: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod, 'request_protocol', 'response_code')} (rate(${ISTIO.requestBytes}_count{${ATTRIBUTED}}[5m]))`,
+  podConnections: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod, 'request_protocol', 'destination_service')} (rate(${ISTIO.tcpOpened}{${ATTRIBUTED}}[5m]))`,
+  // The two intermediates differ in their other labels, so one name regex sums them without collisions.
+  podRequests: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod, 'request_protocol')} ({__name__=~"${INTERMEDIATE.podResponseCodes}|${INTERMEDIATE.podConnections}"})`,
   requests: `sum ${by(LABEL.vendor, 'request_protocol')} (${RULE.podRequests})`,
-  /** Requests and connections to the vendor gateway hosts, per gateway (destination_service of the gateway's cluster). */
-  gatewayRequests: (gatewayHosts: readonly string[]) =>
-    `sum ${by(LABEL.vendor, GATEWAY_LABEL, 'request_protocol')} (label_replace(${rate([ISTIO.requests, ISTIO.tcpOpened], `${ATTRIBUTED}, destination_service=~"${anyOf(gatewayHosts)}"`, '5m')}, "${GATEWAY_LABEL}", "$1", "destination_service", "(.*)"))`,
+  /**
+   * Requests (inspected gateways, from the destination counters) and connections (TCP gateways, from the per-pod
+   * intermediate) per gateway host: destination_service of the gateway's cluster.
+   */
+  gatewayRequests: (gatewayHosts: readonly string[]) => {
+    const gateway = `destination_service=~"${anyOf(gatewayHosts)}"`;
+    return `sum ${by(LABEL.vendor, GATEWAY_LABEL, 'request_protocol')} (label_replace(${INTERMEDIATE.podConnections}{${gateway}} or rate(${ISTIO.requests}{${ATTRIBUTED}, ${gateway}}[5m]), "${GATEWAY_LABEL}", "$1", "destination_service", "(.*)"))`;
+  },
   /** Every host by name; MetricsStack records `destinationRuleExprs(guard, job)`, bounded, instead. */
   destinationRequests: destinationRuleExprs(NO_GUARD, DESTINATION_SCRAPE_JOB).destinationRequests,
   podSentBytes: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${rate(UPLOAD_COUNTERS, ATTRIBUTED, '5m')})`,
   podReceivedBytes: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${rate(DOWNLOAD_COUNTERS, ATTRIBUTED, '5m')})`,
   vendorSentBytes: `sum ${by(LABEL.vendor)} (${RULE.podSentBytes})`,
   vendorReceivedBytes: `sum ${by(LABEL.vendor)} (${RULE.podReceivedBytes})`,
-  responseCodes: `sum ${by(LABEL.vendor, 'response_code')} (rate(${ISTIO.requestBytes}_count{${ATTRIBUTED}}[5m]))`,
+  responseCodes: `sum ${by(LABEL.vendor, 'response_code')} (${INTERMEDIATE.podResponseCodes})`,
   // Vendors without errors get 0, not a missing series.
   errorRatio: `(sum ${by(LABEL.vendor)} (${RULE.responseCodes}{response_code=~"0|4..|5.."}) or 0 * sum ${by(LABEL.vendor)} (${RULE.responseCodes})) / sum ${by(LABEL.vendor)} (${RULE.responseCodes})`,
   durationBuckets: `sum ${by(LABEL.vendor, 'le')} (rate(${ISTIO.duration}_bucket{${ATTRIBUTED}}[5m]))`,
   crawlerPods: (job: string) => `count ${by(LABEL.vendor)} (up{job="${job}", ${LABEL.vendor}!=""})`,
   unattributedBytes: `sum ${by(LABEL.namespace)} (${bothDirections(UNATTRIBUTED, '5m')})`,
-  bytes1h: `sum ${by(LABEL.vendor)} (${bothDirections(ATTRIBUTED, '1h')})`,
-  requests1h: `sum ${by(LABEL.vendor)} (${rate(REQUEST_COUNTERS, ATTRIBUTED, '1h')})`,
+  /**
+   * The last hour's average rates, from the 5m rules' samples (recorded every `ruleIntervalSeconds`) rather than raw
+   * [1h] windows: a series' samples averaged over the hour, counting the hour as full even when the series began
+   * later in it (an hour with ten minutes of traffic averages over the hour, as a raw rate would).
+   */
+  bytes1h: (ruleIntervalSeconds: number) =>
+    `sum ${by(LABEL.vendor)} (${byDirection(hourlyAverage(RULE.vendorSentBytes, ruleIntervalSeconds), hourlyAverage(RULE.vendorReceivedBytes, ruleIntervalSeconds))})`,
+  requests1h: (ruleIntervalSeconds: number) => `sum ${by(LABEL.vendor)} (${hourlyAverage(RULE.requests, ruleIntervalSeconds)})`,
   // Traffic and request costs are summed under distinct labels, so a vendor priced one way is kept.
   spend1h: `sum ${by(LABEL.vendor)} (`
     + `label_replace(${RULE.bytes1h} * on (${LABEL.vendor}) ${RULE.pricePerGiB} / ${GIB}, "cost", "traffic", "", "")`
@@ -316,16 +361,13 @@ function foldToRegistrableDomain(expr: string, guard: DestinationGuard): string 
 }
 
 /**
- * Bounds the destinations of a per-destination rate: sums it by `keep` + destination, then by the folded
- * destination if asked (many hosts → one domain: summing, never dropping), then keeps the pinned destinations and the top
- * `maxPerVendor` others per `keep` group by name and sums the rest into "(other)". `unless` (not a subtraction)
- * makes "(other)" exactly the sum of the remaining series and absent when nothing remains.
+ * Bounds the destinations of the recorded per-destination sums (`destination` already resolved and folded): keeps the
+ * pinned destinations and the top `maxPerVendor` others per `keep` group by name and sums the rest into "(other)".
+ * `unless` (not a subtraction) makes "(other)" exactly the sum of the remaining series and absent when nothing remains.
  */
-export function boundDestinations(expr: string, keep: readonly string[], guard: DestinationGuard): string {
+export function boundDestinations(perDestination: string, keep: readonly string[], guard: DestinationGuard): string {
   const d = DESTINATION_LABEL;
-  const perHost = `sum ${by(...keep, d)} (${expr})`;
-  // Folding the per-host sums runs the regex once per host, not once per scraped series.
-  const summed = guard.fold === 'registrable-domain' ? `sum ${by(...keep, d)} (${foldToRegistrableDomain(perHost, guard)})` : perHost;
+  const summed = `sum ${by(...keep, d)} (${perDestination})`;
   if (guard.maxPerVendor <= 0) return summed;
   const pinned = guard.pinned.map(h => `label_replace(vector(1), "${d}", "${h}", "", "")`).join(' or ');
   const ranked = pinned ? `(${summed} unless on (${d}) (${pinned}))` : summed;
@@ -338,16 +380,25 @@ export function boundDestinations(expr: string, keep: readonly string[], guard: 
 }
 
 /**
- * The destination rule, bounded by a guard: requests by host and connections by server name from the destination
- * job, plus, as destination "(not measured)", the requests and connections of pods whose destination scrape is
- * failing (`up == 0` there, from the totals): the destinations of a vendor always add up to its total.
+ * The per-destination rules. `destinations` (intermediate): requests by host and connections by server name from the
+ * destination job, summed per vendor, protocol and the Istio tags before the label functions run (on a few series per
+ * host, not per pod), folded if asked; plus, as destination "(not measured)", the requests and connections of pods
+ * whose destination scrape is failing (`up == 0` there, from the totals), so they always add up to the vendor's
+ * total. `destinationRequests` (the contract's): the bound over the recorded sums.
  */
-export function destinationRuleExprs(guard: DestinationGuard, destinationJob: string): { destinationRequests: string } {
+export function destinationRuleExprs(guard: DestinationGuard, destinationJob: string): { destinations: string; destinationRequests: string } {
   const keep = DESTINATION_RULE_LABELS[RULE.destinationRequests];
-  const notMeasured = `label_replace(sum ${by(...keep)} (${RULE.podRequests} and on (${LABEL.namespace}, ${LABEL.pod}) (up{job="${destinationJob}"} == 0)), "${DESTINATION_LABEL}", "${NOT_MEASURED_DESTINATION}", "", "")`;
-  const measured = boundDestinations(withDestination(rate(DESTINATION_COUNTERS, ATTRIBUTED, '5m')), keep, guard);
-  // One outer sum: the shape the sharded layer sums partials of.
-  return { destinationRequests: `sum ${by(...keep, DESTINATION_LABEL)} (${measured} or ${notMeasured})` };
+  const d = DESTINATION_LABEL;
+  const perTags = `sum ${by(...keep, LABEL.sni, LABEL.host, 'destination_service')} (${rate(DESTINATION_COUNTERS, ATTRIBUTED, '5m')})`;
+  const perHost = `sum ${by(...keep, d)} (${withDestination(perTags)})`;
+  // Folding the per-host sums runs the regex once per host and vendor.
+  const folded = guard.fold === 'registrable-domain' ? `sum ${by(...keep, d)} (${foldToRegistrableDomain(perHost, guard)})` : perHost;
+  const notMeasured = `label_replace(sum ${by(...keep)} (${RULE.podRequests} and on (${LABEL.namespace}, ${LABEL.pod}) (up{job="${destinationJob}"} == 0)), "${d}", "${NOT_MEASURED_DESTINATION}", "", "")`;
+  return {
+    // One outer sum: the shape the sharded layer sums partials of.
+    destinations: `sum ${by(...keep, d)} (${folded} or ${notMeasured})`,
+    destinationRequests: boundDestinations(INTERMEDIATE.destinations, keep, guard),
+  };
 }
 
 /** A matcher for the listed vendors. */
@@ -526,12 +577,6 @@ export function shardPartial(rule: string): string {
 export const SHARDED_EXPR = {
   /** A sum over all shards of per-shard sums: exact for sums and counts (never for ratios or quantiles). */
   sumOfPartials: (rule: string, labels: readonly string[]) => `sum ${by(...labels)} (${shardPartial(rule)})`,
-  /**
-   * A destination rule over all shards, bounded: destinations rank by their fleet-wide totals, so the top N are
-   * picked from the sum of the shards' (folded, unbounded) partials, never per shard.
-   */
-  boundedDestinationTotals: (rule: string, guard: DestinationGuard) =>
-    boundDestinations(shardPartial(rule), DESTINATION_RULE_LABELS[rule], { ...guard, fold: 'none' }),
 } as const;
 
 /** Alerts of the scale-out setup: series lost between shards, the global layer and remote stores. */

@@ -398,7 +398,7 @@ export class MetricsStack extends Construct {
         labels,
       });
       // An explicit interval: the dashboards' range totals multiply rule samples by it, whatever your global setting.
-      for (const group of this.contractGroups(alerts)) this.addRuleGroup({ ...group, interval: group.interval ?? evaluationInterval });
+      for (const group of this.contractGroups(alerts, evaluationMs)) this.addRuleGroup({ ...group, interval: group.interval ?? evaluationInterval });
       [this.dashboardSettings, this.dashboards] = this.provisionDashboards(props.dashboards, evaluationMs, OPERATOR_DATASOURCE_UID);
       return;
     }
@@ -428,11 +428,10 @@ export class MetricsStack extends Construct {
     });
     this._prometheus = servers.main;
     this._shards = servers.shards;
-    // Sharded, each shard records every (folded) destination and the global Prometheus applies the bound.
-    const contract = this.contractGroups(alerts, this._shards.length > 0 ? { ...this.destinations, maxPerVendor: 0 } : this.destinations);
+    const contract = this.contractGroups(alerts, evaluationMs);
     if (this._shards.length > 0) {
       // Where each rule runs: see RULE_PLACEMENT in prometheus/sharding.ts.
-      const placed = placeRuleGroups(contract, this.destinations);
+      const placed = placeRuleGroups(contract);
       for (const group of placed.shard) this.addRuleGroup(group, { onShards: true });
       for (const group of placed.global) this.addRuleGroup(group);
     } else {
@@ -581,10 +580,10 @@ export class MetricsStack extends Construct {
     return found;
   }
 
-  private contractGroups(alerts: ReturnType<typeof resolveAlertOptions>, destinations: DestinationGuard = this.destinations): RuleGroup[] {
+  private contractGroups(alerts: ReturnType<typeof resolveAlertOptions>, evaluationMs: number): RuleGroup[] {
     const jobs = { totals: this.scrapeJob, destinations: this.destinationScrapeJob };
     return [
-      ...recordingRuleGroups(this.vendors, jobs, destinations),
+      ...recordingRuleGroups(this.vendors, jobs, this.destinations, Math.max(1, Math.round(evaluationMs / 1000))),
       ...alertGroups(this.vendors, jobs, { totals: this.sampleLimit, destinations: this.destinationSampleLimit }, alerts),
     ];
   }

@@ -22,7 +22,7 @@ import { promqlErrors } from './support/promql';
 const GATEWAY = 'gw.vendor-a.example';
 const vendors = new VendorCatalog([{ name: 'vendor-a', endpoints: [`${GATEWAY}:8000`] }, { name: 'vendor-b' }]);
 const stack = (destinations: MetricsStackProps['destinations']) =>
-  new MetricsStack(Testing.chart(), 'metrics', { vendors, crawlerNamespaces: ['crawlers'], destinations });
+  new MetricsStack(Testing.chart(), 'metrics', { vendors, crawlerNamespaces: ['crawlers'], destinations, prometheus: { evaluationInterval: '1m' } });
 
 const a1: PodRef = { pod: 'crawler-vendor-a-5f7c9-aaaaa', vendor: 'vendor-a' };
 const b1: PodRef = { pod: 'crawler-vendor-b-6d8e1-bbbbb', vendor: 'vendor-b' };
@@ -69,7 +69,7 @@ function promtoolTest(rulesYaml: string, tests: unknown[]): { status: number; ou
   fs.writeFileSync(path.join(dir, 'rules.yml'), rulesYaml);
   fs.writeFileSync(path.join(dir, 'tests.yml'), YAML.stringify({
     rule_files: ['rules.yml'], evaluation_interval: '1m',
-    group_eval_order: ['proxy-telemetry.vendors', 'proxy-telemetry.rules', 'proxy-telemetry.cost', 'proxy-telemetry.alerts'],
+    group_eval_order: ['proxy-telemetry.vendors', 'proxy-telemetry.rules', 'proxy-telemetry.destinations', 'proxy-telemetry.latency', 'proxy-telemetry.cost', 'proxy-telemetry.alerts'],
     tests: [{ interval: '1m', input_series: inputSeries, promql_expr_test: tests }],
   }, { lineWidth: 0 }));
   const r = promtool(['test', 'rules', path.join(dir, 'tests.yml')]);

@@ -20,7 +20,7 @@ const vendors = new VendorCatalog([
   { name: 'vendor-c' },
   { name: 'vendor-d', endpoints: [`${GW_D}:22225`], gateway: { inspect: 'http' } },
 ]);
-const stack = new MetricsStack(Testing.chart(), 'metrics', { vendors, crawlerNamespaces: ['crawlers'] });
+const stack = new MetricsStack(Testing.chart(), 'metrics', { vendors, crawlerNamespaces: ['crawlers'], prometheus: { evaluationInterval: '1m' } });
 const rulesYaml = stack.renderRules();
 
 const a1: PodRef = { pod: 'crawler-vendor-a-5f7c9-aaaaa', vendor: 'vendor-a' };
@@ -48,7 +48,7 @@ function runPromtoolTests(tests: unknown[]): { status: number; output: string } 
   fs.writeFileSync(path.join(dir, 'tests.yml'), YAML.stringify({
     rule_files: ['rules.yml'],
     evaluation_interval: '1m',
-    group_eval_order: ['proxy-telemetry.vendors', 'proxy-telemetry.rules', 'proxy-telemetry.cost', 'proxy-telemetry.alerts'],
+    group_eval_order: ['proxy-telemetry.vendors', 'proxy-telemetry.rules', 'proxy-telemetry.destinations', 'proxy-telemetry.latency', 'proxy-telemetry.cost', 'proxy-telemetry.alerts'],
     tests,
   }, { lineWidth: 0 }));
   const r = promtool(['test', 'rules', path.join(dir, 'tests.yml')]);

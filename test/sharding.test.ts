@@ -1,6 +1,6 @@
 import * as YAML from 'yaml';
 import { MetricsStack, MetricsStackProps } from '../lib/metrics-stack';
-import { RULE, shardPartial } from '../lib/metric-contract';
+import { INTERMEDIATE, RULE, shardPartial } from '../lib/metric-contract';
 import { RULE_PLACEMENT, placeRuleGroups } from '../lib/prometheus/sharding';
 import { VendorCatalog } from '../lib/vendor';
 import { hashmod } from './support/hashmod';
@@ -140,19 +140,26 @@ describe('MetricsStack with prometheus.shards', () => {
     const { stack: metrics } = sharded(2);
     const folded = sharded(2, { destinations: { fold: 'registrable-domain', maxPerVendor: 50 } }).stack;
 
-    // THEN shards sum per destination, unbounded; the global rule bounds the sum of their partials
-    for (const rule of [RULE.destinationRequests]) {
-      const onShard = rulesOf(metrics, 'prometheus-shard-0').find((r: any) => r.record === shardPartial(rule)).expr;
-      expect(onShard).toMatch(/^sum by \(/);
-      expect(onShard).not.toContain('topk');
-      const onGlobal = rulesOf(metrics).find((r: any) => r.record === rule).expr;
-      expect(onGlobal).toContain('topk by (proxy_vendor, request_protocol) (200, ');
-      expect(onGlobal).toContain(shardPartial(rule));
-      expect(onGlobal).toContain('"(other)"');
-      // A fold happens where hosts are known, on the shards; the global bound does not fold again.
-      expect(rulesOf(folded, 'prometheus-shard-0').find((r: any) => r.record === shardPartial(rule)).expr).toContain('label_replace');
-      expect(rulesOf(folded).find((r: any) => r.record === rule).expr).toContain('(50, ');
-    }
+    // THEN shards sum per destination, unbounded; the global Prometheus sums their partials and bounds the sum
+    const partial = shardPartial(INTERMEDIATE.destinations);
+    const onShard = rulesOf(metrics, 'prometheus-shard-0').find((r: any) => r.record === partial).expr;
+    expect(onShard).toMatch(/^sum by \(/);
+    expect(onShard).not.toContain('topk');
+    expect(rulesOf(metrics, 'prometheus-shard-0').find((r: any) => r.record === RULE.destinationRequests)).toBeUndefined();
+    expect(rulesOf(metrics).find((r: any) => r.record === INTERMEDIATE.destinations).expr).toBe(`sum by (proxy_vendor, request_protocol, destination) (${partial})`);
+    const onGlobal = rulesOf(metrics).find((r: any) => r.record === RULE.destinationRequests).expr;
+    expect(onGlobal).toContain('topk by (proxy_vendor, request_protocol) (200, ');
+    expect(onGlobal).toContain(INTERMEDIATE.destinations);
+    expect(onGlobal).toContain('"(other)"');
+    // A fold happens where hosts are known, on the shards; the global bound does not fold again.
+    expect(rulesOf(folded, 'prometheus-shard-0').find((r: any) => r.record === partial).expr).toContain('label_replace');
+    const foldedGlobal = rulesOf(folded).find((r: any) => r.record === RULE.destinationRequests).expr;
+    expect(foldedGlobal).toContain('(50, ');
+    expect(foldedGlobal).not.toContain('(?i)');
+    // The per-pod intermediates stay on the shards: the global rules read their sums.
+    const sent = configOf(metrics, 'prometheus-shard-0').remote_write[0].write_relabel_configs[0].regex;
+    for (const name of [INTERMEDIATE.podResponseCodes, INTERMEDIATE.podConnections]) expect(sent).not.toContain(name.replace(/[.]/g, '\\.'));
+    expect(sent).toContain(RULE.podRequests);
   });
 
   test('placeRuleGroups refuses a rule it cannot place and a partial rule that is not one sum', () => {
@@ -169,7 +176,7 @@ describe('MetricsStack with prometheus.shards', () => {
     // THEN
     expect(YAML.parse(metrics.renderRules()).groups.map((g: any) => g.name)).toContain('global-example');
     for (const i of [0, 1]) {
-      expect(YAML.parse(metrics.renderRules(`prometheus-shard-${i}`)).groups.map((g: any) => g.name)).toEqual(['proxy-telemetry.rules', 'proxy-telemetry.cost', 'pod-example']);
+      expect(YAML.parse(metrics.renderRules(`prometheus-shard-${i}`)).groups.map((g: any) => g.name)).toEqual(['proxy-telemetry.rules', 'proxy-telemetry.destinations', 'proxy-telemetry.latency', 'pod-example']);
       expect(configOf(metrics, `prometheus-shard-${i}`).remote_write[0].write_relabel_configs[0].regex).toContain('proxy_vendor_pod:example:rate5m');
     }
     expect(() => metrics.addRuleGroup({ name: 'pod-example', rules: [] }, { onShards: true })).toThrow('not used by another group');

@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { SHARDS_JOB, SHARD_LABEL } from '../metric-contract';
+import { INTERMEDIATE, SHARDS_JOB, SHARD_LABEL } from '../metric-contract';
 import { PROMETHEUS_PORT, PrometheusServer, PrometheusServerProps } from './prometheus-server';
 import {
   DROP_SHARD_PARTIALS, DROP_SHARD_SERIES, GLOBAL_QUEUE_NAME, RECEIVER_PATH, RemoteWriteOptions,
@@ -41,6 +41,9 @@ export interface PrometheusTopology {
  * User remote-write targets get everything (or the contract) from each shard and only the global Prometheus'
  * own outputs from it, so nothing reaches a store twice.
  */
+/** Per-pod intermediates: the global rules read the shards' sums of them, never them. */
+const POD_INTERMEDIATES = new Set<string>([INTERMEDIATE.podResponseCodes, INTERMEDIATE.podConnections]);
+
 export function createPrometheusServers(scope: Construct, props: PrometheusTopologyProps): PrometheusTopology {
   const { common, remoteWrite, crawlerJobs } = props;
   const secretNames = remoteWriteSecretNames(remoteWrite);
@@ -80,7 +83,7 @@ export function createPrometheusServers(scope: Construct, props: PrometheusTopol
       externalLabels: { [SHARD_LABEL]: String(i) },
       remoteWrite: () => [
         renderRemoteWrite({ url: globalUrl, name: GLOBAL_QUEUE_NAME }, shardToGlobalWriteRelabelConfigs(
-          shard.groups.flatMap(g => g.rules.flatMap(r => isAlertingRule(r) ? [] : [r.record])), crawlerJobs)),
+          shard.groups.flatMap(g => g.rules.flatMap(r => isAlertingRule(r) || POD_INTERMEDIATES.has(r.record) ? [] : [r.record])), crawlerJobs)),
         ...userEntries([DROP_SHARD_PARTIALS]),
       ],
       secretNames,

@@ -1,4 +1,4 @@
-import { COST_RULE_INTERVAL_SECONDS, DestinationGuard, LABEL, RECORDING_EXPR, RULE, RULE_GROUP, UNBOUNDED_DESTINATIONS, destinationRuleExprs } from '../metric-contract';
+import { COST_RULE_INTERVAL_SECONDS, DestinationGuard, INTERMEDIATE, LABEL, RECORDING_EXPR, RULE, RULE_GROUPS, UNBOUNDED_DESTINATIONS, destinationRuleExprs } from '../metric-contract';
 import { VendorCatalog } from '../vendor';
 import { RecordingRule, RuleGroup } from './rule-group';
 
@@ -9,43 +9,58 @@ export interface CrawlerJobs {
 }
 
 /**
- * The metric contract's recording rules. Order matters: rules read earlier rules of the same group,
- * which Prometheus evaluates sequentially at the same timestamp.
+ * The metric contract's recording rules, in groups Prometheus evaluates concurrently: the totals (reading the
+ * request, connection and byte counters), the destinations (reading the per-destination counters) and the latency
+ * buckets, each raw family read once per evaluation; the vendor model; and the hourly cost figures, every 5 minutes,
+ * from the 5-minute rules. Order within a group matters: rules read earlier rules of the same group, which
+ * Prometheus evaluates sequentially at the same timestamp. `ruleIntervalSeconds` is the evaluation interval of the
+ * totals group, which the cost rules' hourly averages weigh its samples by.
  */
-export function recordingRuleGroups(vendors: VendorCatalog, jobs: CrawlerJobs, destinations: DestinationGuard = UNBOUNDED_DESTINATIONS): RuleGroup[] {
+export function recordingRuleGroups(vendors: VendorCatalog, jobs: CrawlerJobs, destinations: DestinationGuard = UNBOUNDED_DESTINATIONS, ruleIntervalSeconds = 30): RuleGroup[] {
   const r = (record: string, expr: string): RecordingRule => ({ record, expr });
-  const bounded = destinationRuleExprs(destinations, jobs.destinations);
+  const perDestination = destinationRuleExprs(destinations, jobs.destinations);
   const gatewayHosts = [...new Set(vendors.vendors.flatMap(v => v.gatewayHosts))].sort();
   return [
     {
-      name: RULE_GROUP,
+      name: RULE_GROUPS.totals,
       rules: [
+        r(INTERMEDIATE.podResponseCodes, RECORDING_EXPR.podResponseCodes),
+        r(INTERMEDIATE.podConnections, RECORDING_EXPR.podConnections),
         r(RULE.podRequests, RECORDING_EXPR.podRequests),
         r(RULE.requests, RECORDING_EXPR.requests),
-        r(RULE.destinationRequests, bounded.destinationRequests),
-        // Only with gateways: the misrouting alert reads it.
-        ...(gatewayHosts.length > 0 ? [r(RULE.gatewayRequests, RECORDING_EXPR.gatewayRequests(gatewayHosts))] : []),
         r(RULE.podSentBytes, RECORDING_EXPR.podSentBytes),
         r(RULE.podReceivedBytes, RECORDING_EXPR.podReceivedBytes),
         r(RULE.vendorSentBytes, RECORDING_EXPR.vendorSentBytes),
         r(RULE.vendorReceivedBytes, RECORDING_EXPR.vendorReceivedBytes),
         r(RULE.responseCodes, RECORDING_EXPR.responseCodes),
         r(RULE.errorRatio, RECORDING_EXPR.errorRatio),
-        r(RULE.durationBuckets, RECORDING_EXPR.durationBuckets),
         r(RULE.crawlerPods, RECORDING_EXPR.crawlerPods(jobs.totals)),
         r(RULE.unattributedBytes, RECORDING_EXPR.unattributedBytes),
       ],
     },
     {
-      name: 'proxy-telemetry.vendors',
+      name: RULE_GROUPS.destinations,
+      rules: [
+        r(INTERMEDIATE.destinations, perDestination.destinations),
+        r(RULE.destinationRequests, perDestination.destinationRequests),
+        // Only with gateways: the misrouting alert reads it.
+        ...(gatewayHosts.length > 0 ? [r(RULE.gatewayRequests, RECORDING_EXPR.gatewayRequests(gatewayHosts))] : []),
+      ],
+    },
+    {
+      name: RULE_GROUPS.latency,
+      rules: [r(RULE.durationBuckets, RECORDING_EXPR.durationBuckets)],
+    },
+    {
+      name: RULE_GROUPS.vendors,
       rules: vendorConstants(vendors),
     },
     {
-      name: 'proxy-telemetry.cost',
+      name: RULE_GROUPS.cost,
       interval: `${COST_RULE_INTERVAL_SECONDS / 60}m`,
       rules: [
-        r(RULE.bytes1h, RECORDING_EXPR.bytes1h),
-        r(RULE.requests1h, RECORDING_EXPR.requests1h),
+        r(RULE.bytes1h, RECORDING_EXPR.bytes1h(ruleIntervalSeconds)),
+        r(RULE.requests1h, RECORDING_EXPR.requests1h(ruleIntervalSeconds)),
         r(RULE.spend1h, RECORDING_EXPR.spend1h),
       ],
     },

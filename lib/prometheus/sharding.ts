@@ -1,4 +1,4 @@
-import { DESTINATION_RULE_LABELS, DestinationGuard, RULE, SHARDED_EXPR, shardPartial } from '../metric-contract';
+import { INTERMEDIATE, RULE, SHARDED_EXPR, shardPartial } from '../metric-contract';
 import { RecordingRule, Rule, RuleGroup, isAlertingRule } from './rule-group';
 
 /** One of `count` Prometheus servers that split the crawler targets between them. */
@@ -29,9 +29,13 @@ export function shardRelabelConfigs(shard: ShardSpec): Record<string, unknown>[]
 export type RulePlacement = 'shard' | 'partial' | 'global';
 
 export const RULE_PLACEMENT: Readonly<Record<string, RulePlacement>> = {
+  [INTERMEDIATE.podResponseCodes]: 'shard',
+  [INTERMEDIATE.podConnections]: 'shard',
   [RULE.podRequests]: 'shard',
   [RULE.requests]: 'partial',
-  [RULE.destinationRequests]: 'partial',
+  // The per-destination sums add up across shards; the bound ranks the fleet-wide sums, on the global Prometheus.
+  [INTERMEDIATE.destinations]: 'partial',
+  [RULE.destinationRequests]: 'global',
   [RULE.gatewayRequests]: 'partial',
   [RULE.podSentBytes]: 'shard',
   [RULE.podReceivedBytes]: 'shard',
@@ -44,8 +48,9 @@ export const RULE_PLACEMENT: Readonly<Record<string, RulePlacement>> = {
   [RULE.durationBuckets]: 'partial',
   [RULE.crawlerPods]: 'global',
   [RULE.unattributedBytes]: 'partial',
-  [RULE.bytes1h]: 'partial',
-  [RULE.requests1h]: 'partial',
+  // Hourly averages of global rules.
+  [RULE.bytes1h]: 'global',
+  [RULE.requests1h]: 'global',
   [RULE.spend1h]: 'global',
   [RULE.vendorInfo]: 'global',
   [RULE.pricePerGiB]: 'global',
@@ -55,11 +60,11 @@ export const RULE_PLACEMENT: Readonly<Record<string, RulePlacement>> = {
 };
 
 /**
- * Splits the contract's rule groups into what every shard evaluates and what the global Prometheus evaluates.
- * The destination rules must come unbounded (folded at most); with a `destinations` limit, the global
- * Prometheus bounds their totals.
+ * Splits the contract's rule groups into what every shard evaluates and what the global Prometheus evaluates. The
+ * destination bound runs on the global Prometheus, over the sum of the shards' (folded, unbounded) per-destination
+ * partials: the top N are picked from fleet-wide totals, never per shard.
  */
-export function placeRuleGroups(groups: readonly RuleGroup[], destinations?: DestinationGuard): { shard: RuleGroup[]; global: RuleGroup[] } {
+export function placeRuleGroups(groups: readonly RuleGroup[]): { shard: RuleGroup[]; global: RuleGroup[] } {
   const shard: RuleGroup[] = [];
   const global: RuleGroup[] = [];
   for (const group of groups) {
@@ -78,11 +83,7 @@ export function placeRuleGroups(groups: readonly RuleGroup[], destinations?: Des
       if (placement === 'global') onGlobal.push(rule);
       if (placement === 'partial') {
         onShard.push({ ...rule, record: shardPartial(rule.record) });
-        const bounded = destinations && destinations.maxPerVendor > 0 && DESTINATION_RULE_LABELS[rule.record] !== undefined;
-        const total: RecordingRule = {
-          record: rule.record,
-          expr: bounded ? SHARDED_EXPR.boundedDestinationTotals(rule.record, destinations) : SHARDED_EXPR.sumOfPartials(rule.record, outerSumLabels(rule)),
-        };
+        const total: RecordingRule = { record: rule.record, expr: SHARDED_EXPR.sumOfPartials(rule.record, outerSumLabels(rule)) };
         onGlobal.push(rule.labels ? { ...total, labels: rule.labels } : total);
       }
     }

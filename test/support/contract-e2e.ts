@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import { MetricsStackMode } from '../../lib/metrics-stack';
 import { RULE } from '../../lib/metric-contract';
+import { BASELINE_PREFIX, baselineRuleGroups } from './baseline-rules';
 import { parseHostPort } from './crawler-flows';
 import { FLEET_NAMESPACE, INSPECTED_GATEWAY, TCP_GATEWAY, fleetPods, fleetVendors } from './fleet';
 import { PrometheusProcess } from './prometheus-process';
@@ -50,7 +51,11 @@ export function describeContractE2e(mode: MetricsStackMode): ContractE2e {
     // keep-list, rules) and VendorCrawler Deployments.
     const started = await startSimulatedStack(PODS, {
       vendors: fleetVendors(), namespace: NS, mode,
-      ruleGroups: [{ name: 'sidecar-sim-proof', rules: [{ record: 'proxy_vendor:sim_requests:rate5m', expr: 'sum by (proxy_vendor) (rate(istio_requests_total{reporter="source"}[5m]))' }] }],
+      ruleGroups: [
+        { name: 'sidecar-sim-proof', rules: [{ record: 'proxy_vendor:sim_requests:rate5m', expr: 'sum by (proxy_vendor) (rate(istio_requests_total{reporter="source"}[5m]))' }] },
+        // The rules before layering, beside the layered ones (the cost group aside: its 1h windows need an hour).
+        ...(mode === 'standalone' ? baselineRuleGroups('fleet', ['proxy-telemetry.cost']) : []),
+      ],
     });
     sim = started.sim;
     job = started.job;
@@ -241,6 +246,25 @@ export function describeContractE2e(mode: MetricsStackMode): ContractE2e {
     expectClose(gateways.find(s => s.metric.proxy_vendor === 'vendor-b')?.value, sim.rates({ vendor: 'vendor-b', protocol: 'http' }).requests, 'vendor-b requests to its gateway');
     expectClose(gateways.find(s => s.metric.proxy_vendor === 'vendor-a')?.value, sim.rates({ vendor: 'vendor-a', protocol: 'tcp' }).connections, 'vendor-a connections to its gateway');
   });
+
+  if (mode === 'standalone') {
+    test('the layered rules give what the flat rules they replace gave, on the same data', async () => {
+      const at = Date.now();
+      const compared = Object.values(RULE).filter(name => !name.endsWith(':constant') && !name.endsWith(':rate1h'));
+      let series = 0;
+      for (const name of compared) {
+        const key = (m: Record<string, string>) => JSON.stringify(Object.entries(m).filter(([k]) => k !== '__name__').sort());
+        const layered = new Map((await prom.query(name, at)).map(s => [key(s.metric), s.value]));
+        const flat = new Map((await prom.query(`${BASELINE_PREFIX}${name}`, at)).map(s => [key(s.metric), s.value]));
+        expect({ name, series: [...layered.keys()].sort() }).toEqual({ name, series: [...flat.keys()].sort() });
+        for (const [k, v] of flat) {
+          if (v === 0) expect(layered.get(k)).toBe(0); else expectClose(layered.get(k), v, `${name} ${k}`);
+        }
+        series += flat.size;
+      }
+      expect(series).toBeGreaterThan(50);
+    });
+  }
 
   return { prom: () => prom, sim: () => sim, job: () => job, configFile: () => configFile };
 }
