@@ -1,0 +1,199 @@
+import * as fs from 'node:fs';
+import { LOG_LEVELS, LogLevel } from '../../crawler/src/log';
+import { CaError, CertificateAuthority, generateDemoCa } from './ca';
+import { DEFAULT_MAX_SITES, DEFAULT_METRICS_PORT, DEFAULT_PAGE_SIZES, DEFAULT_PROXY_PORT } from './defaults';
+import { PageSize, PageSizeSyntaxError, parsePageSizes } from './pages';
+import { PARTS, parseShare } from './limiter';
+
+export interface Credentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface GatewayConfig {
+  vendor: string;
+  port: number;
+  host?: string;
+  /** 0 = no metrics server. */
+  metricsPort: number;
+  metricsHost?: string;
+  /** The site port, where the gateway plays the sites themselves; unset = none, 0 = a free port. */
+  sitePort?: number;
+  siteHost?: string;
+  pageSizes: PageSize[];
+  /** Share of requests answered 429, in parts per PARTS (a million). */
+  rateLimitParts: number;
+  /** Unset: no proxy authentication. */
+  credentials?: Credentials;
+  ca: CertificateAuthority;
+  /** `files` from CA_CERT_FILE / CA_KEY_FILE, or `generated` in memory at start. */
+  caSource: 'files' | 'generated';
+  maxSites: number;
+  logLevel: LogLevel;
+  logIntervalSeconds: number;
+}
+
+/** Values never shown in messages. */
+const SECRET_VARIABLES = new Set(['PROXY_PASSWORD']);
+
+/** Bad configuration: names the variable and its value (secrets masked). */
+export class ConfigError extends Error {
+  readonly value: string;
+  constructor(
+    readonly variable: string,
+    value: string | undefined,
+    readonly reason: string,
+  ) {
+    const shown = SECRET_VARIABLES.has(variable) && value ? '***' : (value ?? '');
+    super(`${variable}=${JSON.stringify(shown)}: ${reason}`);
+    this.name = 'ConfigError';
+    this.value = shown;
+  }
+}
+
+type Env = NodeJS.ProcessEnv;
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+const DECIMAL = /^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$/;
+const INTEGER = /^[0-9]+$/;
+
+function positiveNumber(env: Env, name: string, fallback: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!DECIMAL.test(raw) || !Number.isFinite(value) || value <= 0) {
+    throw new ConfigError(name, env[name], 'must be a number greater than 0');
+  }
+  return value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!INTEGER.test(raw) || value < min || value > max) {
+    throw new ConfigError(name, env[name], `must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const value = allowed.find((a) => a === raw.toLowerCase());
+  if (!value) throw new ConfigError(name, env[name], `must be one of ${allowed.join(', ')}`);
+  return value;
+}
+
+function readCredentials(env: Env): Credentials | undefined {
+  const username = read(env, 'PROXY_USERNAME');
+  // The password is used exactly as given: spaces may be part of it.
+  const password = env.PROXY_PASSWORD ? env.PROXY_PASSWORD : undefined;
+  if (username === undefined && password === undefined) return undefined;
+  if (username === undefined) throw new ConfigError('PROXY_USERNAME', env.PROXY_USERNAME, 'is required when PROXY_PASSWORD is set');
+  if (password === undefined) throw new ConfigError('PROXY_PASSWORD', env.PROXY_PASSWORD, 'is required when PROXY_USERNAME is set');
+  if (username.includes(':') || /[\x00-\x1f\x7f]/.test(username)) {
+    throw new ConfigError('PROXY_USERNAME', env.PROXY_USERNAME, 'must not contain \':\' or control characters (Basic authentication)');
+  }
+  if (/[\x00-\x1f\x7f]/.test(password)) {
+    throw new ConfigError('PROXY_PASSWORD', password, 'must not contain control characters (a trailing newline from `echo` in the Secret?)');
+  }
+  return { username, password };
+}
+
+function readPem(variable: string, file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(variable, file, `cannot be read: ${(err as Error).message}`);
+  }
+}
+
+function certificateAuthority(env: Env): { ca: CertificateAuthority; caSource: GatewayConfig['caSource'] } {
+  const certFile = read(env, 'CA_CERT_FILE');
+  const keyFile = read(env, 'CA_KEY_FILE');
+  if (certFile === undefined && keyFile === undefined) {
+    // Handy for a local run; the CA certificate is then served at /ca.pem.
+    const generated = generateDemoCa({ commonName: 'proxy-telemetry demo CA (ephemeral)', validityDays: 30 });
+    return { ca: CertificateAuthority.fromPem(generated.certPem, generated.keyPem), caSource: 'generated' };
+  }
+  if (certFile === undefined) throw new ConfigError('CA_CERT_FILE', env.CA_CERT_FILE, 'is required when CA_KEY_FILE is set');
+  if (keyFile === undefined) throw new ConfigError('CA_KEY_FILE', env.CA_KEY_FILE, 'is required when CA_CERT_FILE is set');
+  const certPem = readPem('CA_CERT_FILE', certFile);
+  const keyPem = readPem('CA_KEY_FILE', keyFile);
+  try {
+    return { ca: CertificateAuthority.fromPem(certPem, keyPem), caSource: 'files' };
+  } catch (err) {
+    if (!(err instanceof CaError)) throw err;
+    throw err.part === 'certificate'
+      ? new ConfigError('CA_CERT_FILE', certFile, err.message)
+      : new ConfigError('CA_KEY_FILE', keyFile, `${err.message}${err.message.includes('belong') ? ` in ${certFile}` : ''}`);
+  }
+}
+
+function sitePortOf(env: Env, port: number, metricsPort: number): { sitePort?: number; siteHost?: string } {
+  const siteHost = read(env, 'SITE_HOST');
+  if (read(env, 'SITE_PORT') === undefined) {
+    if (siteHost !== undefined) throw new ConfigError('SITE_HOST', env.SITE_HOST, 'has no effect without SITE_PORT');
+    return {};
+  }
+  const sitePort = integer(env, 'SITE_PORT', 0, 0, 65_535);
+  // 0 picks a free port, which cannot clash.
+  if (sitePort !== 0 && sitePort === port) throw new ConfigError('SITE_PORT', env.SITE_PORT, `must differ from PORT (${port})`);
+  if (sitePort !== 0 && sitePort === metricsPort) throw new ConfigError('SITE_PORT', env.SITE_PORT, `must differ from METRICS_PORT (${metricsPort})`);
+  return { sitePort, siteHost };
+}
+
+/** Reads and validates the whole configuration; throws ConfigError. */
+export function loadConfig(env: Env = process.env): GatewayConfig {
+  const vendor = read(env, 'VENDOR');
+  if (vendor === undefined) throw new ConfigError('VENDOR', env.VENDOR, 'is required: the vendor this gateway plays (the `vendor` metric label)');
+  if (!/^[\x21-\x7e]+$/.test(vendor)) throw new ConfigError('VENDOR', env.VENDOR, 'must be printable ASCII without spaces');
+
+  let pageSizes: PageSize[];
+  const rawSizes = read(env, 'PAGE_SIZES') ?? DEFAULT_PAGE_SIZES;
+  try {
+    pageSizes = parsePageSizes(rawSizes);
+  } catch (err) {
+    if (err instanceof PageSizeSyntaxError) throw new ConfigError('PAGE_SIZES', rawSizes, err.message);
+    throw err;
+  }
+
+  const rawShare = read(env, 'RATE_LIMIT_SHARE');
+  const rateLimitParts = rawShare === undefined ? 0 : parseShare(rawShare);
+  if (Number.isNaN(rateLimitParts)) {
+    throw new ConfigError('RATE_LIMIT_SHARE', env.RATE_LIMIT_SHARE, `must be a number from 0 to 1 with at most ${Math.log10(PARTS)} decimals`);
+  }
+
+  const port = integer(env, 'PORT', DEFAULT_PROXY_PORT, 0, 65_535);
+  const metricsPort = integer(env, 'METRICS_PORT', DEFAULT_METRICS_PORT, 0, 65_535);
+  const { sitePort, siteHost } = sitePortOf(env, port, metricsPort);
+  const maxSites = integer(env, 'MAX_SITES', DEFAULT_MAX_SITES, 1, 10_000);
+  const logLevel = oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info');
+  const logIntervalSeconds = positiveNumber(env, 'LOG_INTERVAL_SECONDS', 10);
+  const credentials = readCredentials(env);
+  // Last: the CA costs a file read and a key generation.
+  const { ca, caSource } = certificateAuthority(env);
+
+  return {
+    vendor,
+    port,
+    host: read(env, 'HOST'),
+    metricsPort,
+    metricsHost: read(env, 'METRICS_HOST'),
+    sitePort,
+    siteHost,
+    pageSizes,
+    rateLimitParts,
+    credentials,
+    ca,
+    caSource,
+    maxSites,
+    logLevel,
+    logIntervalSeconds,
+  };
+}

@@ -1,0 +1,223 @@
+import * as http from 'node:http';
+import type * as net from 'node:net';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** How a request reached the gateway; `connect` is the CONNECT itself. */
+export type Protocol = 'http1.1' | 'h2' | 'h2c' | 'connect';
+/** ALPN result of a TLS handshake in a tunnel. */
+export type HandshakeResult = 'h2' | 'http/1.1' | 'none' | 'failed';
+/** How a client reached the sites: through the proxy port, or straight to the site port. */
+export type TrafficPath = 'proxy' | 'direct';
+
+/** `site` of requests that name no target (origin-form requests to the proxy port, no Host on the site port). */
+export const NO_SITE = '-';
+/** `site` of every target after MAX_SITES distinct ones. */
+export const OTHER_SITE = 'other';
+
+interface Increment {
+  inc(value?: number): void;
+}
+
+/**
+ * The gateway's own Prometheus metrics, on a private registry: what it
+ * served, to set beside what the crawler's sidecar measured.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'vendor' | 'site' | 'path' | 'protocol' | 'code'>;
+  private readonly responseBytes: Counter<'vendor' | 'site' | 'path' | 'protocol'>;
+  private readonly tunnels: Counter<'vendor' | 'site'>;
+  private readonly handshakes: Counter<'vendor' | 'site' | 'path' | 'alpn'>;
+  private readonly openTunnels: { inc(value?: number): void; dec(): void };
+  private readonly wire: Counter<'vendor' | 'path' | 'direction'>;
+  private readonly wireChildren = new Map<TrafficPath, { received: Increment; sent: Increment }>();
+  private readonly caExpiry: { set(value: number): void };
+  private readonly sites = new Set<string>();
+  // Label children are cached: hashing label sets per request costs more
+  // than the rest of the bookkeeping.
+  private readonly children = new Map<string, { requests: Increment; bytes: Increment }>();
+  /** Sockets whose byte counters are not fully counted yet, with the counts so far. */
+  private readonly sockets = new Map<net.Socket, { read: number; written: number; path: TrafficPath }>();
+
+  constructor(
+    private readonly vendor: string,
+    private readonly maxSites: number,
+    /** Called once, when the first site beyond maxSites is seen. */
+    private readonly onSitesFull: (site: string) => void = () => undefined,
+  ) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'gateway_' });
+    this.requests = new Counter({
+      name: 'gateway_requests_total',
+      help: 'Requests answered, by target site, path (proxy, or direct on the site port), protocol (http1.1, h2, h2c, or connect for CONNECT itself) and status code.',
+      labelNames: ['vendor', 'site', 'path', 'protocol', 'code'],
+      registers,
+    });
+    this.responseBytes = new Counter({
+      name: 'gateway_response_bytes_total',
+      help: 'Response body bytes sent (synthetic pages and error bodies), by target site, path and protocol.',
+      labelNames: ['vendor', 'site', 'path', 'protocol'],
+      registers,
+    });
+    this.tunnels = new Counter({
+      name: 'gateway_tunnels_total',
+      help: 'CONNECT tunnels opened (answered 200), by target site.',
+      labelNames: ['vendor', 'site'],
+      registers,
+    });
+    this.handshakes = new Counter({
+      name: 'gateway_tls_handshakes_total',
+      help: 'TLS handshakes (in tunnels, or on the site port), by target site, path and negotiated ALPN protocol (none, or failed).',
+      labelNames: ['vendor', 'site', 'path', 'alpn'],
+      registers,
+    });
+    this.openTunnels = new Gauge({
+      name: 'gateway_open_tunnels',
+      help: 'CONNECT tunnels open now.',
+      labelNames: ['vendor'],
+      registers,
+    }).labels({ vendor });
+    this.openTunnels.inc(0);
+    const sockets = this.sockets;
+    const flushAll = (): void => {
+      for (const socket of sockets.keys()) this.flushWire(socket);
+    };
+    this.wire = new Counter({
+      name: 'gateway_wire_bytes_total',
+      help: 'Bytes on client connections as TCP carries them (TLS records included), by path and direction.',
+      labelNames: ['vendor', 'path', 'direction'],
+      registers,
+      // Long-lived connections are counted up to the moment of the scrape.
+      collect: flushAll,
+    });
+    this.wireFor('proxy');
+    this.caExpiry = new Gauge({
+      name: 'gateway_ca_expiry_timestamp_seconds',
+      help: 'End of validity of the demo CA certificate the gateway signs with (Unix time).',
+      labelNames: ['vendor'],
+      registers,
+    }).labels({ vendor });
+  }
+
+  /** The `site` label for a target: itself, or `other` past MAX_SITES distinct sites. */
+  site(target: string): string {
+    if (this.sites.has(target)) return target;
+    if (this.sites.size < this.maxSites) {
+      this.sites.add(target);
+      return target;
+    }
+    if (this.sites.size === this.maxSites) {
+      this.sites.add(OTHER_SITE);
+      this.onSitesFull(target);
+    }
+    return OTHER_SITE;
+  }
+
+  recordRequest(site: string, path: TrafficPath, protocol: Protocol, code: string, bodyBytes: number): void {
+    const key = `${site}|${path}|${protocol}|${code}`;
+    let child = this.children.get(key);
+    if (!child) {
+      child = {
+        requests: this.requests.labels({ vendor: this.vendor, site, path, protocol, code }),
+        bytes: this.responseBytes.labels({ vendor: this.vendor, site, path, protocol }),
+      };
+      this.children.set(key, child);
+    }
+    child.requests.inc();
+    if (bodyBytes > 0) child.bytes.inc(bodyBytes);
+  }
+
+  recordTunnelOpened(site: string): void {
+    this.tunnels.labels({ vendor: this.vendor, site }).inc();
+    this.openTunnels.inc();
+  }
+
+  recordTunnelClosed(): void {
+    this.openTunnels.dec();
+  }
+
+  recordHandshake(site: string, path: TrafficPath, result: HandshakeResult): void {
+    this.handshakes.labels({ vendor: this.vendor, site, path, alpn: result }).inc();
+  }
+
+  /** Counts a client connection's bytes from now on, until it closes. */
+  trackWireBytes(socket: net.Socket, path: TrafficPath): void {
+    // Shown at 0 from the first connection on a path, not only after its first flush.
+    this.wireFor(path);
+    this.sockets.set(socket, { read: 0, written: 0, path });
+    socket.once('close', () => {
+      this.flushWire(socket);
+      this.sockets.delete(socket);
+    });
+  }
+
+  setCaExpiry(notAfter: Date): void {
+    this.caExpiry.set(Math.floor(notAfter.getTime() / 1000));
+  }
+
+  private wireFor(path: TrafficPath): { received: Increment; sent: Increment } {
+    let children = this.wireChildren.get(path);
+    if (!children) {
+      children = {
+        received: this.wire.labels({ vendor: this.vendor, path, direction: 'received' }),
+        sent: this.wire.labels({ vendor: this.vendor, path, direction: 'sent' }),
+      };
+      children.received.inc(0);
+      children.sent.inc(0);
+      this.wireChildren.set(path, children);
+    }
+    return children;
+  }
+
+  private flushWire(socket: net.Socket): void {
+    const seen = this.sockets.get(socket);
+    if (!seen) return;
+    // bytesRead/bytesWritten stay readable after close and keep counting
+    // when TLS takes the socket over.
+    const read = socket.bytesRead;
+    const written = socket.bytesWritten;
+    const wire = this.wireFor(seen.path);
+    if (read > seen.read) wire.received.inc(read - seen.read);
+    if (written > seen.written) wire.sent.inc(written - seen.written);
+    seen.read = Math.max(seen.read, read);
+    seen.written = Math.max(seen.written, written);
+  }
+}
+
+/**
+ * Serves /metrics, /healthz (for probes) and /ca.pem (the public CA
+ * certificate, for crawlers to trust). Resolves once listening.
+ */
+export function startMetricsServer(registry: Registry, caPem: string, port: number, host?: string): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/metrics') {
+      registry.metrics().then(
+        (body) => {
+          res.writeHead(200, { 'content-type': registry.contentType });
+          res.end(body);
+        },
+        (err: Error) => {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end(err.message);
+        },
+      );
+    } else if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok\n');
+    } else if (path === '/ca.pem') {
+      res.writeHead(200, { 'content-type': 'application/x-pem-file' });
+      res.end(caPem);
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not found\n');
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.removeListener('error', reject);
+      resolve(server);
+    });
+  });
+}
