@@ -1,28 +1,66 @@
 import { App, Chart } from 'cdk8s';
-import { MeshTelemetry, MetricsStack, VendorCatalog, VendorCrawler } from './lib';
+import { CrawlTarget, DemoGateway, MeshTelemetry, MetricsStack, VendorCatalog, VendorCrawler, VendorProps } from './lib';
 import { ExtraFiles, synthesizeInto } from './lib/synthesize';
 
-/** The demo setup: three vendors, 9 crawler pods averaging 100 requests/s each, 30 days of metrics. */
-export const DEFAULT_VENDORS = [
-  { name: 'vendor-a', weight: 40 },
-  { name: 'vendor-b', weight: 35 },
-  { name: 'vendor-c', weight: 25 },
+/**
+ * The demo: three vendors, each with an in-cluster demo gateway that serves every site itself, 9 crawler pods at
+ * 100 requests/s each. Nothing leaves the cluster: the sites are made-up `.example` hosts (RFC 2606) that only the
+ * gateways answer, plus two in-cluster sites one vendor's crawlers reach directly.
+ */
+export const DEMO_VENDORS: VendorProps[] = [
+  // Through a TCP gateway: connections and bytes per pod and to the gateway.
+  { name: 'vendor-a', weight: 40, endpoints: [DemoGateway.endpoint('vendor-a-gateway', 8080)], pricePerGiB: 0.6, monthlyBudget: 15_000 },
+  // Through an inspected gateway: every request, its target host and the gateway's 407s and 429s.
+  {
+    name: 'vendor-b', weight: 35, endpoints: [DemoGateway.endpoint('vendor-b-gateway', 8081)], gateway: { inspect: 'http' },
+    pricePerGiB: 0.4, pricePer1kRequests: 0.02, monthlyBudget: 15_000,
+  },
+  // Through a TCP gateway, and directly to two in-cluster sites.
+  { name: 'vendor-c', weight: 25, endpoints: [DemoGateway.endpoint('vendor-c-gateway', 8082)], pricePerGiB: 0.3, monthlyTrafficBudgetGiB: 25_000 },
 ];
 const PODS_PER_VENDOR = 3;
 const REQUESTS_PER_SECOND_PER_POD = 100;
 const CONCURRENCY_PER_POD = 100;
+/** Share of the gateways' answers that are 429 Too Many Requests. */
+const RATE_LIMIT_SHARE = 0.02;
+/** Sites vendor-c's crawlers reach without their gateway (NO_PROXY covers `.svc.cluster.local`). */
+const DIRECT_SITES = ['catalog', 'forum'];
+
+/**
+ * A vendor's made-up sites: plain HTTP and HTTPS, some under several subdomains, weighted so that a few hosts
+ * dominate, as in a real crawl. `.example` never resolves: only the vendor's demo gateway answers these.
+ */
+export function demoSites(vendor: string): CrawlTarget[] {
+  const tag = vendor.replace(/^vendor-/, '');
+  const domains = ['shop', 'news', 'travel', 'recipes', 'jobs', 'wiki', 'forum', 'maps'].map(d => `${d}-${tag}.example`);
+  return domains.flatMap((domain, i) => [
+    { url: `http://www.${domain}/`, weight: 8 - i },
+    { url: `https://www.${domain}/`, weight: 2 * (8 - i) },
+    ...(i % 2 === 0 ? [{ url: `https://m.${domain}/`, weight: 8 - i }] : []),
+    ...(i % 4 === 0 ? [{ url: `http://static.${domain}/`, weight: 2 }] : []),
+  ]);
+}
 
 /** Builds the default app; returns the dashboards as import-ready JSON files to write beside the manifests. */
 export function buildDefaultApp(app: App): ExtraFiles {
-  const vendors = new VendorCatalog(DEFAULT_VENDORS);
+  const vendors = new VendorCatalog(DEMO_VENDORS);
   const meshChart = new Chart(app, 'mesh');
   const mesh = new MeshTelemetry(meshChart, 'mesh', { vendors, namespaces: ['crawlers'] });
 
+  const demoChart = new Chart(app, 'demo');
+  const gateways = new Map(vendors.names.map(vendor => [vendor, new DemoGateway(demoChart, `${vendor}-gateway`, {
+    vendors, vendor, rateLimitShare: RATE_LIMIT_SHARE, crawlerNamespaces: mesh.namespaces,
+    sites: vendor === 'vendor-c' ? DIRECT_SITES : undefined,
+  })]));
+
   const crawlerChart = new Chart(app, 'crawlers');
   crawlerChart.addDependency(meshChart);
+  crawlerChart.addDependency(demoChart);
   // Weights split the fleet's total rate (900 requests/s) 40/35/25 between vendors.
   const totalRate = REQUESTS_PER_SECOND_PER_POD * PODS_PER_VENDOR * vendors.vendors.length;
   for (const vendor of vendors.vendors) {
+    const gateway = gateways.get(vendor.name)!;
+    const direct: CrawlTarget[] = gateway.siteHosts.flatMap(host => [{ url: `http://${host}/`, weight: 4 }, { url: `https://${host}/`, weight: 4 }]);
     new VendorCrawler(crawlerChart, vendor.name, {
       vendors,
       vendor: vendor.name,
@@ -30,8 +68,24 @@ export function buildDefaultApp(app: App): ExtraFiles {
       replicas: PODS_PER_VENDOR,
       requestsPerSecond: Math.round(totalRate * vendors.share(vendor.name) / PODS_PER_VENDOR),
       concurrency: CONCURRENCY_PER_POD,
+      targets: [...demoSites(vendor.name), ...direct],
+      proxyCredentials: gateway.proxyCredentials,
+      caCertificate: gateway.caCertificate,
     });
   }
+  // A crawler left with an old password: what a stale Secret looks like on the dashboards (407s of vendor-b).
+  const vendorB = gateways.get('vendor-b')!;
+  new VendorCrawler(crawlerChart, 'vendor-b-stale', {
+    vendors,
+    vendor: 'vendor-b',
+    name: 'crawler-vendor-b-stale-credentials',
+    namespace: mesh.namespaces[0],
+    requestsPerSecond: 1,
+    concurrency: 1,
+    targets: demoSites('vendor-b').slice(0, 4),
+    proxyCredentials: vendorB.staleCredentials(),
+    caCertificate: vendorB.caCertificate,
+  });
 
   const monitoringChart = new Chart(app, 'monitoring');
   monitoringChart.addDependency(meshChart);
@@ -39,7 +93,7 @@ export function buildDefaultApp(app: App): ExtraFiles {
     vendors,
     crawlerNamespaces: mesh.namespaces,
     namespace: 'monitoring',
-    prometheus: { retention: '30d' },
+    prometheus: { retention: '30d', podScrapes: [...gateways.values()].map(g => g.scrape) },
   });
   return metrics.dashboardFiles();
 }

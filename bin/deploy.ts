@@ -10,6 +10,8 @@ import { parseArgs } from 'util';
 import * as YAML from 'yaml';
 import { buildDefaultApp } from '../main';
 import { synthesizeInto } from '../lib/synthesize';
+import { DemoSecret } from '../lib/demo-gateway';
+import { ExistingDemoSecrets, key, missingDemoSecretManifests, requiredDemoSecrets } from './demo-secrets';
 import { CheckReport, Kubectl, meshExpectations, preflight, sidecarChecks } from './mesh-checks';
 
 const USAGE = `Usage: npm run deploy -- [--outdir dist] [--context NAME] [--timeout 5m] [--skip-synth] [--skip-sidecar-checks]
@@ -26,9 +28,9 @@ Set KUBECTL to use another kubectl binary.`;
 
 interface Workload { kind: string; name: string; namespace: string }
 
-function kubectl(args: string[], context?: string): { status: number; stdout: string; stderr: string } {
+function kubectl(args: string[], context?: string, input?: string): { status: number; stdout: string; stderr: string } {
   const binary = process.env.KUBECTL ?? 'kubectl';
-  const r = spawnSync(binary, [...(context ? ['--context', context] : []), ...args], { encoding: 'utf8' });
+  const r = spawnSync(binary, [...(context ? ['--context', context] : []), ...args], { encoding: 'utf8', input });
   if (r.error) {
     throw new Error(`cannot run '${binary}': ${r.error.message}. Install kubectl or set KUBECTL.`);
   }
@@ -52,6 +54,23 @@ function print(title: string, report: CheckReport): boolean {
   for (const w of report.warnings) console.warn(`${title} WARNING: ${w}`);
   for (const e of report.errors) console.error(`${title} ERROR: ${e}`);
   return report.errors.length === 0;
+}
+
+/** What of the demo gateways' CA and credentials the cluster has already. */
+function existingDemoSecrets(run: Kubectl, needed: DemoSecret[]): ExistingDemoSecrets {
+  const present = new Set<string>();
+  let ca: ExistingDemoSecrets['ca'];
+  const credentials = new Map<string, { username: string; password: string }>();
+  const decode = (data: Record<string, string> | undefined, field: string) => Buffer.from(data?.[field] ?? '', 'base64').toString('utf8');
+  for (const s of needed) {
+    const r = run(['get', s.kind.toLowerCase(), s.name, '-n', s.namespace, '-o', 'json']);
+    if (r.status !== 0) continue;
+    present.add(key(s));
+    const data = JSON.parse(r.stdout).data;
+    if (s.content === 'ca') ca = { certPem: decode(data, 'tls.crt'), keyPem: decode(data, 'tls.key') };
+    if (s.content === 'credentials' || s.content === 'stale-credentials') credentials.set(s.name, { username: decode(data, 'username'), password: decode(data, 'password') });
+  }
+  return { present, ca, credentials };
 }
 
 /** kubectl's duration syntax (Go): 90s, 5m, 1h30m. */
@@ -95,6 +114,18 @@ export function deploy(argv: string[]): number {
   if (apply.status !== 0) {
     console.error(`kubectl apply failed:\n${apply.stderr.trim()}`);
     return apply.status;
+  }
+
+  // The demo gateways' CA and passwords: made here, never written to disk; what exists is kept.
+  const needed = requiredDemoSecrets(objects);
+  const made = missingDemoSecretManifests(needed, existingDemoSecrets(run, needed));
+  if (made.length > 0) {
+    const created = kubectl(['apply', '--server-side', '--field-manager=proxy-telemetry', '-f', '-'], context, made.map(o => YAML.stringify(o)).join('---\n'));
+    if (created.status !== 0) {
+      console.error(`creating the demo gateways' CA and credentials failed:\n${created.stderr.trim()}`);
+      return created.status;
+    }
+    console.log(`created ${made.map(o => `${o.kind.toLowerCase()}/${o.metadata.name} -n ${o.metadata.namespace}`).join(', ')}`);
   }
 
   const secret = kubectl(['get', 'secret', 'grafana-admin', '-n', 'monitoring', '-o', 'name'], context);

@@ -2,10 +2,15 @@
  * Command-line entry of proxy-telemetry. `proxy-telemetry validate --prometheus URL` checks a running
  * Prometheus against requirements A–D of the metric contract.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import { parseArgs } from 'util';
+import * as YAML from 'yaml';
+import { missingDemoSecretManifests, requiredDemoSecrets } from './demo-secrets';
 import { EXIT, formatResult, httpQueryClient, parseDuration, PORT_FORWARD_HINT, validate } from '../lib/validate/validate';
 
 const USAGE = `Usage: proxy-telemetry validate --prometheus URL [--window 1h] [--top 5] [--timeout 10s] [--json]
+       proxy-telemetry demo-secrets [--dir dist]
 
 Queries a running Prometheus and reports, per proxy vendor, whether the metric contract works:
   A. request count (HTTP requests/s, TCP connections/s, counts over --window)
@@ -23,6 +28,10 @@ Options:
   --json             print the result as JSON
   -h, --help         show this help
 
+demo-secrets prints a new CA and new proxy credentials for the demo gateways in the manifests of --dir, as
+Secrets and ConfigMaps to create once: proxy-telemetry demo-secrets | kubectl create -f -
+(npm run deploy does this itself, keeping what the cluster already has.)
+
 Exit codes:
   0  all checks PASS
   1  some check FAILs
@@ -39,6 +48,7 @@ const stdio: Io = { out: s => process.stdout.write(s), err: s => process.stderr.
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[], io: Io = stdio): Promise<number> {
+  if (argv[0] === 'demo-secrets') return demoSecretsCommand(argv.slice(1), io);
   try {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -85,6 +95,36 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     const e = err as Error & { code?: string };
     if (err instanceof UsageError || (typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS'))) {
       io.err(`proxy-telemetry: ${e.message}\n${USAGE.split('\n')[0]}\nRun 'proxy-telemetry --help' for options and exit codes.\n`);
+      return EXIT.usage;
+    }
+    io.err(`proxy-telemetry: ${e.message}\n`);
+    return EXIT.fail;
+  }
+}
+
+/** `demo-secrets [--dir DIR]`: the demo gateways' CA and credentials as manifests on stdout. */
+function demoSecretsCommand(argv: string[], io: Io): number {
+  try {
+    const { values } = parseArgs({ args: argv, strict: true, options: { dir: { type: 'string', default: 'dist' }, help: { type: 'boolean', short: 'h', default: false } } });
+    if (values.help) {
+      io.out(`${USAGE}\n`);
+      return EXIT.pass;
+    }
+    const dir = values.dir!;
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`--dir '${dir}' is not a directory of synthesized manifests (run 'npm run synth' first)`);
+    const objects = fs.readdirSync(dir).filter(f => f.endsWith('.yaml')).sort()
+      .flatMap(f => YAML.parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8')).map(d => d.toJSON()));
+    const needed = requiredDemoSecrets(objects);
+    if (needed.length === 0) {
+      io.err(`proxy-telemetry: no demo gateway in ${dir}: nothing to make\n`);
+      return EXIT.pass;
+    }
+    io.out(missingDemoSecretManifests(needed).map(o => YAML.stringify(o)).join('---\n'));
+    return EXIT.pass;
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (err instanceof UsageError || (typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS'))) {
+      io.err(`proxy-telemetry: ${e.message}\n`);
       return EXIT.usage;
     }
     io.err(`proxy-telemetry: ${e.message}\n`);

@@ -8,7 +8,7 @@ const NEGATIVE_Y = [{ id: 'custom.transform', value: 'negative-Y' }];
 /** Bytes sent and received per vendor and per pod: what vendors bill per GiB. */
 export function bandwidthDashboard(ctx: DashboardContext): Dashboard {
   const e = ctx.expr;
-  return dashboard(ctx, BANDWIDTH_UID, 'Proxy Bandwidth Analytics',
+  const board = dashboard(ctx, BANDWIDTH_UID, 'Proxy Bandwidth Analytics',
     'Bytes sent (upload, below the axis) and received (download, above) per vendor and per crawler pod, top pods and totals.',
     ['namespace', 'pod'])
     .withRow(new RowBuilder('Totals over the range'))
@@ -32,6 +32,15 @@ export function bandwidthDashboard(ctx: DashboardContext): Dashboard {
       .withTarget(query('B', e.podReceivedRate(20), '{{pod}} received'))
       .overrideByQuery('A', NEGATIVE_Y))
     .withPanel(barGaugePanel('Top pods over the range', 'The 10 pods that moved the most bytes (sent plus received) over the time range.', 'bytes')
-      .withTarget(instantQuery('A', e.topPodsOverRange(10), '{{proxy_vendor}} {{namespace}}/{{pod}}')))
+      .withTarget(instantQuery('A', e.topPodsOverRange(10), '{{proxy_vendor}} {{namespace}}/{{pod}}')));
+  if (!ctx.demoGateways) return board.build();
+  return board
+    .withRow(new RowBuilder('Demo gateways'))
+    .withPanel(timeseriesPanel('Served by the demo gateways, measured by the sidecars',
+      'Download per vendor: bytes the demo gateways sent by their own count (TLS records included), beside the bytes the crawler sidecars received. '
+      + 'The two agree within a few percent; a gap shows traffic the sidecars do not see, or traffic that does not go through the gateway (direct sites are served by the gateway pods too).', 'binBps')
+      .span(24)
+      .withTarget(query('A', e.demoGatewayServedRate, '{{proxy_vendor}} served by the gateway'))
+      .withTarget(query('B', e.vendorReceivedRate, '{{proxy_vendor}} measured by the sidecars')))
     .build();
 }

@@ -9,7 +9,7 @@ import { DataqueryBuilder, PromQueryFormat } from '@grafana/grafana-foundation-s
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { LABEL, PanelExpr, RULE, VAR } from '../lib/metric-contract';
+import { ALL_PODS, LABEL, PanelExpr, RULE, VAR } from '../lib/metric-contract';
 
 /** Tag shared by every dashboard: the dashboards link to each other through it. */
 export const DASHBOARD_TAG = 'proxy-telemetry';
@@ -26,6 +26,8 @@ export interface DashboardContext {
   readonly defaultDatasource: string;
   /** Whether some vendor has gateways: panels of the gateway rule only then. */
   readonly gateways: boolean;
+  /** Whether Prometheus scrapes demo gateways: their own counts beside the sidecars' then. */
+  readonly demoGateways: boolean;
 }
 
 /** A Prometheus query through the dashboard's datasource variable. */
@@ -119,7 +121,8 @@ export function dashboard(ctx: DashboardContext, uid: string, title: string, des
     builder.withVariable(new QueryVariableBuilder(VAR[name]).label(defs[name].label).datasource(DATASOURCE)
       .query(defs[name].query).definition(defs[name].query)
       .refresh(VariableRefresh.OnTimeRangeChanged).sort(VariableSort.AlphabeticalAsc)
-      .multi(true).includeAll(true).allValue('.*').current({ text: 'All', value: '$__all' }));
+      // The pod variable's All selects the series recorded for all pods (see pickedPods in the metric contract).
+      .multi(true).includeAll(true).allValue(name === 'pod' ? ALL_PODS : '.*').current({ text: 'All', value: '$__all' }));
   }
   return builder;
 }

@@ -1,5 +1,5 @@
 import { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import { DESTINATION_LABEL, DESTINATION_SCRAPE_JOB, NOT_MEASURED_DESTINATION, escapeRegex, panelExpr } from '../lib/metric-contract';
+import { ALL_PODS, DESTINATION_LABEL, DESTINATION_SCRAPE_JOB, NOT_MEASURED_DESTINATION, escapeRegex, panelExpr } from '../lib/metric-contract';
 import { VendorCatalog } from '../lib/vendor';
 import { PropertyError, checkNumber } from '../lib/validation';
 import { bandwidthDashboard } from './bandwidth';
@@ -42,6 +42,12 @@ export interface ProxyDashboardsProps {
    * @default - an import input
    */
   readonly datasourceUid?: string;
+  /**
+   * Prometheus scrapes demo gateways (job `demo-gateways`): the Bandwidth dashboard shows what they served beside
+   * what the sidecars measured.
+   * @default false
+   */
+  readonly demoGateways?: boolean;
 }
 
 /** A Grafana dashboard JSON model, as provisioned or imported. */
@@ -64,6 +70,7 @@ export function proxyDashboards(props: ProxyDashboardsProps): DashboardJson[] {
     currencyUnit: props.currencyUnit ?? 'currencyUSD',
     defaultDatasource: props.datasourceUid ?? `\${${DATASOURCE_INPUT}}`,
     gateways: gateways.length > 0,
+    demoGateways: props.demoGateways ?? false,
   };
   const built = [overviewDashboard, bandwidthDashboard, destinationsDashboard, healthDashboard, costDashboard].map(f => f(ctx) as DashboardJson);
   return props.datasourceUid === undefined ? built.map(withImportInput) : built;
@@ -129,7 +136,7 @@ export function expandVariables(expr: string, values: VariableValues = {}): stri
   const vars: Record<string, string> = {
     vendor: multi(values.vendor),
     namespace: multi(values.namespace),
-    pod: multi(values.pod),
+    pod: values.pod === undefined ? ALL_PODS : multi(values.pod),
     [DESTINATION_LABEL]: multi(values.destination),
     __range_s: String(range),
     __range: `${range}s`,

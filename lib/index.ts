@@ -1,6 +1,7 @@
 export * from './vendor';
 export * from './mesh-telemetry';
 export * from './vendor-crawler';
+export * from './demo-gateway';
 export * from './metrics-stack';
 export type { RuleGroup, Rule, RecordingRule, AlertingRule } from './prometheus/rule-group';
 export type { DestinationOptions } from './prometheus/destinations';
@@ -10,6 +11,7 @@ export type {
   AlertmanagerOptions, AlertmanagerReceiver, AlertmanagerRoute, WebhookReceiverOptions, SlackReceiverOptions,
   PagerDutyReceiverOptions, EmailReceiverOptions,
 } from './alertmanager/alertmanager-config';
+export type { PodScrape } from './prometheus/scrape-config';
 export type { RemoteWriteOptions, RemoteWriteBasicAuth, RemoteWriteBearerToken, RemoteWriteQueueOptions } from './prometheus/remote-write';
 export type { OperatorOptions } from './operator/operator-options';
 export { PropertyError } from './validation';

@@ -18,7 +18,17 @@ export const LABEL = {
   host: 'destination_host',
   /** On the vendor info series: 'none' (no gateway), 'tcp' or 'http' (inspected gateway). */
   gatewayInspection: 'gateway_inspection',
+  /**
+   * On the per-pod series the dashboards read when no pod is picked (ALL_PODS): the busiest pods, and the 5-minute
+   * totals. Pod names are DNS labels, so no `pod` matcher for picked pods can match ALL_PODS.
+   */
+  podSelection: 'pod_selection',
 } as const;
+
+/** Value of LABEL.podSelection, and of the dashboards' pod variable when All is selected. */
+export const ALL_PODS = '__all__';
+/** Busiest pods per vendor and namespace recorded for the per-pod graphs. */
+export const TOP_PODS = 20;
 
 /** Pod label that assigns a crawler pod to a vendor. */
 export const VENDOR_POD_LABEL = 'proxy-vendor';
@@ -132,6 +142,12 @@ export const RULE = {
   podSentBytes: 'proxy_vendor_pod:proxy_sent_bytes:rate5m',
   /** Bytes/s downloaded by each crawler pod. */
   podReceivedBytes: 'proxy_vendor_pod:proxy_received_bytes:rate5m',
+  /** The TOP_PODS pods uploading most per vendor and namespace, at each evaluation. */
+  topPodSentBytes: 'proxy_vendor_pod:proxy_sent_bytes:top20_rate5m',
+  /** The TOP_PODS pods downloading most per vendor and namespace, at each evaluation. */
+  topPodReceivedBytes: 'proxy_vendor_pod:proxy_received_bytes:top20_rate5m',
+  /** Upload + download bytes/s per pod over 5 minutes, recorded every 5 minutes: range totals per pod at 1/10 the samples. */
+  podBytes5m: 'proxy_vendor_pod:proxy_bytes:rate5m',
   vendorSentBytes: 'proxy_vendor:proxy_sent_bytes:rate5m',
   vendorReceivedBytes: 'proxy_vendor:proxy_received_bytes:rate5m',
   /** HTTP requests/s per response code (0 = no response). */
@@ -278,6 +294,10 @@ export const RECORDING_EXPR = {
   destinationRequests: destinationRuleExprs(NO_GUARD, DESTINATION_SCRAPE_JOB).destinationRequests,
   podSentBytes: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${rate(UPLOAD_COUNTERS, ATTRIBUTED, '5m')})`,
   podReceivedBytes: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${rate(DOWNLOAD_COUNTERS, ATTRIBUTED, '5m')})`,
+  topPodSentBytes: `topk ${by(LABEL.vendor, LABEL.namespace)} (${TOP_PODS}, ${RULE.podSentBytes})`,
+  topPodReceivedBytes: `topk ${by(LABEL.vendor, LABEL.namespace)} (${TOP_PODS}, ${RULE.podReceivedBytes})`,
+  // The two rules carry the same labels; a sum over a name regex adds them per pod.
+  podBytes5m: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} ({__name__=~"${RULE.podSentBytes}|${RULE.podReceivedBytes}"})`,
   vendorSentBytes: `sum ${by(LABEL.vendor)} (${RULE.podSentBytes})`,
   vendorReceivedBytes: `sum ${by(LABEL.vendor)} (${RULE.podReceivedBytes})`,
   responseCodes: `sum ${by(LABEL.vendor, 'response_code')} (${INTERMEDIATE.podResponseCodes})`,
@@ -285,7 +305,8 @@ export const RECORDING_EXPR = {
   errorRatio: `(sum ${by(LABEL.vendor)} (${RULE.responseCodes}{response_code=~"0|4..|5.."}) or 0 * sum ${by(LABEL.vendor)} (${RULE.responseCodes})) / sum ${by(LABEL.vendor)} (${RULE.responseCodes})`,
   durationBuckets: `sum ${by(LABEL.vendor, 'le')} (rate(${ISTIO.duration}_bucket{${ATTRIBUTED}}[5m]))`,
   crawlerPods: (job: string) => `count ${by(LABEL.vendor)} (up{job="${job}", ${LABEL.vendor}!=""})`,
-  unattributedBytes: `sum ${by(LABEL.namespace)} (${bothDirections(UNATTRIBUTED, '5m')})`,
+  // 0 for crawler namespaces without unattributed pods: "none", where no series would read as "not measured".
+  unattributedBytes: `sum ${by(LABEL.namespace)} (${bothDirections(UNATTRIBUTED, '5m')} or 0 * ${RULE.podSentBytes})`,
   /**
    * The last hour's average rates, from the 5m rules' samples (recorded every `ruleIntervalSeconds`) rather than raw
    * [1h] windows: a series' samples averaged over the hour, counting the hour as full even when the series began
@@ -447,9 +468,17 @@ export const VAR = {
   destination: 'destination',
 } as const;
 
-/** Matchers for the dashboard variables (multi-value, All = `.*`). */
+/** Matchers for the dashboard variables (multi-value, All = `.*`; the pod variable's All is ALL_PODS). */
 const byVendor = `${LABEL.vendor}=~"$${VAR.vendor}"`;
-const byPod = `${byVendor}, ${LABEL.namespace}=~"$${VAR.namespace}", ${LABEL.pod}=~"$${VAR.pod}"`;
+const byNamespace = `${byVendor}, ${LABEL.namespace}=~"$${VAR.namespace}"`;
+
+/**
+ * Per-pod series for the pod variable: with All (ALL_PODS) the series recorded for all pods (`allRule`, labelled
+ * pod_selection="__all__"), with picked pods their own series of `podRule`. `suffix` closes a range function.
+ */
+function pickedPods(allRule: string, podRule: string, suffix = ''): string {
+  return `${allRule}{${byNamespace}, ${LABEL.podSelection}=~"$${VAR.pod}"}${suffix} or on (${LABEL.vendor}, ${LABEL.namespace}, ${LABEL.pod}) ${podRule}{${byNamespace}, ${LABEL.pod}=~"$${VAR.pod}"}${suffix}`;
+}
 const byDestination = `${byVendor}, ${DESTINATION_LABEL}=~"$${VAR.destination}"`;
 
 /**
@@ -475,6 +504,17 @@ function orZeroPerVendor(expr: string, base: string): string {
 
 /** Seconds left in the calendar month at each evaluation time. */
 const SECONDS_LEFT_IN_MONTH = 'scalar((days_in_month() - day_of_month() + 1) * 86400) - time() % 86400';
+
+/** Prometheus job and metrics of the demo gateways (gateway/README.md): what they served, by their own count. */
+export const DEMO_GATEWAY_JOB = 'demo-gateways';
+export const DEMO_GATEWAY_METRICS = {
+  /** Bytes on client connections, TLS records included, by `vendor` and `direction` (`sent` to the crawlers, `received`). */
+  wireBytes: 'gateway_wire_bytes_total',
+} as const;
+
+/** A demo gateway series' `vendor` label as `proxy_vendor`, filtered by the dashboards' vendor variable. */
+const demoGatewayRate = (direction: 'sent' | 'received') =>
+  `sum ${by(LABEL.vendor)} (label_replace(rate(${DEMO_GATEWAY_METRICS.wireBytes}{job="${DEMO_GATEWAY_JOB}", direction="${direction}", vendor=~"$vendor"}[$__rate_interval]), "${LABEL.vendor}", "$1", "vendor", "(.*)"))`;
 
 /** Options of the dashboard expressions that depend on the deployment. */
 export interface PanelExprOptions {
@@ -513,13 +553,18 @@ export function panelExpr(o: PanelExprOptions) {
     vendorSentRate: `sum ${by(LABEL.vendor)} (${RULE.vendorSentBytes}{${byVendor}})`,
     vendorReceivedRate: `sum ${by(LABEL.vendor)} (${RULE.vendorReceivedBytes}{${byVendor}})`,
     // The busiest `n` of the selected pods at each step: a graph of thousands of lines shows nothing and costs a lot.
-    podSentRate: (n: number) => `topk(${n}, sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${RULE.podSentBytes}{${byPod}}))`,
-    podReceivedRate: (n: number) => `topk(${n}, sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${RULE.podReceivedBytes}{${byPod}}))`,
+    // All pods: from the recorded busiest ones, so the cost does not grow with the fleet; picked pods: their own series.
+    podSentRate: (n: number) => `topk(${n}, sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${pickedPods(RULE.topPodSentBytes, RULE.podSentBytes)}))`,
+    podReceivedRate: (n: number) => `topk(${n}, sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${pickedPods(RULE.topPodReceivedBytes, RULE.podReceivedBytes)}))`,
+    // The demo gateways' own count: downloads they served (sent), uploads they received.
+    demoGatewayServedRate: demoGatewayRate('sent'),
+    demoGatewayReceivedRate: demoGatewayRate('received'),
     sentOverRange: totalOverRange(`${RULE.vendorSentBytes}{${byVendor}}`, o.ruleIntervalSeconds),
     receivedOverRange: totalOverRange(`${RULE.vendorReceivedBytes}{${byVendor}}`, o.ruleIntervalSeconds),
     vendorSentOverRange: totalOverRange(`${RULE.vendorSentBytes}{${byVendor}}`, o.ruleIntervalSeconds, LABEL.vendor),
     vendorReceivedOverRange: totalOverRange(`${RULE.vendorReceivedBytes}{${byVendor}}`, o.ruleIntervalSeconds, LABEL.vendor),
-    topPodsOverRange: (n: number) => `topk(${n}, ${bothTotalsOverRange(`${RULE.podSentBytes}{${byPod}}`, `${RULE.podReceivedBytes}{${byPod}}`, o.ruleIntervalSeconds, `${LABEL.vendor}, ${LABEL.namespace}, ${LABEL.pod}`)})`,
+    // Per-pod totals from the 5-minute samples of the 5-minute rate: exact, and a tenth of the samples.
+    topPodsOverRange: (n: number) => `topk(${n}, sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${pickedPods(`sum_over_time(${RULE.podBytes5m}`, `sum_over_time(${RULE.podBytes5m}`, '[$__range])')}) * ${COST_RULE_INTERVAL_SECONDS})`,
     // Destinations
     topDestinationRequests: (n: number) => `topk(${n}, sum ${by(LABEL.vendor, DESTINATION_LABEL, 'request_protocol')} (${RULE.destinationRequests}{${byDestination}}))`,
     destinationRequestRate: (n: number) => `topk(${n}, sum ${by(DESTINATION_LABEL)} (${RULE.destinationRequests}{${byDestination}}))`,

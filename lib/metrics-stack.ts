@@ -21,9 +21,9 @@ import { SIDECAR_METRICS_PORT } from './prometheus/scrape-config';
 import { RemoteWriteOptions, checkHttpUrl, checkRemoteWrite } from './prometheus/remote-write';
 import { RuleGroup, isAlertingRule } from './prometheus/rule-group';
 import { scaleOutAlertGroup } from './prometheus/scale-out-alerts';
-import { CrawlerScrapeOptions, crawlerScrapeJobs } from './prometheus/scrape-config';
+import { CrawlerScrapeOptions, PodScrape, crawlerScrapeJobs, podScrapeJob, resolvePodScrapes } from './prometheus/scrape-config';
 import { placeRuleGroups } from './prometheus/sharding';
-import { DESTINATION_SCRAPE_JOB, DestinationGuard, SCRAPE_JOB } from './metric-contract';
+import { DEMO_GATEWAY_JOB, DESTINATION_SCRAPE_JOB, DestinationGuard, SCRAPE_JOB } from './metric-contract';
 import { VendorCatalog } from './vendor';
 import {
   PropertyError, checkDnsLabel, checkDnsName, checkNonEmpty, checkNumber, checkRetentionSize, checkUnique, parseDuration, parseStorageQuantity, urlPort,
@@ -110,6 +110,12 @@ export interface PrometheusOptions {
    * @default - none
    */
   readonly remoteWrite?: RemoteWriteOptions[];
+  /**
+   * Pods scraped besides the crawler sidecars, e.g. `DemoGateway.scrape`: one job each (equal ones once), on the
+   * Prometheus Grafana reads, with discovery RBAC and network policy egress for their namespaces.
+   * @default - none
+   */
+  readonly podScrapes?: PodScrape[];
 }
 
 /** Grafana settings. */
@@ -287,6 +293,8 @@ export class MetricsStack extends Construct {
   public readonly clusterWideDiscovery: boolean;
   /** Whether NetworkPolicies are synthesized. */
   public readonly networkPolicies: boolean;
+  /** Pods scraped besides the crawler sidecars. */
+  public readonly podScrapes: readonly PodScrape[];
   /** @internal */
   public readonly _prometheus: PrometheusServer | undefined;
   /** @internal */
@@ -326,6 +334,7 @@ export class MetricsStack extends Construct {
       throw new PropertyError('operator', props.operator, 'is only used in mode \'prometheus-operator\'');
     }
     this.shards = checkNumber('prometheus.shards', prom.shards ?? 1, { min: 1, max: 64, integer: true });
+    const podScrapes = this.podScrapes = resolvePodScrapes('prometheus.podScrapes', prom.podScrapes ?? []);
     const remoteWrite = checkRemoteWrite('prometheus.remoteWrite', prom.remoteWrite ?? []);
     this.retention = prom.retention ?? '30d';
     parseDuration('prometheus.retention', this.retention);
@@ -388,7 +397,7 @@ export class MetricsStack extends Construct {
       this.destinationScrapeJob = operatorJobLabel(this.namespace, DESTINATION_SCRAPE_JOB);
       this._operator = new OperatorMonitoring(this, 'Operator', {
         namespace: this.namespace,
-        scrapeJobs: crawlerScrapeJobs(scrape),
+        scrapeJobs: [...crawlerScrapeJobs(scrape), ...podScrapes.map(t => podScrapeJob(t, this.scrapeInterval))],
         podMonitorLabels: operator.podMonitorLabels,
         ruleName: 'proxy-telemetry',
         ruleLabels: operator.ruleLabels,
@@ -425,6 +434,7 @@ export class MetricsStack extends Construct {
       shards: this.shards,
       crawlerJobs: [this.scrapeJob, this.destinationScrapeJob],
       remoteWrite,
+      podScrapes,
     });
     this._prometheus = servers.main;
     this._shards = servers.shards;
@@ -489,6 +499,7 @@ export class MetricsStack extends Construct {
         crawlerAllowFrom,
         prometheusPeers: this._shards.length > 0,
         remoteWritePorts: [...new Set(remoteWrite.map((rw, i) => urlPort(`prometheus.remoteWrite[${i}].url`, rw.url)))].sort((a, b) => a - b),
+        podScrapes,
       });
     }
 
@@ -506,6 +517,7 @@ export class MetricsStack extends Construct {
       destinationJob: this.destinationScrapeJob,
       ruleIntervalSeconds: Math.max(1, Math.round(evaluationMs / 1000)),
       currencyUnit: options.currencyUnit,
+      demoGateways: this.podScrapes.some(t => t.job === DEMO_GATEWAY_JOB),
     };
     const dashboards = (options.enabled ?? true) ? proxyDashboards({ ...settings, datasourceUid }) : [];
     for (const dashboard of dashboards) this.addDashboard(dashboard);

@@ -34,6 +34,17 @@ export interface ProxyCredentials {
   readonly passwordKey?: string;
 }
 
+/** Extra CA certificates the synthetic crawler trusts (`CA_FILE`), from a ConfigMap in the crawler namespace. */
+export interface CaCertificateSource {
+  /** Name of the ConfigMap. */
+  readonly configMapName: string;
+  /**
+   * Key of the PEM certificates in it.
+   * @default 'ca.crt'
+   */
+  readonly key?: string;
+}
+
 /** Requests and limits of the injected istio-proxy container (Istio's `sidecar.istio.io/proxy*` pod annotations). */
 export interface SidecarResources {
   /**
@@ -101,7 +112,7 @@ export interface VendorCrawlerProps {
   readonly runAsUser?: number;
   /**
    * Synthetic crawler: requests per second per pod.
-   * @default 100
+   * @default 1 - polite to sites that did not ask for load; set it for in-cluster demo sites
    */
   readonly requestsPerSecond?: number;
   /**
@@ -110,8 +121,9 @@ export interface VendorCrawlerProps {
    */
   readonly concurrency?: number;
   /**
-   * Synthetic crawler: URLs to request, HTTP and HTTPS.
-   * @default DEFAULT_CRAWL_TARGETS
+   * Synthetic crawler: URLs to request, HTTP and HTTPS. Required for the synthetic crawler: in-cluster demo sites
+   * (see DemoGateway), or public sites that welcome test traffic, such as PUBLIC_TEST_TARGETS, at a polite rate.
+   * @default - none; required unless `image` is set
    */
   readonly targets?: CrawlTarget[];
   /**
@@ -129,6 +141,11 @@ export interface VendorCrawlerProps {
    * @default - no credentials
    */
   readonly proxyCredentials?: ProxyCredentials;
+  /**
+   * Synthetic crawler: CA certificates to trust besides the public ones, e.g. a demo gateway's CA.
+   * @default - the public CAs only
+   */
+  readonly caCertificate?: CaCertificateSource;
   /**
    * Hosts the crawler reaches without the gateway (NO_PROXY).
    * @default 'localhost,127.0.0.1,.svc,.cluster.local'
@@ -160,12 +177,17 @@ export interface VendorCrawlerProps {
   readonly statsEvictionInterval?: string;
 }
 
-/** A mix of plain HTTP and HTTPS pages on well-known public hosts. */
-export const DEFAULT_CRAWL_TARGETS: CrawlTarget[] = [
+/** Where the synthetic crawler finds `caCertificate`. */
+const CA_DIRECTORY = '/etc/proxy-telemetry/ca';
+
+/**
+ * Public pages that exist for tests and examples, plain HTTP and HTTPS. Opt-in only, and at a polite rate (the
+ * default 1 request/s per pod): real sites pay for every request a crawler makes.
+ */
+export const PUBLIC_TEST_TARGETS: readonly CrawlTarget[] = [
   { url: 'http://example.com/', weight: 2 },
   { url: 'https://example.com/', weight: 3 },
   { url: 'http://neverssl.com/', weight: 1 },
-  { url: 'https://www.wikipedia.org/', weight: 2 },
   { url: 'https://httpbin.org/get', weight: 2 },
 ];
 
@@ -231,9 +253,12 @@ export class VendorCrawler extends Construct {
     const volumes: Array<{ path: string; volume: kplus.Volume }> = [];
     const ports: kplus.ContainerPort[] = [];
     if (synthetic) {
-      const rps = checkNumber('requestsPerSecond', props.requestsPerSecond ?? 100, { minExclusive: 0 });
+      const rps = checkNumber('requestsPerSecond', props.requestsPerSecond ?? 1, { minExclusive: 0 });
       const concurrency = checkNumber('concurrency', props.concurrency ?? 100, { min: 1, integer: true });
-      const targets = checkNonEmpty('targets', props.targets ?? DEFAULT_CRAWL_TARGETS).map((t, i) => checkTarget(`targets[${i}]`, t));
+      if (props.targets === undefined) {
+        throw new PropertyError('targets', undefined, 'is required for the synthetic crawler: in-cluster demo sites (DemoGateway), or public sites that welcome test traffic (PUBLIC_TEST_TARGETS) at a polite rate; or set \'image\' to run your own crawler');
+      }
+      const targets = checkNonEmpty('targets', props.targets).map((t, i) => checkTarget(`targets[${i}]`, t));
       env.TARGETS = kplus.EnvValue.fromValue(targets.map(t => `${t.url}=${t.weight}`).join(','));
       env.REQUESTS_PER_SECOND = kplus.EnvValue.fromValue(String(rps));
       env.CONCURRENCY = kplus.EnvValue.fromValue(String(concurrency));
@@ -241,8 +266,15 @@ export class VendorCrawler extends Construct {
       const script = crawlerScript(this, this.namespace);
       volumes.push({ path: CRAWLER_SCRIPT_PATH.replace(/\/[^/]+$/, ''), volume: kplus.Volume.fromConfigMap(this, 'ScriptVolume', script, { name: 'script' }) });
       ports.push({ number: CRAWLER_METRICS_PORT, name: 'http-metrics' });
+      if (props.caCertificate) {
+        const key = props.caCertificate.key ?? 'ca.crt';
+        if (!/^[-._a-zA-Z0-9]+$/.test(key)) throw new PropertyError('caCertificate.key', key, 'must be a ConfigMap key (letters, digits, \'-\', \'_\', \'.\')');
+        const configMap = kplus.ConfigMap.fromConfigMapName(this, 'CaCertificate', checkDnsName('caCertificate.configMapName', props.caCertificate.configMapName));
+        volumes.push({ path: CA_DIRECTORY, volume: kplus.Volume.fromConfigMap(this, 'CaVolume', configMap, { name: 'ca-certificates', items: { [key]: { path: key } } }) });
+        env.CA_FILE = kplus.EnvValue.fromValue(`${CA_DIRECTORY}/${key}`);
+      }
     } else {
-      for (const key of ['targets', 'requestsPerSecond', 'concurrency'] as const) {
+      for (const key of ['targets', 'requestsPerSecond', 'concurrency', 'caCertificate'] as const) {
         if (props[key] !== undefined) throw new PropertyError(key, props[key], 'applies to the synthetic crawler only; it is set together with \'image\'');
       }
     }

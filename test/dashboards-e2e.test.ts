@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as YAML from 'yaml';
 import { PanelQuery, VariableValues, expandVariables, panelQueries } from '../dashboards';
+import { COST_RULE_INTERVAL_SECONDS } from '../lib/metric-contract';
 import { FLEET_NAMESPACE, fleetPods, fleetVendors } from './support/fleet';
 import { InstantSample, PrometheusProcess } from './support/prometheus-process';
 import { SidecarSim, TruthFilter } from './support/sidecar-sim';
@@ -161,9 +162,11 @@ describe('Bandwidth equals the ground truth', () => {
     const top = await run(panel('Top pods over the range'));
     const vendorPods = PODS.filter(p => p.vendor);
     expect(top.map(s => s.metric.pod).sort()).toEqual(vendorPods.map(p => p.name).sort());
+    // Each sample of the 5-minute per-pod rule stands for COST_RULE_INTERVAL_SECONDS; here its group runs every second.
+    const perSample = COST_RULE_INTERVAL_SECONDS / 1;
     for (const pod of vendorPods) {
       const t = truth({ pod: pod.name });
-      expectClose(top.find(s => s.metric.pod === pod.name)?.value, t.uploadBytes + t.downloadBytes, `${pod.name} bytes over the range`);
+      expectClose(top.find(s => s.metric.pod === pod.name)?.value, (t.uploadBytes + t.downloadBytes) * perSample, `${pod.name} bytes over the range`);
     }
   });
 });

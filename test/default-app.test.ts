@@ -6,7 +6,7 @@ import * as YAML from 'yaml';
 import { buildDefaultApp } from '../main';
 import { VendorCatalog } from '../lib/vendor';
 import { synthesizeInto } from '../lib/synthesize';
-import { injectedPodTargets } from './support/pod-discovery';
+import { injectedPodTargets, plainPodTargets } from './support/pod-discovery';
 import { discoveredTargets, materializeConfig, promtool } from './support/prometheus-config';
 import { KubeObject, expectValidObjects } from './support/schemas';
 
@@ -35,15 +35,18 @@ describe('default app', () => {
   });
 
   test('snapshot (the crawler bundle by hash) and schema validation of every object', () => {
-    const summarized = objects.map(o => o.data?.['crawler.js']
-      ? { ...o, data: { 'crawler.js': `sha256:${createHash('sha256').update(o.data['crawler.js']).digest('hex')}` } }
-      : o);
+    const hash = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
+    const summarized = objects.map(o => (o.data?.['crawler.js'] ? { ...o, data: { 'crawler.js': hash(o.data['crawler.js']) } }
+      : o.data?.['gateway.js'] ? { ...o, data: { 'gateway.js': hash(o.data['gateway.js']) } } : o));
     expect(summarized).toMatchSnapshot();
     expectValidObjects(objects);
   });
 
+  const env = (d: KubeObject, name: string): string | undefined => d.spec.template.spec.containers[0].env.find((e: any) => e.name === name)?.value;
+  const allCrawlers = objects.filter(o => o.kind === 'Deployment' && o.metadata.namespace === 'crawlers');
+
   test('the demo setup: 3 vendors, 9 crawler pods averaging 100 requests/s, split 40/35/25, 30 days retention', () => {
-    const crawlers = objects.filter(o => o.kind === 'Deployment' && o.metadata.namespace === 'crawlers');
+    const crawlers = allCrawlers.filter(d => d.metadata.name !== 'crawler-vendor-b-stale-credentials');
     expect(crawlers.map(d => d.spec.template.metadata.labels['proxy-vendor'])).toEqual(['vendor-a', 'vendor-b', 'vendor-c']);
     expect(crawlers.reduce((n, d) => n + d.spec.replicas, 0)).toBe(9);
     const rate = (d: KubeObject) => Number(d.spec.template.spec.containers[0].env.find((e: any) => e.name === 'REQUESTS_PER_SECOND').value);
@@ -58,8 +61,59 @@ describe('default app', () => {
     expect(prom.spec.template.spec.containers[0].args).toContain('--storage.tsdb.retention.time=30d');
   });
 
+  test('the demo stays inside the cluster: every crawler target is a made-up .example host or an in-cluster Service, reached through its vendor\'s demo gateway or directly in the cluster', () => {
+    const hosts = new Set<string>();
+    for (const d of allCrawlers) {
+      const vendor = d.spec.template.metadata.labels['proxy-vendor'];
+      for (const entry of env(d, 'TARGETS')!.split(',')) {
+        const url = new URL(entry.replace(/=\d+$/, ''));
+        hosts.add(url.hostname);
+        expect({ target: url.href, inCluster: /\.example$/.test(url.hostname) || /^[a-z-]+\.proxy-demo\.svc\.cluster\.local$/.test(url.hostname) })
+          .toEqual({ target: url.href, inCluster: true });
+      }
+      // Through the vendor's own gateway Service, trusting the demo CA.
+      const proxy = new URL(env(d, 'HTTPS_PROXY')!);
+      expect([proxy.hostname, env(d, 'HTTP_PROXY')]).toEqual([`${vendor}-gateway.proxy-demo.svc.cluster.local`, env(d, 'HTTPS_PROXY')]);
+      expect(env(d, 'CA_FILE')).toBe('/etc/proxy-telemetry/ca/ca.crt');
+      expect(env(d, 'NO_PROXY')).toContain('.cluster.local');
+    }
+    // Many hosts for the Destinations dashboard, plain HTTP and HTTPS.
+    expect(hosts.size).toBeGreaterThanOrEqual(40);
+    const schemes = new Set(allCrawlers.flatMap(d => env(d, 'TARGETS')!.split(',').map(t => new URL(t).protocol)));
+    expect([...schemes].sort()).toEqual(['http:', 'https:']);
+    // No public host anywhere in dist/.
+    const text = fs.readdirSync(dir).filter(f => f.endsWith('.yaml')).map(f => fs.readFileSync(path.join(dir, f), 'utf8').replace(/crawler\.js: .*|gateway\.js: .*/g, '')).join('\n');
+    for (const publicHost of ['example.com', 'neverssl.com', 'wikipedia.org', 'httpbin.org']) expect(text).not.toContain(publicHost);
+  });
+
+  test('one demo gateway per vendor outside the mesh: TCP for vendor-a and vendor-c, inspected (http-proxy) for vendor-b, 2% of answers 429; vendor-c also serves two sites directly', () => {
+    const gateways = objects.filter(o => o.kind === 'Deployment' && o.metadata.namespace === 'proxy-demo');
+    expect(gateways.map(g => [g.metadata.name, env(g, 'VENDOR'), env(g, 'RATE_LIMIT_SHARE'), env(g, 'SITE_PORT')])).toEqual([
+      ['vendor-a-gateway', 'vendor-a', '0.02', undefined],
+      ['vendor-b-gateway', 'vendor-b', '0.02', undefined],
+      ['vendor-c-gateway', 'vendor-c', '0.02', '8443'],
+    ]);
+    const ns = objects.find(o => o.kind === 'Namespace' && o.metadata.name === 'proxy-demo')!;
+    expect(ns.metadata.labels).toMatchObject({ 'istio-injection': 'disabled', 'pod-security.kubernetes.io/enforce': 'restricted' });
+    const services = objects.filter(o => o.kind === 'Service' && o.metadata.namespace === 'proxy-demo');
+    expect(services.map(s => `${s.metadata.name} ${s.spec.ports.map((p: any) => `${p.name}:${p.port}`).join(',')}`)).toEqual([
+      'vendor-a-gateway tcp-proxy:8080', 'vendor-b-gateway http-proxy:8081', 'vendor-c-gateway tcp-proxy:8082', 'catalog http:80,https:443', 'forum http:80,https:443',
+    ]);
+    // In-cluster gateways: no ServiceEntry competes with Istio's registry; the crawlers' Sidecar imports the Services.
+    expect(objects.filter(o => o.kind === 'ServiceEntry').map(o => o.metadata.name)).toEqual(['proxy-telemetry-http-80']);
+    const sidecar = objects.find(o => o.kind === 'Sidecar')!;
+    expect(sidecar.spec.egress[0].hosts).toEqual(expect.arrayContaining(['proxy-demo/vendor-a-gateway.proxy-demo.svc.cluster.local']));
+    // Nothing secret in dist/: the CA and the passwords are made at deploy time, as the annotations list them.
+    expect(objects.filter(o => o.kind === 'Secret')).toEqual([]);
+    expect(gateways.every(g => g.metadata.annotations?.['proxy-telemetry.io/demo-secrets'])).toBe(true);
+    // The stale-credentials crawler is small and sends to the inspected gateway, whose 407s the sidecars see.
+    const stale = allCrawlers.find(d => d.metadata.name === 'crawler-vendor-b-stale-credentials')!;
+    expect([stale.spec.replicas, env(stale, 'REQUESTS_PER_SECOND')]).toEqual([1, '1']);
+    expect(stale.spec.template.spec.containers[0].env.find((e: any) => e.name === 'PROXY_PASSWORD').valueFrom.secretKeyRef.name).toBe('proxy-telemetry-demo-vendor-b-credentials-stale');
+  });
+
   test('files apply in order: namespaces before what lives in them; dashboards for import in a subdirectory `kubectl apply -f dist` skips', () => {
-    expect(files).toEqual(['0000-mesh.k8s.yaml', '0001-crawlers.k8s.yaml', '0002-monitoring.k8s.yaml',
+    expect(files).toEqual(['0000-mesh.k8s.yaml', '0001-demo.k8s.yaml', '0002-crawlers.k8s.yaml', '0003-monitoring.k8s.yaml',
       ...['bandwidth', 'cost', 'destinations', 'health', 'overview'].map(d => `dashboards/proxy-${d}.json`)]);
     const seen = new Set<string>();
     for (const o of objects) {
@@ -73,12 +127,18 @@ describe('default app', () => {
     const crawlers = objects.filter(o => o.kind === 'Deployment' && o.metadata.namespace === 'crawlers');
     const targets = crawlers.flatMap((d, i) => Array.from({ length: d.spec.replicas }, (_, j) =>
       injectedPodTargets(d, { name: `${d.metadata.name}-6b8f9-p${j}`, ip: `10.1.${i}.${j + 1}` })).flat());
-    const { configFile } = materializeConfig(config.data['prometheus.yml'], config.data['rules.yml'], targets);
+    const gateways = objects.filter(o => o.kind === 'Deployment' && o.metadata.namespace === 'proxy-demo');
+    const gatewayTargets = gateways.flatMap((d, i) => plainPodTargets(d, { name: `${d.metadata.name}-5d4c8-q0`, ip: `10.2.${i}.1` }));
+    const { configFile } = materializeConfig(config.data['prometheus.yml'], config.data['rules.yml'], [...targets, ...gatewayTargets]);
     expect(promtool(['check', 'config', configFile]).status).toBe(0);
+    // The demo gateways' own metrics: their metrics port only, none of the crawlers' targets.
+    const gatewayLabels = discoveredTargets(configFile, 'demo-gateways').filter(r => Object.keys(r.labels ?? {}).length > 0)
+      .map(r => `${r.labels!.namespace}/${r.labels!.pod} ${r.discoveredLabels.__address__}`).sort();
+    expect(gatewayLabels).toEqual(gateways.map((d, i) => `proxy-demo/${d.metadata.name}-5d4c8-q0 10.2.${i}.1:9102`));
     const labels = discoveredTargets(configFile, 'crawler-sidecars').map(r => r.labels ?? {}).filter(l => Object.keys(l).length > 0);
-    expect(labels).toHaveLength(9);
+    expect(labels).toHaveLength(10);
     expect(labels.map(l => `${l.proxy_vendor}/${l.pod}`).sort()).toEqual(crawlers.flatMap(d =>
-      Array.from({ length: 3 }, (_, j) => `${d.spec.template.metadata.labels['proxy-vendor']}/${d.metadata.name}-6b8f9-p${j}`)).sort());
+      Array.from({ length: d.spec.replicas }, (_, j) => `${d.spec.template.metadata.labels['proxy-vendor']}/${d.metadata.name}-6b8f9-p${j}`)).sort());
   });
 
   test('invalid props fail before anything is written: an existing output directory is left as it was', () => {

@@ -19,10 +19,21 @@ interface Scenario {
   applyFails?: boolean;
   /** The crawler sidecar's Envoy config dump. */
   dump?: object;
+  /** Objects the cluster has, by `<kind> <name> -n <namespace>` (kind lower-case), as `kubectl get -o json` prints them. */
+  existing?: Record<string, object>;
 }
 
+/** What a crawler sidecar of the default app gets: HTTP on 80, the TLS inspector, and vendor-b's inspected gateway. */
 const healthyDump = () => configDump({
-  listeners: [{ name: 'virtualOutbound', listener_filters: [{ name: 'envoy.filters.listener.tls_inspector' }] }, { name: '0.0.0.0_80' }],
+  listeners: [{ name: 'virtualOutbound', listener_filters: [{ name: 'envoy.filters.listener.tls_inspector' }] }, { name: '0.0.0.0_80' }, { name: '0.0.0.0_8081' }],
+  routes: [{
+    name: '8081',
+    virtual_hosts: [{ name: 'allow_any', domains: ['*'], routes: ['proxy-vendor-vendor-b-8081-connect', 'proxy-vendor-vendor-b-8081-forward', 'allow_any'].map(name => ({ name })) }],
+  }],
+  clusters: [{
+    name: 'outbound|8081||vendor-b-gateway.proxy-demo.svc.cluster.local',
+    typed_extension_protocol_options: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { explicit_http_config: { http_protocol_options: { send_fully_qualified_url: true } } } },
+  }],
 });
 
 /** A stand-in kubectl (a node script) that logs its arguments and answers from the scenario. */
@@ -47,6 +58,17 @@ if (cmd.includes('get crd')) s.istioCrds ? out('ok') : fail('Error from server (
 if (cmd.includes('get deployments')) out({ items: [{ metadata: { name: 'istiod', namespace: 'istio-system' }, spec: { template: { spec: { containers: [{ image: s.istioImage }] } } } }] });
 if (cmd.includes('get configmaps')) out({ items: [{ metadata: { name: 'istio' }, data: { mesh: s.mesh } }] });
 if (cmd.includes('get telemetries')) out({ items: s.telemetries.map(t => ({ metadata: { name: t.name, namespace: t.namespace }, spec: t.spec || {} })) });
+const got = /get (secret|configmap) (\\S+) -n (\\S+) -o json$/.exec(cmd);
+if (got) (s.existing || {})[got[1] + ' ' + got[2] + ' -n ' + got[3]] ? out(s.existing[got[1] + ' ' + got[2] + ' -n ' + got[3]]) : fail('Error from server (NotFound): ' + got[1] + 's "' + got[2] + '" not found');
+if (/(^| )apply /.test(cmd) && cmd.endsWith('-f -')) {
+  // What would be created, by kind, namespace and name (never the data).
+  const docs = fs.readFileSync(0, 'utf8').split(/^---$/m);
+  for (const d of docs) {
+    const kind = /^kind: (\\S+)/m.exec(d)[1], name = /^  name: (\\S+)/m.exec(d)[1], ns = /^  namespace: (\\S+)/m.exec(d)[1];
+    fs.appendFileSync(${JSON.stringify(log)}, '  creates ' + kind + ' ' + ns + '/' + name + '\\n');
+  }
+  out('applied\\n');
+}
 if (/(^| )apply /.test(cmd)) s.applyFails ? fail('error: unable to recognize') : out('applied\\n');
 if (cmd.includes('get secret')) fail('NotFound');
 if (cmd.includes('get pods')) out({ items: [{ metadata: { name: 'crawler-vendor-a-6b8f9-p0' }, status: { containerStatuses: [{ name: 'crawler', ready: true }, { name: 'istio-proxy', ready: true }] } }] });
@@ -83,7 +105,7 @@ describe('npm run deploy', () => {
     const { status, output } = runDeploy(dir, ['--outdir', 'out', '--context', 'prod', '--timeout', '2m']);
 
     // THEN
-    expect({ status, output }).toMatchObject({ status: 0 });
+    expect({ status, output }).toEqual({ status: 0, output: expect.stringContaining('Reach the stack with') });
     expect(calls(log)).toEqual([
       '--context prod get --raw /version',
       '--context prod get crd telemetries.telemetry.istio.io serviceentries.networking.istio.io sidecars.networking.istio.io envoyfilters.networking.istio.io -o name',
@@ -91,10 +113,34 @@ describe('npm run deploy', () => {
       '--context prod get configmaps -n istio-system -o json',
       '--context prod get telemetries.telemetry.istio.io --all-namespaces -o json',
       '--context prod apply --server-side --field-manager=proxy-telemetry -f out',
+      // The demo gateways' CA and credentials: looked up, then the missing ones made (in memory, piped to kubectl).
+      '--context prod get secret proxy-telemetry-demo-ca -n proxy-demo -o json',
+      '--context prod get configmap proxy-telemetry-demo-ca -n crawlers -o json',
+      ...['vendor-a', 'vendor-b'].flatMap(v => [
+        `--context prod get secret proxy-telemetry-demo-${v}-credentials -n proxy-demo -o json`,
+        `--context prod get secret proxy-telemetry-demo-${v}-credentials -n crawlers -o json`,
+      ]),
+      '--context prod get secret proxy-telemetry-demo-vendor-b-credentials-stale -n crawlers -o json',
+      '--context prod get secret proxy-telemetry-demo-vendor-c-credentials -n proxy-demo -o json',
+      '--context prod get secret proxy-telemetry-demo-vendor-c-credentials -n crawlers -o json',
+      '--context prod apply --server-side --field-manager=proxy-telemetry -f -',
+      '  creates Secret proxy-demo/proxy-telemetry-demo-ca',
+      '  creates ConfigMap crawlers/proxy-telemetry-demo-ca',
+      ...['vendor-a', 'vendor-b'].flatMap(v => [
+        `  creates Secret proxy-demo/proxy-telemetry-demo-${v}-credentials`,
+        `  creates Secret crawlers/proxy-telemetry-demo-${v}-credentials`,
+      ]),
+      '  creates Secret proxy-demo/proxy-telemetry-demo-vendor-c-credentials',
+      '  creates Secret crawlers/proxy-telemetry-demo-vendor-c-credentials',
+      '  creates Secret crawlers/proxy-telemetry-demo-vendor-b-credentials-stale',
       '--context prod get secret grafana-admin -n monitoring -o name',
+      '--context prod rollout status deployment/vendor-a-gateway -n proxy-demo --timeout=2m',
+      '--context prod rollout status deployment/vendor-b-gateway -n proxy-demo --timeout=2m',
+      '--context prod rollout status deployment/vendor-c-gateway -n proxy-demo --timeout=2m',
       '--context prod rollout status deployment/crawler-vendor-a -n crawlers --timeout=2m',
       '--context prod rollout status deployment/crawler-vendor-b -n crawlers --timeout=2m',
       '--context prod rollout status deployment/crawler-vendor-c -n crawlers --timeout=2m',
+      '--context prod rollout status deployment/crawler-vendor-b-stale-credentials -n crawlers --timeout=2m',
       '--context prod rollout status deployment/prometheus -n monitoring --timeout=2m',
       '--context prod rollout status deployment/grafana -n monitoring --timeout=2m',
       '--context prod get pods -n crawlers -l proxy-vendor -o json',
@@ -103,11 +149,35 @@ describe('npm run deploy', () => {
     expect(output).toContain('preflight: istio-system/istiod: Istio 1.24.2');
     expect(output).toContain('sidecar: sidecar of crawler-vendor-a-6b8f9-p0.crawlers: HTTP listeners on 80, TLS inspector on virtualOutbound');
     // kubectl apply -f is not recursive: the dashboards for import stay out of the apply.
-    expect(fs.readdirSync(path.join(dir, 'out'))).toEqual(['0000-mesh.k8s.yaml', '0001-crawlers.k8s.yaml', '0002-monitoring.k8s.yaml', 'dashboards']);
+    expect(fs.readdirSync(path.join(dir, 'out'))).toEqual(['0000-mesh.k8s.yaml', '0001-demo.k8s.yaml', '0002-crawlers.k8s.yaml', '0003-monitoring.k8s.yaml', 'dashboards']);
+    // Nothing secret was written to disk.
+    expect(fs.readdirSync(dir).sort()).toEqual(['calls.log', 'kubectl', 'out', 'scenario.json']);
     expect(output).toContain('kubectl port-forward -n monitoring svc/grafana 3000:3000');
     expect(output).toContain('kubectl port-forward -n monitoring svc/prometheus 9090:9090');
     // No admin Secret yet: the command to create one is printed, with a generated password.
     expect(output).toContain('kubectl create secret generic grafana-admin -n monitoring');
+  });
+
+  test('a second deploy keeps the demo CA and passwords the cluster has, and makes only what is missing from them', () => {
+    // GIVEN a cluster with the CA and vendor-a's gateway-side credentials, nothing else
+    const { generateDemoCa } = require('../gateway');
+    const ca = generateDemoCa();
+    const b64 = (t: string) => Buffer.from(t).toString('base64');
+    const r = scenario({
+      existing: {
+        'secret proxy-telemetry-demo-ca -n proxy-demo': { data: { 'tls.crt': b64(ca.certPem), 'tls.key': b64(ca.keyPem) } },
+        'configmap proxy-telemetry-demo-ca -n crawlers': { data: { 'ca.crt': ca.certPem } },
+        'secret proxy-telemetry-demo-vendor-a-credentials -n proxy-demo': { data: { username: b64('crawler'), password: b64('kept') } },
+      },
+    });
+
+    // THEN nothing present is made again
+    expect(r.status).toBe(0);
+    const created = r.calls.filter(c => c.startsWith('  creates '));
+    expect(created).not.toContain('  creates Secret proxy-demo/proxy-telemetry-demo-ca');
+    expect(created).not.toContain('  creates ConfigMap crawlers/proxy-telemetry-demo-ca');
+    expect(created).not.toContain('  creates Secret proxy-demo/proxy-telemetry-demo-vendor-a-credentials');
+    expect(created).toContain('  creates Secret crawlers/proxy-telemetry-demo-vendor-a-credentials');
   });
 
   test('a cluster kubectl cannot reach is reported with kubectl\'s own error, not as a missing Istio', () => {

@@ -31,8 +31,8 @@ function labelsMatch(selector: any, labels: Record<string, string>): boolean {
   return Object.entries(matchLabels).every(([k, v]) => labels[k] === v);
 }
 
-const apps: Array<[string, () => Record<string, KubeObject[]>, { crawlerNamespaces: string[]; monitoring: string; crawlerLevel: string; clusterWide: boolean }]> = [
-  ['dist/ (the default app)', () => readObjects(DIST), { crawlerNamespaces: ['crawlers'], monitoring: 'monitoring', crawlerLevel: 'privileged', clusterWide: false }],
+const apps: Array<[string, () => Record<string, KubeObject[]>, { crawlerNamespaces: string[]; monitoring: string; crawlerLevel: string; clusterWide: boolean; demo?: string }]> = [
+  ['dist/ (the default app)', () => readObjects(DIST), { crawlerNamespaces: ['crawlers'], monitoring: 'monitoring', crawlerLevel: 'privileged', clusterWide: false, demo: 'proxy-demo' }],
   ['an app with every option on', synthAllOptions, { crawlerNamespaces: ['crawl-eu', 'crawl-us'], monitoring: 'observability', crawlerLevel: 'restricted', clusterWide: true }],
 ];
 
@@ -49,7 +49,7 @@ describe.each(apps)('security of %s', (_name, load, expected) => {
   test('every pod template meets Pod Security "restricted", read-only root, writable emptyDir/PVC only, requests and limits, no needless token', () => {
     // Prometheus, Grafana, the crawlers (and Alertmanager when on) are all there.
     const names = new Set(pods.map(p => p.labels['app.kubernetes.io/name']));
-    expect([...names].sort()).toEqual(expected.clusterWide ? ['alertmanager', 'crawler', 'grafana', 'prometheus'] : ['crawler', 'grafana', 'prometheus']);
+    expect([...names].sort()).toEqual(expected.clusterWide ? ['alertmanager', 'crawler', 'grafana', 'prometheus'] : ['crawler', 'grafana', 'prometheus', 'proxy-demo-gateway']);
     const violations = pods.map(p => ({ pod: p.where, violations: podViolations(p, { needsApiToken: needsApiToken(p), serviceAccounts }) }));
     expect(violations.filter(v => v.violations.length > 0)).toEqual([]);
   });
@@ -70,7 +70,8 @@ describe.each(apps)('security of %s', (_name, load, expected) => {
       expect(roles.filter(r => r.kind === 'Role')).toEqual([]);
     } else {
       expect(clusterRoles).toEqual([]);
-      expect(roles.map(r => r.metadata.namespace).sort()).toEqual([...expected.crawlerNamespaces].sort());
+      // Pod discovery in the crawler namespaces, and in the demo gateways' for their own metrics.
+      expect(roles.map(r => r.metadata.namespace).sort()).toEqual([...expected.crawlerNamespaces, ...(expected.demo ? [expected.demo] : [])].sort());
     }
     const bindings = objects.filter(o => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding');
     expect(bindings).toHaveLength(roles.length);
@@ -80,11 +81,11 @@ describe.each(apps)('security of %s', (_name, load, expected) => {
     }
   });
 
-  test('namespaces enforce Pod Security: restricted for monitoring, the configured level for crawlers, warnings at restricted', () => {
+  test('namespaces enforce Pod Security: restricted for monitoring and the demo gateways, the configured level for crawlers, warnings at restricted', () => {
     const namespaces = objects.filter(o => o.kind === 'Namespace');
-    expect(namespaces.map(n => n.metadata.name).sort()).toEqual([...expected.crawlerNamespaces, expected.monitoring].sort());
+    expect(namespaces.map(n => n.metadata.name).sort()).toEqual([...expected.crawlerNamespaces, expected.monitoring, ...(expected.demo ? [expected.demo] : [])].sort());
     for (const ns of namespaces) {
-      const level = ns.metadata.name === expected.monitoring ? 'restricted' : expected.crawlerLevel;
+      const level = ns.metadata.name === expected.monitoring || ns.metadata.name === expected.demo ? 'restricted' : expected.crawlerLevel;
       expect({ ns: ns.metadata.name, labels: ns.metadata.labels }).toMatchObject({
         ns: ns.metadata.name,
         labels: { 'pod-security.kubernetes.io/enforce': level, 'pod-security.kubernetes.io/warn': 'restricted' },
@@ -92,12 +93,12 @@ describe.each(apps)('security of %s', (_name, load, expected) => {
     }
   });
 
-  test('NetworkPolicies isolate every monitoring pod both ways and every crawler-namespace pod for ingress', () => {
+  test('NetworkPolicies isolate every monitoring and demo gateway pod both ways and every crawler-namespace pod for ingress', () => {
     const policies = objects.filter(o => o.kind === 'NetworkPolicy');
     const isolated = (pod: PodTemplate, type: string) => policies.some(p =>
       p.metadata.namespace === pod.namespace && p.spec.policyTypes.includes(type) && labelsMatch(p.spec.podSelector, pod.labels));
     for (const pod of pods) {
-      const types = pod.namespace === expected.monitoring ? ['Ingress', 'Egress'] : ['Ingress'];
+      const types = pod.namespace === expected.monitoring || pod.namespace === expected.demo ? ['Ingress', 'Egress'] : ['Ingress'];
       expect({ pod: pod.where, isolated: types.filter(t => isolated(pod, t)) }).toEqual({ pod: pod.where, isolated: types });
     }
     // An unknown pod in a crawler namespace is isolated too (the policy selects every pod).
@@ -179,7 +180,7 @@ const ALLOWED: Array<{ file: RegExp; rule: string; reason: string }> = [
 describe('credential scan', () => {
   test('no default or hard-coded credential in any file of the repository', () => {
     const files = repoFiles(ROOT);
-    expect(files).toEqual(expect.arrayContaining(['README.md', 'main.ts', 'lib/grafana/grafana-server.ts', 'dist/0002-monitoring.k8s.yaml']));
+    expect(files).toEqual(expect.arrayContaining(['README.md', 'main.ts', 'lib/grafana/grafana-server.ts', 'dist/0003-monitoring.k8s.yaml']));
     const findings: Finding[] = [];
     for (const file of files) {
       const text = readText(path.join(ROOT, file));

@@ -1,7 +1,7 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Size } from 'cdk8s';
 import { VendorCatalog } from '../lib/vendor';
-import { VendorCrawler, VendorCrawlerProps } from '../lib/vendor-crawler';
+import { PUBLIC_TEST_TARGETS, VendorCrawler, VendorCrawlerProps } from '../lib/vendor-crawler';
 import { KubeObject, expectValidObjects } from './support/schemas';
 import { findObject, synthChart } from './support/synth';
 
@@ -10,8 +10,10 @@ const vendors = () => new VendorCatalog([
   { name: 'vendor-b' },
 ]);
 
+const TARGETS = [{ url: 'https://shop.example/', weight: 3 }, { url: 'http://news.example/' }];
+
 function crawler(props: Partial<VendorCrawlerProps> = {}): KubeObject[] {
-  return synthChart(chart => new VendorCrawler(chart, 'crawler', { vendors: vendors(), vendor: 'vendor-a', ...props }));
+  return synthChart(chart => new VendorCrawler(chart, 'crawler', { vendors: vendors(), vendor: 'vendor-a', ...(props.image ? {} : { targets: TARGETS }), ...props }));
 }
 
 const podSpec = (objects: KubeObject[], name = 'crawler-vendor-a') => findObject(objects, 'Deployment', name).spec.template;
@@ -36,10 +38,12 @@ describe('VendorCrawler', () => {
       PROXY_VENDOR: 'vendor-a',
       HTTP_PROXY: 'http://gw.vendor-a.example:8000',
       HTTPS_PROXY: 'http://gw.vendor-a.example:8000',
-      REQUESTS_PER_SECOND: '100',
+      // Polite unless told otherwise: real sites pay for every request.
+      REQUESTS_PER_SECOND: '1',
       CONCURRENCY: '100',
+      TARGETS: 'https://shop.example/=3,http://news.example/=1',
     });
-    expect(env.TARGETS).toContain('https://example.com/=3');
+    expect(env.CA_FILE).toBeUndefined();
     // The bundle is mounted from a ConfigMap into the pinned Node image.
     const container = template.spec.containers[0];
     expect(container.image).toBe('docker.io/library/node:20.18.1-alpine3.20');
@@ -68,9 +72,29 @@ describe('VendorCrawler', () => {
     expect(JSON.stringify(objects)).not.toMatch(/password"?\s*:\s*"[^$]/i);
   });
 
+  test('a CA to trust: its ConfigMap key mounted read-only, CA_FILE pointing at it', () => {
+    // GIVEN / WHEN
+    const objects = crawler({ caCertificate: { configMapName: 'proxy-telemetry-demo-ca' } });
+
+    // THEN
+    const template = podSpec(objects);
+    const volume = template.spec.volumes.find((v: any) => v.configMap?.name === 'proxy-telemetry-demo-ca');
+    expect(volume.configMap.items).toEqual([{ key: 'ca.crt', path: 'ca.crt' }]);
+    const mount = template.spec.containers[0].volumeMounts.find((m: any) => m.name === volume.name);
+    expect(mount).toMatchObject({ mountPath: '/etc/proxy-telemetry/ca', readOnly: true });
+    expect(envOf(objects).find(e => e.name === 'CA_FILE')!.value).toBe('/etc/proxy-telemetry/ca/ca.crt');
+    expectValidObjects(objects);
+  });
+
+  test('public test sites are opt-in and crawled at the polite default rate', () => {
+    const env = Object.fromEntries(envOf(crawler({ targets: [...PUBLIC_TEST_TARGETS] })).map(e => [e.name, e.value]));
+    expect(env.REQUESTS_PER_SECOND).toBe('1');
+    expect(env.TARGETS).toBe(PUBLIC_TEST_TARGETS.map(t => `${t.url}=${t.weight}`).join(','));
+  });
+
   test('crawlers of several vendors in one namespace share one ConfigMap with the bundle', () => {
     const objects = synthChart(chart => {
-      for (const vendor of ['vendor-a', 'vendor-b']) new VendorCrawler(chart, vendor, { vendors: vendors(), vendor });
+      for (const vendor of ['vendor-a', 'vendor-b']) new VendorCrawler(chart, vendor, { vendors: vendors(), vendor, targets: TARGETS });
     });
     expect(objects.filter(o => o.kind === 'ConfigMap').map(o => o.metadata.name)).toEqual(['proxy-telemetry-crawler']);
     for (const name of ['crawler-vendor-a', 'crawler-vendor-b']) {
@@ -128,6 +152,10 @@ describe('VendorCrawler', () => {
     [{ requestsPerSecond: 0 }, '\'requestsPerSecond\' (0) must be > 0'],
     [{ concurrency: 0 }, '\'concurrency\' (0) must be >= 1'],
     [{ targets: [] }, '\'targets\' ([]) must list at least one entry'],
+    [{ targets: undefined }, '\'targets\' (undefined) is required for the synthetic crawler: in-cluster demo sites (DemoGateway), or public sites that welcome test traffic (PUBLIC_TEST_TARGETS) at a polite rate'],
+    [{ caCertificate: { configMapName: 'Demo CA' } }, '\'caCertificate.configMapName\' ("Demo CA") must be a DNS name'],
+    [{ caCertificate: { configMapName: 'demo-ca', key: 'ca/crt' } }, '\'caCertificate.key\' ("ca/crt") must be a ConfigMap key'],
+    [{ image: 'my/crawler:1', caCertificate: { configMapName: 'demo-ca' } }, '\'caCertificate\' ({"configMapName":"demo-ca"}) applies to the synthetic crawler only'],
     [{ targets: [{ url: 'ftp://example.com/' }] }, '\'targets[0].url\' ("ftp://example.com/") must be an absolute http:// or https:// URL'],
     [{ targets: [{ url: 'not a url' }] }, '\'targets[0].url\' ("not a url") must be an absolute http:// or https:// URL'],
     [{ targets: [{ url: 'https://example.com/', weight: 0 }] }, '\'targets[0].weight\' (0) must be >= 1'],

@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
+import { PodScrape } from '../prometheus/scrape-config';
 import { NAMESPACE_NAME_LABEL, NetworkPeer, PolicyPort, DNS_PORTS, podsIn, toPolicyPeer, toPolicyPorts } from './peers';
 
 /** A workload of the monitoring namespace as the policies see it. */
@@ -36,6 +37,8 @@ export interface MonitoringNetworkPoliciesProps {
   readonly prometheusPeers: boolean;
   /** Ports of remote-write stores outside the namespace, to any address. */
   readonly remoteWritePorts: readonly number[];
+  /** Pods Prometheus scrapes besides the crawlers: their named metrics port. */
+  readonly podScrapes: readonly PodScrape[];
 }
 
 interface PolicySpec {
@@ -91,6 +94,10 @@ export class MonitoringNetworkPolicies extends Construct {
         { to: [crawlerNamespaces], ports: tcp(props.sidecarMetricsPort) },
         ...(alertmanager ? [{ to: [toPolicyPeer(podsIn(ns, alertmanager.podLabels))], ports: tcp(alertmanager.port) }] : []),
         ...(props.prometheusPeers ? [{ to: [toPolicyPeer(podsIn(ns, prometheus.podLabels))], ports: tcp(prometheus.port) }] : []),
+        ...props.podScrapes.map(t => ({
+          to: [toPolicyPeer(podsIn(t.namespace, t.podLabels))],
+          ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromString(t.portName) }],
+        })),
         // Remote-write stores live at addresses unknown here: their ports, to any address.
         ...(props.remoteWritePorts.length > 0 ? [{ ports: tcp(...props.remoteWritePorts) }] : []),
       ],

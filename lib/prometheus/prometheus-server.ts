@@ -8,7 +8,7 @@ import { addRuntimeDefaultSeccomp, restrictedContainerSecurity } from '../intern
 import { DiscoveryRbac } from './discovery-rbac';
 import { REMOTE_WRITE_SECRETS_DIR } from './remote-write';
 import { RuleGroup } from './rule-group';
-import { CrawlerScrapeOptions, crawlerScrapeJobs, selfScrapeJob } from './scrape-config';
+import { CrawlerScrapeOptions, PodScrape, crawlerScrapeJobs, podScrapeJob, selfScrapeJob } from './scrape-config';
 import { ShardSpec, shardRelabelConfigs } from './sharding';
 
 /** Resolved settings of the Prometheus server (see PrometheusOptions for the meaning). */
@@ -45,6 +45,11 @@ export interface PrometheusServerProps {
    * @default - none
    */
   readonly extraScrapeConfigs?: Record<string, unknown>[];
+  /**
+   * Pods scraped besides the crawler sidecars (discovery RBAC in their namespaces included).
+   * @default - none
+   */
+  readonly podScrapes?: readonly PodScrape[];
   /**
    * Labels added to everything this server sends (remote write, alerts).
    * @default - none
@@ -100,6 +105,15 @@ export class PrometheusServer extends Construct {
         serviceAccount: this.serviceAccount, namespace: ns, labels: props.labels,
       });
     }
+    const podScrapeNamespaces = [...new Set((props.podScrapes ?? []).map(t => t.namespace))]
+      .filter(n => !(scrapesCrawlers && (props.scrape.clusterWide || props.scrape.namespaces.includes(n))));
+    if (podScrapeNamespaces.length > 0) {
+      new DiscoveryRbac(this, 'PodScrapeDiscovery', {
+        name: `${name}-pod-discovery`, namespaces: podScrapeNamespaces, clusterWide: false,
+        serviceAccount: this.serviceAccount, namespace: ns, labels: props.labels,
+      });
+    }
+    const discovers = scrapesCrawlers || (props.podScrapes ?? []).length > 0;
 
     const config = new k8s.KubeConfigMap(this, 'Config', {
       metadata: { name: `${name}-config`, namespace: ns, labels: props.labels },
@@ -133,7 +147,7 @@ export class PrometheusServer extends Construct {
       strategy: kplus.DeploymentStrategy.recreate(),
       serviceAccount: this.serviceAccount,
       // The API token is for pod discovery only.
-      automountServiceAccountToken: scrapesCrawlers,
+      automountServiceAccountToken: discovers,
       podMetadata: {
         labels: props.labels,
         annotations: { 'checksum/config': Lazy.any({ produce: () => this.configChecksum() }) as unknown as string },
@@ -197,7 +211,10 @@ export class PrometheusServer extends Construct {
       },
       rule_files: [`${CONFIG_DIR}/${RULES_FILE}`],
       ...(this.props.alertmanagers?.length ? { alerting: { alertmanagers: [{ static_configs: [{ targets: this.props.alertmanagers }] }] } } : {}),
-      scrape_configs: [...crawlerJobs, selfScrapeJob(scrape.scrapeInterval), ...(this.props.extraScrapeConfigs ?? [])],
+      scrape_configs: [
+        ...crawlerJobs, selfScrapeJob(scrape.scrapeInterval), ...(this.props.extraScrapeConfigs ?? []),
+        ...(this.props.podScrapes ?? []).map(t => podScrapeJob(t, scrape.scrapeInterval)),
+      ],
       ...(remoteWrite.length > 0 ? { remote_write: remoteWrite } : {}),
     };
   }

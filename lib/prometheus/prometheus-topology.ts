@@ -6,10 +6,11 @@ import {
   contractWriteRelabelConfigs, remoteWriteSecretNames, renderRemoteWrite, shardToGlobalWriteRelabelConfigs,
 } from './remote-write';
 import { isAlertingRule } from './rule-group';
+import { PodScrape } from './scrape-config';
 
 /** What every Prometheus server of the stack shares. */
 export type CommonServerProps = Omit<PrometheusServerProps, 'name' | 'scrapeCrawlers' | 'shard' | 'extraScrapeConfigs'
-| 'externalLabels' | 'remoteWrite' | 'secretNames' | 'extraArgs'>;
+| 'externalLabels' | 'remoteWrite' | 'secretNames' | 'extraArgs' | 'podScrapes'>;
 
 export interface PrometheusTopologyProps {
   readonly common: CommonServerProps;
@@ -18,6 +19,8 @@ export interface PrometheusTopologyProps {
   /** Value of the crawler targets' `job` label. */
   readonly crawlerJobs: readonly string[];
   readonly remoteWrite: readonly RemoteWriteOptions[];
+  /** Pods besides the crawlers, scraped by the main (global) server. */
+  readonly podScrapes: readonly PodScrape[];
 }
 
 export interface PrometheusTopology {
@@ -51,7 +54,7 @@ export function createPrometheusServers(scope: Construct, props: PrometheusTopol
     renderRemoteWrite(rw, [...extra, ...(rw.contractOnly ? contractWriteRelabelConfigs(crawlerJobs) : [])]));
 
   if (props.shards === 1) {
-    const main = new PrometheusServer(scope, 'Prometheus', { ...common, remoteWrite: () => userEntries([]), secretNames });
+    const main = new PrometheusServer(scope, 'Prometheus', { ...common, remoteWrite: () => userEntries([]), secretNames, podScrapes: props.podScrapes });
     return { main, shards: [] };
   }
 
@@ -61,6 +64,7 @@ export function createPrometheusServers(scope: Construct, props: PrometheusTopol
     labels: { ...common.labels, 'app.kubernetes.io/component': 'global' },
     scrapeCrawlers: false,
     extraArgs: ['--web.enable-remote-write-receiver'],
+    podScrapes: props.podScrapes,
     extraScrapeConfigs: [{
       job_name: SHARDS_JOB,
       scrape_interval: common.scrape.scrapeInterval,

@@ -1,4 +1,4 @@
-import { COST_RULE_INTERVAL_SECONDS, DestinationGuard, INTERMEDIATE, LABEL, RECORDING_EXPR, RULE, RULE_GROUPS, UNBOUNDED_DESTINATIONS, destinationRuleExprs } from '../metric-contract';
+import { ALL_PODS, COST_RULE_INTERVAL_SECONDS, DestinationGuard, INTERMEDIATE, LABEL, RECORDING_EXPR, RULE, RULE_GROUPS, UNBOUNDED_DESTINATIONS, destinationRuleExprs } from '../metric-contract';
 import { VendorCatalog } from '../vendor';
 import { RecordingRule, RuleGroup } from './rule-group';
 
@@ -18,6 +18,8 @@ export interface CrawlerJobs {
  */
 export function recordingRuleGroups(vendors: VendorCatalog, jobs: CrawlerJobs, destinations: DestinationGuard = UNBOUNDED_DESTINATIONS, ruleIntervalSeconds = 30): RuleGroup[] {
   const r = (record: string, expr: string): RecordingRule => ({ record, expr });
+  // Series the dashboards read when no pod is picked.
+  const forAllPods = (record: string, expr: string): RecordingRule => ({ record, expr, labels: { [LABEL.podSelection]: ALL_PODS } });
   const perDestination = destinationRuleExprs(destinations, jobs.destinations);
   const gatewayHosts = [...new Set(vendors.vendors.flatMap(v => v.gatewayHosts))].sort();
   return [
@@ -30,6 +32,8 @@ export function recordingRuleGroups(vendors: VendorCatalog, jobs: CrawlerJobs, d
         r(RULE.requests, RECORDING_EXPR.requests),
         r(RULE.podSentBytes, RECORDING_EXPR.podSentBytes),
         r(RULE.podReceivedBytes, RECORDING_EXPR.podReceivedBytes),
+        forAllPods(RULE.topPodSentBytes, RECORDING_EXPR.topPodSentBytes),
+        forAllPods(RULE.topPodReceivedBytes, RECORDING_EXPR.topPodReceivedBytes),
         r(RULE.vendorSentBytes, RECORDING_EXPR.vendorSentBytes),
         r(RULE.vendorReceivedBytes, RECORDING_EXPR.vendorReceivedBytes),
         r(RULE.responseCodes, RECORDING_EXPR.responseCodes),
@@ -62,6 +66,7 @@ export function recordingRuleGroups(vendors: VendorCatalog, jobs: CrawlerJobs, d
         r(RULE.bytes1h, RECORDING_EXPR.bytes1h(ruleIntervalSeconds)),
         r(RULE.requests1h, RECORDING_EXPR.requests1h(ruleIntervalSeconds)),
         r(RULE.spend1h, RECORDING_EXPR.spend1h),
+        forAllPods(RULE.podBytes5m, RECORDING_EXPR.podBytes5m),
       ],
     },
   ];

@@ -1,3 +1,4 @@
+import { PropertyError, checkDnsLabel, checkLabels } from '../validation';
 import { DESTINATION_SCRAPE_JOB, DESTINATION_SERIES, LABEL, PER_POD_SOURCE_TAGS, SCRAPED_SERIES, SCRAPE_JOB, TOTAL_SERIES, VENDOR_POD_LABEL } from '../metric-contract';
 
 /** Options of the crawler sidecar scrape job. */
@@ -88,6 +89,62 @@ function crawlerScrapeJob(opts: CrawlerScrapeOptions, name: string, kept: readon
       // On outbound series source_* describe the scraped pod itself: constant per target, so dropping them
       // cannot merge two series (MeshTelemetry's Telemetry removes them at the sidecar already).
       { regex: PER_POD_SOURCE_TAGS.join('|'), action: 'labeldrop' },
+    ],
+  };
+}
+
+/** Pods whose own metrics Prometheus scrapes besides the crawler sidecars, e.g. demo gateways. */
+export interface PodScrape {
+  /** Prometheus job name. */
+  readonly job: string;
+  /** Namespace of the pods. */
+  readonly namespace: string;
+  /** Labels the pods must have. */
+  readonly podLabels: Record<string, string>;
+  /** Name of the container port to scrape. */
+  readonly portName: string;
+  /** HTTP path of the metrics. */
+  readonly path: string;
+}
+
+/** Checks pod scrapes; equal ones (several DemoGateways in one namespace) are kept once. */
+export function resolvePodScrapes(property: string, scrapes: readonly PodScrape[]): PodScrape[] {
+  const byJob = new Map<string, PodScrape>();
+  scrapes.forEach((t, i) => {
+    const p = `${property}[${i}]`;
+    if (typeof t.job !== 'string' || !/^[a-zA-Z_][a-zA-Z0-9_-]*$/.test(t.job)) throw new PropertyError(`${p}.job`, t.job, 'must be a job name (letters, digits, \'_\', \'-\')');
+    if ([SCRAPE_JOB, DESTINATION_SCRAPE_JOB, 'prometheus'].includes(t.job)) throw new PropertyError(`${p}.job`, t.job, 'is a job of the stack itself');
+    checkDnsLabel(`${p}.namespace`, t.namespace);
+    checkLabels(`${p}.podLabels`, t.podLabels);
+    if (Object.keys(t.podLabels).length === 0) throw new PropertyError(`${p}.podLabels`, t.podLabels, 'must select pods by at least one label');
+    if (typeof t.portName !== 'string' || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(t.portName) || t.portName.length > 15) {
+      throw new PropertyError(`${p}.portName`, t.portName, 'must be a container port name (at most 15 lower-case letters, digits or \'-\')');
+    }
+    if (typeof t.path !== 'string' || !/^\/[^\s?#]*$/.test(t.path)) throw new PropertyError(`${p}.path`, t.path, 'must be an absolute URL path such as \'/metrics\'');
+    const seen = byJob.get(t.job);
+    if (seen && JSON.stringify(seen) !== JSON.stringify(t)) throw new PropertyError(`${p}.job`, t.job, 'is used by another, different pod scrape');
+    byJob.set(t.job, t);
+  });
+  return [...byJob.values()];
+}
+
+/** A job per pod scrape: pod discovery in its namespace, pods with its labels, its named port only. */
+export function podScrapeJob(target: PodScrape, scrapeInterval: string): Record<string, unknown> {
+  const labels = Object.entries(target.podLabels).sort(([a], [b]) => a.localeCompare(b));
+  return {
+    job_name: target.job,
+    scrape_interval: scrapeInterval,
+    metrics_path: target.path,
+    kubernetes_sd_configs: [{ role: 'pod', namespaces: { names: [target.namespace] } }],
+    relabel_configs: [
+      {
+        source_labels: [...labels.map(([k]) => podLabelMeta(k)), '__meta_kubernetes_pod_container_port_name'],
+        regex: [...labels.map(([, v]) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), target.portName].join(';'),
+        action: 'keep',
+      },
+      { source_labels: ['__meta_kubernetes_pod_phase'], regex: 'Pending|Succeeded|Failed', action: 'drop' },
+      { source_labels: ['__meta_kubernetes_namespace'], target_label: LABEL.namespace, action: 'replace' },
+      { source_labels: ['__meta_kubernetes_pod_name'], target_label: LABEL.pod, action: 'replace' },
     ],
   };
 }

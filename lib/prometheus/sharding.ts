@@ -39,6 +39,10 @@ export const RULE_PLACEMENT: Readonly<Record<string, RulePlacement>> = {
   [RULE.gatewayRequests]: 'partial',
   [RULE.podSentBytes]: 'shard',
   [RULE.podReceivedBytes]: 'shard',
+  // Each shard's busiest pods per vendor and namespace: their union holds the fleet's busiest, which the panel picks.
+  [RULE.topPodSentBytes]: 'shard',
+  [RULE.topPodReceivedBytes]: 'shard',
+  [RULE.podBytes5m]: 'shard',
   // The sum of the pod-level series every shard sends.
   [RULE.vendorSentBytes]: 'global',
   [RULE.vendorReceivedBytes]: 'global',

@@ -23,7 +23,10 @@ export function buildAllOptionsApp(app: App): void {
 
   const crawlerChart = new Chart(app, 'crawlers');
   crawlerChart.addDependency(meshChart);
-  new VendorCrawler(crawlerChart, 'synthetic', { vendors, vendor: 'vendor-a', namespace: 'crawl-eu', replicas: 2, requestsPerSecond: 20 });
+  new VendorCrawler(crawlerChart, 'synthetic', {
+    vendors, vendor: 'vendor-a', namespace: 'crawl-eu', replicas: 2, requestsPerSecond: 20,
+    targets: [{ url: 'https://shop.example/', weight: 3 }, { url: 'http://news.example/' }],
+  });
   new VendorCrawler(crawlerChart, 'own', {
     vendors, vendor: 'vendor-b', namespace: 'crawl-us', replicas: 5, name: 'my-crawler',
     image: 'registry.example.com/crawler:2.3.1', args: ['--queue', 'jobs'], runAsUser: 10001,

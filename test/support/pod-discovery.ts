@@ -23,15 +23,25 @@ function sanitize(name: string): string {
 
 /** `istioProxyPort` replaces 15090 so that a local simulator on a free port can stand in for the sidecar. */
 export function injectedPodTargets(deployment: KubeObject, pod: PodInstance, istioProxyPort = 15090): SdTarget[] {
+  return podTargets(deployment, pod, { istioProxyPort });
+}
+
+/** The same for a pod outside the mesh (no sidecar), e.g. a demo gateway; `portOverrides` by port name (simulators). */
+export function plainPodTargets(deployment: KubeObject, pod: PodInstance, portOverrides: Record<string, number> = {}): SdTarget[] {
+  return podTargets(deployment, pod, { portOverrides });
+}
+
+function podTargets(deployment: KubeObject, pod: PodInstance, opts: { istioProxyPort?: number; portOverrides?: Record<string, number> }): SdTarget[] {
+  const injected = opts.istioProxyPort !== undefined;
   const template = deployment.spec.template;
-  const podLabels: Record<string, string> = {
+  const podLabels: Record<string, string> = !injected ? { ...template.metadata?.labels, 'pod-template-hash': '7d9c6b5f4' } : {
     ...template.metadata?.labels,
     'security.istio.io/tlsMode': 'istio',
     'service.istio.io/canonical-name': template.metadata?.labels?.['app.kubernetes.io/name'] ?? deployment.metadata.name,
     'service.istio.io/canonical-revision': 'latest',
     'pod-template-hash': '7d9c6b5f4',
   };
-  const podAnnotations: Record<string, string> = {
+  const podAnnotations: Record<string, string> = !injected ? { ...template.metadata?.annotations } : {
     ...template.metadata?.annotations,
     'prometheus.io/scrape': 'true',
     'prometheus.io/port': '15020',
@@ -62,9 +72,14 @@ export function injectedPodTargets(deployment: KubeObject, pod: PodInstance, ist
   }
 
   const containers: Array<{ name: string; image: string; init: boolean; ports: any[] }> = [
-    ...template.spec.containers.map((c: any) => ({ name: c.name, image: c.image, init: false, ports: c.ports ?? [] })),
-    { name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.24.2', init: false, ports: ISTIO_PROXY_PORTS.map(p => ({ ...p, containerPort: istioProxyPort })) },
-    { name: 'istio-init', image: 'docker.io/istio/proxyv2:1.24.2', init: true, ports: [] },
+    ...template.spec.containers.map((c: any) => ({
+      name: c.name, image: c.image, init: false,
+      ports: (c.ports ?? []).map((p: any) => ({ ...p, containerPort: opts.portOverrides?.[p.name] ?? p.containerPort })),
+    })),
+    ...(!injected ? [] : [
+      { name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.24.2', init: false, ports: ISTIO_PROXY_PORTS.map(p => ({ ...p, containerPort: opts.istioProxyPort })) },
+      { name: 'istio-init', image: 'docker.io/istio/proxyv2:1.24.2', init: true, ports: [] },
+    ]),
   ];
   const targets: SdTarget[] = [];
   for (const c of containers) {

@@ -38,6 +38,11 @@ export interface SimPod {
   flows: CrawlerFlow[];
   /** The sidecar configuration of the pod's namespace, from the synthesized manifests: decides what it reports. */
   sidecar: SidecarModel;
+  /**
+   * Not a sidecar but a stand-in serving plain counters at `path` (a demo gateway's /metrics): each series'
+   * per-second rate times the seconds counted. Such a pod has no flows.
+   */
+  standIn?: { path: string; counters: Array<{ series: string; perSecond: number }> };
 }
 
 export interface TruthFilter {
@@ -272,7 +277,7 @@ export class SidecarSim {
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const ip = (req.socket.localAddress ?? '').replace(/^::ffff:/, '');
     const pod = this.byIp.get(ip);
-    if (!pod || req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/stats/prometheus') {
+    if (!pod || req.method !== 'GET' || (req.url ?? '').split('?')[0] !== (pod.standIn?.path ?? '/stats/prometheus')) {
       res.writeHead(404).end('not found\n');
       return;
     }
@@ -292,6 +297,12 @@ export class SidecarSim {
    * milliseconds, well within a scrape timeout.
    */
   private render(pod: SimPod): string {
+    if (pod.standIn) {
+      // Warm-up: no counters yet, or their first sample (at wall time) would be newer than the simulated history.
+      if (this.startMs === undefined) return '';
+      const ts = this.sampleTime();
+      return pod.standIn.counters.map(c => `${c.series} ${c.perSecond * this.elapsedSeconds(pod, ts)} ${ts}\n`).join('');
+    }
     if (this.startMs === undefined) return render(podFamilies(pod, undefined)); // warm-up: no traffic yet, no istio traffic series
     let perSecond = this.perSecondFamilies.get(pod);
     if (!perSecond) this.perSecondFamilies.set(pod, perSecond = podFamilies(pod, 1, 0));

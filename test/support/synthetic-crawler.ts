@@ -41,8 +41,63 @@ export function containerEnv(deployment: KubeObject, container = 0): Record<stri
   return env;
 }
 
-export function syntheticCrawlerFlows(deployment: KubeObject, traffic: TrafficModel = DEFAULT_TRAFFIC): CrawlerFlow[] {
-  const config = loadConfig(containerEnv(deployment));
+/**
+ * How a demo gateway answers a crawler, from the manifests: a share of 429s (RATE_LIMIT_SHARE), and 407 for every
+ * request when the crawler's credentials come from another Secret than the gateway's (gateway/README.md).
+ */
+export interface GatewayAnswers {
+  /** Share of absolute-form requests and CONNECTs answered 429. */
+  readonly rateLimitShare: number;
+  /** The crawler's proxy credentials are not the gateway's. */
+  readonly refused: boolean;
+}
+
+/** The gateways of demo gateway Deployments and Services, by `host:port`, and how each answers a crawler Deployment. */
+export function demoGatewayAnswers(objects: KubeObject[]): (crawler: KubeObject, gateway: string) => GatewayAnswers | undefined {
+  const gateways = new Map<string, { rateLimitShare: number; secret?: string }>();
+  for (const svc of objects.filter(o => o.kind === 'Service' && o.spec.ports.some((p: any) => /-proxy$/.test(p.name)))) {
+    const deployment = objects.find(o => o.kind === 'Deployment' && o.metadata.namespace === svc.metadata.namespace
+      && Object.entries(svc.spec.selector).every(([k, v]) => o.spec.template.metadata.labels[k] === v));
+    if (!deployment) continue;
+    const env = deployment.spec.template.spec.containers[0].env as any[];
+    const port = svc.spec.ports.find((p: any) => /-proxy$/.test(p.name)).port;
+    gateways.set(`${svc.metadata.name}.${svc.metadata.namespace}.svc.cluster.local:${port}`, {
+      rateLimitShare: Number(env.find(e => e.name === 'RATE_LIMIT_SHARE')?.value ?? 0),
+      secret: env.find(e => e.name === 'PROXY_PASSWORD')?.valueFrom?.secretKeyRef?.name,
+    });
+  }
+  return (crawler, gateway) => {
+    const g = gateways.get(gateway);
+    if (!g) return undefined;
+    const secret = (crawler.spec.template.spec.containers[0].env as any[]).find(e => e.name === 'PROXY_PASSWORD')?.valueFrom?.secretKeyRef?.name;
+    return { rateLimitShare: g.rateLimitShare, refused: g.secret !== undefined && secret !== g.secret };
+  };
+}
+
+/** The head of a 407 or 429 answer and the few bytes around it. */
+const REFUSAL_UP_BYTES = 180;
+const REFUSAL_DOWN_BYTES = 220;
+
+export function syntheticCrawlerFlows(deployment: KubeObject, traffic: TrafficModel = DEFAULT_TRAFFIC,
+  answers: (crawler: KubeObject, gateway: string) => GatewayAnswers | undefined = () => undefined): CrawlerFlow[] {
+  return baseFlows(deployment, traffic).flatMap(flow => {
+    if (flow.kind !== 'gateway') return [flow];
+    const a = answers(deployment, flow.gateway);
+    if (!a) return [flow];
+    // A refused request or CONNECT carries no page: the crawler's next one opens a new connection.
+    const refused = (perSecond: number, responseCode: number): CrawlerFlow => ({
+      ...flow, perSecond, responseCode, requestsPerConnection: 1, upBytes: REFUSAL_UP_BYTES, downBytes: REFUSAL_DOWN_BYTES,
+    });
+    if (a.refused) return [refused(flow.perSecond, 407)];
+    if (a.rateLimitShare === 0) return [flow];
+    return [{ ...flow, perSecond: flow.perSecond * (1 - a.rateLimitShare) }, refused(flow.perSecond * a.rateLimitShare, 429)];
+  });
+}
+
+function baseFlows(deployment: KubeObject, traffic: TrafficModel): CrawlerFlow[] {
+  // The CA file is mounted in the pod, not here; which CAs a crawler trusts changes nothing on the network.
+  const { CA_FILE: _mounted, ...env } = containerEnv(deployment);
+  const config = loadConfig(env);
   const totalWeight = config.targets.reduce((n, t) => n + t.weight, 0);
   const t = traffic;
   return config.targets.map((target): CrawlerFlow => {

@@ -1,0 +1,349 @@
+import { Construct } from 'constructs';
+import { ApiObject, Chart, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
+import { GATEWAY_IMAGE, GATEWAY_METRICS_PATH, GATEWAY_METRICS_PORT, GATEWAY_RUN_AS_USER, GATEWAY_SCRIPT_PATH, bundleGateway } from '../gateway';
+import { addRuntimeDefaultSeccomp, restrictedContainerSecurity } from './internal/hardening';
+import { NAMESPACE_NAME_LABEL } from './network/peers';
+import { PodScrape } from './prometheus/scrape-config';
+import { DEMO_GATEWAY_JOB } from './metric-contract';
+import { PropertyError, checkDnsLabel, checkNonEmpty, checkNumber, checkUnique } from './validation';
+import { VendorCatalog, VendorEndpoint } from './vendor';
+import { CaCertificateSource, ProxyCredentials } from './vendor-crawler';
+
+/** Namespace of the demo gateways unless told otherwise: outside the mesh, so nothing measures them but their own metrics. */
+export const DEMO_NAMESPACE = 'proxy-demo';
+/** Name of the demo CA: a TLS Secret (certificate and key) beside the gateways, a ConfigMap (certificate only) beside the crawlers. */
+export const DEMO_CA_NAME = 'proxy-telemetry-demo-ca';
+/** Key of the CA certificate in the crawler-side ConfigMap. */
+export const DEMO_CA_CERTIFICATE_KEY = 'ca.crt';
+/**
+ * Annotation of each demo gateway Deployment: the Secrets and ConfigMaps its pods and its crawlers need, which hold
+ * keys and passwords and so are made at deploy time (`proxy-telemetry demo-secrets`), never synthesized into dist/.
+ */
+export const DEMO_SECRETS_ANNOTATION = 'proxy-telemetry.io/demo-secrets';
+/** Label of the gateways' pods, for discovery and network policies. */
+export const DEMO_GATEWAY_APP = 'proxy-demo-gateway';
+/** Container port of the site server (the Services of `sites` map ports 80 and 443 to it). */
+export const DEMO_SITE_PORT = 8443;
+
+/**
+ * Something a demo gateway or its crawlers need at deploy time:
+ * - `ca`: a TLS Secret with the demo CA's certificate and key (one per namespace, shared by the gateways there);
+ * - `ca-certificate`: a ConfigMap with that CA's certificate only, for crawlers (`CA_FILE`);
+ * - `credentials`: a Secret with `username` and `password`, the same wherever the same name is needed;
+ * - `stale-credentials`: a Secret with the same user name and another password: a misconfigured crawler.
+ */
+export interface DemoSecret {
+  readonly kind: 'Secret' | 'ConfigMap';
+  readonly namespace: string;
+  readonly name: string;
+  readonly content: 'ca' | 'ca-certificate' | 'credentials' | 'stale-credentials';
+  /** For stale credentials: the Secret whose user name they share. */
+  readonly of?: string;
+}
+
+/** A page size of the synthetic sites, with its relative weight. */
+export interface PageSize {
+  /** Body size in bytes, 1 to 16 MiB. */
+  readonly bytes: number;
+  /**
+   * Relative share of pages of this size.
+   * @default 1
+   */
+  readonly weight?: number;
+}
+
+export interface DemoGatewayProps {
+  /** The vendor model. */
+  readonly vendors: VendorCatalog;
+  /**
+   * The vendor this gateway plays. Its endpoint, an in-cluster Service name
+   * `<service>.<namespace>.svc.cluster.local:<port>`, names the gateway's Service, namespace and port.
+   */
+  readonly vendor: string;
+  /**
+   * Which of the vendor's endpoints this gateway is, as `host:port`.
+   * @default - the vendor's first in-cluster endpoint
+   */
+  readonly endpoint?: string;
+  /**
+   * Gateway pods.
+   * @default 1
+   */
+  readonly replicas?: number;
+  /**
+   * Body sizes of the synthetic pages, served in exactly this mix.
+   * @default - 4 KiB ×3, 16 KiB ×5, 128 KiB ×1 (about 25 KB on average)
+   */
+  readonly pageSizes?: PageSize[];
+  /**
+   * Share of proxied requests and CONNECTs answered 429 Too Many Requests, from 0 to 1 (at most 6 decimals).
+   * @default 0
+   */
+  readonly rateLimitShare?: number;
+  /**
+   * Require `Proxy-Authorization` (Basic) with credentials from a Secret made at deploy time; wrong ones get 407.
+   * @default true
+   */
+  readonly authentication?: boolean;
+  /**
+   * Namespaces of the crawlers that use this gateway: the CA certificate and the credentials are placed there,
+   * and only their pods may connect.
+   * @default ['crawlers']
+   */
+  readonly crawlerNamespaces?: string[];
+  /**
+   * Sites served directly, without the proxy: one Service per name, ports 80 (HTTP) and 443 (TLS with a
+   * certificate for the server name), reached as `http(s)://<name>.<namespace>.svc.cluster.local/`. For crawlers
+   * that bypass their gateway (NO_PROXY).
+   * @default - none
+   */
+  readonly sites?: string[];
+  /**
+   * Namespace of the Prometheus that scrapes the gateway's own metrics; only its pods may reach the metrics port.
+   * @default 'monitoring'
+   */
+  readonly monitoringNamespace?: string;
+  /**
+   * Container resources.
+   * @default - requests 50m CPU / 64Mi, limits 500m CPU / 192Mi
+   */
+  readonly resources?: kplus.ContainerResources;
+}
+
+/**
+ * An in-cluster stand-in for a proxy vendor's gateway: a forward proxy (absolute-form HTTP and CONNECT, Basic
+ * proxy authentication, a share of 429s) that serves every site itself with synthetic pages and never connects
+ * out (its NetworkPolicy allows no egress at all). CONNECT tunnels are terminated with TLS for the requested
+ * server name, signed by a demo CA made at deploy time, which the crawlers trust through `CA_FILE`.
+ * The pods run outside the mesh, Pod Security "restricted", the program mounted from a ConfigMap into a pinned
+ * Node.js image; their own metrics count what they served, to compare with what the sidecars measured.
+ */
+export class DemoGateway extends Construct {
+  /** `<service>.<namespace>.svc.cluster.local:<port>` for a vendor's `endpoints`. */
+  public static endpoint(service: string, port: number, namespace = DEMO_NAMESPACE): string {
+    return `${checkDnsLabel('service', service)}.${checkDnsLabel('namespace', namespace)}.svc.cluster.local:${checkNumber('port', port, { min: 1024, max: 65535, integer: true })}`;
+  }
+
+  public readonly vendor: string;
+  public readonly namespace: string;
+  /** The Service (and Deployment) name. */
+  public readonly name: string;
+  public readonly port: number;
+  /** Credentials for the vendor's crawlers (`VendorCrawler.proxyCredentials`), when authentication is on. */
+  public readonly proxyCredentials?: ProxyCredentials;
+  /** The demo CA's certificate for the vendor's crawlers (`VendorCrawler.caCertificate`). */
+  public readonly caCertificate: CaCertificateSource;
+  /** Host names of the directly served sites. */
+  public readonly siteHosts: string[];
+  /** The gateway's own metrics, for `MetricsStack`'s `prometheus.podScrapes`. */
+  public readonly scrape: PodScrape;
+  public readonly deployment: kplus.Deployment;
+  private readonly crawlerNamespaces: readonly string[];
+  private readonly secrets: DemoSecret[] = [];
+
+  constructor(scope: Construct, id: string, props: DemoGatewayProps) {
+    super(scope, id);
+    const vendor = props.vendors.get(props.vendor, 'vendor');
+    this.vendor = vendor.name;
+    const endpoint = pickEndpoint(vendor.name, vendor.endpoints, props.endpoint);
+    this.namespace = endpoint.serviceNamespace!;
+    this.name = endpoint.host.split('.')[0];
+    this.port = endpoint.port;
+    const replicas = checkNumber('replicas', props.replicas ?? 1, { min: 0, integer: true });
+    const rateLimitShare = checkNumber('rateLimitShare', props.rateLimitShare ?? 0, { min: 0, max: 1 });
+    if (Math.abs(rateLimitShare * 1e6 - Math.round(rateLimitShare * 1e6)) > 1e-6) {
+      throw new PropertyError('rateLimitShare', rateLimitShare, 'must have at most 6 decimals');
+    }
+    const pageSizes = props.pageSizes === undefined ? undefined : checkNonEmpty('pageSizes', props.pageSizes).map((p, i) => ({
+      bytes: checkNumber(`pageSizes[${i}].bytes`, p.bytes, { min: 1, max: 16 * 2 ** 20, integer: true }),
+      weight: checkNumber(`pageSizes[${i}].weight`, p.weight ?? 1, { min: 1, integer: true }),
+    }));
+    this.crawlerNamespaces = checkNonEmpty('crawlerNamespaces', props.crawlerNamespaces ?? ['crawlers']).map((ns, i) => checkDnsLabel(`crawlerNamespaces[${i}]`, ns));
+    checkUnique('crawlerNamespaces', this.crawlerNamespaces);
+    if (this.crawlerNamespaces.includes(this.namespace)) {
+      throw new PropertyError('crawlerNamespaces', this.namespace, `includes the gateway's own namespace; the gateway must run outside the crawlers' mesh namespaces`);
+    }
+    const monitoringNamespace = checkDnsLabel('monitoringNamespace', props.monitoringNamespace ?? 'monitoring');
+    const sites = (props.sites ?? []).map((s, i) => checkDnsLabel(`sites[${i}]`, s));
+    checkUnique('sites', sites);
+    if (sites.includes(this.name)) throw new PropertyError('sites', this.name, 'names the gateway\'s own Service');
+    this.siteHosts = sites.map(s => `${s}.${this.namespace}.svc.cluster.local`);
+
+    const chart = Chart.of(this);
+    // Namespace first in the manifest: `kubectl apply -f` creates objects in file order.
+    this.node.addDependency(ensureNamespace(chart, this.namespace));
+    const script = gatewayScript(chart, this.namespace);
+    this.node.addDependency(script);
+    const podLabels = { 'app.kubernetes.io/name': DEMO_GATEWAY_APP, 'app.kubernetes.io/instance': this.name, 'app.kubernetes.io/part-of': 'proxy-telemetry' };
+
+    this.need({ kind: 'Secret', namespace: this.namespace, name: DEMO_CA_NAME, content: 'ca' });
+    this.caCertificate = { configMapName: DEMO_CA_NAME, key: DEMO_CA_CERTIFICATE_KEY };
+    for (const ns of this.crawlerNamespaces) this.need({ kind: 'ConfigMap', namespace: ns, name: DEMO_CA_NAME, content: 'ca-certificate' });
+
+    const env: Record<string, kplus.EnvValue> = {
+      VENDOR: kplus.EnvValue.fromValue(vendor.name),
+      PORT: kplus.EnvValue.fromValue(String(this.port)),
+      METRICS_PORT: kplus.EnvValue.fromValue(String(GATEWAY_METRICS_PORT)),
+      CA_CERT_FILE: kplus.EnvValue.fromValue('/etc/proxy-telemetry/ca/tls.crt'),
+      CA_KEY_FILE: kplus.EnvValue.fromValue('/etc/proxy-telemetry/ca/tls.key'),
+      RATE_LIMIT_SHARE: kplus.EnvValue.fromValue(String(rateLimitShare)),
+    };
+    if (pageSizes) env.PAGE_SIZES = kplus.EnvValue.fromValue(pageSizes.map(p => `${p.bytes}=${p.weight}`).join(','));
+    if (sites.length > 0) env.SITE_PORT = kplus.EnvValue.fromValue(String(DEMO_SITE_PORT));
+    if (props.authentication ?? true) {
+      const secretName = `proxy-telemetry-demo-${vendor.name}-credentials`;
+      this.need({ kind: 'Secret', namespace: this.namespace, name: secretName, content: 'credentials' });
+      for (const ns of this.crawlerNamespaces) this.need({ kind: 'Secret', namespace: ns, name: secretName, content: 'credentials' });
+      const secret = kplus.Secret.fromSecretName(this, 'Credentials', secretName);
+      env.PROXY_USERNAME = kplus.EnvValue.fromSecretValue({ secret, key: 'username' });
+      env.PROXY_PASSWORD = kplus.EnvValue.fromSecretValue({ secret, key: 'password' });
+      this.proxyCredentials = { secretName };
+    }
+
+    const caVolume = kplus.Volume.fromSecret(this, 'CaVolume', kplus.Secret.fromSecretName(this, 'Ca', DEMO_CA_NAME), { name: 'ca' });
+    const scriptVolume = kplus.Volume.fromConfigMap(this, 'ScriptVolume', script, { name: 'script' });
+    this.deployment = new kplus.Deployment(this, 'Deployment', {
+      metadata: { name: this.name, namespace: this.namespace, labels: podLabels },
+      replicas,
+      select: false,
+      podMetadata: { labels: podLabels },
+      securityContext: { ensureNonRoot: true, user: GATEWAY_RUN_AS_USER, group: GATEWAY_RUN_AS_USER },
+      automountServiceAccountToken: false,
+      containers: [{
+        name: 'gateway',
+        image: GATEWAY_IMAGE,
+        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+        command: ['node', GATEWAY_SCRIPT_PATH],
+        envVariables: env,
+        ports: [
+          { number: this.port, name: 'proxy' },
+          ...(sites.length > 0 ? [{ number: DEMO_SITE_PORT, name: 'site' }] : []),
+          { number: GATEWAY_METRICS_PORT, name: 'metrics' },
+        ],
+        securityContext: restrictedContainerSecurity(GATEWAY_RUN_AS_USER),
+        resources: props.resources ?? {
+          cpu: { request: kplus.Cpu.millis(50), limit: kplus.Cpu.millis(500) },
+          memory: { request: Size.mebibytes(64), limit: Size.mebibytes(192) },
+        },
+        readiness: kplus.Probe.fromHttpGet('/healthz', { port: GATEWAY_METRICS_PORT }),
+        volumeMounts: [
+          { path: GATEWAY_SCRIPT_PATH.replace(/\/[^/]+$/, ''), volume: scriptVolume, readOnly: true },
+          { path: '/etc/proxy-telemetry/ca', volume: caVolume, readOnly: true },
+        ],
+      }],
+    });
+    this.deployment.select(kplus.LabelSelector.of({ labels: podLabels }));
+    addRuntimeDefaultSeccomp(this.deployment);
+    ApiObject.of(this.deployment).metadata.addAnnotation(DEMO_SECRETS_ANNOTATION, JSON.stringify(this.secrets));
+
+    // The port name tells the crawler sidecars' Istio what to parse (istio/istio pkg/config/protocol: name prefix).
+    const proxyPortName = vendor.inspected ? 'http-proxy' : 'tcp-proxy';
+    new k8s.KubeService(this, 'Service', {
+      metadata: { name: this.name, namespace: this.namespace, labels: podLabels },
+      spec: { selector: podLabels, ports: [{ name: proxyPortName, port: this.port, targetPort: k8s.IntOrString.fromString('proxy') }] },
+    });
+    sites.forEach(site => new k8s.KubeService(this, `Site-${site}`, {
+      metadata: { name: site, namespace: this.namespace, labels: { ...podLabels, 'proxy-telemetry.io/demo-site': site } },
+      spec: {
+        selector: podLabels,
+        ports: [
+          { name: 'http', port: 80, targetPort: k8s.IntOrString.fromString('site') },
+          { name: 'https', port: 443, targetPort: k8s.IntOrString.fromString('site') },
+        ],
+      },
+    }));
+
+    // Crawlers in, Prometheus to the metrics port, nothing out: the gateway serves every site itself.
+    const fromNamespaces = this.crawlerNamespaces.map(ns => ({ namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: ns } } }));
+    new k8s.KubeNetworkPolicy(this, 'NetworkPolicy', {
+      metadata: { name: this.name, namespace: this.namespace, labels: podLabels },
+      spec: {
+        podSelector: { matchLabels: podLabels },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [
+          {
+            from: fromNamespaces,
+            ports: [this.port, ...(sites.length > 0 ? [DEMO_SITE_PORT] : [])].map(port => ({ protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) })),
+          },
+          {
+            from: [{ namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: monitoringNamespace } } }],
+            ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(GATEWAY_METRICS_PORT) }],
+          },
+        ],
+        egress: [],
+      },
+    });
+
+    this.scrape = {
+      job: DEMO_GATEWAY_JOB, namespace: this.namespace, podLabels: { 'app.kubernetes.io/name': DEMO_GATEWAY_APP },
+      portName: 'metrics', path: GATEWAY_METRICS_PATH,
+    };
+  }
+
+  /**
+   * Credentials for a deliberately misconfigured crawler: the right user name with a wrong password (made at deploy
+   * time), so that the gateway answers 407 and the dashboards show what a stale Secret looks like.
+   */
+  public staleCredentials(): ProxyCredentials {
+    if (!this.proxyCredentials) throw new PropertyError('authentication', false, 'is off, so no credentials can be stale');
+    const secretName = `${this.proxyCredentials.secretName}-stale`;
+    for (const ns of this.crawlerNamespaces) {
+      this.need({ kind: 'Secret', namespace: ns, name: secretName, content: 'stale-credentials', of: this.proxyCredentials.secretName });
+    }
+    ApiObject.of(this.deployment).metadata.addAnnotation(DEMO_SECRETS_ANNOTATION, JSON.stringify(this.secrets));
+    return { secretName };
+  }
+
+  private need(secret: DemoSecret): void {
+    if (!this.secrets.some(s => s.kind === secret.kind && s.namespace === secret.namespace && s.name === secret.name)) this.secrets.push(secret);
+  }
+}
+
+function pickEndpoint(vendor: string, endpoints: readonly VendorEndpoint[], wanted: string | undefined): VendorEndpoint {
+  const inCluster = endpoints.filter(e => e.serviceNamespace !== undefined);
+  const endpoint = wanted === undefined ? inCluster[0] : endpoints.find(e => `${e.host}:${e.port}` === wanted);
+  if (wanted !== undefined && !endpoint) {
+    throw new PropertyError('endpoint', wanted, `is not an endpoint of vendor '${vendor}' (endpoints: ${endpoints.map(e => `${e.host}:${e.port}`).join(', ') || 'none'})`);
+  }
+  if (!endpoint || endpoint.serviceNamespace === undefined) {
+    throw new PropertyError(wanted === undefined ? 'vendor' : 'endpoint', wanted ?? vendor,
+      `needs an in-cluster endpoint '<service>.<namespace>.svc.cluster.local:<port>' to name the demo gateway's Service (e.g. DemoGateway.endpoint('${vendor}-gateway', 8080))`);
+  }
+  if (!/\.svc\.cluster\.local$/.test(endpoint.host) || endpoint.host.split('.').length !== 5) {
+    throw new PropertyError('endpoint', `${endpoint.host}:${endpoint.port}`, 'must be \'<service>.<namespace>.svc.cluster.local:<port>\'');
+  }
+  if (endpoint.port < 1024) {
+    throw new PropertyError('endpoint', `${endpoint.host}:${endpoint.port}`, 'must use a port >= 1024: the gateway runs without privileges');
+  }
+  if (endpoint.port === GATEWAY_METRICS_PORT || endpoint.port === DEMO_SITE_PORT) {
+    throw new PropertyError('endpoint', `${endpoint.host}:${endpoint.port}`, `must not use port ${endpoint.port}, the gateway's ${endpoint.port === GATEWAY_METRICS_PORT ? 'metrics' : 'site'} port`);
+  }
+  return endpoint;
+}
+
+/** The namespace of the demo gateways, once per chart: outside the mesh, Pod Security "restricted" enforced. */
+function ensureNamespace(chart: Chart, name: string): k8s.KubeNamespace {
+  const id = `DemoNamespace-${name}`;
+  return (chart.node.tryFindChild(id) as k8s.KubeNamespace | undefined) ?? new k8s.KubeNamespace(chart, id, {
+    metadata: {
+      name,
+      labels: {
+        'app.kubernetes.io/part-of': 'proxy-telemetry',
+        'istio-injection': 'disabled',
+        'pod-security.kubernetes.io/enforce': 'restricted',
+        'pod-security.kubernetes.io/warn': 'restricted',
+      },
+    },
+  });
+}
+
+/** One ConfigMap with the gateway bundle per chart and namespace, shared by the gateways there. */
+function gatewayScript(chart: Chart, namespace: string): kplus.ConfigMap {
+  const id = `GatewayScript-${namespace}`;
+  return (chart.node.tryFindChild(id) as kplus.ConfigMap | undefined) ?? new kplus.ConfigMap(chart, id, {
+    metadata: { namespace, name: 'proxy-telemetry-demo-gateway', labels: { 'app.kubernetes.io/part-of': 'proxy-telemetry' } },
+    data: { 'gateway.js': bundleGateway() },
+  });
+}
