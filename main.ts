@@ -1,6 +1,6 @@
 import { App, Chart } from 'cdk8s';
 import { CrawlTarget, DemoGateway, MeshTelemetry, MetricsStack, VendorCatalog, VendorCrawler, VendorProps } from './lib';
-import { ExtraFiles, synthesizeInto } from './lib/synthesize';
+import { ExtraFiles, asHelmTemplates, outputTarget, synthesizeInto } from './lib/synthesize';
 
 /**
  * The demo: three vendors, each with an in-cluster demo gateway that serves every site itself, 9 crawler pods at
@@ -99,12 +99,14 @@ export function buildDefaultApp(app: App): ExtraFiles {
 }
 
 if (require.main === module) {
-  const outdir = process.env.CDK8S_OUTDIR ?? 'dist';
+  const target = outputTarget();
   try {
-    const files = synthesizeInto(outdir, buildDefaultApp);
-    console.log(`Synthesized ${files.length} files into ${outdir}/`);
+    // A Helm chart gets the manifests only: the dashboards for import are provisioned by the chart's ConfigMaps.
+    const files = synthesizeInto(target.dir, app => (target.helm ? void buildDefaultApp(app) : buildDefaultApp(app)));
+    if (target.helm) asHelmTemplates(target.dir);
+    console.log(`Synthesized ${files.length} files into ${target.dir}/`);
   } catch (err) {
-    console.error(`Synthesis failed, ${outdir}/ left unchanged: ${(err as Error).message}`);
+    console.error(`Synthesis failed, ${target.dir}/ left unchanged: ${(err as Error).message}`);
     process.exit(1);
   }
 }

@@ -1,19 +1,22 @@
 /**
- * Cardinality and query-cost benchmark: a real Prometheus holding one hour of a crawler fleet's series.
+ * Cardinality, rule-evaluation and query-cost benchmark: a real Prometheus holding hours of a crawler fleet's series.
  *
  *   npm run bench:cardinality -- --pods 100,1000,5000
  *   npm run bench:cardinality -- --pods 1000 --destinations 10000
  *
- * Per scale: the fleet's series (realistic sidecars shaped by the product's Telemetry and keep-list, see
- * bench/support/fleet.ts) are written into the head of a fresh Prometheus 2.42 through its remote-write
- * receiver, 65 minutes at the 15 s scrape interval, as if it had scraped them; the recording rules' history is
- * computed by `promtool tsdb create-blocks-from rules` against that server and loaded as blocks. Then every
- * dashboard panel query runs over the last hour (query_range, 15 s step, median of 5 after a warm-up) on the
- * recording rules and, inlined, on raw series; head series, series in blocks, TSDB size and memory are read.
- * With --destinations N the pods crawl N distinct hosts between them and the destination rules' series are
+ * Per scale: the fleet's series (realistic sidecars shaped by the product's Telemetry and both crawler jobs'
+ * keep-lists, see bench/support/fleet.ts) are written into the head of a fresh Prometheus 2.42 through its
+ * remote-write receiver, at the 15 s scrape interval, as if it had scraped them for the dashboards' default range.
+ * The recording rules' history is computed by `promtool tsdb create-blocks-from rules` against that server and
+ * loaded as blocks; so is the last hour of the flat rules the layered ones replaced (bench/baseline/), renamed
+ * `flat_*`. Before anything is timed, both rule sets' totals per vendor are checked against the fleet's ground
+ * truth; the run stops there if they differ by more than 2%. Then: one evaluation cycle of each rule set (every
+ * recording rule as an instant query at the end, median of shuffled rounds), every dashboard panel query over the
+ * dashboards' default range, head series, series in blocks, TSDB size and memory.
+ * With --destinations N the pods crawl N distinct hosts between them and the destination rule's series are
  * counted with and without the destination guard.
  *
- * Results: bench/results/cardinality-<pods>.json (or destinations-<N>.json) and a Markdown table on stdout.
+ * Results: bench/results/cardinality-<pods>.json (or destinations-<N>.json); bench/report.ts prints the tables.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -22,32 +25,47 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as YAML from 'yaml';
 import { expandVariables, panelQueries, proxyDashboards } from '../dashboards';
-import { DESTINATION_SCRAPE_JOB, RECORDING_EXPR, RULE, SCRAPE_JOB, UNBOUNDED_DESTINATIONS, destinationRuleExprs } from '../lib/metric-contract';
+import { DESTINATION_SCRAPE_JOB, INTERMEDIATE, RULE, SCRAPE_JOB, UNBOUNDED_DESTINATIONS, destinationRuleExprs } from '../lib/metric-contract';
 import { resolveDestinationGuard } from '../lib/prometheus/destinations';
+import { BASELINE_PREFIX, baselineRuleGroups } from '../test/support/baseline-rules';
 import { PrometheusProcess } from '../test/support/prometheus-process';
-import { benchVendors, buildFleet, hostPool, product } from './support/fleet';
+import { Fleet, benchVendors, buildFleet, hostPool, product } from './support/fleet';
 import { inlineRules } from './support/panels';
 import { RemoteWriter, encodeLabels } from './support/remote-write';
 
 const STEP_S = 15;
-const HISTORY_MIN = 65;
 const RUNS = 5;
+/**
+ * History of the flat rules: they read raw series (even their 1 h cost rules), and other flat rules only at the
+ * evaluation time, so the last few minutes are all that one evaluation at the end of the range needs.
+ */
+const FLAT_HISTORY_MIN = 3;
+/** History of the destination-guard runs: the destination rule's series over an hour are counted. */
+const GUARD_HISTORY_MIN = 65;
+/** Tolerance of the ground-truth check. */
+const TRUTH_TOLERANCE = 0.02;
 
 const { values: args } = parseArgs({
   options: {
     pods: { type: 'string', default: '100,1000' },
+    // Broad crawler pods (2,000 sites each); default one per 500 pods, at least one.
+    broad: { type: 'string' },
+    // Range of the panel queries; default the dashboards' own default range.
+    'range-hours': { type: 'string' },
     destinations: { type: 'string' },
     runs: { type: 'string', default: String(RUNS) },
-    // Server-side timeout of each raw-series query (Prometheus' default is 2m).
+    // Rounds of the rule-evaluation timing (groups in a new random order each round).
+    'rule-rounds': { type: 'string', default: '7' },
+    // Also time each panel on raw series (its rules inlined), stopped after --raw-timeout.
+    raw: { type: 'boolean', default: false },
     'raw-timeout': { type: 'string', default: '2m' },
-    // Without panels: no rule backfill and no panel timing (head, memory and one rule evaluation only).
-    'no-panels': { type: 'boolean', default: false },
     out: { type: 'string', default: path.join(__dirname, 'results') },
   },
 });
 
 const log = (msg: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const round1 = (x: number) => Math.round(x * 10) / 10;
 
 async function metric(prom: PrometheusProcess, name: string): Promise<number> {
   const text = await (await fetch(`${prom.url}/metrics`)).text();
@@ -73,13 +91,22 @@ function blockSeries(dataDir: string): { blocks: number; series: number } {
   return { blocks: rows.length, series: rows.reduce((n, r) => n + Number(r.trim().split(/\s+/)[6]), 0) };
 }
 
-/** Highest-cardinality metric names of the newest block, from `promtool tsdb analyze`. */
-function analyze(dataDir: string): string[] {
-  const r = spawnSync('promtool', ['tsdb', 'analyze', dataDir], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  if (r.status !== 0) return []; // no block (head only)
-  const out = r.stdout;
-  const start = out.indexOf('Highest cardinality metric names:');
-  return start < 0 ? [] : out.slice(start).split('\n').slice(1, 16).map(l => l.trim()).filter(Boolean);
+/** The dashboards' default time range (`now-6h` → 6). */
+function dashboardRangeHours(): number {
+  const from = (proxyDashboards({ vendors: benchVendors(), job: SCRAPE_JOB, ruleIntervalSeconds: 30 }) as any[])[0].time?.from as string | undefined;
+  const m = /^now-(\d+)h$/.exec(from ?? '');
+  if (!m) throw new Error(`dashboards' default range '${from}' is not now-<N>h`);
+  return Number(m[1]);
+}
+
+/**
+ * Grafana's query step for a full-width panel (about 1,000 points, rounded as Grafana rounds), at least the scrape
+ * interval and the panel's own minimum interval.
+ */
+function grafanaStepSeconds(rangeSeconds: number, minInterval?: string): number {
+  const raw = rangeSeconds / 1000;
+  const rounded = [[15, 10], [35, 20], [75, 60], [210, 120], [450, 300], [750, 600]].find(([limit]) => raw < limit)?.[1] ?? 600;
+  return Math.max(STEP_S, rounded, minInterval ? parseDuration(minInterval) : 0);
 }
 
 async function startPrometheus(dir: string): Promise<PrometheusProcess> {
@@ -93,32 +120,36 @@ async function startPrometheus(dir: string): Promise<PrometheusProcess> {
   });
 }
 
-/** Writes the fleet's hour into the head, in 5-minute runs of samples (time order, so the head accepts all). */
-async function ingest(prom: PrometheusProcess, fleet: ReturnType<typeof buildFleet>, endMs: number): Promise<{ seconds: number; samples: number }> {
+/** Writes the fleet's history into the head, in 5-minute runs of samples (time order, so the head accepts all). */
+async function ingest(prom: PrometheusProcess, fleet: Fleet, startMs: number, endMs: number): Promise<{ seconds: number; samples: number }> {
   const started = Date.now();
   const labels = fleet.series.map(s => encodeLabels(s.labels));
-  const startMs = endMs - HISTORY_MIN * 60_000;
   const base = startMs - 60_000;
   const writer = new RemoteWriter(`${prom.url}/api/v1/write`);
+  let logged = 0;
   for (let t0 = startMs; t0 <= endMs; t0 += 20 * STEP_S * 1000) {
     const ts: number[] = [];
     for (let t = t0; t < t0 + 20 * STEP_S * 1000 && t <= endMs; t += STEP_S * 1000) ts.push(t);
     await writer.write(labels, ts, (i, t) => fleet.series[i].gauge ?? Math.round(fleet.series[i].rate * (t - base) / 1000));
-    log(`  ingested up to ${new Date(ts[ts.length - 1]).toISOString().slice(11, 19)} (${(writer.samples / 1e6).toFixed(1)}M samples)`);
+    if (Date.now() - logged > 30_000 || t0 + 20 * STEP_S * 1000 > endMs) {
+      logged = Date.now();
+      log(`  ingested up to ${new Date(ts[ts.length - 1]).toISOString().slice(11, 19)} (${(writer.samples / 1e6).toFixed(1)}M samples)`);
+    }
   }
   return { seconds: (Date.now() - started) / 1000, samples: writer.samples };
 }
 
+interface RuleGroupYaml { name: string; interval?: string; rules: Array<{ record?: string; alert?: string; expr: string }> }
+
 /** Recording-rule history with promtool, one pass per dependency level (a pass reads the blocks of earlier ones). */
-async function backfillRules(prom: PrometheusProcess, rulesYaml: string, startMs: number, endMs: number, work: string, windowMs: number): Promise<number> {
+async function backfillRules(prom: PrometheusProcess, groups: RuleGroupYaml[], startMs: number, endMs: number, work: string, windowMs: number, tag: string): Promise<number> {
   const started = Date.now();
-  const groups: any[] = YAML.parse(rulesYaml).groups;
-  const records = groups.flatMap(g => g.rules.filter((r: any) => r.record));
-  const names = new Set(records.map((r: any) => r.record));
+  const records = groups.flatMap(g => g.rules.filter(r => r.record));
+  const names = new Set(records.map(r => r.record));
   const level = new Map<string, number>();
   const levelOf = (r: any): number => {
     if (level.has(r.record)) return level.get(r.record)!;
-    const deps = records.filter((o: any) => o.record !== r.record && names.has(o.record) && r.expr.includes(o.record));
+    const deps = records.filter(o => o.record !== r.record && names.has(o.record) && new RegExp(`(?<![A-Za-z0-9_:])${o.record}(?![A-Za-z0-9_:])`).test(r.expr));
     const l = deps.length ? 1 + Math.max(...deps.map(levelOf)) : 0;
     level.set(r.record, l);
     return l;
@@ -127,11 +158,11 @@ async function backfillRules(prom: PrometheusProcess, rulesYaml: string, startMs
   const dataDir = path.join(prom.dir, 'data');
   for (let l = 0; l <= Math.max(...level.values()); l++) {
     const passGroups = groups
-      .map(g => ({ ...g, rules: g.rules.filter((r: any) => r.record && level.get(r.record) === l) }))
+      .map(g => ({ ...g, rules: g.rules.filter(r => r.record && level.get(r.record) === l) }))
       .filter(g => g.rules.length > 0);
-    const file = path.join(work, `rules-pass-${l}.yml`);
+    const file = path.join(work, `rules-${tag}-${l}.yml`);
     fs.writeFileSync(file, YAML.stringify({ groups: passGroups }, { lineWidth: 0 }));
-    const out = path.join(work, `blocks-${l}`);
+    const out = path.join(work, `blocks-${tag}-${l}`);
     // One query_range per rule and window: windows bound the samples a query holds at large scales.
     for (let from = startMs; from < endMs; from += windowMs) {
       const to = Math.min(endMs, from + windowMs);
@@ -141,13 +172,12 @@ async function backfillRules(prom: PrometheusProcess, rulesYaml: string, startMs
     }
     const blocks = fs.readdirSync(out).filter(d => fs.existsSync(path.join(out, d, 'meta.json')));
     for (const b of blocks) fs.renameSync(path.join(out, b), path.join(dataDir, b));
-    // Prometheus loads new block directories on its next reload (once a minute), then compacts the overlapping ones.
-    const probe = passGroups.flatMap(g => g.rules).find((r: any) => !r.expr.startsWith('vector(')) ?? passGroups[0].rules[0];
-    await prom.waitFor(async () => (await prom.query(`count(count_over_time({__name__="${probe.record}"}[${HISTORY_MIN}m]))`, endMs)).length > 0,
+    // Prometheus loads new block directories on its next reload (once a minute).
+    const probe = passGroups.flatMap(g => g.rules).find(r => !r.expr.startsWith('vector(')) ?? passGroups[0].rules[0];
+    await prom.waitFor(async () => (await prom.query(`count(count_over_time({__name__="${probe.record}"}[${Math.ceil((endMs - startMs) / 60_000)}m]))`, endMs)).length > 0,
       150_000, `rule blocks of pass ${l}`, 2000);
-    log(`  rules pass ${l}: ${passGroups.flatMap(g => g.rules).length} rules, ${blocks.length} blocks`);
+    log(`  ${tag} rules pass ${l}: ${passGroups.flatMap(g => g.rules).length} rules, ${blocks.length} blocks (${Math.round((Date.now() - started) / 1000)} s)`);
   }
-  await settled(prom);
   return (Date.now() - started) / 1000;
 }
 
@@ -156,7 +186,7 @@ async function settled(prom: PrometheusProcess): Promise<void> {
   const dataDir = path.join(prom.dir, 'data');
   let last = -1;
   let since = Date.now();
-  for (const deadline = Date.now() + 300_000; Date.now() < deadline;) {
+  for (const deadline = Date.now() + 600_000; Date.now() < deadline;) {
     const loaded = await metric(prom, 'prometheus_tsdb_blocks_loaded');
     const dirs = fs.readdirSync(dataDir).filter(d => /^[0-9A-Z]{26}$/.test(d)).length;
     if (loaded !== last || dirs !== loaded) {
@@ -167,18 +197,49 @@ async function settled(prom: PrometheusProcess): Promise<void> {
     }
     await new Promise(r => setTimeout(r, 5000));
   }
-  log('  blocks still changing after 5 minutes; measuring anyway');
+  log('  blocks still changing after 10 minutes; measuring anyway');
 }
 
-interface Timing { medianMs: number; runs: number; series: number; error?: string }
+/**
+ * The rules' totals per vendor at the end of the range against the fleet's ground truth: requests, connections,
+ * upload and download, and the destination rule's sum (nothing lost by the bound). Throws on any difference
+ * above 2%: timings of wrong results are no evidence.
+ */
+async function checkTruth(prom: PrometheusProcess, fleet: Fleet, at: number, prefix = ''): Promise<Record<string, number>> {
+  const failures: string[] = [];
+  const worst: Record<string, number> = {};
+  const byVendor = async (expr: string) => new Map((await prom.query(expr, at)).map(s => [s.metric.proxy_vendor, s.value]));
+  const checks: Array<[string, string, (t: ReturnType<Fleet['truth']['get']> & {}) => number]> = [
+    ['requests', `sum by (proxy_vendor) (${prefix}${RULE.requests}{request_protocol="http"})`, t => t.requests],
+    ['connections', `sum by (proxy_vendor) (${prefix}${RULE.requests}{request_protocol="tcp"})`, t => t.connections],
+    ['destination requests', `sum by (proxy_vendor) (${prefix}${RULE.destinationRequests}{request_protocol="http"})`, t => t.requests],
+    ['destination connections', `sum by (proxy_vendor) (${prefix}${RULE.destinationRequests}{request_protocol="tcp"})`, t => t.connections],
+    ['pod requests', `sum by (proxy_vendor) (${prefix}${RULE.podRequests})`, t => t.requests + t.connections],
+    ['upload', `${prefix}${RULE.vendorSentBytes}`, t => t.uploadBytes],
+    ['download', `${prefix}${RULE.vendorReceivedBytes}`, t => t.downloadBytes],
+  ];
+  for (const [what, expr, want] of checks) {
+    const got = await byVendor(expr);
+    for (const [vendor, truth] of fleet.truth) {
+      const value = got.get(vendor);
+      const rel = value === undefined ? Infinity : Math.abs(value - want(truth)) / Math.max(want(truth), 1e-9);
+      worst[what] = Math.max(worst[what] ?? 0, rel);
+      if (!(rel <= TRUTH_TOLERANCE)) failures.push(`${prefix || 'layered '}${what} of ${vendor}: rules ${value ?? 'no result'}, truth ${want(truth).toFixed(3)}/s`);
+    }
+  }
+  if (failures.length) throw new Error(`the rules do not report the fleet's ground truth (tolerance ${TRUTH_TOLERANCE * 100}%), nothing timed:\n  ${failures.join('\n  ')}`);
+  return Object.fromEntries(Object.entries(worst).map(([k, v]) => [k, Number(v.toExponential(2))]));
+}
 
-/** A panel's query as Grafana sends it: query_range over the last hour at a 15 s step, or an instant query at the end. */
-async function timeQuery(prom: PrometheusProcess, expr: string, endMs: number, runs: number, instant: boolean, timeout?: string): Promise<Timing> {
+interface Timing { medianMs: number; slowestMs: number; runs: number; series: number; error?: string }
+
+/** A panel's query as Grafana sends it: query_range over the range at Grafana's step, or an instant query at the end. */
+async function timeQuery(prom: PrometheusProcess, expr: string, endMs: number, rangeS: number, stepS: number, runs: number, instant: boolean, timeout?: string): Promise<Timing> {
   const once = async () => {
     const t = process.hrtime.bigint();
     const params: Record<string, string> = instant
       ? { query: expr, time: String(endMs / 1000) }
-      : { query: expr, start: String((endMs - 3_600_000) / 1000), end: String(endMs / 1000), step: String(STEP_S) };
+      : { query: expr, start: String((endMs - rangeS * 1000) / 1000), end: String(endMs / 1000), step: String(stepS) };
     if (timeout) params.timeout = timeout;
     const res = await fetch(`${prom.url}/api/v1/${instant ? 'query' : 'query_range'}?${new URLSearchParams(params)}`);
     const body: any = await res.json();
@@ -191,117 +252,187 @@ async function timeQuery(prom: PrometheusProcess, expr: string, endMs: number, r
     const n = warm.ms > 30_000 ? 1 : warm.ms > 5_000 ? 3 : runs;
     const times: number[] = [];
     for (let i = 0; i < n; i++) times.push((await once()).ms);
-    return { medianMs: Math.round(median(times) * 10) / 10, runs: n, series: warm.series };
+    return { medianMs: round1(median(times)), slowestMs: round1(Math.max(...times)), runs: n, series: warm.series };
   } catch (err) {
-    return { medianMs: NaN, runs: 0, series: 0, error: (err as Error).message.slice(0, 300) };
+    return { medianMs: NaN, slowestMs: NaN, runs: 0, series: 0, error: (err as Error).message.slice(0, 300) };
   }
 }
 
-async function instantMs(prom: PrometheusProcess, expr: string, at: number, runs = 3): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t = process.hrtime.bigint();
-    await prom.query(expr, at);
-    times.push(Number(process.hrtime.bigint() - t) / 1e6);
+const shuffle = <T>(xs: T[]): T[] => {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
   }
-  return Math.round(median(times) * 10) / 10;
+  return out;
+};
+
+interface GroupCost { name: string; set: 'layered' | 'flat'; intervalSeconds: number; rules: number; medianMs: number; perRule: Record<string, number> }
+
+/**
+ * One evaluation cycle of rule groups: each group's recording rules in order, as instant queries `count(<expr>)` at
+ * `at`: Prometheus evaluates the whole expression, and the answer is one number, so that encoding thousands of result
+ * series as JSON (which rule evaluation does not do) does not count; appending the result to the head is not counted
+ * either. `rounds` rounds, groups of both sets in a new random order each round; a group's cost is the median of its
+ * rounds.
+ */
+async function cycleCosts(prom: PrometheusProcess, sets: Record<'layered' | 'flat', RuleGroupYaml[]>, at: number, rounds: number): Promise<GroupCost[]> {
+  const all = Object.entries(sets).flatMap(([set, groups]) => groups.map(g => ({ set: set as 'layered' | 'flat', g })))
+    .map(x => ({ ...x, rules: x.g.rules.filter(r => r.record) }))
+    .filter(x => x.rules.length > 0);
+  const times = new Map<string, number[]>();
+  const perRule = new Map<string, number[]>();
+  for (let round = 0; round < rounds; round++) {
+    for (const { set, g, rules } of shuffle(all)) {
+      let total = 0;
+      for (const r of rules) {
+        const t = process.hrtime.bigint();
+        await prom.query(`count(${r.expr})`, at);
+        const ms = Number(process.hrtime.bigint() - t) / 1e6;
+        total += ms;
+        perRule.set(`${set} ${r.record}`, [...perRule.get(`${set} ${r.record}`) ?? [], ms]);
+      }
+      times.set(`${set} ${g.name}`, [...times.get(`${set} ${g.name}`) ?? [], total]);
+    }
+    log(`  rule cycle round ${round + 1}/${rounds}`);
+  }
+  return all.map(({ set, g, rules }) => ({
+    name: g.name, set, intervalSeconds: g.interval ? parseDuration(g.interval) : 30, rules: rules.length,
+    medianMs: round1(median(times.get(`${set} ${g.name}`)!)),
+    perRule: Object.fromEntries(rules.map(r => [r.record!, round1(median(perRule.get(`${set} ${r.record}`)!))])),
+  }));
+}
+
+function parseDuration(d: string): number {
+  const m = /^(\d+)(s|m|h)$/.exec(d);
+  if (!m) throw new Error(`unsupported duration '${d}'`);
+  return Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'];
 }
 
 async function scale(pods: number, runs: number): Promise<Record<string, unknown>> {
   log(`== ${pods} pods`);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `bench-cardinality-${pods}-`));
   const prod = product();
-  const fleet = buildFleet(pods, prod);
-  log(`  fleet: ${fleet.series.length} series (${fleet.keptPerPod} per pod after filtering, ${fleet.exposedPerPod} exposed)`);
+  const broadPods = args.broad !== undefined ? Number(args.broad) : Math.max(1, Math.round(pods / 500));
+  const fleet = buildFleet(pods, prod, { broadPods });
+  const rangeHours = args['range-hours'] !== undefined ? Number(args['range-hours']) : dashboardRangeHours();
+  const rangeS = rangeHours * 3600;
+  log(`  fleet: ${fleet.series.length} series (${fleet.keptPerPod.toFixed(1)} per pod stored, ${fleet.exposedPerPod.toFixed(0)} exposed; ${broadPods} broad pods), ${rangeHours} h`);
   const prom = await startPrometheus(work);
   try {
     const endMs = Math.floor(Date.now() / (STEP_S * 1000)) * STEP_S * 1000;
-    const ingestion = await ingest(prom, fleet, endMs);
-    const withPanels = !args['no-panels'];
-    const rulesSeconds = !withPanels ? 0 : await backfillRules(prom, prod.rulesYaml, endMs - HISTORY_MIN * 60_000, endMs, work, (pods <= 100 ? HISTORY_MIN : pods <= 1000 ? 15 : 5) * 60_000);
+    // The range plus 5 minutes, so that the first 5-minute rates of the range are full.
+    const startMs = endMs - rangeS * 1000 - 300_000;
+    const ingestion = await ingest(prom, fleet, startMs, endMs);
+    const layered: RuleGroupYaml[] = YAML.parse(prod.rulesYaml).groups;
+    const flat: RuleGroupYaml[] = baselineRuleGroups('bench') as RuleGroupYaml[];
+    const windowMs = (pods <= 100 ? 360 : pods <= 1000 ? 60 : 20) * 60_000;
+    const layeredBackfill = await backfillRules(prom, layered, startMs, endMs, work, windowMs, 'layered');
+    const flatBackfill = await backfillRules(prom, flat, endMs - FLAT_HISTORY_MIN * 60_000, endMs, work, FLAT_HISTORY_MIN * 60_000, 'flat');
+    await settled(prom);
+
+    const truth = { layered: await checkTruth(prom, fleet, endMs), flat: await checkTruth(prom, fleet, endMs, BASELINE_PREFIX) };
+    log(`  ground truth: both rule sets within ${TRUTH_TOLERANCE * 100}% for every vendor`);
+
+    const groups = await cycleCosts(prom, { layered, flat }, endMs, Number(args['rule-rounds']));
+    const perCycle = (set: string) => round1(groups.filter(g => g.set === set).reduce((n, g) => n + g.medianMs * 30 / g.intervalSeconds, 0));
+    log(`  one 30 s cycle (cost group amortized): layered ${perCycle('layered')} ms, flat ${perCycle('flat')} ms`);
 
     const panels = [];
     const dashboards = proxyDashboards({ vendors: benchVendors(), job: SCRAPE_JOB, ruleIntervalSeconds: 30 });
-    for (const p of withPanels ? panelQueries(dashboards) : []) {
-      // All selected, a 1 h range, Grafana's $__rate_interval for a 15 s scrape interval.
-      const rules = expandVariables(p.expr, { rangeSeconds: 3600, rateIntervalSeconds: 60 });
-      const raw = inlineRules(rules, SCRAPE_JOB);
-      const onRules = await timeQuery(prom, rules, endMs, runs, p.instant);
-      const onRaw = raw && raw !== rules ? await timeQuery(prom, raw, endMs, runs, p.instant, args['raw-timeout']) : undefined;
-      log(`  ${p.dashboard} / ${p.panel}: rules ${onRules.medianMs} ms, raw ${onRaw?.medianMs ?? '-'} ms`);
-      panels.push({ ...p, expr: rules, rules: onRules, raw: onRaw, rawTimeout: args['raw-timeout'] });
-    }
-    // What one evaluation of the rule groups costs (instant queries of every recording rule at the end).
-    const ruleEval: Record<string, number> = {};
-    for (const g of YAML.parse(prod.rulesYaml).groups) {
-      for (const r of g.rules.filter((x: any) => x.record && !x.expr.startsWith('vector('))) ruleEval[r.record] = (ruleEval[r.record] ?? 0) + await instantMs(prom, r.expr, endMs);
+    for (const p of panelQueries(dashboards)) {
+      // All selected, the default range, the panel's step and Grafana's $__rate_interval for a 15 s scrape interval.
+      const stepS = grafanaStepSeconds(rangeS, p.interval);
+      const expr = expandVariables(p.expr, { rangeSeconds: rangeS, rateIntervalSeconds: Math.max(4 * STEP_S, stepS + STEP_S) });
+      const onRules = await timeQuery(prom, expr, endMs, rangeS, stepS, runs, p.instant);
+      const raw = args.raw ? inlineRules(expr, SCRAPE_JOB) : undefined;
+      const onRaw = raw && raw !== expr ? await timeQuery(prom, raw, endMs, rangeS, stepS, runs, p.instant, args['raw-timeout']) : undefined;
+      log(`  ${p.dashboard} / ${p.panel} (${p.refId}): ${onRules.medianMs} ms${onRaw ? `, raw ${onRaw.medianMs} ms` : ''}${onRules.error ? ` ERROR ${onRules.error}` : ''}`);
+      panels.push({ ...p, expr, stepSeconds: stepS, rules: onRules, raw: onRaw });
     }
     const dataDir = path.join(prom.dir, 'data');
-    const result = {
+    return {
       pods,
+      broadPods,
       vendors: benchVendors().names.length,
-      seriesPerPod: fleet.keptPerPod,
-      exposedPerPod: fleet.exposedPerPod,
+      rangeHours,
+      stepSeconds: grafanaStepSeconds(rangeS),
+      seriesPerPod: round1(fleet.keptPerPod),
+      exposedPerPod: Math.round(fleet.exposedPerPod),
       headSeries: await metric(prom, 'prometheus_tsdb_head_series'),
       blocks: blockSeries(dataDir),
-      blockMetrics: analyze(dataDir),
       tsdbBytes: duBytes(dataDir),
-      walBytes: duBytes(path.join(dataDir, 'wal')),
       memory: { ...procStatus(prom.pid!), heapInuseMiB: Math.round((await metric(prom, 'go_memstats_heap_inuse_bytes')) / 2 ** 20) },
       ingestion: { ...ingestion, samplesPerSecond: Math.round(ingestion.samples / ingestion.seconds) },
-      ruleBackfillSeconds: Math.round(rulesSeconds),
-      ruleEvaluationMs: Math.round(Object.values(ruleEval).reduce((a, b) => a + b, 0)),
-      ruleEval,
+      ruleBackfillSeconds: { layered: Math.round(layeredBackfill), flat: Math.round(flatBackfill) },
+      truthWorstRelativeError: truth,
+      ruleCycleMs: { layered: perCycle('layered'), flat: perCycle('flat') },
+      ruleGroups: groups,
       panels,
     };
-    return result;
   } finally {
     await prom.stop();
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
 
-/** N distinct hosts spread over the pods (20 each): destination rules' series with and without the guard. */
+/** N distinct hosts spread over the pods (20 each): the destination rule's series with and without the guard. */
 async function destinations(pods: number, distinct: number): Promise<Record<string, unknown>> {
   log(`== ${pods} pods, ${distinct} distinct destinations`);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `bench-destinations-${distinct}-`));
   const pool = hostPool(distinct, 'dest');
   const prod = product();
-  const fleet = buildFleet(pods, prod, (_vendor, p) => Array.from({ length: 20 }, (_, j) => pool[(p * 20 + j) % pool.length]));
+  const fleet = buildFleet(pods, prod, { destinationsFor: (_vendor, p) => Array.from({ length: 20 }, (_, j) => pool[(p * 20 + j) % pool.length]) });
   const prom = await startPrometheus(work);
   try {
     const endMs = Math.floor(Date.now() / (STEP_S * 1000)) * STEP_S * 1000;
-    const ingestion = await ingest(prom, fleet, endMs);
+    const startMs = endMs - GUARD_HISTORY_MIN * 60_000;
+    const ingestion = await ingest(prom, fleet, startMs, endMs);
     const vendors = benchVendors();
     const guards = {
-      none: UNBOUNDED_DESTINATIONS,
+      'none': UNBOUNDED_DESTINATIONS,
       'top 200 (default)': resolveDestinationGuard(undefined, vendors),
       'registrable-domain': resolveDestinationGuard({ fold: 'registrable-domain', maxPerVendor: 0 }, vendors),
       'registrable-domain + top 200': resolveDestinationGuard({ fold: 'registrable-domain' }, vendors),
     };
-    const rows: Record<string, unknown> = {};
-    for (const [name, guard] of Object.entries(guards)) {
+    // Each guard's per-host sums recorded under their own name, then the bound over them, as Prometheus runs them.
+    const layered: RuleGroupYaml[] = YAML.parse(prod.rulesYaml).groups;
+    const podRules = layered.filter(g => g.rules.some(r => r.record === RULE.podRequests || Object.values(INTERMEDIATE).includes(r.record as any)));
+    const perGuard = Object.entries(guards).map(([name, guard], i) => {
       const exprs = destinationRuleExprs(guard, DESTINATION_SCRAPE_JOB);
+      const recorded = `${INTERMEDIATE.destinations}_guard${i}`;
+      return { name, recorded, exprs: { destinations: exprs.destinations, destinationRequests: exprs.destinationRequests.split(INTERMEDIATE.destinations).join(recorded) } };
+    });
+    const groups: RuleGroupYaml[] = [
+      ...podRules.map(g => ({ ...g, rules: g.rules.filter(r => r.record && r.record !== INTERMEDIATE.destinations && !r.expr.includes(INTERMEDIATE.destinations)) })),
+      { name: 'guards', rules: perGuard.map(g => ({ record: g.recorded, expr: g.exprs.destinations })) },
+    ];
+    await backfillRules(prom, groups, startMs, endMs, work, GUARD_HISTORY_MIN * 60_000, 'guards');
+    const rows: Record<string, unknown> = {};
+    for (const g of perGuard) {
       const row: Record<string, unknown> = {};
-      let total = 0;
-      for (const [rule, expr] of Object.entries(exprs)) {
-        // Series a recording rule evaluated every 30 s over the hour would create (top-N membership changes).
-        const range = await prom.queryRange(expr, endMs - 3_600_000, endMs, 30);
-        const evalMs = await instantMs(prom, expr, endMs);
-        row[rule] = { seriesOverHour: range.length, evaluationMs: evalMs };
-        total += range.length;
-        log(`  ${name} / ${rule}: ${range.length} series over 1h, one evaluation ${evalMs} ms`);
-      }
-      rows[name] = { ...row, totalSeries: total };
+      const range = await prom.queryRange(g.exprs.destinationRequests, endMs - 3_600_000, endMs, 30);
+      const timed = async (expr: string) => {
+        const times: number[] = [];
+        for (let i = 0; i < 3; i++) {
+          const t = process.hrtime.bigint();
+          await prom.query(expr, endMs);
+          times.push(Number(process.hrtime.bigint() - t) / 1e6);
+        }
+        return round1(median(times));
+      };
+      row.destinationRequests = { seriesOverHour: range.length, evaluationMs: await timed(g.exprs.destinationRequests) };
+      row.perHostEvaluationMs = await timed(g.exprs.destinations);
+      rows[g.name] = row;
+      log(`  ${g.name}: ${range.length} series over 1h, per-host sums ${row.perHostEvaluationMs} ms, bound ${(row.destinationRequests as any).evaluationMs} ms`);
     }
     return {
       pods, distinctDestinations: distinct, destinationsPerPod: 20,
       rawHeadSeries: await metric(prom, 'prometheus_tsdb_head_series'),
-      rawSeriesPerPod: fleet.keptPerPod,
+      rawSeriesPerPod: round1(fleet.keptPerPod),
       ingestion,
       memory: procStatus(prom.pid!),
       guards: rows,
-      unboundedRule: RECORDING_EXPR.destinationRequests === destinationRuleExprs(UNBOUNDED_DESTINATIONS, DESTINATION_SCRAPE_JOB).destinationRequests,
       rule: RULE.destinationRequests,
     };
   } finally {

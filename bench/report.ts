@@ -9,56 +9,76 @@ import * as path from 'node:path';
 const dir = path.join(__dirname, 'results');
 const scales = fs.readdirSync(dir).filter(f => /^cardinality-\d+\.json$/.test(f))
   .map(f => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'))).sort((a, b) => a.pods - b.pods);
-const fmt = (n: number) => n.toLocaleString('en-US');
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const mib = (b: number) => `${fmt(Math.round(b / 2 ** 20))} MiB`;
-const ms = (t?: { medianMs: number; error?: string; runs: number }) =>
-  (t === undefined ? '–' : t.error ? (/timeout|timed out/i.test(t.error) ? 'timeout' : 'error') : `${t.medianMs}${t.runs < 5 ? `\u00b9` : ''}`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const ratio = (a: number, b: number) => (b ? `${(a / b).toFixed(2)}×` : '–');
+const ratio = (a: number, b: number) => (b ? `${(a / b).toFixed(1)}×` : '–');
+const perCycle = (g: any) => g.medianMs * 30 / g.intervalSeconds;
 
-console.log('| pods | series/pod | head series | rule series in blocks (blocks) | TSDB on disk | RSS after queries (peak) | ingest | rule eval (all rules, once) |');
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('| pods (broad) | series/pod | head series | TSDB on disk | RSS (peak) | ingest | rule cycle, flat | rule cycle, layered | flat ÷ layered | layered per pod |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const s of scales) {
-  console.log(`| ${fmt(s.pods)} | ${s.seriesPerPod} | ${fmt(s.headSeries)} | ${s.blocks.blocks ? `${fmt(s.blocks.series)} (${s.blocks.blocks})` : '– (not backfilled)'} | ${mib(s.tsdbBytes)} | ${fmt(s.memory.rssMiB)} MiB (${fmt(s.memory.peakRssMiB)}) | ${fmt(s.ingestion.samplesPerSecond)} samples/s | ${fmt(s.ruleEvaluationMs)} ms |`);
+  console.log(`| ${fmt(s.pods)} (${s.broadPods}) | ${s.seriesPerPod} | ${fmt(s.headSeries)} | ${mib(s.tsdbBytes)} | ${fmt(s.memory.rssMiB)} MiB (${fmt(s.memory.peakRssMiB)}) | `
+    + `${fmt(s.ingestion.samplesPerSecond)} samples/s | ${fmt(s.ruleCycleMs.flat)} ms | ${fmt(s.ruleCycleMs.layered)} ms | ${ratio(s.ruleCycleMs.flat, s.ruleCycleMs.layered)} | `
+    + `${(s.ruleCycleMs.layered / s.pods).toFixed(2)} ms |`);
+}
+
+console.log('\nRule evaluation per 30 s cycle by group, median ms (the cost group is evaluated every 1 min flat, every 5 min layered: its share of one 30 s cycle):\n');
+console.log(`| group | ${scales.map(s => `flat @${fmt(s.pods)}`).join(' | ')} | ${scales.map(s => `layered @${fmt(s.pods)}`).join(' | ')} |`);
+console.log(`| --- | ${scales.map(() => '---').join(' | ')} | ${scales.map(() => '---').join(' | ')} |`);
+const groupNames = [...new Set(scales.flatMap(s => s.ruleGroups.map((g: any) => g.name.replace(/^flat\./, ''))))];
+for (const name of groupNames) {
+  const cell = (s: any, set: string) => {
+    const g = s.ruleGroups.find((x: any) => x.set === set && x.name.replace(/^flat\./, '') === name);
+    return g ? fmt(perCycle(g), 1) : '–';
+  };
+  console.log(`| ${name} | ${scales.map(s => cell(s, 'flat')).join(' | ')} | ${scales.map(s => cell(s, 'layered')).join(' | ')} |`);
+}
+
+const largest = scales[scales.length - 1];
+if (largest) {
+  console.log(`\nPer rule at ${fmt(largest.pods)} pods, median ms of one evaluation (the ten costliest of each set):\n`);
+  for (const set of ['flat', 'layered']) {
+    const rules = largest.ruleGroups.filter((g: any) => g.set === set)
+      .flatMap((g: any) => Object.entries<number>(g.perRule).map(([rule, ms]) => ({ rule, ms, group: g.name })))
+      .sort((a: any, b: any) => b.ms - a.ms).slice(0, 10);
+    console.log(`| ${set} rule | group | ms |`);
+    console.log('| --- | --- | --- |');
+    for (const r of rules) console.log(`| ${r.rule} | ${r.group} | ${fmt(r.ms, 1)} |`);
+    console.log('');
+  }
 }
 
 const timed = scales.filter(s => s.panels.length > 0);
-console.log('\nPanel queries, median ms (query_range over 1 h at 15 s, or instant for stat/table/gauge panels):\n');
-console.log(`| dashboard / panel (refId) | ${timed.map(s => `rules @${fmt(s.pods)}`).join(' | ')} | ${timed.map(s => `raw @${fmt(s.pods)}`).join(' | ')} |`);
-console.log(`| --- | ${timed.map(() => '---').join(' | ')} | ${timed.map(() => '---').join(' | ')} |`);
-const first = timed[0];
-first.panels.forEach((p: any, i: number) => {
-  const name = `${p.dashboard.replace('proxy-', '')} / ${p.panel} (${p.refId})${p.instant ? ' ⓘ' : ''}`;
-  console.log(`| ${name} | ${timed.map(s => ms(s.panels[i].rules)).join(' | ')} | ${timed.map(s => ms(s.panels[i].raw)).join(' | ')} |`);
-});
-
-console.log('\nSummary per scale:\n');
-console.log('| pods | rules: median of panel medians | rules: slowest panel | raw: median of panel medians | raw: slowest panel | raw timeouts |');
-console.log('| --- | --- | --- | --- | --- | --- |');
-for (const s of timed) {
-  const r = s.panels.map((p: any) => p.rules.medianMs).filter((x: number) => Number.isFinite(x));
-  const raw = s.panels.filter((p: any) => p.raw).map((p: any) => p.raw.medianMs).filter((x: number) => Number.isFinite(x));
-  const timeouts = s.panels.filter((p: any) => p.raw?.error).length;
-  console.log(`| ${fmt(s.pods)} | ${median(r)} | ${Math.max(...r)} | ${median(raw)} | ${Math.max(...raw)} | ${timeouts} |`);
-}
-if (timed.length > 1) {
-  const a = timed[0];
-  console.log('\nGrowth from the smallest scale:\n');
-  console.log('| pods | pods × | head series × | TSDB × | RSS × | rules median × | rules slowest × | raw median × |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
-  const med = (s: any, k: 'rules' | 'raw') => median(s.panels.filter((p: any) => p[k] && Number.isFinite(p[k].medianMs)).map((p: any) => p[k].medianMs));
-  const max = (s: any) => Math.max(...s.panels.map((p: any) => p.rules.medianMs).filter((x: number) => Number.isFinite(x)));
-  for (const s of timed.slice(1)) {
-    console.log(`| ${fmt(s.pods)} | ${ratio(s.pods, a.pods)} | ${ratio(s.headSeries, a.headSeries)} | ${ratio(s.tsdbBytes, a.tsdbBytes)} | ${ratio(s.memory.rssMiB, a.memory.rssMiB)} | ${ratio(med(s, 'rules'), med(a, 'rules'))} | ${ratio(max(s), max(a))} | ${ratio(med(s, 'raw'), med(a, 'raw'))} |`);
+if (timed.length) {
+  console.log(`Panel queries over the dashboards' default range (${timed[0].rangeHours} h, step ${timed[0].stepSeconds} s; ⓘ instant), median ms (slowest of the runs):\n`);
+  console.log(`| dashboard / panel (refId) | ${timed.map(s => `@${fmt(s.pods)}`).join(' | ')} | largest ÷ smallest |`);
+  console.log(`| --- | ${timed.map(() => '---').join(' | ')} | --- |`);
+  timed[0].panels.forEach((p: any, i: number) => {
+    const name = `${p.dashboard.replace('proxy-', '')} / ${p.panel} (${p.refId})${p.instant ? ' ⓘ' : ''}`;
+    const cells = timed.map(s => {
+      const t = s.panels[i].rules;
+      return t.error ? 'error' : `${fmt(t.medianMs, 1)} (${fmt(t.slowestMs, 1)})`;
+    });
+    const first = timed[0].panels[i].rules.medianMs;
+    const last = timed[timed.length - 1].panels[i].rules.medianMs;
+    console.log(`| ${name} | ${cells.join(' | ')} | ${ratio(last, first)} |`);
+  });
+  console.log('\n| pods | median of panel medians | slowest panel median | panels over 200 ms | slowest panel, largest ÷ smallest scale |');
+  console.log('| --- | --- | --- | --- | --- |');
+  for (const s of timed) {
+    const meds = s.panels.map((p: any) => p.rules.medianMs).filter((x: number) => Number.isFinite(x));
+    const growth = Math.max(...s.panels.map((p: any, i: number) => p.rules.medianMs / timed[0].panels[i].rules.medianMs));
+    console.log(`| ${fmt(s.pods)} | ${fmt(median(meds), 1)} | ${fmt(Math.max(...meds), 1)} | ${meds.filter((x: number) => x > 200).length} | ${growth.toFixed(1)}× |`);
   }
 }
 
 const dest = fs.readdirSync(dir).filter(f => /^destinations-\d+\.json$/.test(f)).map(f => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')));
 for (const d of dest) {
-  console.log(`\n${fmt(d.pods)} pods, ${fmt(d.distinctDestinations)} distinct destinations (${d.destinationsPerPod} per pod): raw head series ${fmt(d.rawHeadSeries)} (${d.rawSeriesPerPod} per pod, as with 20 shared destinations)\n`);
-  console.log('| destination guard | destination rule: series over 1 h | one evaluation |');
-  console.log('| --- | --- | --- |');
+  console.log(`\n${fmt(d.pods)} pods, ${fmt(d.distinctDestinations)} distinct destinations (${d.destinationsPerPod} per pod): raw head series ${fmt(d.rawHeadSeries)} (${d.rawSeriesPerPod} per pod)\n`);
+  console.log('| destination guard | destination rule: series over 1 h | per-host sums, one evaluation | bound, one evaluation |');
+  console.log('| --- | --- | --- | --- |');
   for (const [name, g] of Object.entries<any>(d.guards)) {
-    console.log(`| ${name} | ${fmt(g.destinationRequests.seriesOverHour)} | ${fmt(Math.round(g.destinationRequests.evaluationMs))} ms |`);
+    console.log(`| ${name} | ${fmt(g.destinationRequests.seriesOverHour)} | ${fmt(g.perHostEvaluationMs, 1)} ms | ${fmt(g.destinationRequests.evaluationMs, 1)} ms |`);
   }
 }

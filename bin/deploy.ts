@@ -9,13 +9,15 @@ import * as path from 'path';
 import { parseArgs } from 'util';
 import * as YAML from 'yaml';
 import { buildDefaultApp } from '../main';
-import { synthesizeInto } from '../lib/synthesize';
+import { synthesizeCommandInto, synthesizeInto } from '../lib/synthesize';
 import { DemoSecret } from '../lib/demo-gateway';
 import { ExistingDemoSecrets, key, missingDemoSecretManifests, requiredDemoSecrets } from './demo-secrets';
 import { CheckReport, Kubectl, meshExpectations, preflight, sidecarChecks } from './mesh-checks';
 
-const USAGE = `Usage: npm run deploy -- [--outdir dist] [--context NAME] [--timeout 5m] [--skip-synth] [--skip-sidecar-checks]
+const USAGE = `Usage: npm run deploy -- [--app CMD] [--outdir dist] [--context NAME] [--timeout 5m] [--skip-synth] [--skip-sidecar-checks]
 
+  --app CMD               your cdk8s app, as cdk8s.yaml's app runs it (e.g. "npx ts-node my-app.ts"); it writes into
+                          CDK8S_OUTDIR, which is swapped into --outdir only when it succeeded (default: the demo app)
   --outdir DIR            where manifests are synthesized and applied from (default: dist)
   --context NAME          kubectl context to deploy to (default: the current context)
   --timeout DUR           how long to wait for each rollout (default: 5m; e.g. 90s, 10m, 1h)
@@ -80,6 +82,7 @@ export function deploy(argv: string[]): number {
   const { values } = parseArgs({
     args: argv,
     options: {
+      'app': { type: 'string' },
       'outdir': { type: 'string', default: 'dist' },
       'context': { type: 'string' },
       'timeout': { type: 'string', default: '5m' },
@@ -100,9 +103,27 @@ export function deploy(argv: string[]): number {
   }
   const run: Kubectl = args => kubectl(args, context);
 
+  if (values.app !== undefined && values['skip-synth']) {
+    console.error('--app and --skip-synth exclude each other: --skip-synth applies --outdir as it is');
+    return 2;
+  }
+  if (values.app !== undefined && values.app.trim() === '') {
+    console.error(`--app '${values.app}' is empty: give the command that runs your cdk8s app, e.g. "npx ts-node main.ts"`);
+    return 2;
+  }
+  if (values['skip-synth'] && !fs.existsSync(outdir)) {
+    console.error(`--skip-synth applies ${outdir}/, which does not exist`);
+    return 2;
+  }
+
   if (!values['skip-synth']) {
-    const files = synthesizeInto(outdir, buildDefaultApp);
-    console.log(`synthesized ${files.length} manifests into ${outdir}/`);
+    try {
+      const files = values.app !== undefined ? synthesizeCommandInto(outdir, values.app) : synthesizeInto(outdir, buildDefaultApp);
+      console.log(`synthesized ${files.length} manifests into ${outdir}/`);
+    } catch (err) {
+      console.error(`synthesis failed, ${outdir}/ left unchanged: ${(err as Error).message}`);
+      return 1;
+    }
   }
 
   const objects = manifests(outdir);
@@ -128,10 +149,14 @@ export function deploy(argv: string[]): number {
     console.log(`created ${made.map(o => `${o.kind.toLowerCase()}/${o.metadata.name} -n ${o.metadata.namespace}`).join(', ')}`);
   }
 
-  const secret = kubectl(['get', 'secret', 'grafana-admin', '-n', 'monitoring', '-o', 'name'], context);
-  if (secret.status !== 0) {
-    console.warn('Grafana waits for its admin Secret. Create it with:\n'
-      + '  kubectl create secret generic grafana-admin -n monitoring --from-literal=admin-user=admin --from-literal=admin-password="$(openssl rand -base64 24)"');
+  // Grafana's admin Secret is the user's to make: name the command for each Grafana that waits for one.
+  for (const g of objects.filter(o => o.kind === 'Deployment' && o.metadata.name === 'grafana')) {
+    const ns = g.metadata.namespace ?? 'default';
+    const name = g.spec.template.spec.containers[0].env?.find((e: any) => e.name === 'GF_SECURITY_ADMIN_PASSWORD')?.valueFrom?.secretKeyRef?.name;
+    if (name && kubectl(['get', 'secret', name, '-n', ns, '-o', 'name'], context).status !== 0) {
+      console.warn('Grafana waits for its admin Secret. Create it with:\n'
+        + `  kubectl create secret generic ${name} -n ${ns} --from-literal=admin-user=admin --from-literal=admin-password="$(openssl rand -base64 24)"`);
+    }
   }
 
   let failed = 0;
@@ -143,13 +168,18 @@ export function deploy(argv: string[]): number {
 
   if (failed === 0 && !values['skip-sidecar-checks'] && !print('sidecar', sidecarChecks(run, expected))) failed++;
 
-  console.log([
-    '',
-    'Reach the stack with:',
-    '  kubectl port-forward -n monitoring svc/grafana 3000:3000      # http://localhost:3000',
-    '  kubectl port-forward -n monitoring svc/prometheus 9090:9090   # http://localhost:9090',
-    '  npx proxy-telemetry validate --prometheus http://localhost:9090',
-  ].join('\n'));
+  const service = (name: string) => objects.find(o => o.kind === 'Service' && o.metadata.name === name);
+  const grafana = service('grafana');
+  const prometheus = service('prometheus');
+  if (grafana || prometheus) {
+    console.log(['', 'Reach the stack with:',
+      ...(grafana ? [`  kubectl port-forward -n ${grafana.metadata.namespace} svc/grafana 3000:3000      # http://localhost:3000`] : []),
+      ...(prometheus ? [
+        `  kubectl port-forward -n ${prometheus.metadata.namespace} svc/prometheus 9090:9090   # http://localhost:9090`,
+        '  npx proxy-telemetry validate --prometheus http://localhost:9090',
+      ] : []),
+    ].join('\n'));
+  }
   return failed === 0 ? 0 : 1;
 }
 

@@ -2,8 +2,11 @@
  * Command-line entry of proxy-telemetry. `proxy-telemetry validate --prometheus URL` checks a running
  * Prometheus against requirements A–D of the metric contract.
  */
+import { spawn } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
+import { bundleCrawler } from '../crawler';
 import { parseArgs } from 'util';
 import * as YAML from 'yaml';
 import { missingDemoSecretManifests, requiredDemoSecrets } from './demo-secrets';
@@ -11,6 +14,7 @@ import { EXIT, formatResult, httpQueryClient, parseDuration, PORT_FORWARD_HINT, 
 
 const USAGE = `Usage: proxy-telemetry validate --prometheus URL [--window 1h] [--top 5] [--timeout 10s] [--json]
        proxy-telemetry demo-secrets [--dir dist]
+       proxy-telemetry crawl        (the synthetic crawler, configured by environment variables: crawler/README.md)
 
 Queries a running Prometheus and reports, per proxy vendor, whether the metric contract works:
   A. request count (HTTP requests/s, TCP connections/s, counts over --window)
@@ -49,6 +53,7 @@ const stdio: Io = { out: s => process.stdout.write(s), err: s => process.stderr.
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[], io: Io = stdio): Promise<number> {
   if (argv[0] === 'demo-secrets') return demoSecretsCommand(argv.slice(1), io);
+  if (argv[0] === 'crawl') return crawlCommand(argv.slice(1), io);
   try {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -129,6 +134,40 @@ function demoSecretsCommand(argv: string[], io: Io): number {
     }
     io.err(`proxy-telemetry: ${e.message}\n`);
     return EXIT.fail;
+  }
+}
+
+/**
+ * `crawl`: the synthetic crawler on this machine, exactly as its pods run it: the bundle `VendorCrawler` mounts, run by
+ * this Node.js with this environment (PROXY_VENDOR, TARGETS, HTTPS_PROXY, ...). Its exit code is returned; SIGINT and
+ * SIGTERM are passed on, so it drains as in a pod.
+ */
+async function crawlCommand(argv: string[], io: Io): Promise<number> {
+  if (argv.length > 0) {
+    const help = argv.length === 1 && (argv[0] === '-h' || argv[0] === '--help');
+    (help ? io.out : io.err)(`Usage: PROXY_VENDOR=acme TARGETS=https://shop.example/ [HTTPS_PROXY=http://gw:8080 ...] proxy-telemetry crawl
+The synthetic crawler, configured by environment variables only (crawler/README.md lists them).\n`);
+    return help ? EXIT.pass : EXIT.usage;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'proxy-telemetry-crawler-'));
+  const script = path.join(dir, 'crawler.js');
+  fs.writeFileSync(script, bundleCrawler());
+  try {
+    const child = spawn(process.execPath, [script], { stdio: 'inherit', env: process.env });
+    const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+    const onInt = forward('SIGINT');
+    const onTerm = forward('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    const code = await new Promise<number>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (status, signal) => resolve(status ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : EXIT.fail)));
+    });
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    return code;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

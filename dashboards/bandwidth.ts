@@ -1,7 +1,7 @@
 import { Dashboard, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { DashboardContext, barGaugePanel, columnNames, dashboard, instantQuery, query, statPanel, tablePanel, tableQuery, timeseriesPanel } from './common';
+import { BANDWIDTH_UID } from './uids';
 
-export const BANDWIDTH_UID = 'proxy-bandwidth';
 /** Upload plotted below the axis, download above. */
 const NEGATIVE_Y = [{ id: 'custom.transform', value: 'negative-Y' }];
 

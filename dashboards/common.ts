@@ -10,9 +10,8 @@ import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { ALL_PODS, LABEL, PanelExpr, RULE, VAR } from '../lib/metric-contract';
+import { DASHBOARD_TAG } from './uids';
 
-/** Tag shared by every dashboard: the dashboards link to each other through it. */
-export const DASHBOARD_TAG = 'proxy-telemetry';
 /** Name of the datasource variable every panel queries through. */
 export const DATASOURCE_VAR = 'datasource';
 const DATASOURCE = { type: 'prometheus', uid: `\${${DATASOURCE_VAR}}` };
@@ -52,8 +51,14 @@ function legend(placement = common.LegendPlacement.Bottom): common.VizLegendOpti
 }
 
 /** A time series panel with a table legend (mean, max, last) sorted by mean. */
+/**
+ * Smallest query step of the time series panels: the recording rules are 5-minute rates evaluated every 30 s, so a
+ * finer step draws nothing new and multiplies the cost of a 6-hour graph.
+ */
+export const MIN_INTERVAL = '1m';
+
 export function timeseriesPanel(title: string, description: string, unit: string): timeseries.PanelBuilder {
-  return new timeseries.PanelBuilder().title(title).description(description).datasource(DATASOURCE).unit(unit)
+  return new timeseries.PanelBuilder().title(title).description(description).datasource(DATASOURCE).unit(unit).interval(MIN_INTERVAL)
     .legend(legend()).tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending))
     .fillOpacity(10).lineWidth(1).height(9).span(12);
 }

@@ -1,7 +1,7 @@
 import { Dashboard, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { DashboardContext, barGaugePanel, columnNames, dashboard, instantQuery, query, tablePanel, tableQuery, timeseriesPanel } from './common';
+import { COST_UID } from './uids';
 
-export const COST_UID = 'proxy-cost';
 /** Grafana relative time "this month so far": month-to-date panels ignore the dashboard range. */
 const MONTH_TO_DATE = 'now/M';
 

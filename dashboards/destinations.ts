@@ -1,7 +1,7 @@
 import { Dashboard, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { DashboardContext, columnNames, dashboard, query, tablePanel, tableQuery, timeseriesPanel } from './common';
+import { DESTINATIONS_UID } from './uids';
 
-export const DESTINATIONS_UID = 'proxy-destinations';
 
 /** Which sites the crawlers reach through each vendor, and how much traffic has no known destination. */
 export function destinationsDashboard(ctx: DashboardContext): Dashboard {

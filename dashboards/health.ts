@@ -1,8 +1,8 @@
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import { Dashboard, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { DashboardContext, dashboard, query, timeseriesPanel } from './common';
+import { HEALTH_UID } from './uids';
 
-export const HEALTH_UID = 'proxy-health';
 const QUANTILES = [0.5, 0.9, 0.99];
 
 /** Whether traffic through each vendor works: latency, errors, vendor refusals, and the telemetry's own health. */

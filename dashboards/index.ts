@@ -1,4 +1,3 @@
-import { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { ALL_PODS, DESTINATION_LABEL, DESTINATION_SCRAPE_JOB, NOT_MEASURED_DESTINATION, escapeRegex, panelExpr } from '../lib/metric-contract';
 import { VendorCatalog } from '../lib/vendor';
 import { PropertyError, checkNumber } from '../lib/validation';
@@ -9,12 +8,7 @@ import { destinationsDashboard } from './destinations';
 import { healthDashboard } from './health';
 import { overviewDashboard } from './overview';
 
-export { DASHBOARD_TAG } from './common';
-export { OVERVIEW_UID } from './overview';
-export { BANDWIDTH_UID } from './bandwidth';
-export { DESTINATIONS_UID } from './destinations';
-export { HEALTH_UID } from './health';
-export { COST_UID } from './cost';
+export { BANDWIDTH_UID, COST_UID, DASHBOARD_TAG, DESTINATIONS_UID, HEALTH_UID, OVERVIEW_UID } from './uids';
 
 /** Input name of the datasource in exported dashboards; Grafana's import asks for it. */
 export const DATASOURCE_INPUT = 'DS_PROMETHEUS';
@@ -50,8 +44,18 @@ export interface ProxyDashboardsProps {
   readonly demoGateways?: boolean;
 }
 
-/** A Grafana dashboard JSON model, as provisioned or imported. */
-export type DashboardJson = Dashboard & { uid: string; title: string } & Record<string, unknown>;
+/**
+ * A Grafana dashboard JSON model, as provisioned or imported (Grafana's dashboard schema: `panels`, `templating`,
+ * `time`, ...). Its own type, so that the public API does not depend on the SDK that builds it.
+ */
+export interface DashboardJson {
+  readonly uid: string;
+  readonly title: string;
+  readonly panels?: ReadonlyArray<Record<string, any>>;
+  readonly templating?: { readonly list?: ReadonlyArray<Record<string, any>> };
+  readonly time?: { readonly from: string; readonly to: string };
+  readonly [key: string]: unknown;
+}
 
 /** The five dashboards: Overview, Bandwidth, Destinations, Performance & Health, Cost & Budget. */
 export function proxyDashboards(props: ProxyDashboardsProps): DashboardJson[] {
@@ -72,7 +76,7 @@ export function proxyDashboards(props: ProxyDashboardsProps): DashboardJson[] {
     gateways: gateways.length > 0,
     demoGateways: props.demoGateways ?? false,
   };
-  const built = [overviewDashboard, bandwidthDashboard, destinationsDashboard, healthDashboard, costDashboard].map(f => f(ctx) as DashboardJson);
+  const built = [overviewDashboard, bandwidthDashboard, destinationsDashboard, healthDashboard, costDashboard].map(f => f(ctx) as unknown as DashboardJson);
   return props.datasourceUid === undefined ? built.map(withImportInput) : built;
 }
 
@@ -104,12 +108,15 @@ export interface PanelQuery {
   readonly instant: boolean;
   /** Panel relative time such as 'now/M', if the panel overrides the dashboard range. */
   readonly timeFrom?: string;
+  /** The panel's minimum query step (Grafana's "Min interval"), e.g. '1m'. */
+  readonly interval?: string;
 }
 
 /** Every panel query of the given dashboards (default: the five, for any vendor model). */
 export function panelQueries(dashboards: DashboardJson[]): PanelQuery[] {
   return dashboards.flatMap(d => (d.panels ?? []).flatMap((p: any) => (p.targets ?? []).map((t: any) => ({
     dashboard: d.uid, panel: p.title, refId: t.refId, expr: t.expr, instant: t.instant === true, ...(p.timeFrom ? { timeFrom: p.timeFrom } : {}),
+    ...(p.interval ? { interval: p.interval } : {}),
   }))));
 }
 

@@ -1,7 +1,7 @@
 import { Dashboard, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { DashboardContext, dashboard, instantQuery, piePanel, query, statPanel, timeseriesPanel } from './common';
+import { OVERVIEW_UID } from './uids';
 
-export const OVERVIEW_UID = 'proxy-overview';
 
 /** How much each vendor is used: requests and connections, shares, crawler pods, success. */
 export function overviewDashboard(ctx: DashboardContext): Dashboard {

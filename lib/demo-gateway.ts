@@ -7,7 +7,7 @@ import { addRuntimeDefaultSeccomp, restrictedContainerSecurity } from './interna
 import { NAMESPACE_NAME_LABEL } from './network/peers';
 import { PodScrape } from './prometheus/scrape-config';
 import { DEMO_GATEWAY_JOB } from './metric-contract';
-import { PropertyError, checkDnsLabel, checkNonEmpty, checkNumber, checkUnique } from './validation';
+import { PropertyChecks, PropertyError, checkDnsLabel, checkNonEmpty, checkNumber, checkUnique } from './validation';
 import { VendorCatalog, VendorEndpoint } from './vendor';
 import { CaCertificateSource, ProxyCredentials } from './vendor-crawler';
 
@@ -145,31 +145,41 @@ export class DemoGateway extends Construct {
 
   constructor(scope: Construct, id: string, props: DemoGatewayProps) {
     super(scope, id);
-    const vendor = props.vendors.get(props.vendor, 'vendor');
-    this.vendor = vendor.name;
-    const endpoint = pickEndpoint(vendor.name, vendor.endpoints, props.endpoint);
+    // Every invalid prop is reported at synthesis, all at once; construction goes on with defaults.
+    const v = new PropertyChecks(this);
+    const vendor = v.value(() => props.vendors.get(props.vendor, 'vendor'), undefined);
+    this.vendor = vendor?.name ?? String(props.vendor);
+    const endpoint = v.value(() => (vendor ? pickEndpoint(vendor.name, vendor.endpoints, props.endpoint) : undefined), undefined)
+      ?? { host: `${this.vendor}-gateway.${DEMO_NAMESPACE}.svc.cluster.local`, port: 8080, serviceNamespace: DEMO_NAMESPACE };
     this.namespace = endpoint.serviceNamespace!;
     this.name = endpoint.host.split('.')[0];
     this.port = endpoint.port;
-    const replicas = checkNumber('replicas', props.replicas ?? 1, { min: 0, integer: true });
-    const rateLimitShare = checkNumber('rateLimitShare', props.rateLimitShare ?? 0, { min: 0, max: 1 });
-    if (Math.abs(rateLimitShare * 1e6 - Math.round(rateLimitShare * 1e6)) > 1e-6) {
-      throw new PropertyError('rateLimitShare', rateLimitShare, 'must have at most 6 decimals');
-    }
-    const pageSizes = props.pageSizes === undefined ? undefined : checkNonEmpty('pageSizes', props.pageSizes).map((p, i) => ({
+    const replicas = v.value(() => checkNumber('replicas', props.replicas ?? 1, { min: 0, integer: true }), 1);
+    const rateLimitShare = v.value(() => {
+      const share = checkNumber('rateLimitShare', props.rateLimitShare ?? 0, { min: 0, max: 1 });
+      if (Math.abs(share * 1e6 - Math.round(share * 1e6)) > 1e-6) throw new PropertyError('rateLimitShare', share, 'must have at most 6 decimals');
+      return share;
+    }, 0);
+    const pageSizes = props.pageSizes === undefined ? undefined : v.value(() => checkNonEmpty('pageSizes', props.pageSizes).map((p, i) => ({
       bytes: checkNumber(`pageSizes[${i}].bytes`, p.bytes, { min: 1, max: 16 * 2 ** 20, integer: true }),
       weight: checkNumber(`pageSizes[${i}].weight`, p.weight ?? 1, { min: 1, integer: true }),
-    }));
-    this.crawlerNamespaces = checkNonEmpty('crawlerNamespaces', props.crawlerNamespaces ?? ['crawlers']).map((ns, i) => checkDnsLabel(`crawlerNamespaces[${i}]`, ns));
-    checkUnique('crawlerNamespaces', this.crawlerNamespaces);
-    if (this.crawlerNamespaces.includes(this.namespace)) {
-      throw new PropertyError('crawlerNamespaces', this.namespace, `includes the gateway's own namespace; the gateway must run outside the crawlers' mesh namespaces`);
-    }
-    const monitoringNamespace = checkDnsLabel('monitoringNamespace', props.monitoringNamespace ?? 'monitoring');
-    const sites = (props.sites ?? []).map((s, i) => checkDnsLabel(`sites[${i}]`, s));
-    checkUnique('sites', sites);
-    if (sites.includes(this.name)) throw new PropertyError('sites', this.name, 'names the gateway\'s own Service');
-    this.siteHosts = sites.map(s => `${s}.${this.namespace}.svc.cluster.local`);
+    })), undefined);
+    this.crawlerNamespaces = v.value(() => {
+      const namespaces = checkNonEmpty('crawlerNamespaces', props.crawlerNamespaces ?? ['crawlers']).map((ns, i) => checkDnsLabel(`crawlerNamespaces[${i}]`, ns));
+      checkUnique('crawlerNamespaces', namespaces);
+      if (namespaces.includes(this.namespace)) {
+        throw new PropertyError('crawlerNamespaces', this.namespace, 'includes the gateway\'s own namespace; the gateway must run outside the crawlers\' mesh namespaces');
+      }
+      return namespaces;
+    }, ['crawlers']);
+    const monitoringNamespace = v.value(() => checkDnsLabel('monitoringNamespace', props.monitoringNamespace ?? 'monitoring'), 'monitoring');
+    const sites = v.value(() => {
+      const names = (props.sites ?? []).map((site, i) => checkDnsLabel(`sites[${i}]`, site));
+      checkUnique('sites', names);
+      if (names.includes(this.name)) throw new PropertyError('sites', this.name, 'names the gateway\'s own Service');
+      return names;
+    }, []);
+    this.siteHosts = sites.map(site => `${site}.${this.namespace}.svc.cluster.local`);
 
     const chart = Chart.of(this);
     // Namespace first in the manifest: `kubectl apply -f` creates objects in file order.
@@ -183,7 +193,7 @@ export class DemoGateway extends Construct {
     for (const ns of this.crawlerNamespaces) this.need({ kind: 'ConfigMap', namespace: ns, name: DEMO_CA_NAME, content: 'ca-certificate' });
 
     const env: Record<string, kplus.EnvValue> = {
-      VENDOR: kplus.EnvValue.fromValue(vendor.name),
+      VENDOR: kplus.EnvValue.fromValue(this.vendor),
       PORT: kplus.EnvValue.fromValue(String(this.port)),
       METRICS_PORT: kplus.EnvValue.fromValue(String(GATEWAY_METRICS_PORT)),
       CA_CERT_FILE: kplus.EnvValue.fromValue('/etc/proxy-telemetry/ca/tls.crt'),
@@ -193,7 +203,7 @@ export class DemoGateway extends Construct {
     if (pageSizes) env.PAGE_SIZES = kplus.EnvValue.fromValue(pageSizes.map(p => `${p.bytes}=${p.weight}`).join(','));
     if (sites.length > 0) env.SITE_PORT = kplus.EnvValue.fromValue(String(DEMO_SITE_PORT));
     if (props.authentication ?? true) {
-      const secretName = `proxy-telemetry-demo-${vendor.name}-credentials`;
+      const secretName = `proxy-telemetry-demo-${this.vendor}-credentials`;
       this.need({ kind: 'Secret', namespace: this.namespace, name: secretName, content: 'credentials' });
       for (const ns of this.crawlerNamespaces) this.need({ kind: 'Secret', namespace: ns, name: secretName, content: 'credentials' });
       const secret = kplus.Secret.fromSecretName(this, 'Credentials', secretName);
@@ -239,7 +249,7 @@ export class DemoGateway extends Construct {
     ApiObject.of(this.deployment).metadata.addAnnotation(DEMO_SECRETS_ANNOTATION, JSON.stringify(this.secrets));
 
     // The port name tells the crawler sidecars' Istio what to parse (istio/istio pkg/config/protocol: name prefix).
-    const proxyPortName = vendor.inspected ? 'http-proxy' : 'tcp-proxy';
+    const proxyPortName = vendor?.inspected ? 'http-proxy' : 'tcp-proxy';
     new k8s.KubeService(this, 'Service', {
       metadata: { name: this.name, namespace: this.namespace, labels: podLabels },
       spec: { selector: podLabels, ports: [{ name: proxyPortName, port: this.port, targetPort: k8s.IntOrString.fromString('proxy') }] },

@@ -11,7 +11,7 @@ import { CrawlerEgressPolicies } from './network/crawler-egress-policies';
 import { CrawlerEgressOptions } from './network/network-policy-options';
 import { DEFAULT_DNS_PEERS, NetworkPeer, checkPeers, podsIn } from './network/peers';
 import { RESERVED_PORTS, Vendor, VendorCatalog, VendorEndpoint } from './vendor';
-import { PropertyError, checkDnsLabel, checkNonEmpty, checkNumber, checkUnique, parseDuration } from './validation';
+import { PropertyChecks, PropertyError, checkDnsLabel, checkNonEmpty, checkNumber, checkUnique, parseDuration } from './validation';
 
 export type { MetricTags } from './mesh/telemetry-overrides';
 
@@ -123,43 +123,51 @@ export class MeshTelemetry extends Construct {
 
   constructor(scope: Construct, id: string, props: MeshTelemetryProps) {
     super(scope, id);
-    this.namespaces = [...checkNonEmpty('namespaces', props.namespaces ?? ['crawlers'])];
-    this.namespaces.forEach((ns, i) => checkDnsLabel(`namespaces[${i}]`, ns));
-    checkUnique('namespaces', this.namespaces);
-    if (props.revision !== undefined) checkDnsLabel('revision', props.revision);
-    this.podSecurityLevel = props.podSecurityLevel ?? 'privileged';
-    if (!['privileged', 'baseline', 'restricted'].includes(this.podSecurityLevel)) {
-      throw new PropertyError('podSecurityLevel', this.podSecurityLevel, 'must be one of privileged, baseline, restricted');
-    }
-    this.sniExpression = props.sniExpression ?? 'connection.requested_server_name';
-    if (this.sniExpression.trim() === '') {
-      throw new PropertyError('sniExpression', this.sniExpression, 'must be a CEL expression');
-    }
-    this.metricTags = props.metricTags ?? 'minimal';
-    if (this.metricTags !== 'minimal' && this.metricTags !== 'standard') {
-      throw new PropertyError('metricTags', this.metricTags, 'must be \'minimal\' or \'standard\'');
-    }
-    this.httpPorts = checkHttpPorts(props.httpPorts ?? [80], props.vendors);
+    // Every invalid prop is reported at synthesis, all at once; construction goes on with defaults.
+    const v = new PropertyChecks(this);
+    this.namespaces = [...v.value(() => {
+      const namespaces = checkNonEmpty('namespaces', props.namespaces ?? ['crawlers']);
+      namespaces.forEach((ns, i) => checkDnsLabel(`namespaces[${i}]`, ns));
+      checkUnique('namespaces', namespaces);
+      return namespaces;
+    }, ['crawlers'])];
+    if (props.revision !== undefined) v.run(() => checkDnsLabel('revision', props.revision!));
+    this.podSecurityLevel = v.value(() => {
+      const level = props.podSecurityLevel ?? 'privileged';
+      if (!['privileged', 'baseline', 'restricted'].includes(level)) throw new PropertyError('podSecurityLevel', level, 'must be one of privileged, baseline, restricted');
+      return level;
+    }, 'privileged');
+    this.sniExpression = v.value(() => {
+      const expression = props.sniExpression ?? 'connection.requested_server_name';
+      if (expression.trim() === '') throw new PropertyError('sniExpression', expression, 'must be a CEL expression');
+      return expression;
+    }, 'connection.requested_server_name');
+    this.metricTags = v.value(() => {
+      const tags = props.metricTags ?? 'minimal';
+      if (tags !== 'minimal' && tags !== 'standard') throw new PropertyError('metricTags', tags, 'must be \'minimal\' or \'standard\'');
+      return tags;
+    }, 'minimal');
+    this.httpPorts = v.value(() => checkHttpPorts(props.httpPorts ?? [80], props.vendors), [80]);
     this.sniInspection = props.sniInspection ?? true;
     // Envoy reads protobuf durations: seconds with an 's' suffix.
-    const sniTimeout = `${parseDuration('sniInspectionTimeout', props.sniInspectionTimeout ?? '1s') / 1000}s`;
+    const sniTimeout = `${v.value(() => parseDuration('sniInspectionTimeout', props.sniInspectionTimeout ?? '1s'), 1000) / 1000}s`;
     if (props.sniInspectionTimeout !== undefined && !this.sniInspection) {
-      throw new PropertyError('sniInspectionTimeout', props.sniInspectionTimeout, 'is set while \'sniInspection\' is false');
+      v.fail('sniInspectionTimeout', props.sniInspectionTimeout, 'is set while \'sniInspection\' is false');
     }
     const extraEgressHosts = props.extraEgressHosts ?? ['istio-system/*'];
     extraEgressHosts.forEach((h, i) => {
-      if (!/^[^/\s]+\/[^/\s]+$/.test(h)) throw new PropertyError(`extraEgressHosts[${i}]`, h, 'must be \'namespace/host\', e.g. \'istio-system/*\'');
+      if (!/^[^/\s]+\/[^/\s]+$/.test(h)) v.fail(`extraEgressHosts[${i}]`, h, 'must be \'namespace/host\', e.g. \'istio-system/*\'');
     });
 
     let egress: { dns: readonly NetworkPeer[]; istiod: readonly NetworkPeer[] } | undefined;
     if (props.crawlerEgress) {
-      const direct = props.vendors.vendors.find(v => v.endpoints.length === 0);
+      const direct = props.vendors.vendors.find(vendor => vendor.endpoints.length === 0);
       if (direct) {
-        throw new PropertyError('crawlerEgress', props.crawlerEgress, `limits crawlers to their vendor gateways, but vendor '${direct.name}' has no endpoints`);
+        v.fail('crawlerEgress', props.crawlerEgress, `limits crawlers to their vendor gateways, but vendor '${direct.name}' has no endpoints`);
       }
       egress = {
-        dns: checkPeers('crawlerEgress.dns', props.crawlerEgress.dns ?? [...DEFAULT_DNS_PEERS]),
-        istiod: checkPeers('crawlerEgress.istiod', props.crawlerEgress.istiod ?? [podsIn('istio-system', { app: 'istiod' })]),
+        dns: v.value(() => checkPeers('crawlerEgress.dns', props.crawlerEgress!.dns ?? [...DEFAULT_DNS_PEERS]), DEFAULT_DNS_PEERS),
+        istiod: v.value(() => checkPeers('crawlerEgress.istiod', props.crawlerEgress!.istiod ?? [podsIn('istio-system', { app: 'istiod' })]), []),
       };
     }
 

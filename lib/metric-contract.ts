@@ -158,6 +158,12 @@ export const RULE = {
   durationBuckets: 'proxy_vendor_le:proxy_request_duration_milliseconds_bucket:rate5m',
   /** Scraped crawler sidecars per vendor. */
   crawlerPods: 'proxy_vendor:proxy_crawler_pods:count',
+  /** Crawler sidecar targets whose last scrape failed, per vendor and crawler scrape job (0 when none). */
+  scrapeTargetsDown: 'proxy_vendor_job:proxy_scrape_targets_down:sum',
+  /** Slowest crawler sidecar scrape per vendor and job, in seconds. */
+  scrapeDurationMax: 'proxy_vendor_job:proxy_scrape_duration_seconds:max',
+  /** Most samples one crawler sidecar's scrape kept, per vendor and job. */
+  scrapeSamplesMax: 'proxy_vendor_job:proxy_scrape_samples:max',
   /** Bytes/s of crawler-namespace pods without the vendor label: traffic no vendor is charged for here. */
   unattributedBytes: 'namespace:proxy_unattributed_bytes:rate5m',
   /** Upload + download bytes/s per vendor over 1h, for cost. */
@@ -305,6 +311,10 @@ export const RECORDING_EXPR = {
   errorRatio: `(sum ${by(LABEL.vendor)} (${RULE.responseCodes}{response_code=~"0|4..|5.."}) or 0 * sum ${by(LABEL.vendor)} (${RULE.responseCodes})) / sum ${by(LABEL.vendor)} (${RULE.responseCodes})`,
   durationBuckets: `sum ${by(LABEL.vendor, 'le')} (rate(${ISTIO.duration}_bucket{${ATTRIBUTED}}[5m]))`,
   crawlerPods: (job: string) => `count ${by(LABEL.vendor)} (up{job="${job}", ${LABEL.vendor}!=""})`,
+  // Per-target scrape series summed per vendor every evaluation, so the health panels read a few series, not one per pod.
+  scrapeTargetsDown: (jobs: readonly string[]) => `sum ${by(LABEL.vendor, 'job')} (up{job=~"${anyOf(jobs)}", ${LABEL.vendor}!=""} == bool 0)`,
+  scrapeDurationMax: (jobs: readonly string[]) => `max ${by(LABEL.vendor, 'job')} (scrape_duration_seconds{job=~"${anyOf(jobs)}", ${LABEL.vendor}!=""})`,
+  scrapeSamplesMax: (jobs: readonly string[]) => `max ${by(LABEL.vendor, 'job')} (scrape_samples_post_metric_relabeling{job=~"${anyOf(jobs)}", ${LABEL.vendor}!=""})`,
   // 0 for crawler namespaces without unattributed pods: "none", where no series would read as "not measured".
   unattributedBytes: `sum ${by(LABEL.namespace)} (${bothDirections(UNATTRIBUTED, '5m')} or 0 * ${RULE.podSentBytes})`,
   /**
@@ -532,7 +542,6 @@ export interface PanelExprOptions {
 export function panelExpr(o: PanelExprOptions) {
   const requests = `${RULE.requests}{${byVendor}}`;
   const responses = `${RULE.responseCodes}{${byVendor}}`;
-  const crawlerTargets = `up{job="${o.job}", ${byVendor}}`;
   const unknown = `${DESTINATION_LABEL}=~"${o.unknownDestinations}"`;
   const mtd = (rule: string) => totalOverRange(`${rule}{${byVendor}}`, COST_RULE_INTERVAL_SECONDS, LABEL.vendor);
   const unknownShare = (rule: string) => {
@@ -571,17 +580,17 @@ export function panelExpr(o: PanelExprOptions) {
     gatewayRequestRate: `sum ${by(LABEL.vendor, GATEWAY_LABEL, 'request_protocol')} (${RULE.gatewayRequests}{${byVendor}})`,
     unknownDestinationRequestShare: unknownShare(RULE.destinationRequests),
     // Pods whose destination scrape fails (over its sample limit), 0 for vendors with none.
-    destinationsNotMeasured: `count ${by(LABEL.vendor)} (up{job="${o.destinationJob}", ${byVendor}} == 0) or 0 * count ${by(LABEL.vendor)} (up{job="${o.destinationJob}", ${byVendor}})`,
-    destinationScrapeSamples: `max ${by(LABEL.vendor)} (scrape_samples_post_metric_relabeling{job="${o.destinationJob}", ${byVendor}})`,
+    destinationsNotMeasured: `sum ${by(LABEL.vendor)} (${RULE.scrapeTargetsDown}{job="${o.destinationJob}", ${byVendor}})`,
+    destinationScrapeSamples: `max ${by(LABEL.vendor)} (${RULE.scrapeSamplesMax}{job="${o.destinationJob}", ${byVendor}})`,
     // Performance & health
     latencyQuantile: (q: number) => `histogram_quantile(${q}, sum ${by(LABEL.vendor, 'le')} (${RULE.durationBuckets}{${byVendor}}))`,
     errorRatio: `${RULE.errorRatio}{${byVendor}}`,
     responseClassShare: `sum ${by(LABEL.vendor, 'class')} (label_replace(label_replace(${responses}, "class", "\${1}xx", "response_code", "([1-5])[0-9][0-9]"), "class", "no response", "response_code", "0"))`
       + ` / on (${LABEL.vendor}) group_left sum ${by(LABEL.vendor)} (${responses})`,
     codeRate: (code: number) => orZeroPerVendor(`sum ${by(LABEL.vendor)} (${RULE.responseCodes}{${byVendor}, response_code="${code}"})`, responses),
-    targetsDown: `count ${by(LABEL.vendor)} (${crawlerTargets} == 0) or 0 * count ${by(LABEL.vendor)} (${crawlerTargets})`,
-    scrapeDuration: `max ${by(LABEL.vendor)} (scrape_duration_seconds{job="${o.job}", ${byVendor}})`,
-    scrapeSamples: `max ${by(LABEL.vendor)} (scrape_samples_post_metric_relabeling{job="${o.job}", ${byVendor}})`,
+    targetsDown: `sum ${by(LABEL.vendor)} (${RULE.scrapeTargetsDown}{job="${o.job}", ${byVendor}})`,
+    scrapeDuration: `max ${by(LABEL.vendor)} (${RULE.scrapeDurationMax}{job="${o.job}", ${byVendor}})`,
+    scrapeSamples: `max ${by(LABEL.vendor)} (${RULE.scrapeSamplesMax}{job="${o.job}", ${byVendor}})`,
     headSeries: 'max by (instance) (prometheus_tsdb_head_series)',
     samplesAppended: 'sum by (instance) (rate(prometheus_tsdb_head_samples_appended_total[$__rate_interval]))',
     unattributedBytes: `sum ${by(LABEL.namespace)} (${RULE.unattributedBytes})`,

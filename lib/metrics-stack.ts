@@ -26,7 +26,7 @@ import { placeRuleGroups } from './prometheus/sharding';
 import { DEMO_GATEWAY_JOB, DESTINATION_SCRAPE_JOB, DestinationGuard, SCRAPE_JOB } from './metric-contract';
 import { VendorCatalog } from './vendor';
 import {
-  PropertyError, checkDnsLabel, checkDnsName, checkNonEmpty, checkNumber, checkRetentionSize, checkUnique, parseDuration, parseStorageQuantity, urlPort,
+  PropertyChecks, PropertyError, checkDnsLabel, checkDnsName, checkNonEmpty, checkNumber, checkRetentionSize, checkUnique, parseDuration, parseStorageQuantity, urlPort,
 } from './validation';
 
 /** Prometheus settings. */
@@ -308,67 +308,72 @@ export class MetricsStack extends Construct {
 
   constructor(scope: Construct, id: string, props: MetricsStackProps) {
     super(scope, id);
+    // Every invalid prop is reported at synthesis, all at once; construction goes on with defaults.
+    const v = new PropertyChecks(this);
     this.mode = props.mode ?? 'standalone';
     if (this.mode !== 'standalone' && this.mode !== 'prometheus-operator') {
-      throw new PropertyError('mode', this.mode, 'must be \'standalone\' or \'prometheus-operator\'');
+      v.fail('mode', this.mode, 'must be \'standalone\' or \'prometheus-operator\'');
+      this.mode = 'standalone';
     }
     const operatorMode = this.mode === 'prometheus-operator';
     this.vendors = props.vendors;
-    this.namespace = checkDnsLabel('namespace', props.namespace ?? 'monitoring');
-    this.crawlerNamespaces = [...checkNonEmpty('crawlerNamespaces', props.crawlerNamespaces)];
-    this.crawlerNamespaces.forEach((ns, i) => checkDnsLabel(`crawlerNamespaces[${i}]`, ns));
-    checkUnique('crawlerNamespaces', this.crawlerNamespaces);
+    this.namespace = v.value(() => checkDnsLabel('namespace', props.namespace ?? 'monitoring'), 'monitoring');
+    this.crawlerNamespaces = [...v.value(() => {
+      const namespaces = checkNonEmpty('crawlerNamespaces', props.crawlerNamespaces);
+      namespaces.forEach((ns, i) => checkDnsLabel(`crawlerNamespaces[${i}]`, ns));
+      checkUnique('crawlerNamespaces', namespaces);
+      return namespaces;
+    }, ['crawlers'])];
 
     const prom = props.prometheus ?? {};
     if (operatorMode) {
       // Settings the user's Prometheus resource owns: refuse them rather than ignore them.
       for (const key of STANDALONE_ONLY_PROMETHEUS) {
-        if (prom[key] !== undefined) throw new PropertyError(`prometheus.${key}`, prom[key], 'is not used in mode \'prometheus-operator\': set it on your Prometheus resource');
+        if (prom[key] !== undefined) v.fail(`prometheus.${key}`, prom[key], 'is not used in mode \'prometheus-operator\': set it on your Prometheus resource');
       }
-      if (props.grafana !== undefined) throw new PropertyError('grafana', props.grafana, 'is not used in mode \'prometheus-operator\': dashboards go to your Grafana\'s sidecar');
-      if (props.alertmanager !== undefined) throw new PropertyError('alertmanager', props.alertmanager, 'is not used in mode \'prometheus-operator\': your Prometheus sends alerts to your Alertmanager');
+      if (props.grafana !== undefined) v.fail('grafana', props.grafana, 'is not used in mode \'prometheus-operator\': dashboards go to your Grafana\'s sidecar');
+      if (props.alertmanager !== undefined) v.fail('alertmanager', props.alertmanager, 'is not used in mode \'prometheus-operator\': your Prometheus sends alerts to your Alertmanager');
       if (props.networkPolicies?.enabled) {
-        throw new PropertyError('networkPolicies.enabled', true, 'is not supported in mode \'prometheus-operator\': the stack runs no pods, and crawler ingress must admit your Prometheus');
+        v.fail('networkPolicies.enabled', true, 'is not supported in mode \'prometheus-operator\': the stack runs no pods, and crawler ingress must admit your Prometheus');
       }
     } else if (props.operator !== undefined) {
-      throw new PropertyError('operator', props.operator, 'is only used in mode \'prometheus-operator\'');
+      v.fail('operator', props.operator, 'is only used in mode \'prometheus-operator\'');
     }
-    this.shards = checkNumber('prometheus.shards', prom.shards ?? 1, { min: 1, max: 64, integer: true });
-    const podScrapes = this.podScrapes = resolvePodScrapes('prometheus.podScrapes', prom.podScrapes ?? []);
-    const remoteWrite = checkRemoteWrite('prometheus.remoteWrite', prom.remoteWrite ?? []);
-    this.retention = prom.retention ?? '30d';
-    parseDuration('prometheus.retention', this.retention);
-    if (prom.retentionSize !== undefined) checkRetentionSize('prometheus.retentionSize', prom.retentionSize);
-    const storageSize = prom.storageSize ?? '50Gi';
-    parseStorageQuantity('prometheus.storageSize', storageSize);
-    if (prom.storageClassName !== undefined) checkDnsName('prometheus.storageClassName', prom.storageClassName);
+    this.shards = v.value(() => checkNumber('prometheus.shards', prom.shards ?? 1, { min: 1, max: 64, integer: true }), 1);
+    const podScrapes = this.podScrapes = v.value(() => resolvePodScrapes('prometheus.podScrapes', prom.podScrapes ?? []), []);
+    const remoteWrite = v.value(() => checkRemoteWrite('prometheus.remoteWrite', prom.remoteWrite ?? []), [] as ReturnType<typeof checkRemoteWrite>);
+    this.retention = v.value(() => (parseDuration('prometheus.retention', prom.retention ?? '30d'), prom.retention ?? '30d'), '30d');
+    if (prom.retentionSize !== undefined) v.run(() => checkRetentionSize('prometheus.retentionSize', prom.retentionSize!));
+    const storageSize = v.value(() => (parseStorageQuantity('prometheus.storageSize', prom.storageSize ?? '50Gi'), prom.storageSize ?? '50Gi'), '50Gi');
+    if (prom.storageClassName !== undefined) v.run(() => checkDnsName('prometheus.storageClassName', prom.storageClassName!));
     this.scrapeInterval = prom.scrapeInterval ?? '15s';
-    const scrapeMs = parseDuration('prometheus.scrapeInterval', this.scrapeInterval);
+    const scrapeMs = v.value(() => parseDuration('prometheus.scrapeInterval', this.scrapeInterval), 15_000);
     const evaluationInterval = prom.evaluationInterval ?? (operatorMode ? OPERATOR_EVALUATION_INTERVAL : '30s');
-    const evaluationMs = parseDuration('prometheus.evaluationInterval', evaluationInterval);
-    this.sampleLimit = checkNumber('prometheus.sampleLimit', prom.sampleLimit ?? 20000, { min: 1, integer: true });
-    this.destinationSampleLimit = checkNumber('prometheus.destinationSampleLimit', prom.destinationSampleLimit ?? 20000, { min: 1, integer: true });
-    const alerts = resolveAlertOptions(props.alerts);
-    this.destinations = resolveDestinationGuard(props.destinations, this.vendors);
+    const evaluationMs = v.value(() => parseDuration('prometheus.evaluationInterval', evaluationInterval), 30_000);
+    this.sampleLimit = v.value(() => checkNumber('prometheus.sampleLimit', prom.sampleLimit ?? 20000, { min: 1, integer: true }), 20000);
+    this.destinationSampleLimit = v.value(() => checkNumber('prometheus.destinationSampleLimit', prom.destinationSampleLimit ?? 20000, { min: 1, integer: true }), 20000);
+    const alerts = v.value(() => resolveAlertOptions(props.alerts), resolveAlertOptions(undefined));
+    this.destinations = v.value(() => resolveDestinationGuard(props.destinations, this.vendors), resolveDestinationGuard(undefined, this.vendors));
     const grafana = props.grafana ?? {};
     const adminSecretName = grafana.adminSecretName ?? 'grafana-admin';
-    checkDnsName('grafana.adminSecretName', adminSecretName);
-    this.clusterWideDiscovery = prom.clusterWideDiscovery ?? false;
+    v.run(() => checkDnsName('grafana.adminSecretName', adminSecretName));
+    // Refused above in mode prometheus-operator, whose PodMonitor names its namespaces.
+    this.clusterWideDiscovery = operatorMode ? false : prom.clusterWideDiscovery ?? false;
     const netpol = props.networkPolicies ?? {};
     this.networkPolicies = netpol.enabled ?? !operatorMode;
-    const grafanaAllowFrom = checkPeers('grafana.allowFrom', grafana.allowFrom ?? []);
-    const prometheusAllowFrom = checkPeers('prometheus.allowFrom', prom.allowFrom ?? []);
-    const dnsPeers = checkPeers('networkPolicies.dns', netpol.dns ?? [...DEFAULT_DNS_PEERS]);
-    const crawlerAllowFrom = checkPeers('networkPolicies.crawlerAllowFrom', netpol.crawlerAllowFrom ?? []);
-    netpol.kubernetesApiCidrs?.forEach((c, i) => checkCidr(`networkPolicies.kubernetesApiCidrs[${i}]`, c));
-    const apiPorts = checkNonEmpty('networkPolicies.kubernetesApiPorts', netpol.kubernetesApiPorts ?? [443, 6443])
-      .map((p, i) => checkPort(`networkPolicies.kubernetesApiPorts[${i}]`, p));
+    const grafanaAllowFrom = v.value(() => checkPeers('grafana.allowFrom', grafana.allowFrom ?? []), []);
+    const prometheusAllowFrom = v.value(() => checkPeers('prometheus.allowFrom', prom.allowFrom ?? []), []);
+    const dnsPeers = v.value(() => checkPeers('networkPolicies.dns', netpol.dns ?? [...DEFAULT_DNS_PEERS]), DEFAULT_DNS_PEERS);
+    const crawlerAllowFrom = v.value(() => checkPeers('networkPolicies.crawlerAllowFrom', netpol.crawlerAllowFrom ?? []), []);
+    netpol.kubernetesApiCidrs?.forEach((c, i) => v.run(() => checkCidr(`networkPolicies.kubernetesApiCidrs[${i}]`, c)));
+    const apiPorts = v.value(() => checkNonEmpty('networkPolicies.kubernetesApiPorts', netpol.kubernetesApiPorts ?? [443, 6443])
+      .map((p, i) => checkPort(`networkPolicies.kubernetesApiPorts[${i}]`, p)), [443, 6443]);
     const am = props.alertmanager;
-    const amConfig = am ? resolveAlertmanagerConfig(am) : undefined;
-    const amAllowFrom = checkPeers('alertmanager.allowFrom', am?.allowFrom ?? []);
-    if (am?.storageSize !== undefined) parseStorageQuantity('alertmanager.storageSize', am.storageSize);
-    if (am?.storageClassName !== undefined) checkDnsName('alertmanager.storageClassName', am.storageClassName);
-    if (grafana.datasourceUrl !== undefined) checkHttpUrl('grafana.datasourceUrl', grafana.datasourceUrl);
+    const amConfig = am ? v.value(() => resolveAlertmanagerConfig(am), undefined) : undefined;
+    const amAllowFrom = v.value(() => checkPeers('alertmanager.allowFrom', am?.allowFrom ?? []), []);
+    if (am?.storageSize !== undefined) v.run(() => parseStorageQuantity('alertmanager.storageSize', am.storageSize!));
+    if (am?.storageClassName !== undefined) v.run(() => checkDnsName('alertmanager.storageClassName', am.storageClassName!));
+    if (grafana.datasourceUrl !== undefined) v.run(() => checkHttpUrl('grafana.datasourceUrl', grafana.datasourceUrl!));
 
     const labels = { 'app.kubernetes.io/part-of': 'proxy-telemetry' };
     if (props.createNamespace ?? !operatorMode) {
@@ -392,7 +397,7 @@ export class MetricsStack extends Construct {
     };
 
     if (operatorMode) {
-      const operator = resolveOperatorOptions(props.operator ?? {}, this.namespace);
+      const operator = v.value(() => resolveOperatorOptions(props.operator ?? {}, this.namespace), resolveOperatorOptions({}, this.namespace));
       this.scrapeJob = operatorJobLabel(this.namespace, SCRAPE_JOB);
       this.destinationScrapeJob = operatorJobLabel(this.namespace, DESTINATION_SCRAPE_JOB);
       this._operator = new OperatorMonitoring(this, 'Operator', {
@@ -408,7 +413,7 @@ export class MetricsStack extends Construct {
       });
       // An explicit interval: the dashboards' range totals multiply rule samples by it, whatever your global setting.
       for (const group of this.contractGroups(alerts, evaluationMs)) this.addRuleGroup({ ...group, interval: group.interval ?? evaluationInterval });
-      [this.dashboardSettings, this.dashboards] = this.provisionDashboards(props.dashboards, evaluationMs, OPERATOR_DATASOURCE_UID);
+      [this.dashboardSettings, this.dashboards] = this.provisionDashboards(v, props.dashboards, evaluationMs, OPERATOR_DATASOURCE_UID);
       return;
     }
 
@@ -503,20 +508,20 @@ export class MetricsStack extends Construct {
       });
     }
 
-    [this.dashboardSettings, this.dashboards] = this.provisionDashboards(props.dashboards, evaluationMs, DATASOURCE_UID);
+    [this.dashboardSettings, this.dashboards] = this.provisionDashboards(v, props.dashboards, evaluationMs, DATASOURCE_UID);
   }
 
   private readonly dashboardSettings: Omit<ProxyDashboardsProps, 'datasourceUid'>;
 
   /** Builds the bundled dashboards for this stack's job and rule interval, and provisions them. */
-  private provisionDashboards(options: DashboardsOptions = {}, evaluationMs: number, datasourceUid: string): [Omit<ProxyDashboardsProps, 'datasourceUid'>, DashboardJson[]] {
-    if (options.currencyUnit !== undefined) checkCurrencyUnit('dashboards.currencyUnit', options.currencyUnit);
+  private provisionDashboards(v: PropertyChecks, options: DashboardsOptions = {}, evaluationMs: number, datasourceUid: string): [Omit<ProxyDashboardsProps, 'datasourceUid'>, DashboardJson[]] {
+    const currencyUnit = options.currencyUnit === undefined ? undefined : v.value(() => checkCurrencyUnit('dashboards.currencyUnit', options.currencyUnit!), undefined);
     const settings = {
       vendors: this.vendors,
       job: this.scrapeJob,
       destinationJob: this.destinationScrapeJob,
       ruleIntervalSeconds: Math.max(1, Math.round(evaluationMs / 1000)),
-      currencyUnit: options.currencyUnit,
+      currencyUnit,
       demoGateways: this.podScrapes.some(t => t.job === DEMO_GATEWAY_JOB),
     };
     const dashboards = (options.enabled ?? true) ? proxyDashboards({ ...settings, datasourceUid }) : [];

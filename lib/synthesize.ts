@@ -1,3 +1,4 @@
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { App } from 'cdk8s';
@@ -33,7 +34,69 @@ export function synthesizeInto(outdir: string, build: (app: App) => ExtraFiles |
   return listFiles(target);
 }
 
+/**
+ * Runs a cdk8s app command (as `cdk8s synth` runs cdk8s.yaml's `app`: a shell command, with CDK8S_OUTDIR set) into a
+ * fresh directory beside `outdir`, and swaps it in only when the command succeeded and wrote manifests.
+ */
+export function synthesizeCommandInto(outdir: string, command: string): string[] {
+  const target = path.resolve(outdir);
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  const staging = fs.mkdtempSync(path.join(path.dirname(target), '.cdk8s-tmp-'));
+  try {
+    const r = spawnSync(command, { shell: true, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CDK8S_OUTDIR: staging } });
+    if (r.error) throw new Error(`cannot run the app command '${command}': ${r.error.message}`);
+    if (r.status !== 0) throw new Error(`the app command '${command}' failed (exit ${r.status ?? r.signal})`);
+    if (!fs.readdirSync(staging).some(f => f.endsWith('.yaml'))) throw new Error(`the app command '${command}' wrote no manifests into CDK8S_OUTDIR`);
+  } catch (err) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    throw err;
+  }
+  fs.rmSync(target, { recursive: true, force: true });
+  fs.renameSync(staging, target);
+  fs.chmodSync(target, 0o755);
+  return listFiles(target);
+}
+
 function listFiles(dir: string, prefix = ''): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap(e =>
     e.isDirectory() ? listFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`]).sort();
+}
+
+/**
+ * `output` of cdk8s.yaml: a scratch directory, because `cdk8s synth` deletes its output directory before it runs the
+ * app. The default app writes dist/ itself, swapped in only when synthesis succeeded.
+ */
+export const CDK8S_SCRATCH_OUTPUT = '.cdk8s/out';
+
+/** Where the default app writes, from the environment cdk8s (or the user) runs it in. */
+export interface OutputTarget {
+  readonly dir: string;
+  /** `cdk8s synth --format helm`: the chart's templates directory, inside a chart cdk8s scaffolded. */
+  readonly helm: boolean;
+}
+
+export function outputTarget(env: NodeJS.ProcessEnv = process.env): OutputTarget {
+  const requested = env.CDK8S_OUTDIR;
+  if (requested === undefined || path.normalize(requested) === path.normalize(CDK8S_SCRATCH_OUTPUT)) return { dir: 'dist', helm: false };
+  const helm = path.basename(requested) === 'templates' && fs.existsSync(path.join(path.dirname(requested), 'Chart.yaml'));
+  return { dir: requested, helm };
+}
+
+/**
+ * Makes synthesized manifests a Helm chart's templates: Prometheus alert templates and Grafana legends hold `{{`,
+ * which Helm would parse as its own actions, so each becomes an action that prints it; and the CRDs cdk8s copies
+ * from cdk8s.yaml's imports (Istio's, prometheus-operator's) are dropped: the cluster has them, and a chart must not
+ * own them.
+ */
+export function asHelmTemplates(templatesDir: string): void {
+  for (const file of fs.readdirSync(templatesDir).filter(f => f.endsWith('.yaml'))) {
+    const p = path.join(templatesDir, file);
+    fs.writeFileSync(p, escapeForHelm(fs.readFileSync(p, 'utf8')));
+  }
+  fs.rmSync(path.join(path.dirname(templatesDir), 'crds'), { recursive: true, force: true });
+}
+
+/** `{{` as a Go template action that prints it: `helm template` renders the text back unchanged. */
+export function escapeForHelm(text: string): string {
+  return text.replace(/\{\{/g, '{{ "{{" }}');
 }

@@ -1,7 +1,48 @@
+import type { IConstruct } from 'constructs';
+
 /**
  * Synth-time input checks. Every error quotes the property path and the offending value,
  * in the style of cdk8s-plus: `'replicas' (-1) must be >= 0`.
  */
+
+/**
+ * The property checks of one construct, reported together: each check runs; one that fails records its error and
+ * yields a fallback so that construction goes on, and the construct reports every recorded error when the app
+ * synthesizes (`node.addValidation`: cdk8s lists them all, each with the construct's path, before writing anything).
+ */
+export class PropertyChecks {
+  private readonly errors: string[] = [];
+
+  constructor(scope: IConstruct) {
+    scope.node.addValidation({ validate: () => [...this.errors] });
+  }
+
+  /** `check()`, or `fallback` when it throws a PropertyError (recorded); other errors are bugs and propagate. */
+  public value<T>(check: () => T, fallback: T): T {
+    try {
+      return check();
+    } catch (err) {
+      if (!(err instanceof PropertyError)) throw err;
+      this.errors.push(err.message);
+      return fallback;
+    }
+  }
+
+  /** Runs a check for its error only. */
+  public run(check: () => unknown): void {
+    this.value(check, undefined);
+  }
+
+  /** Records an error without a check function. */
+  public fail(property: string, value: unknown, reason: string): void {
+    this.errors.push(new PropertyError(property, value, reason).message);
+  }
+
+  /** Whether every check so far passed. */
+  public get ok(): boolean {
+    return this.errors.length === 0;
+  }
+}
 
 /** Thrown for invalid construct properties, before anything is written. */
 export class PropertyError extends Error {

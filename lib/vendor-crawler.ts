@@ -4,7 +4,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { CRAWLER_IMAGE, CRAWLER_METRICS_PORT, CRAWLER_SCRIPT_PATH, bundleCrawler } from '../crawler';
 import { VENDOR_POD_LABEL } from './metric-contract';
 import { VendorCatalog, VendorEndpoint } from './vendor';
-import { PropertyError, checkDnsLabel, checkDnsName, checkNonEmpty, checkNumber, parseDuration, parseStorageQuantity } from './validation';
+import { PropertyChecks, PropertyError, checkDnsLabel, checkDnsName, checkNonEmpty, checkNumber, parseDuration, parseStorageQuantity } from './validation';
 import { addRuntimeDefaultSeccomp, restrictedContainerSecurity } from './internal/hardening';
 
 /** A URL the synthetic crawler requests, with its relative weight. */
@@ -206,34 +206,33 @@ export class VendorCrawler extends Construct {
 
   constructor(scope: Construct, id: string, props: VendorCrawlerProps) {
     super(scope, id);
-    const vendor = props.vendors.get(props.vendor, 'vendor');
-    this.vendor = vendor.name;
-    this.namespace = checkDnsLabel('namespace', props.namespace ?? 'crawlers');
-    const name = checkDnsLabel('name', props.name ?? `crawler-${vendor.name}`);
-    this.replicas = checkNumber('replicas', props.replicas ?? 1, { min: 0, integer: true });
-    const runAsUser = checkNumber('runAsUser', props.runAsUser ?? 1000, { min: 1, integer: true });
-    if (props.image !== undefined && props.image.trim() === '') {
-      throw new PropertyError('image', props.image, 'must be an image reference');
-    }
+    // Every invalid prop is reported at synthesis, all at once; construction goes on with defaults.
+    const v = new PropertyChecks(this);
+    const vendor = v.value(() => props.vendors.get(props.vendor, 'vendor'), undefined);
+    this.vendor = vendor?.name ?? String(props.vendor);
+    this.namespace = v.value(() => checkDnsLabel('namespace', props.namespace ?? 'crawlers'), 'crawlers');
+    const name = v.value(() => checkDnsLabel('name', props.name ?? `crawler-${this.vendor}`), 'crawler');
+    this.replicas = v.value(() => checkNumber('replicas', props.replicas ?? 1, { min: 0, integer: true }), 1);
+    const runAsUser = v.value(() => checkNumber('runAsUser', props.runAsUser ?? 1000, { min: 1, integer: true }), 1000);
+    if (props.image !== undefined && props.image.trim() === '') v.fail('image', props.image, 'must be an image reference');
 
-    if ((props.useGateway ?? true) && vendor.endpoints.length > 0) {
-      this.gateway = props.gateway === undefined
-        ? vendor.endpoints[0]
-        : vendor.endpoints.find(e => `${e.host}:${e.port}` === props.gateway);
+    const endpoints = vendor?.endpoints ?? [];
+    if ((props.useGateway ?? true) && endpoints.length > 0) {
+      this.gateway = props.gateway === undefined ? endpoints[0] : endpoints.find(e => `${e.host}:${e.port}` === props.gateway);
       if (!this.gateway) {
-        throw new PropertyError('gateway', props.gateway, `is not an endpoint of vendor '${vendor.name}' (endpoints: ${vendor.endpoints.map(e => `${e.host}:${e.port}`).join(', ')})`);
+        v.fail('gateway', props.gateway, `is not an endpoint of vendor '${this.vendor}' (endpoints: ${endpoints.map(e => `${e.host}:${e.port}`).join(', ')})`);
       }
-    } else if (props.gateway !== undefined) {
-      throw new PropertyError('gateway', props.gateway, props.useGateway === false ? 'is set while \'useGateway\' is false' : `is set but vendor '${vendor.name}' has no endpoints`);
+    } else if (props.gateway !== undefined && vendor) {
+      v.fail('gateway', props.gateway, props.useGateway === false ? 'is set while \'useGateway\' is false' : `is set but vendor '${this.vendor}' has no endpoints`);
     }
-    if (props.proxyCredentials && !this.gateway) {
-      throw new PropertyError('proxyCredentials', props.proxyCredentials.secretName, 'needs a vendor gateway to send them to');
+    if (props.proxyCredentials && !this.gateway && vendor) {
+      v.fail('proxyCredentials', props.proxyCredentials.secretName, 'needs a vendor gateway to send them to');
     }
-    if (props.proxyCredentials) checkDnsName('proxyCredentials.secretName', props.proxyCredentials.secretName);
-    const sidecarAnnotations = proxyAnnotations(props.sidecarResources, props.statsEvictionInterval);
+    if (props.proxyCredentials) v.run(() => checkDnsName('proxyCredentials.secretName', props.proxyCredentials!.secretName));
+    const sidecarAnnotations = v.value(() => proxyAnnotations(props.sidecarResources, props.statsEvictionInterval), {});
 
     const env: Record<string, kplus.EnvValue> = {};
-    env.PROXY_VENDOR = kplus.EnvValue.fromValue(vendor.name);
+    env.PROXY_VENDOR = kplus.EnvValue.fromValue(this.vendor);
     if (this.gateway) {
       let auth = '';
       if (props.proxyCredentials) {
@@ -253,12 +252,12 @@ export class VendorCrawler extends Construct {
     const volumes: Array<{ path: string; volume: kplus.Volume }> = [];
     const ports: kplus.ContainerPort[] = [];
     if (synthetic) {
-      const rps = checkNumber('requestsPerSecond', props.requestsPerSecond ?? 1, { minExclusive: 0 });
-      const concurrency = checkNumber('concurrency', props.concurrency ?? 100, { min: 1, integer: true });
+      const rps = v.value(() => checkNumber('requestsPerSecond', props.requestsPerSecond ?? 1, { minExclusive: 0 }), 1);
+      const concurrency = v.value(() => checkNumber('concurrency', props.concurrency ?? 100, { min: 1, integer: true }), 100);
       if (props.targets === undefined) {
-        throw new PropertyError('targets', undefined, 'is required for the synthetic crawler: in-cluster demo sites (DemoGateway), or public sites that welcome test traffic (PUBLIC_TEST_TARGETS) at a polite rate; or set \'image\' to run your own crawler');
+        v.fail('targets', undefined, 'is required for the synthetic crawler: in-cluster demo sites (DemoGateway), or public sites that welcome test traffic (PUBLIC_TEST_TARGETS) at a polite rate; or set \'image\' to run your own crawler');
       }
-      const targets = checkNonEmpty('targets', props.targets).map((t, i) => checkTarget(`targets[${i}]`, t));
+      const targets = props.targets === undefined ? [] : v.value(() => checkNonEmpty('targets', props.targets).map((t, i) => checkTarget(`targets[${i}]`, t)), []);
       env.TARGETS = kplus.EnvValue.fromValue(targets.map(t => `${t.url}=${t.weight}`).join(','));
       env.REQUESTS_PER_SECOND = kplus.EnvValue.fromValue(String(rps));
       env.CONCURRENCY = kplus.EnvValue.fromValue(String(concurrency));
@@ -268,20 +267,21 @@ export class VendorCrawler extends Construct {
       ports.push({ number: CRAWLER_METRICS_PORT, name: 'http-metrics' });
       if (props.caCertificate) {
         const key = props.caCertificate.key ?? 'ca.crt';
-        if (!/^[-._a-zA-Z0-9]+$/.test(key)) throw new PropertyError('caCertificate.key', key, 'must be a ConfigMap key (letters, digits, \'-\', \'_\', \'.\')');
-        const configMap = kplus.ConfigMap.fromConfigMapName(this, 'CaCertificate', checkDnsName('caCertificate.configMapName', props.caCertificate.configMapName));
+        if (!/^[-._a-zA-Z0-9]+$/.test(key)) v.fail('caCertificate.key', key, 'must be a ConfigMap key (letters, digits, \'-\', \'_\', \'.\')');
+        const configMapName = v.value(() => checkDnsName('caCertificate.configMapName', props.caCertificate!.configMapName), 'ca');
+        const configMap = kplus.ConfigMap.fromConfigMapName(this, 'CaCertificate', configMapName);
         volumes.push({ path: CA_DIRECTORY, volume: kplus.Volume.fromConfigMap(this, 'CaVolume', configMap, { name: 'ca-certificates', items: { [key]: { path: key } } }) });
         env.CA_FILE = kplus.EnvValue.fromValue(`${CA_DIRECTORY}/${key}`);
       }
     } else {
       for (const key of ['targets', 'requestsPerSecond', 'concurrency', 'caCertificate'] as const) {
-        if (props[key] !== undefined) throw new PropertyError(key, props[key], 'applies to the synthetic crawler only; it is set together with \'image\'');
+        if (props[key] !== undefined) v.fail(key, props[key], 'applies to the synthetic crawler only; it is set together with \'image\'');
       }
     }
     for (const [key, value] of Object.entries(props.env ?? {})) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new PropertyError(`env.${key}`, value, 'has a name that is not a valid environment variable name');
-      if (key in env) throw new PropertyError(`env.${key}`, value, 'would override a variable this construct sets; use the matching prop instead');
-      env[key] = kplus.EnvValue.fromValue(value);
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) v.fail(`env.${key}`, value, 'has a name that is not a valid environment variable name');
+      else if (key in env) v.fail(`env.${key}`, value, 'would override a variable this construct sets; use the matching prop instead');
+      else env[key] = kplus.EnvValue.fromValue(value);
     }
 
     this.deployment = new kplus.Deployment(this, 'Deployment', {

@@ -1,4 +1,5 @@
 import { Testing } from 'cdk8s';
+import { validateLikeApp } from './support/synth';
 import { DASHBOARD_TAG, DashboardJson, expandVariables, panelQueries, proxyDashboards } from '../dashboards';
 import { MAX_DASHBOARD_BYTES } from '../lib/grafana/grafana-server';
 import { RULE, SCRAPE_JOB } from '../lib/metric-contract';
@@ -99,7 +100,7 @@ describe('the five dashboards', () => {
   test('bad options fail before anything is built, naming the property', () => {
     expect(() => proxyDashboards({ vendors, job: SCRAPE_JOB, ruleIntervalSeconds: 0 })).toThrow("'ruleIntervalSeconds' (0)");
     expect(() => proxyDashboards({ vendors, job: SCRAPE_JOB, ruleIntervalSeconds: 30, currencyUnit: 'dollars' })).toThrow('\'currencyUnit\' ("dollars") must be a Grafana currency unit');
-    expect(() => new MetricsStack(Testing.chart(), 'm', { vendors, crawlerNamespaces: ['crawlers'], dashboards: { currencyUnit: 'USD' } }))
+    expect(() => validateLikeApp(new MetricsStack(Testing.chart(), 'm', { vendors, crawlerNamespaces: ['crawlers'], dashboards: { currencyUnit: 'USD' } })))
       .toThrow('\'dashboards.currencyUnit\' ("USD")');
   });
 });

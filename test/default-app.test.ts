@@ -1,11 +1,14 @@
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { createHash } from 'crypto';
 import * as YAML from 'yaml';
 import { buildDefaultApp } from '../main';
+import { Chart } from 'cdk8s';
+import { MeshTelemetry, MetricsStack, VendorCrawler } from '../lib';
 import { VendorCatalog } from '../lib/vendor';
-import { synthesizeInto } from '../lib/synthesize';
+import { CDK8S_SCRATCH_OUTPUT, outputTarget, synthesizeInto } from '../lib/synthesize';
 import { injectedPodTargets, plainPodTargets } from './support/pod-discovery';
 import { discoveredTargets, materializeConfig, promtool } from './support/prometheus-config';
 import { KubeObject, expectValidObjects } from './support/schemas';
@@ -141,6 +144,47 @@ describe('default app', () => {
       Array.from({ length: d.spec.replicas }, (_, j) => `${d.spec.template.metadata.labels['proxy-vendor']}/${d.metadata.name}-6b8f9-p${j}`)).sort());
   });
 
+  describe('with the cdk8s CLI', () => {
+    const CLI = path.join(__dirname, '..', 'node_modules', '.bin', 'cdk8s');
+    const cdk8s = (args: string[]) => {
+      const r = spawnSync(CLI, args, { cwd: path.join(__dirname, '..'), encoding: 'utf8', env: { ...process.env, CDK8S_OUTDIR: undefined } });
+      if (r.status !== 0) throw new Error(`cdk8s ${args.join(' ')} failed (${r.status}): ${r.stdout}${r.stderr}`);
+    };
+
+    test('cdk8s.yaml sends `cdk8s synth`, which empties its output first, to a scratch directory: the app writes dist/ itself', () => {
+      const config = YAML.parse(fs.readFileSync(path.join(__dirname, '..', 'cdk8s.yaml'), 'utf8'));
+      expect(config.output).toBe(CDK8S_SCRATCH_OUTPUT);
+      expect(outputTarget({ CDK8S_OUTDIR: CDK8S_SCRATCH_OUTPUT })).toEqual({ dir: 'dist', helm: false });
+      expect(outputTarget({})).toEqual({ dir: 'dist', helm: false });
+      expect(outputTarget({ CDK8S_OUTDIR: '/tmp/elsewhere' })).toEqual({ dir: '/tmp/elsewhere', helm: false });
+    });
+
+    test('`cdk8s synth -o DIR` writes what dist/ holds', () => {
+      const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cdk8s-synth-')), 'out');
+      cdk8s(['synth', '-o', out]);
+      for (const file of files) expect({ file, content: fs.readFileSync(path.join(out, file), 'utf8') }).toEqual({ file, content: fs.readFileSync(path.join(dir, file), 'utf8') });
+    }, 120_000);
+
+    test('`cdk8s synth --format helm` gives a chart whose templates render to the manifests: every `{{` escaped, no third-party CRDs', () => {
+      // GIVEN / WHEN
+      const chart = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cdk8s-helm-')), 'chart');
+      cdk8s(['synth', '--format', 'helm', '--chart-version', '1.2.3', '-o', chart]);
+
+      // THEN
+      expect(YAML.parse(fs.readFileSync(path.join(chart, 'Chart.yaml'), 'utf8'))).toMatchObject({ apiVersion: 'v2', version: '1.2.3', type: 'application' });
+      expect(fs.existsSync(path.join(chart, 'crds'))).toBe(false);
+      const manifests = files.filter(f => f.endsWith('.yaml'));
+      expect(fs.readdirSync(path.join(chart, 'templates')).sort()).toEqual(manifests);
+      const ESCAPED = '{{ "{{" }}';
+      for (const file of manifests) {
+        const template = fs.readFileSync(path.join(chart, 'templates', file), 'utf8');
+        // The only Go template action is the one that prints `{{`; rendering it gives the manifests back.
+        expect(template.split(ESCAPED).join('').includes('{{')).toBe(false);
+        expect(template.split(ESCAPED).join('{{')).toBe(fs.readFileSync(path.join(dir, file), 'utf8'));
+      }
+    }, 120_000);
+  });
+
   test('invalid props fail before anything is written: an existing output directory is left as it was', () => {
     // GIVEN an output directory from an earlier synth
     const { dir: outdir } = synthToTemp();
@@ -155,6 +199,38 @@ describe('default app', () => {
     // THEN
     expect(files.map(f => fs.readFileSync(path.join(outdir, f), 'utf8'))).toEqual(before);
     expect(fs.readdirSync(path.dirname(outdir)).filter(f => f.startsWith('.cdk8s-tmp-'))).toEqual([]);
+  });
+
+  test('every invalid prop of every construct is reported at once, each with its construct path, before anything is written', () => {
+    // GIVEN an output directory from an earlier synth
+    const { dir: outdir } = synthToTemp();
+    const before = fs.readdirSync(outdir);
+
+    // WHEN an app has mistakes in three constructs
+    let message = '';
+    try {
+      synthesizeInto(outdir, app => {
+        const chart = new Chart(app, 'mine');
+        const vendors = new VendorCatalog([{ name: 'acme', endpoints: ['gw.acme.example:8000'] }]);
+        new MeshTelemetry(chart, 'mesh', { vendors, namespaces: ['Crawlers'], metricTags: 'all' as never });
+        new VendorCrawler(chart, 'crawler', { vendors, vendor: 'acme', replicas: -1, image: 'my/crawler:1', requestsPerSecond: 5 });
+        new MetricsStack(chart, 'metrics', { vendors, crawlerNamespaces: ['crawlers'], prometheus: { retention: 'forever', shards: 0 } });
+      });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+
+    // THEN one block lists them all, and nothing was written
+    expect(message.split('\n')).toEqual([
+      'Validation failed with the following errors:',
+      '  [mine/mesh] \'namespaces[0]\' ("Crawlers") must be a DNS label: at most 63 lower-case letters, digits or \'-\', starting and ending with a letter or digit',
+      '  [mine/mesh] \'metricTags\' ("all") must be \'minimal\' or \'standard\'',
+      '  [mine/crawler] \'replicas\' (-1) must be >= 0',
+      '  [mine/crawler] \'requestsPerSecond\' (5) applies to the synthetic crawler only; it is set together with \'image\'',
+      '  [mine/metrics] \'prometheus.shards\' (0) must be >= 1',
+      '  [mine/metrics] \'prometheus.retention\' ("forever") must be a Prometheus duration such as \'30d\', \'12h\' or \'15s\'',
+    ]);
+    expect(fs.readdirSync(outdir)).toEqual(before);
   });
 
   test('a validation registered with addValidation also stops synthesis before writing', () => {

@@ -2,6 +2,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as YAML from 'yaml';
 import { configDump } from './support/envoy-config-dump';
 
 /**
@@ -227,6 +228,47 @@ describe('npm run deploy', () => {
     expect(r.status).not.toBe(0);
     expect(r.output).toContain('kubectl apply failed');
     expect(r.calls.some(c => c.includes('rollout'))).toBe(false);
+  });
+
+  test('--app deploys your own cdk8s app: it writes into CDK8S_OUTDIR, then the same checks, apply and rollouts run on its manifests', () => {
+    // GIVEN an app command that writes one crawler Deployment, as `new App()` does into CDK8S_OUTDIR
+    const manifest = YAML.stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'my-crawler', namespace: 'crawlers' }, spec: {} });
+    const app = `node -e "require('fs').writeFileSync(require('path').join(process.env.CDK8S_OUTDIR, 'app.k8s.yaml'), ${JSON.stringify(manifest).replace(/"/g, '\\"')})"`;
+
+    // WHEN
+    const r = scenario({}, ['--outdir', 'out', '--app', app, '--skip-sidecar-checks']);
+
+    // THEN
+    expect(r.output).toContain('synthesized 1 manifests into out/');
+    expect(r.calls).toContain('apply --server-side --field-manager=proxy-telemetry -f out');
+    expect(r.calls.filter(c => c.startsWith('rollout'))).toEqual(['rollout status deployment/my-crawler -n crawlers --timeout=5m']);
+    // No demo gateway, no Grafana: nothing to make, nothing to forward.
+    expect(r.calls.some(c => c.includes('-f -'))).toBe(false);
+    expect(r.output).not.toContain('port-forward');
+  });
+
+  test('a failing --app stops before applying and leaves the output directory as it was', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-'));
+    const { log } = fakeKubectl(dir);
+    fs.mkdirSync(path.join(dir, 'out'));
+    fs.writeFileSync(path.join(dir, 'out', 'keep.k8s.yaml'), 'kind: ConfigMap\n');
+    const r = runDeploy(dir, ['--outdir', 'out', '--app', 'node -e "process.exit(3)"']);
+    expect(r.status).toBe(1);
+    expect(r.output).toContain('synthesis failed, out/ left unchanged: the app command \'node -e "process.exit(3)"\' failed (exit 3)');
+    expect(fs.readdirSync(path.join(dir, 'out'))).toEqual(['keep.k8s.yaml']);
+    expect(fs.existsSync(log)).toBe(false);
+  });
+
+  test.each<[string[], string]>([
+    [['--app', 'npx ts-node my-app.ts', '--skip-synth'], '--app and --skip-synth exclude each other'],
+    [['--app', ' '], '--app \' \' is empty'],
+    [['--skip-synth', '--outdir', 'nowhere'], '--skip-synth applies nowhere/, which does not exist'],
+    [['--timeout', 'banana'], '--timeout \'banana\' is not a duration'],
+  ])('usage error %j', (args, message) => {
+    const r = scenario({}, args);
+    expect(r.status).toBe(2);
+    expect(r.output).toContain(message);
+    expect(r.calls).toEqual([]);
   });
 
   test('an invalid --timeout is a usage error before anything runs', () => {

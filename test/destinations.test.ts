@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Testing } from 'cdk8s';
+import { validateLikeApp } from './support/synth';
 import { getDomain } from 'tldts';
 import * as YAML from 'yaml';
 import { countryCodeSecondLevelSuffixes } from '../lib/internal/public-suffixes';
@@ -163,6 +164,6 @@ describe('destination guard', () => {
     [{ extraPublicSuffixes: ['uk'] }, '\'destinations.extraPublicSuffixes[0]\' ("uk") must have at least two labels'],
     [{ extraPublicSuffixes: ['Co.UK'] }, '\'destinations.extraPublicSuffixes[0]\' ("Co.UK") must be a DNS name'],
   ])('rejects %j', (destinations, message) => {
-    expect(() => stack(destinations)).toThrow(message);
+    expect(() => validateLikeApp(stack(destinations))).toThrow(message);
   });
 });

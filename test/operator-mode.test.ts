@@ -73,7 +73,7 @@ describe('MetricsStack in mode prometheus-operator', () => {
     expect(metrics.scrapeJob).toBe('monitoring/crawler-sidecars');
     expect(metrics.destinationScrapeJob).toBe('monitoring/crawler-destinations');
     // Groups carry an explicit interval (the 30s the dashboards' range totals assume), whatever your Prometheus' global one.
-    const expected = YAML.parse(standalone.renderRules().replace(/(job="|\d+ for |of job )(crawler-(?:sidecars|destinations))/g, '$1monitoring/$2')).groups
+    const expected = YAML.parse(standalone.renderRules().replace(/(job="|job=~"|\d+ for |of job |\|)(crawler-(?:sidecars|destinations))/g, '$1monitoring/$2')).groups
       .map((g: { interval?: string }) => ({ ...g, interval: g.interval ?? '30s' }));
     expect(groups).toEqual(expected);
     expect(YAML.parse(metrics.renderRules()).groups).toEqual(expected);
@@ -130,7 +130,7 @@ describe('MetricsStack in mode prometheus-operator', () => {
     const overview = JSON.parse(findObject(defaults, 'ConfigMap', 'grafana-dashboard-proxy-overview', 'monitoring').data['proxy-overview.json']);
     expect(overview.templating.list[0].current.value).toBe('prometheus');
     const health = JSON.parse(findObject(defaults, 'ConfigMap', 'grafana-dashboard-proxy-health', 'monitoring').data['proxy-health.json']);
-    expect(JSON.stringify(health)).toContain('up{job=\\"monitoring/crawler-sidecars\\"');
+    expect(JSON.stringify(health)).toContain('proxy_vendor_job:proxy_scrape_targets_down:sum{job=\\"monitoring/crawler-sidecars\\"');
   });
 
   test('rule groups added later land in the PrometheusRule; dashboards keep the 256 KiB limit', () => {

@@ -51,6 +51,10 @@ export const RULE_PLACEMENT: Readonly<Record<string, RulePlacement>> = {
   // Histogram buckets add up; quantiles are taken from the global sum.
   [RULE.durationBuckets]: 'partial',
   [RULE.crawlerPods]: 'global',
+  // Per shard, sent on with the shard's label: the panels sum or take the max over shards.
+  [RULE.scrapeTargetsDown]: 'shard',
+  [RULE.scrapeDurationMax]: 'shard',
+  [RULE.scrapeSamplesMax]: 'shard',
   [RULE.unattributedBytes]: 'partial',
   // Hourly averages of global rules.
   [RULE.bytes1h]: 'global',

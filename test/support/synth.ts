@@ -1,12 +1,23 @@
 import { Chart, Testing } from 'cdk8s';
+import { IConstruct } from 'constructs';
 import { MetricsStack, MetricsStackProps } from '../../lib/metrics-stack';
 import { KubeObject } from './schemas';
 
-/** Builds constructs in a fresh test chart and returns the synthesized objects. */
+/**
+ * Builds constructs in a fresh test chart and returns the synthesized objects. Validates first, as `App.synth()`
+ * does (constructs report invalid props through `node.addValidation`), with cdk8s's own message format.
+ */
 export function synthChart(build: (chart: Chart) => void): KubeObject[] {
   const chart = Testing.chart();
   build(chart);
+  validateLikeApp(chart);
   return Testing.synth(chart) as KubeObject[];
+}
+
+/** The check `App.synth()` runs before writing (cdk8s lib/app.js `validate`): every construct's validation errors. */
+export function validateLikeApp(scope: IConstruct): void {
+  const errors = scope.node.findAll().flatMap(c => c.node.validate().map(e => `[${c.node.path}] ${e}`));
+  if (errors.length > 0) throw new Error(`Validation failed with the following errors:\n  ${errors.join('\n  ')}`);
 }
 
 export function findObject(objects: KubeObject[], kind: string, name: string, namespace?: string): KubeObject {
