@@ -5,18 +5,20 @@ import { ExtraFiles, asHelmTemplates, outputTarget, synthesizeInto } from './lib
 /**
  * The demo: three vendors, each with an in-cluster demo gateway that serves every site itself, 9 crawler pods at
  * 100 requests/s each. Nothing leaves the cluster: the sites are made-up `.example` hosts (RFC 2606) that only the
- * gateways answer, plus two in-cluster sites one vendor's crawlers reach directly.
+ * gateways answer, plus two in-cluster sites one vendor's crawlers reach directly. Prices and budgets are examples,
+ * above what the demo spends (pages of ~25 KB: vendor-a ≈ $13k a month, vendor-b ≈ $12k, vendor-c ≈ 14,000 GiB), so
+ * the Cost & Budget dashboard has data and the budget alerts stay quiet.
  */
 export const DEMO_VENDORS: VendorProps[] = [
   // Through a TCP gateway: connections and bytes per pod and to the gateway.
-  { name: 'vendor-a', weight: 40, endpoints: [DemoGateway.endpoint('vendor-a-gateway', 8080)], pricePerGiB: 0.6, monthlyBudget: 15_000 },
+  { name: 'vendor-a', weight: 40, endpoints: [DemoGateway.endpoint('vendor-a-gateway', 8080)], pricePerGiB: 0.6, monthlyBudget: 20_000 },
   // Through an inspected gateway: every request, its target host and the gateway's 407s and 429s.
   {
     name: 'vendor-b', weight: 35, endpoints: [DemoGateway.endpoint('vendor-b-gateway', 8081)], gateway: { inspect: 'http' },
-    pricePerGiB: 0.4, pricePer1kRequests: 0.02, monthlyBudget: 15_000,
+    pricePerGiB: 0.4, pricePer1kRequests: 0.005, monthlyBudget: 20_000,
   },
   // Through a TCP gateway, and directly to two in-cluster sites.
-  { name: 'vendor-c', weight: 25, endpoints: [DemoGateway.endpoint('vendor-c-gateway', 8082)], pricePerGiB: 0.3, monthlyTrafficBudgetGiB: 25_000 },
+  { name: 'vendor-c', weight: 25, endpoints: [DemoGateway.endpoint('vendor-c-gateway', 8082)], pricePerGiB: 0.3, monthlyTrafficBudgetGiB: 30_000 },
 ];
 const PODS_PER_VENDOR = 3;
 const REQUESTS_PER_SECOND_PER_POD = 100;
