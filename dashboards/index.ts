@@ -1,6 +1,8 @@
 import { ALL_PODS, DESTINATION_LABEL, DESTINATION_SCRAPE_JOB, NOT_MEASURED_DESTINATION, escapeRegex, panelExpr } from '../lib/metric-contract';
 import { VendorCatalog } from '../lib/vendor';
-import { PropertyError, checkNumber } from '../lib/validation';
+import { checkCurrencyUnit, checkNumber } from '../lib/validation';
+
+export { checkCurrencyUnit };
 import { bandwidthDashboard } from './bandwidth';
 import { DATASOURCE_VAR, DashboardContext } from './common';
 import { costDashboard } from './cost';
@@ -80,13 +82,6 @@ export function proxyDashboards(props: ProxyDashboardsProps): DashboardJson[] {
   return props.datasourceUid === undefined ? built.map(withImportInput) : built;
 }
 
-/** Checks a Grafana unit id of a currency ('currencyUSD', 'currency:CHF'). */
-export function checkCurrencyUnit(path: string, unit: string): string {
-  if (!/^currency([A-Z]{3}|:[^"\\]{1,8})$/.test(unit)) {
-    throw new PropertyError(path, unit, "must be a Grafana currency unit such as 'currencyUSD', 'currencyEUR' or 'currency:CHF'");
-  }
-  return unit;
-}
 
 /** Adds the `__inputs` block Grafana's import dialog uses to ask for the datasource. */
 function withImportInput(d: DashboardJson): DashboardJson {

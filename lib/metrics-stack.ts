@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { DashboardJson, ProxyDashboardsProps, checkCurrencyUnit, proxyDashboards } from '../dashboards';
+import { DashboardJson, ProxyDashboardsProps, proxyDashboards } from '../dashboards';
 import { AlertmanagerOptions, DEFAULT_ALERTMANAGER_IMAGE, resolveAlertmanagerConfig } from './alertmanager/alertmanager-config';
 import { ALERTMANAGER_PORT, AlertmanagerServer } from './alertmanager/alertmanager-server';
 import { DATASOURCE_UID, GRAFANA_PORT, GrafanaServer } from './grafana/grafana-server';
@@ -18,7 +18,7 @@ import { AlertOptions, alertGroups, resolveAlertOptions } from './prometheus/ale
 import { DestinationOptions, resolveDestinationGuard } from './prometheus/destinations';
 import { recordingRuleGroups } from './prometheus/recording-rules';
 import { SIDECAR_METRICS_PORT } from './prometheus/scrape-config';
-import { RemoteWriteOptions, checkHttpUrl, checkRemoteWrite } from './prometheus/remote-write';
+import { RemoteWriteOptions, checkRemoteWrite } from './prometheus/remote-write';
 import { RuleGroup, isAlertingRule } from './prometheus/rule-group';
 import { scaleOutAlertGroup } from './prometheus/scale-out-alerts';
 import { CrawlerScrapeOptions, PodScrape, crawlerScrapeJobs, podScrapeJob, resolvePodScrapes } from './prometheus/scrape-config';
@@ -26,7 +26,7 @@ import { placeRuleGroups } from './prometheus/sharding';
 import { DEMO_GATEWAY_JOB, DESTINATION_SCRAPE_JOB, DestinationGuard, SCRAPE_JOB } from './metric-contract';
 import { VendorCatalog } from './vendor';
 import {
-  PropertyChecks, PropertyError, checkDnsLabel, checkDnsName, checkNonEmpty, checkNumber, checkRetentionSize, checkUnique, parseDuration, parseStorageQuantity, urlPort,
+  PropertyChecks, PropertyError, checkCurrencyUnit, checkDnsLabel, checkDnsName, checkHttpUrl, checkNonEmpty, checkNumber, checkRetentionSize, checkUnique, parseDuration, parseStorageQuantity, urlPort,
 } from './validation';
 
 /** Prometheus settings. */

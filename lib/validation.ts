@@ -187,19 +187,33 @@ export function checkLabelValue(property: string, value: string): string {
   return value;
 }
 
+/** Checks an absolute http(s) URL without credentials (those belong in a Secret); returns it. */
+export function checkHttpUrl(property: string, url: string): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof url === 'string' ? new URL(url) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || /\s/.test(url)) {
+    throw new PropertyError(property, url, 'must be an http(s) URL');
+  }
+  if (parsed.username || parsed.password) {
+    throw new PropertyError(property, url.replace(/\/\/[^@/]*@/, '//***@'), 'must not contain credentials: keep them in a Secret');
+  }
+  return url;
+}
+
 /** The TCP port of an absolute http(s) URL without credentials. */
 export function urlPort(property: string, value: string): number {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new PropertyError(property, value, 'must be an absolute http:// or https:// URL');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new PropertyError(property, value, 'must be an absolute http:// or https:// URL');
-  }
-  if (url.username || url.password) {
-    throw new PropertyError(property, '<redacted>', 'must not carry credentials: keep them in a Secret');
-  }
+  const url = new URL(checkHttpUrl(property, value));
   return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+}
+
+/** Checks a Grafana unit id of a currency ('currencyUSD', 'currency:CHF'). */
+export function checkCurrencyUnit(property: string, unit: string): string {
+  if (typeof unit !== 'string' || !/^currency([A-Z]{3}|:[^"\\]{1,8})$/.test(unit)) {
+    throw new PropertyError(property, unit, "must be a Grafana currency unit such as 'currencyUSD', 'currencyEUR' or 'currency:CHF'");
+  }
+  return unit;
 }

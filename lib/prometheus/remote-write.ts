@@ -1,5 +1,5 @@
 import { CONTRACT_RULES_REGEX, SHARD_LABEL } from '../metric-contract';
-import { PropertyError, checkDnsName, checkNumber, parseDuration } from '../validation';
+import { PropertyError, checkDnsName, checkHttpUrl, checkNumber, parseDuration } from '../validation';
 
 /** Basic auth for a remote-write endpoint; the password comes from a Secret mounted as a file. */
 export interface RemoteWriteBasicAuth {
@@ -121,22 +121,6 @@ const RESERVED_HEADERS = new Set(['authorization', 'host', 'content-encoding', '
   'user-agent', 'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'www-authenticate',
   'accept-encoding', 'x-prometheus-remote-write-version', 'x-prometheus-remote-read-version']);
 
-/** Checks an http(s) URL without credentials; returns it. */
-export function checkHttpUrl(property: string, url: string): string {
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    parsed = undefined;
-  }
-  if (typeof url !== 'string' || !parsed || !['http:', 'https:'].includes(parsed.protocol) || /\s/.test(url)) {
-    throw new PropertyError(property, url, 'must be an http(s) URL');
-  }
-  if (parsed.username || parsed.password) {
-    throw new PropertyError(property, url.replace(/\/\/[^@/]*@/, '//***@'), 'must not contain credentials: use basicAuth or bearerToken with a Secret');
-  }
-  return url;
-}
 
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;

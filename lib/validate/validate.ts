@@ -1,3 +1,4 @@
+import { parseDuration as parsePromDuration } from '../validation';
 import { DESTINATION_LABEL, GATEWAY_LABEL, ISTIO, LABEL, RULE, RULE_GROUP } from '../metric-contract';
 
 /**
@@ -94,14 +95,14 @@ function fetchFailure(err: unknown, timeoutMs: number): string {
 
 // ---- durations and units ----
 
-const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-
-/** Seconds of a Prometheus-style duration ('90s', '30m', '1h', '1h30m', '7d'); undefined when invalid. */
+/** Seconds of a Prometheus duration ('90s', '30m', '1h', '1h30m', '7d'); undefined when invalid. One parser: lib/validation. */
 export function parseDuration(text: string): number | undefined {
-  const parts = [...text.matchAll(/(\d+)(ms|s|m|h|d|w)/g)];
-  if (parts.length === 0 || parts.map(p => p[0]).join('') !== text) return undefined;
-  const seconds = parts.reduce((sum, p) => sum + Number(p[1]) * DURATION_UNITS[p[2]], 0);
-  return seconds > 0 ? seconds : undefined;
+  try {
+    const ms = parsePromDuration('duration', text);
+    return ms > 0 ? ms / 1000 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Bytes per second in binary units: B/s, KiB/s, MiB/s, GiB/s. */
