@@ -9,12 +9,16 @@ import * as path from 'path';
 import { bundleCrawler } from '../crawler';
 import { parseArgs } from 'util';
 import * as YAML from 'yaml';
+import { VendorProps } from '../lib/vendor';
 import { missingDemoSecretManifests, requiredDemoSecrets } from './demo-secrets';
+import { renderMixin } from './mixin';
 import { EXIT, formatResult, httpQueryClient, parseDuration, PORT_FORWARD_HINT, validate } from '../lib/validate/validate';
 
 const USAGE = `Usage: proxy-telemetry validate --prometheus URL [--window 1h] [--top 5] [--timeout 10s] [--json]
        proxy-telemetry demo-secrets [--dir dist]
        proxy-telemetry crawl        (the synthetic crawler, configured by environment variables: crawler/README.md)
+       proxy-telemetry mixin --out DIR [--vendors FILE] [--mode prometheus-operator|standalone] [--namespace monitoring]
+                                    [--crawler-namespaces crawlers]
 
 Queries a running Prometheus and reports, per proxy vendor, whether the metric contract works:
   A. request count (HTTP requests/s, TCP connections/s, counts over --window)
@@ -31,6 +35,10 @@ Options:
   --timeout DUR      timeout of each HTTP request (default: 10s)
   --json             print the result as JSON
   -h, --help         show this help
+
+mixin writes the recording rules (rules.yaml), the alerts (alerts.yaml) and the dashboards (dashboards/*.json)
+as MetricsStack deploys them, for the vendors of --vendors (a JSON or YAML list of vendor settings; default: the
+demo's), for deploying them by other means (jsonnet, Helm, Terraform), like \`mixtool generate all\`.
 
 demo-secrets prints a new CA and new proxy credentials for the demo gateways in the manifests of --dir, as
 Secrets and ConfigMaps to create once: proxy-telemetry demo-secrets | kubectl create -f -
@@ -54,6 +62,7 @@ const stdio: Io = { out: s => process.stdout.write(s), err: s => process.stderr.
 export async function main(argv: string[], io: Io = stdio): Promise<number> {
   if (argv[0] === 'demo-secrets') return demoSecretsCommand(argv.slice(1), io);
   if (argv[0] === 'crawl') return crawlCommand(argv.slice(1), io);
+  if (argv[0] === 'mixin') return mixinCommand(argv.slice(1), io);
   try {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -168,6 +177,56 @@ The synthetic crawler, configured by environment variables only (crawler/README.
     return code;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `mixin --out DIR ...`: rules, alerts and dashboards as files. */
+function mixinCommand(argv: string[], io: Io): number {
+  try {
+    const { values } = parseArgs({
+      args: argv, strict: true,
+      options: {
+        'out': { type: 'string' },
+        'vendors': { type: 'string' },
+        'mode': { type: 'string', default: 'prometheus-operator' },
+        'namespace': { type: 'string', default: 'monitoring' },
+        'crawler-namespaces': { type: 'string', default: 'crawlers' },
+        'help': { type: 'boolean', short: 'h', default: false },
+      },
+    });
+    if (values.help) {
+      io.out(`${USAGE}\n`);
+      return EXIT.pass;
+    }
+    if (!values.out) throw new UsageError('--out DIR is required');
+    if (values.mode !== 'prometheus-operator' && values.mode !== 'standalone') throw new UsageError(`--mode '${values.mode}' must be prometheus-operator or standalone`);
+    let vendors: VendorProps[] | undefined;
+    if (values.vendors !== undefined) {
+      let text: string;
+      try {
+        text = fs.readFileSync(values.vendors, 'utf8');
+      } catch (err) {
+        throw new UsageError(`--vendors '${values.vendors}' cannot be read: ${(err as Error).message}`);
+      }
+      vendors = YAML.parse(text);
+      if (!Array.isArray(vendors)) throw new UsageError(`--vendors '${values.vendors}' must hold a list of vendors ({ name, endpoints?, pricePerGiB?, ... })`);
+    }
+    const files = renderMixin({
+      vendors, mode: values.mode, namespace: values.namespace,
+      crawlerNamespaces: values['crawler-namespaces']!.split(',').map(n => n.trim()).filter(Boolean),
+    });
+    for (const [file, content] of Object.entries(files)) {
+      const dest = path.join(values.out, file);
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      fs.writeFileSync(dest, content);
+    }
+    io.out(`wrote ${Object.keys(files).sort().join(', ')} into ${values.out}/\n`);
+    return EXIT.pass;
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    const usage = err instanceof UsageError || (typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS'));
+    io.err(`proxy-telemetry: ${e.message}\n`);
+    return usage ? EXIT.usage : EXIT.fail;
   }
 }
 

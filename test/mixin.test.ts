@@ -1,0 +1,80 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as YAML from 'yaml';
+import type * as Cli from '../bin/proxy-telemetry';
+import { DEMO_VENDORS } from '../main';
+import { MetricsStack } from '../lib/metrics-stack';
+import { VendorCatalog } from '../lib/vendor';
+import { promtool } from './support/prometheus-config';
+import { findObject, synthChart } from './support/synth';
+
+/** `proxy-telemetry mixin --out DIR`: the rules, alerts and dashboards as files, as the operator mode deploys them. */
+
+// The TypeScript source, not the bin/ shim of the same name that jest would resolve first.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { main: cli }: typeof Cli = require('../bin/proxy-telemetry.ts');
+
+function io() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (s: string) => out.push(s), err: (s: string) => err.push(s) }, out, err };
+}
+
+test('writes rules.yaml, alerts.yaml and the dashboards: promtool accepts them, and together they are the PrometheusRule the operator mode deploys', async () => {
+  // GIVEN a vendor file
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mixin-'));
+  const vendors = [
+    { name: 'acme', endpoints: ['gw.acme.example:22225'], pricePerGiB: 4, monthlyBudget: 900 },
+    { name: 'globex', endpoints: ['proxy.globex.example:7777'], gateway: { inspect: 'http' }, pricePer1kRequests: 0.5 },
+  ];
+  fs.writeFileSync(path.join(dir, 'vendors.yaml'), YAML.stringify(vendors));
+  const { io: stdio, err } = io();
+
+  // WHEN
+  const code = await cli(['mixin', '--out', path.join(dir, 'out'), '--vendors', path.join(dir, 'vendors.yaml'), '--namespace', 'observability'], stdio);
+
+  // THEN
+  expect({ code, err: err.join('') }).toEqual({ code: 0, err: '' });
+  const out = path.join(dir, 'out');
+  expect(fs.readdirSync(path.join(out, 'dashboards')).sort()).toEqual(['bandwidth', 'cost', 'destinations', 'health', 'overview'].map(d => `proxy-${d}.json`));
+  const r = promtool(['check', 'rules', '--lint=all', '--lint-fatal', path.join(out, 'rules.yaml'), path.join(out, 'alerts.yaml')]);
+  expect({ status: r.status, output: r.status === 0 ? '' : r.stdout + r.stderr }).toEqual({ status: 0, output: '' });
+  const rules = YAML.parse(fs.readFileSync(path.join(out, 'rules.yaml'), 'utf8')).groups;
+  const alerts = YAML.parse(fs.readFileSync(path.join(out, 'alerts.yaml'), 'utf8')).groups;
+  expect(rules.every((g: any) => g.rules.every((x: any) => x.record))).toBe(true);
+  expect(alerts.every((g: any) => g.rules.every((x: any) => x.alert))).toBe(true);
+
+  const objects = synthChart(chart => new MetricsStack(chart, 'metrics', {
+    vendors: new VendorCatalog(vendors as any), crawlerNamespaces: ['crawlers'], mode: 'prometheus-operator', namespace: 'observability',
+  }));
+  const deployed = findObject(objects, 'PrometheusRule', 'proxy-telemetry').spec.groups;
+  expect([...rules, ...alerts].sort((a: any, b: any) => a.name.localeCompare(b.name))).toEqual([...deployed].sort((a: any, b: any) => a.name.localeCompare(b.name)));
+  expect(JSON.stringify(rules)).toContain('job=\\"observability/crawler-sidecars\\"');
+});
+
+test('without --vendors it is the demo\'s; --mode standalone selects the standalone jobs', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mixin-'));
+  expect(await cli(['mixin', '--out', dir, '--mode', 'standalone'], io().io)).toBe(0);
+  const rules = fs.readFileSync(path.join(dir, 'rules.yaml'), 'utf8');
+  expect(rules).toContain('job="crawler-sidecars"');
+  for (const v of DEMO_VENDORS) expect(rules).toContain(`proxy_vendor: ${v.name}`);
+});
+
+test.each<[string[], number, string]>([
+  [['mixin'], 2, '--out DIR is required'],
+  [['mixin', '--out', '/tmp/x', '--mode', 'helm'], 2, '--mode \'helm\' must be prometheus-operator or standalone'],
+  [['mixin', '--out', '/tmp/x', '--vendors', '/nonexistent.yaml'], 2, '--vendors \'/nonexistent.yaml\' cannot be read'],
+])('%j exits %i', async (args, status, message) => {
+  const { io: stdio, err } = io();
+  expect(await cli(args, stdio)).toBe(status);
+  expect(err.join('')).toContain(message);
+});
+
+test('bad vendor settings are reported as the constructs report them', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mixin-'));
+  fs.writeFileSync(path.join(dir, 'vendors.json'), JSON.stringify([{ name: 'acme', weight: 0 }]));
+  const { io: stdio, err } = io();
+  expect(await cli(['mixin', '--out', dir, '--vendors', path.join(dir, 'vendors.json')], stdio)).toBe(1);
+  expect(err.join('')).toContain('\'vendors[0].weight\' (0) must be > 0');
+});
