@@ -4,6 +4,7 @@
  * crawler sidecar really got from istiod, read from Envoy's config dump). Pure logic over a kubectl runner.
  */
 import * as YAML from 'yaml';
+import { VENDOR_POD_LABEL } from '../lib/metric-contract';
 
 export interface KubectlResult { status: number; stdout: string; stderr: string }
 export type Kubectl = (args: string[]) => KubectlResult;
@@ -176,7 +177,7 @@ export function checkConfigDump(dump: ConfigDump, expected: MeshExpectations, po
 export function sidecarChecks(kubectl: Kubectl, expected: MeshExpectations): CheckReport {
   const report: CheckReport = { errors: [], warnings: [], notes: [] };
   for (const ns of expected.crawlerNamespaces) {
-    const pods = kubectl(['get', 'pods', '-n', ns, '-l', 'proxy-vendor', '-o', 'json']);
+    const pods = kubectl(['get', 'pods', '-n', ns, '-l', VENDOR_POD_LABEL, '-o', 'json']);
     if (pods.status !== 0) {
       report.errors.push(`kubectl get pods -n ${ns} failed: ${pods.stderr.trim()}`);
       continue;

@@ -1,5 +1,5 @@
 import { Dashboard, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
-import { DashboardContext, barGaugePanel, columnNames, dashboard, instantQuery, query, statPanel, tablePanel, tableQuery, timeseriesPanel } from './common';
+import { DashboardContext, VENDOR_LEGEND, barGaugePanel, columnNames, dashboard, instantQuery, query, statPanel, tablePanel, tableQuery, timeseriesPanel } from './common';
 import { BANDWIDTH_UID } from './uids';
 
 /** Upload plotted below the axis, download above. */
@@ -23,8 +23,8 @@ export function bandwidthDashboard(ctx: DashboardContext): Dashboard {
       .withTransformation(columnNames({ A: 'Sent', B: 'Received' })))
     .withRow(new RowBuilder('Per vendor'))
     .withPanel(timeseriesPanel('Bytes/s per vendor', 'Upload below the axis, download above.', 'binBps').span(24)
-      .withTarget(query('A', e.vendorSentRate, '{{proxy_vendor}} sent'))
-      .withTarget(query('B', e.vendorReceivedRate, '{{proxy_vendor}} received'))
+      .withTarget(query('A', e.vendorSentRate, `${VENDOR_LEGEND} sent`))
+      .withTarget(query('B', e.vendorReceivedRate, `${VENDOR_LEGEND} received`))
       .overrideByQuery('A', NEGATIVE_Y))
     .withRow(new RowBuilder('Per pod'))
     .withPanel(timeseriesPanel('Bytes/s per pod', 'Upload below the axis, download above, for the selected pods (the 20 busiest each way at each step; pick pods to see others).', 'binBps')
@@ -32,7 +32,7 @@ export function bandwidthDashboard(ctx: DashboardContext): Dashboard {
       .withTarget(query('B', e.podReceivedRate(20), '{{pod}} received'))
       .overrideByQuery('A', NEGATIVE_Y))
     .withPanel(barGaugePanel('Top pods over the range', 'The 10 pods that moved the most bytes (sent plus received) over the time range.', 'bytes')
-      .withTarget(instantQuery('A', e.topPodsOverRange(10), '{{proxy_vendor}} {{namespace}}/{{pod}}')));
+      .withTarget(instantQuery('A', e.topPodsOverRange(10), `${VENDOR_LEGEND} {{namespace}}/{{pod}}`)));
   if (!ctx.demoGateways) return board.build();
   return board
     .withRow(new RowBuilder('Demo gateways'))
@@ -40,7 +40,7 @@ export function bandwidthDashboard(ctx: DashboardContext): Dashboard {
       'Download per vendor: bytes the demo gateways sent by their own count (TLS records included), beside the bytes the crawler sidecars received. '
       + 'The two agree within a few percent; a gap shows traffic the sidecars do not see, or traffic that does not go through the gateway (direct sites are served by the gateway pods too).', 'binBps')
       .span(24)
-      .withTarget(query('A', e.demoGatewayServedRate, '{{proxy_vendor}} served by the gateway'))
-      .withTarget(query('B', e.vendorReceivedRate, '{{proxy_vendor}} measured by the sidecars')))
+      .withTarget(query('A', e.demoGatewayServedRate, `${VENDOR_LEGEND} served by the gateway`))
+      .withTarget(query('B', e.vendorReceivedRate, `${VENDOR_LEGEND} measured by the sidecars`)))
     .build();
 }

@@ -29,6 +29,9 @@ export interface DashboardContext {
   readonly demoGateways: boolean;
 }
 
+/** The vendor in a legend: `{{proxy_vendor}}`, from the one place the label is named. */
+export const VENDOR_LEGEND = `{{${LABEL.vendor}}}`;
+
 /** A Prometheus query through the dashboard's datasource variable. */
 export function query(refId: string, expr: string, legend?: string): DataqueryBuilder {
   const q = new DataqueryBuilder().refId(refId).datasource(DATASOURCE).expr(expr);

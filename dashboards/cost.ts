@@ -1,5 +1,5 @@
 import { Dashboard, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
-import { DashboardContext, barGaugePanel, columnNames, dashboard, instantQuery, query, tablePanel, tableQuery, timeseriesPanel } from './common';
+import { DashboardContext, VENDOR_LEGEND, barGaugePanel, columnNames, dashboard, instantQuery, query, tablePanel, tableQuery, timeseriesPanel } from './common';
 import { COST_UID } from './uids';
 
 /** Grafana relative time "this month so far": month-to-date panels ignore the dashboard range. */
@@ -28,13 +28,13 @@ export function costDashboard(ctx: DashboardContext): Dashboard {
       .overrideByName('Price per GiB', [{ id: 'unit', value: money }])
       .overrideByName('Price per 1k requests', [{ id: 'unit', value: money }]))
     .withPanel(barGaugePanel('Budget used', 'Month-to-date spend as a share of the monthly budget (vendors with a budget).', 'percentunit')
-      .timeFrom(MONTH_TO_DATE).min(0).max(1).withTarget(instantQuery('A', e.budgetUsed, '{{proxy_vendor}}')))
+      .timeFrom(MONTH_TO_DATE).min(0).max(1).withTarget(instantQuery('A', e.budgetUsed, `${VENDOR_LEGEND}`)))
     .withPanel(barGaugePanel('Traffic budget used', 'Month-to-date bytes as a share of the monthly traffic budget (vendors with one).', 'percentunit')
-      .timeFrom(MONTH_TO_DATE).min(0).max(1).withTarget(instantQuery('A', e.trafficBudgetUsed, '{{proxy_vendor}}')))
+      .timeFrom(MONTH_TO_DATE).min(0).max(1).withTarget(instantQuery('A', e.trafficBudgetUsed, `${VENDOR_LEGEND}`)))
     .withRow(new RowBuilder('Rate'))
     .withPanel(timeseriesPanel('Spend per hour', 'Spend per hour at the rate of the last hour.', money)
-      .withTarget(query('A', e.spendPerHour, '{{proxy_vendor}}')))
+      .withTarget(query('A', e.spendPerHour, `${VENDOR_LEGEND}`)))
     .withPanel(barGaugePanel('Projected month end', 'Month-to-date spend plus the current hourly rate until the end of the calendar month.', money)
-      .timeFrom(MONTH_TO_DATE).withTarget(instantQuery('A', e.projectedSpend, '{{proxy_vendor}}')))
+      .timeFrom(MONTH_TO_DATE).withTarget(instantQuery('A', e.projectedSpend, `${VENDOR_LEGEND}`)))
     .build();
 }

@@ -1,5 +1,5 @@
 import { Dashboard, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
-import { DashboardContext, columnNames, dashboard, query, tablePanel, tableQuery, timeseriesPanel } from './common';
+import { DashboardContext, VENDOR_LEGEND, columnNames, dashboard, query, tablePanel, tableQuery, timeseriesPanel } from './common';
 import { DESTINATIONS_UID } from './uids';
 
 
@@ -15,11 +15,11 @@ export function destinationsDashboard(ctx: DashboardContext): Dashboard {
       'Share of requests and connections whose destination the sidecar cannot see: TLS without SNI and HTTP on an unparsed port ("unknown"), '
       + 'connections through a TCP gateway, which show only the gateway, and pods over the destination sample limit ("(not measured)"). '
       + 'Not zero traffic: requests and bytes are counted, the site is not known.', 'percentunit')
-      .min(0).max(1).withTarget(query('A', e.unknownDestinationRequestShare, '{{proxy_vendor}}')))
+      .min(0).max(1).withTarget(query('A', e.unknownDestinationRequestShare, `${VENDOR_LEGEND}`)))
     .withPanel(timeseriesPanel('Pods whose destinations are not measured',
       'Crawler pods per vendor that reach more destinations than the destination scrape\'s sample limit: their requests count under "(not measured)"; '
       + 'their totals and bytes are measured. Bytes are never broken down by destination: a series per host would cost what a broad crawler cannot afford.', 'short')
-      .min(0).withTarget(query('A', e.destinationsNotMeasured, '{{proxy_vendor}}')))
+      .min(0).withTarget(query('A', e.destinationsNotMeasured, `${VENDOR_LEGEND}`)))
     .withRow(new RowBuilder('Top destinations'))
     .withPanel(tablePanel('Top destinations by requests', 'The 25 busiest destinations per vendor and protocol now.', 'Requests/s')
       .unit('reqps').span(24)
@@ -34,6 +34,6 @@ export function destinationsDashboard(ctx: DashboardContext): Dashboard {
     .withPanel(timeseriesPanel('Requests and connections per gateway',
       'Per vendor gateway host, whichever vendor\'s pods sent them: requests through an inspected gateway (http), connections to a TCP gateway (tcp). '
       + 'Pods of one vendor on another vendor\'s gateway are misrouted (alert ProxyCrawlerMisrouted).', 'reqps')
-      .span(24).withTarget(query('A', e.gatewayRequestRate, '{{proxy_vendor}} → {{gateway}} ({{request_protocol}})')))
+      .span(24).withTarget(query('A', e.gatewayRequestRate, `${VENDOR_LEGEND} → {{gateway}} ({{request_protocol}})`)))
     .build();
 }

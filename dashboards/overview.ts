@@ -1,5 +1,5 @@
 import { Dashboard, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
-import { DashboardContext, dashboard, instantQuery, piePanel, query, statPanel, timeseriesPanel } from './common';
+import { DashboardContext, VENDOR_LEGEND, dashboard, instantQuery, piePanel, query, statPanel, timeseriesPanel } from './common';
 import { OVERVIEW_UID } from './uids';
 
 
@@ -16,15 +16,15 @@ export function overviewDashboard(ctx: DashboardContext): Dashboard {
     .withPanel(statPanel('Requests and connections over the range', 'Totals over the dashboard time range.', 'short')
       .withTarget(instantQuery('A', e.requestsOverRange, '{{request_protocol}}')))
     .withPanel(statPanel('Success ratio', 'Share of HTTP requests answered below 400, per vendor (TCP connections carry no status).', 'percentunit')
-      .min(0).max(1).withTarget(query('A', e.successRatio, '{{proxy_vendor}}')))
+      .min(0).max(1).withTarget(query('A', e.successRatio, `${VENDOR_LEGEND}`)))
     .withRow(new RowBuilder('Per vendor'))
     .withPanel(timeseriesPanel('Requests/s per vendor', 'HTTP requests/s (http) and TCP connections/s (tcp) per vendor.', 'reqps')
-      .withTarget(query('A', e.requestsPerVendor, '{{proxy_vendor}} · {{request_protocol}}')))
+      .withTarget(query('A', e.requestsPerVendor, `${VENDOR_LEGEND} · {{request_protocol}}`)))
     .withPanel(timeseriesPanel('Crawler pods per vendor', 'Crawler sidecars Prometheus scrapes, per vendor.', 'short')
-      .withTarget(query('A', e.crawlerPods, '{{proxy_vendor}}')))
+      .withTarget(query('A', e.crawlerPods, `${VENDOR_LEGEND}`)))
     .withPanel(piePanel('Share of requests over the range', 'Requests and connections per vendor over the time range.', 'short')
-      .withTarget(instantQuery('A', e.requestShare, '{{proxy_vendor}}')))
+      .withTarget(instantQuery('A', e.requestShare, `${VENDOR_LEGEND}`)))
     .withPanel(piePanel('Share of bytes over the range', 'Bytes sent plus received per vendor over the time range.', 'bytes')
-      .withTarget(instantQuery('A', e.byteShare, '{{proxy_vendor}}')))
+      .withTarget(instantQuery('A', e.byteShare, `${VENDOR_LEGEND}`)))
     .build();
 }

@@ -1,5 +1,6 @@
 import * as kplus from 'cdk8s-plus-27';
 import { NetworkPeer, PolicyPort, checkPort } from '../network/peers';
+import { LABEL } from '../metric-contract';
 import { PropertyError, checkDnsName, checkNonEmpty, checkUnique, parseDuration, urlPort } from '../validation';
 
 /** A webhook receiver: alerts are POSTed as JSON. */
@@ -286,7 +287,7 @@ export function resolveAlertmanagerConfig(opts: AlertmanagerOptions, property = 
     return out;
   });
 
-  const groupBy = opts.groupBy ?? ['proxy_vendor', 'alertname'];
+  const groupBy = opts.groupBy ?? [LABEL.vendor, 'alertname'];
   groupBy.forEach((l, i) => {
     if (!(l === '...' || LABEL_NAME.test(l))) throw new PropertyError(`${property}.groupBy[${i}]`, l, 'must be a label name or \'...\'');
   });

@@ -1,0 +1,73 @@
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as YAML from 'yaml';
+import { promtool } from './support/prometheus-config';
+
+/**
+ * The vendor label is named in one place (LABEL.vendor in lib/metric-contract.ts): a copy of the sources with that one
+ * line changed must give rules, alerts, the scrape config, Alertmanager's grouping and the dashboards under the new
+ * name, with the old one nowhere.
+ */
+
+const ROOT = path.join(__dirname, '..');
+const SOURCES = ['lib', 'dashboards', 'imports', 'crawler', 'gateway'];
+
+const SCRIPT = `
+const { Chart, Testing } = require('cdk8s');
+const { MeshTelemetry, MetricsStack, VendorCatalog } = require('./lib');
+const chart = Testing.chart();
+const vendors = new VendorCatalog([
+  { name: 'acme', endpoints: ['gw.acme.example:22225'], pricePerGiB: 4, monthlyBudget: 900 },
+  { name: 'globex', endpoints: ['proxy.globex.example:7777'], gateway: { inspect: 'http' }, pricePer1kRequests: 0.5 },
+]);
+new MeshTelemetry(chart, 'mesh', { vendors, namespaces: ['crawlers'] });
+const stack = new MetricsStack(chart, 'metrics', { vendors, crawlerNamespaces: ['crawlers'],
+  alertmanager: { receivers: [{ name: 'hook', webhooks: [{ url: 'https://hooks.example/x' }] }] } });
+Testing.synth(chart);
+process.stdout.write(JSON.stringify({ rules: stack.renderRules(), config: stack.renderPrometheusConfig(), alertmanager: stack.renderAlertmanagerConfig(),
+  dashboards: stack.dashboards }));
+`;
+
+function render(rename?: string): { rules: string; config: string; alertmanager: string; dashboards: unknown[] } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'label-rename-'));
+  for (const d of SOURCES) fs.cpSync(path.join(ROOT, d), path.join(dir, d), { recursive: true, filter: src => !src.includes(`${path.sep}node_modules`) });
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+  for (const f of ['package.json', 'tsconfig.json']) fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
+  if (rename) {
+    const file = path.join(dir, 'lib', 'metric-contract.ts');
+    const text = fs.readFileSync(file, 'utf8');
+    const edited = text.replace("  vendor: 'proxy_vendor',", `  vendor: '${rename}',`);
+    expect(edited).not.toBe(text);
+    fs.writeFileSync(file, edited);
+  }
+  fs.writeFileSync(path.join(dir, 'render.js'), SCRIPT);
+  const r = spawnSync(process.execPath, ['-r', path.join(ROOT, 'node_modules', 'ts-node', 'register', 'transpile-only'), 'render.js'], { cwd: dir, encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`render failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+test('renaming the vendor label is one edit: rules, alerts, scrape config, Alertmanager and dashboards follow', () => {
+  // GIVEN / WHEN
+  const before = render();
+  const after = render('billing_vendor');
+
+  // THEN the old name is gone everywhere and the new one is where the old one was
+  const text = (o: unknown) => JSON.stringify(o);
+  for (const [what, output] of Object.entries(after)) {
+    // Rule names begin with their aggregation level (`proxy_vendor:`, `proxy_vendor_pod:`), and the pod label
+    // `proxy-vendor` (VENDOR_POD_LABEL) reads as `__meta_kubernetes_pod_label_proxy_vendor`: names, not the label.
+    const left = text(output).replace(/proxy_vendor[a-z_]*:|__meta_kubernetes_pod_label(?:present)?_proxy_vendor/g, '').match(/.{0,60}proxy_vendor(?![a-z_]).{0,60}/g) ?? [];
+    expect({ what, left }).toEqual({ what, left: [] });
+  }
+  expect(text(before).split('proxy_vendor=').length).toBe(text(after).split('billing_vendor=').length);
+  const relabel = YAML.parse(after.config).scrape_configs.find((j: any) => j.job_name === 'crawler-sidecars').relabel_configs;
+  expect(relabel).toContainEqual(expect.objectContaining({ target_label: 'billing_vendor' }));
+  expect(YAML.parse(after.alertmanager).route.group_by).toEqual(['billing_vendor', 'alertname']);
+  expect(text(after.dashboards)).toContain('{{billing_vendor}}');
+  // And the renamed rules are still valid Prometheus rules.
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'label-rename-')), 'rules.yml');
+  fs.writeFileSync(file, after.rules);
+  expect(promtool(['check', 'rules', file]).status).toBe(0);
+}, 120_000);
