@@ -1,6 +1,6 @@
 import { App, Chart } from 'cdk8s';
 import { CrawlTarget, DemoGateway, MeshTelemetry, MetricsStack, VendorCatalog, VendorCrawler, VendorProps } from './lib';
-import { ExtraFiles, asHelmTemplates, outputTarget, synthesizeInto } from './lib/synthesize';
+import { ExtraFiles, asHelmTemplates, outputTarget, synthesizeInto } from './bin/synthesize';
 
 /**
  * The demo: three vendors, each with an in-cluster demo gateway that serves every site itself, 9 crawler pods at

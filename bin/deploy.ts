@@ -9,7 +9,7 @@ import * as path from 'path';
 import { parseArgs } from 'util';
 import * as YAML from 'yaml';
 import { buildDefaultApp } from '../main';
-import { synthesizeCommandInto, synthesizeInto } from '../lib/synthesize';
+import { synthesizeCommandInto, synthesizeInto } from './synthesize';
 import { DemoSecret } from '../lib/demo-gateway';
 import { ExistingDemoSecrets, key, missingDemoSecretManifests, requiredDemoSecrets } from './demo-secrets';
 import { CheckReport, Kubectl, meshExpectations, preflight, sidecarChecks } from './mesh-checks';

@@ -12,7 +12,7 @@ import * as YAML from 'yaml';
 import { VendorProps } from '../lib/vendor';
 import { missingDemoSecretManifests, requiredDemoSecrets } from './demo-secrets';
 import { renderMixin } from './mixin';
-import { EXIT, formatResult, httpQueryClient, parseDuration, PORT_FORWARD_HINT, validate } from '../lib/validate/validate';
+import { EXIT, formatResult, httpQueryClient, parseDuration, PORT_FORWARD_HINT, validate } from './validate';
 
 const USAGE = `Usage: proxy-telemetry validate --prometheus URL [--window 1h] [--top 5] [--timeout 10s] [--json]
        proxy-telemetry demo-secrets [--dir dist]

@@ -3,7 +3,7 @@ import * as path from 'path';
 import { spawn } from 'child_process';
 import { RULE } from '../lib/metric-contract';
 import { VendorCatalog } from '../lib/vendor';
-import type { ValidationResult } from '../lib/validate/validate';
+import type { ValidationResult } from '../bin/validate';
 import { CrawlerFlow } from './support/crawler-flows';
 import { FLEET_NAMESPACE, FLEET_VENDORS, INSPECTED_GATEWAY, fleetPods } from './support/fleet';
 import { SidecarModel } from './support/istio-sidecar';

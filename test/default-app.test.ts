@@ -8,7 +8,7 @@ import { buildDefaultApp } from '../main';
 import { Chart } from 'cdk8s';
 import { MeshTelemetry, MetricsStack, VendorCrawler } from '../lib';
 import { VendorCatalog } from '../lib/vendor';
-import { CDK8S_SCRATCH_OUTPUT, outputTarget, synthesizeInto } from '../lib/synthesize';
+import { CDK8S_SCRATCH_OUTPUT, outputTarget, synthesizeInto } from '../bin/synthesize';
 import { injectedPodTargets, plainPodTargets } from './support/pod-discovery';
 import { discoveredTargets, materializeConfig, promtool } from './support/prometheus-config';
 import { KubeObject, expectValidObjects } from './support/schemas';

@@ -8,7 +8,7 @@ import { NOTHING_EXISTS, missingDemoSecretManifests, randomPassword, requiredDem
 import type * as Cli from '../bin/proxy-telemetry';
 import { generateDemoCa } from '../gateway';
 import { buildDefaultApp } from '../main';
-import { synthesizeInto } from '../lib/synthesize';
+import { synthesizeInto } from '../bin/synthesize';
 import { KubeObject, expectValidObjects } from './support/schemas';
 
 /** The demo gateways' CA and credentials: what the default app asks for, and how deploy-time makes it. */

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as YAML from 'yaml';
 import { RULE } from '../lib/metric-contract';
-import type { ValidationResult } from '../lib/validate/validate';
+import type { ValidationResult } from '../bin/validate';
 import { parseHostPort } from './support/crawler-flows';
 import { FLEET_NAMESPACE, TCP_GATEWAY, fleetPods, fleetVendors } from './support/fleet';
 import { materializeConfig } from './support/prometheus-config';

@@ -1,5 +1,5 @@
-import { parseDuration as parsePromDuration } from '../validation';
-import { DESTINATION_LABEL, GATEWAY_LABEL, ISTIO, LABEL, RULE, RULE_GROUP } from '../metric-contract';
+import { parseDuration as parsePromDuration } from '../lib/validation';
+import { DESTINATION_LABEL, GATEWAY_LABEL, ISTIO, LABEL, RULE, RULE_GROUP } from '../lib/metric-contract';
 
 /**
  * Checks a running Prometheus against requirements A–D of the metric contract: request counts, destinations,
