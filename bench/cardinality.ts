@@ -25,7 +25,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as YAML from 'yaml';
 import { expandVariables, panelQueries, proxyDashboards } from '../dashboards';
-import { DESTINATION_SCRAPE_JOB, INTERMEDIATE, RULE, SCRAPE_JOB, UNBOUNDED_DESTINATIONS, destinationRuleExprs } from '../lib/metric-contract';
+import { DESTINATION_SCRAPE_JOB, INTERMEDIATE, RULE, SCRAPE_JOB, UNBOUNDED_DESTINATIONS, destinationRuleExprs } from '../core/metric-contract';
 import { resolveDestinationGuard } from '../lib/prometheus/destinations';
 import { BASELINE_PREFIX, baselineRuleGroups } from '../test/support/baseline-rules';
 import { PrometheusProcess } from '../test/support/prometheus-process';

@@ -4,7 +4,7 @@
  * crawler sidecar really got from istiod, read from Envoy's config dump). Pure logic over a kubectl runner.
  */
 import * as YAML from 'yaml';
-import { VENDOR_POD_LABEL } from '../lib/metric-contract';
+import { VENDOR_POD_LABEL } from '../core/metric-contract';
 
 export interface KubectlResult { status: number; stdout: string; stderr: string }
 export type Kubectl = (args: string[]) => KubectlResult;

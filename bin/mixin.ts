@@ -7,7 +7,7 @@ import { App, Chart } from 'cdk8s';
 import * as YAML from 'yaml';
 import { DEMO_VENDORS } from '../main';
 import { MetricsStack, MetricsStackMode } from '../lib/metrics-stack';
-import { VendorCatalog, VendorProps } from '../lib/vendor';
+import { VendorCatalog, VendorProps } from '../core/vendor';
 
 export interface MixinOptions {
   /** The vendor model. @default the demo app's vendors */

@@ -9,7 +9,7 @@ import * as path from 'path';
 import { bundleCrawler } from '../crawler';
 import { parseArgs } from 'util';
 import * as YAML from 'yaml';
-import { VendorProps } from '../lib/vendor';
+import { VendorProps } from '../core/vendor';
 import { missingDemoSecretManifests, requiredDemoSecrets } from './demo-secrets';
 import { renderMixin } from './mixin';
 import { EXIT, formatResult, httpQueryClient, parseDuration, PORT_FORWARD_HINT, validate } from './validate';

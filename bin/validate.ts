@@ -1,5 +1,5 @@
-import { parseDuration as parsePromDuration } from '../lib/validation';
-import { DESTINATION_LABEL, GATEWAY_LABEL, ISTIO, LABEL, RULE, RULE_GROUP } from '../lib/metric-contract';
+import { parseDuration as parsePromDuration } from '../core/validation';
+import { DESTINATION_LABEL, GATEWAY_LABEL, ISTIO, LABEL, RULE, RULE_GROUP } from '../core/metric-contract';
 
 /**
  * Checks a running Prometheus against requirements A–D of the metric contract: request counts, destinations,
@@ -95,7 +95,7 @@ function fetchFailure(err: unknown, timeoutMs: number): string {
 
 // ---- durations and units ----
 
-/** Seconds of a Prometheus duration ('90s', '30m', '1h', '1h30m', '7d'); undefined when invalid. One parser: lib/validation. */
+/** Seconds of a Prometheus duration ('90s', '30m', '1h', '1h30m', '7d'); undefined when invalid. One parser: core/validation. */
 export function parseDuration(text: string): number | undefined {
   try {
     const ms = parsePromDuration('duration', text);

@@ -1,6 +1,6 @@
-import { ALL_PODS, DESTINATION_LABEL, DESTINATION_SCRAPE_JOB, NOT_MEASURED_DESTINATION, escapeRegex, panelExpr } from '../lib/metric-contract';
-import { VendorCatalog } from '../lib/vendor';
-import { checkCurrencyUnit, checkNumber } from '../lib/validation';
+import { ALL_PODS, DESTINATION_LABEL, DESTINATION_SCRAPE_JOB, NOT_MEASURED_DESTINATION, escapeRegex, panelExpr } from '../core/metric-contract';
+import { VendorCatalog } from '../core/vendor';
+import { checkCurrencyUnit, checkNumber } from '../core/validation';
 
 export { checkCurrencyUnit };
 import { bandwidthDashboard } from './bandwidth';

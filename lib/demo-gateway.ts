@@ -6,9 +6,9 @@ import { GATEWAY_IMAGE, GATEWAY_METRICS_PATH, GATEWAY_METRICS_PORT, GATEWAY_RUN_
 import { addRuntimeDefaultSeccomp, restrictedContainerSecurity } from './internal/hardening';
 import { NAMESPACE_NAME_LABEL } from './network/peers';
 import { PodScrape } from './prometheus/scrape-config';
-import { DEMO_GATEWAY_JOB } from './metric-contract';
-import { PropertyChecks, PropertyError, checkDnsLabel, checkNonEmpty, checkNumber, checkUnique } from './validation';
-import { VendorCatalog, VendorEndpoint } from './vendor';
+import { DEMO_GATEWAY_JOB } from '../core/metric-contract';
+import { PropertyChecks, PropertyError, checkDnsLabel, checkNonEmpty, checkNumber, checkUnique } from '../core/validation';
+import { VendorCatalog, VendorEndpoint } from '../core/vendor';
 import { CaCertificateSource, ProxyCredentials } from './vendor-crawler';
 
 /** Namespace of the demo gateways unless told otherwise: outside the mesh, so nothing measures them but their own metrics. */

@@ -1,4 +1,4 @@
-export * from './vendor';
+export * from '../core/vendor';
 export * from './mesh-telemetry';
 export * from './vendor-crawler';
 export * from './demo-gateway';
@@ -14,7 +14,7 @@ export type {
 export type { PodScrape } from './prometheus/scrape-config';
 export type { RemoteWriteOptions, RemoteWriteBasicAuth, RemoteWriteBearerToken, RemoteWriteQueueOptions } from './prometheus/remote-write';
 export type { OperatorOptions } from './operator/operator-options';
-export { PropertyError } from './validation';
-export * as contract from './metric-contract';
+export { PropertyError } from '../core/validation';
+export * as contract from '../core/metric-contract';
 export { proxyDashboards, panelQueries, expandVariables } from '../dashboards';
 export type { DashboardJson, PanelQuery, ProxyDashboardsProps, VariableValues } from '../dashboards';

@@ -4,14 +4,14 @@ import {
   EnvoyFilter, ServiceEntry, ServiceEntrySpecLocation, ServiceEntrySpecResolution, Sidecar, SidecarSpecOutboundTrafficPolicyMode,
 } from '../imports/networking.istio.io';
 import { Telemetry } from '../imports/telemetry.istio.io';
-import { VENDOR_POD_LABEL } from './metric-contract';
+import { VENDOR_POD_LABEL } from '../core/metric-contract';
 import { gatewayInspectionSpec, sniInspectorSpec } from './mesh/envoy-filters';
 import { MetricTags, metricOverrides } from './mesh/telemetry-overrides';
 import { CrawlerEgressPolicies } from './network/crawler-egress-policies';
 import { CrawlerEgressOptions } from './network/network-policy-options';
 import { DEFAULT_DNS_PEERS, NetworkPeer, checkPeers, podsIn } from './network/peers';
-import { RESERVED_PORTS, Vendor, VendorCatalog, VendorEndpoint } from './vendor';
-import { PropertyChecks, PropertyError, checkDnsLabel, checkNonEmpty, checkNumber, checkUnique, parseDuration } from './validation';
+import { RESERVED_PORTS, Vendor, VendorCatalog, VendorEndpoint } from '../core/vendor';
+import { PropertyChecks, PropertyError, checkDnsLabel, checkNonEmpty, checkNumber, checkUnique, parseDuration } from '../core/validation';
 
 export type { MetricTags } from './mesh/telemetry-overrides';
 

@@ -23,11 +23,11 @@ import { RuleGroup, isAlertingRule } from './prometheus/rule-group';
 import { scaleOutAlertGroup } from './prometheus/scale-out-alerts';
 import { CrawlerScrapeOptions, PodScrape, crawlerScrapeJobs, podScrapeJob, resolvePodScrapes } from './prometheus/scrape-config';
 import { placeRuleGroups } from './prometheus/sharding';
-import { DEMO_GATEWAY_JOB, DESTINATION_SCRAPE_JOB, DestinationGuard, SCRAPE_JOB } from './metric-contract';
-import { VendorCatalog } from './vendor';
+import { DEMO_GATEWAY_JOB, DESTINATION_SCRAPE_JOB, DestinationGuard, SCRAPE_JOB } from '../core/metric-contract';
+import { VendorCatalog } from '../core/vendor';
 import {
   PropertyChecks, PropertyError, checkCurrencyUnit, checkDnsLabel, checkDnsName, checkHttpUrl, checkNonEmpty, checkNumber, checkRetentionSize, checkUnique, parseDuration, parseStorageQuantity, urlPort,
-} from './validation';
+} from '../core/validation';
 
 /** Prometheus settings. */
 export interface PrometheusOptions {

@@ -2,9 +2,9 @@ import { Construct } from 'constructs';
 import { Chart, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { CRAWLER_IMAGE, CRAWLER_METRICS_PORT, CRAWLER_SCRIPT_PATH, bundleCrawler } from '../crawler';
-import { VENDOR_POD_LABEL } from './metric-contract';
-import { VendorCatalog, VendorEndpoint } from './vendor';
-import { PropertyChecks, PropertyError, checkDnsLabel, checkDnsName, checkNonEmpty, checkNumber, parseDuration, parseStorageQuantity } from './validation';
+import { VENDOR_POD_LABEL } from '../core/metric-contract';
+import { VendorCatalog, VendorEndpoint } from '../core/vendor';
+import { PropertyChecks, PropertyError, checkDnsLabel, checkDnsName, checkNonEmpty, checkNumber, parseDuration, parseStorageQuantity } from '../core/validation';
 import { addRuntimeDefaultSeccomp, restrictedContainerSecurity } from './internal/hardening';
 
 /** A URL the synthetic crawler requests, with its relative weight. */

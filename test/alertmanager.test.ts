@@ -5,7 +5,7 @@ import * as path from 'path';
 import * as YAML from 'yaml';
 import { MetricsStackProps } from '../lib/metrics-stack';
 import { AlertmanagerOptions } from '../lib/alertmanager/alertmanager-config';
-import { VendorCatalog } from '../lib/vendor';
+import { VendorCatalog } from '../core/vendor';
 import { AlertmanagerProcess } from './support/alertmanager-process';
 import { run } from './support/binaries';
 import { materializeConfig, promtool } from './support/prometheus-config';

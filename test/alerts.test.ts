@@ -5,7 +5,7 @@ import { Testing } from 'cdk8s';
 import * as YAML from 'yaml';
 import { MetricsStack } from '../lib/metrics-stack';
 import { DEFAULT_RUNBOOK_URL } from '../lib/prometheus/alerts';
-import { VendorCatalog } from '../lib/vendor';
+import { VendorCatalog } from '../core/vendor';
 import { promtool } from './support/prometheus-config';
 import { PodRef, gatewayHttpSeries, httpSeries, series, tcpSeries } from './support/istio-series';
 

@@ -1,8 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawn } from 'child_process';
-import { RULE } from '../lib/metric-contract';
-import { VendorCatalog } from '../lib/vendor';
+import { RULE } from '../core/metric-contract';
+import { VendorCatalog } from '../core/vendor';
 import type { ValidationResult } from '../bin/validate';
 import { CrawlerFlow } from './support/crawler-flows';
 import { FLEET_NAMESPACE, FLEET_VENDORS, INSPECTED_GATEWAY, fleetPods } from './support/fleet';

@@ -63,7 +63,7 @@ beforeAll(() => {
 test('the tarball ships the library, its CLI and the crawler and gateway sources it bundles at synth time, and nothing else', () => {
   const files: string[] = JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], ROOT))[0].files.map((f: { path: string }) => f.path);
   const top = [...new Set(files.map(f => f.split('/').slice(0, f.startsWith('build/') ? 2 : 1).join('/')))].sort();
-  expect(top).toEqual(['README.md', 'bin', 'build/bin', 'build/crawler', 'build/dashboards', 'build/gateway', 'build/imports', 'build/lib', 'build/main.d.ts', 'build/main.js', 'crawler', 'gateway', 'imports', 'package.json']);
+  expect(top).toEqual(['README.md', 'bin', 'build/bin', 'build/core', 'build/crawler', 'build/dashboards', 'build/gateway', 'build/imports', 'build/lib', 'build/main.d.ts', 'build/main.js', 'crawler', 'gateway', 'imports', 'package.json']);
   expect(files.filter(f => /(^|\/)(test|bench|dist)\//.test(f) || f.endsWith('.test.ts'))).toEqual([]);
   expect(files).toEqual(expect.arrayContaining(['build/lib/index.d.ts', 'gateway/src/main.ts', 'crawler/src/main.ts', 'bin/proxy-telemetry.js']));
   // No @internal member in the public types.

@@ -2,9 +2,9 @@ import { Testing } from 'cdk8s';
 import { validateLikeApp } from './support/synth';
 import { DASHBOARD_TAG, DashboardJson, expandVariables, panelQueries, proxyDashboards } from '../dashboards';
 import { MAX_DASHBOARD_BYTES } from '../lib/grafana/grafana-server';
-import { RULE, SCRAPE_JOB } from '../lib/metric-contract';
+import { RULE, SCRAPE_JOB } from '../core/metric-contract';
 import { MetricsStack } from '../lib/metrics-stack';
-import { VendorCatalog } from '../lib/vendor';
+import { VendorCatalog } from '../core/vendor';
 import { metricNames, promqlErrors } from './support/promql';
 import { KubeObject, expectValidObjects } from './support/schemas';
 

@@ -7,7 +7,7 @@ import * as YAML from 'yaml';
 import { buildDefaultApp } from '../main';
 import { Chart } from 'cdk8s';
 import { MeshTelemetry, MetricsStack, VendorCrawler } from '../lib';
-import { VendorCatalog } from '../lib/vendor';
+import { VendorCatalog } from '../core/vendor';
 import { CDK8S_SCRATCH_OUTPUT, outputTarget, synthesizeInto } from '../bin/synthesize';
 import { injectedPodTargets, plainPodTargets } from './support/pod-discovery';
 import { discoveredTargets, materializeConfig, promtool } from './support/prometheus-config';

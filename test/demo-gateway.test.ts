@@ -2,7 +2,7 @@ import { createHash } from 'crypto';
 import * as YAML from 'yaml';
 import { DEMO_SECRETS_ANNOTATION, DemoGateway, DemoGatewayProps } from '../lib/demo-gateway';
 import { MetricsStack } from '../lib/metrics-stack';
-import { VendorCatalog } from '../lib/vendor';
+import { VendorCatalog } from '../core/vendor';
 import { podTemplates, podViolations } from './support/pod-security';
 import { KubeObject, expectValidObjects } from './support/schemas';
 import { findObject, synthChart } from './support/synth';

@@ -1,5 +1,5 @@
 import { MeshTelemetry, MeshTelemetryProps } from '../lib/mesh-telemetry';
-import { VendorCatalog } from '../lib/vendor';
+import { VendorCatalog } from '../core/vendor';
 import { CrawlerFlow, contractView } from './support/crawler-flows';
 import { site, tlsSite, viaGateway } from './support/fleet';
 import { IstioProfile, Observation, SidecarModel } from './support/istio-sidecar';

@@ -6,13 +6,13 @@ import * as YAML from 'yaml';
 import { promtool } from './support/prometheus-config';
 
 /**
- * The vendor label is named in one place (LABEL.vendor in lib/metric-contract.ts): a copy of the sources with that one
+ * The vendor label is named in one place (LABEL.vendor in core/metric-contract.ts): a copy of the sources with that one
  * line changed must give rules, alerts, the scrape config, Alertmanager's grouping and the dashboards under the new
  * name, with the old one nowhere.
  */
 
 const ROOT = path.join(__dirname, '..');
-const SOURCES = ['lib', 'dashboards', 'imports', 'crawler', 'gateway'];
+const SOURCES = ['core', 'lib', 'dashboards', 'imports', 'crawler', 'gateway'];
 
 const SCRIPT = `
 const { Chart, Testing } = require('cdk8s');
@@ -36,7 +36,7 @@ function render(rename?: string): { rules: string; config: string; alertmanager:
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
   for (const f of ['package.json', 'tsconfig.json']) fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
   if (rename) {
-    const file = path.join(dir, 'lib', 'metric-contract.ts');
+    const file = path.join(dir, 'core', 'metric-contract.ts');
     const text = fs.readFileSync(file, 'utf8');
     const edited = text.replace("  vendor: 'proxy_vendor',", `  vendor: '${rename}',`);
     expect(edited).not.toBe(text);

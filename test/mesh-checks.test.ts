@@ -1,5 +1,5 @@
 import { MeshTelemetry } from '../lib/mesh-telemetry';
-import { VendorCatalog } from '../lib/vendor';
+import { VendorCatalog } from '../core/vendor';
 import { checkConfigDump, meshExpectations } from '../bin/mesh-checks';
 import { configDump } from './support/envoy-config-dump';
 import { synthChart } from './support/synth';

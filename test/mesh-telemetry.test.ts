@@ -1,5 +1,5 @@
 import { MeshTelemetry } from '../lib/mesh-telemetry';
-import { VendorCatalog } from '../lib/vendor';
+import { VendorCatalog } from '../core/vendor';
 import { expectValidObjects } from './support/schemas';
 import { findObject, synthChart } from './support/synth';
 

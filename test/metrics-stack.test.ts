@@ -2,7 +2,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { Size } from 'cdk8s';
 import * as YAML from 'yaml';
 import { MetricsStack, MetricsStackProps } from '../lib/metrics-stack';
-import { VendorCatalog } from '../lib/vendor';
+import { VendorCatalog } from '../core/vendor';
 import { injectedPodTargets } from './support/pod-discovery';
 import { discoveredTargets, materializeConfig, promtool } from './support/prometheus-config';
 import { KubeObject, expectValidObjects } from './support/schemas';

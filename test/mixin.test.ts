@@ -5,7 +5,7 @@ import * as YAML from 'yaml';
 import type * as Cli from '../bin/proxy-telemetry';
 import { DEMO_VENDORS } from '../main';
 import { MetricsStack } from '../lib/metrics-stack';
-import { VendorCatalog } from '../lib/vendor';
+import { VendorCatalog } from '../core/vendor';
 import { promtool } from './support/prometheus-config';
 import { findObject, synthChart } from './support/synth';
 

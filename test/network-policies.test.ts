@@ -1,7 +1,7 @@
 import * as YAML from 'yaml';
 import { MeshTelemetry, MeshTelemetryProps } from '../lib/mesh-telemetry';
 import { MetricsStackProps } from '../lib/metrics-stack';
-import { VendorCatalog } from '../lib/vendor';
+import { VendorCatalog } from '../core/vendor';
 import { connectionAllowed, ip, pod } from './support/netpol-eval';
 import { injectedPodTargets } from './support/pod-discovery';
 import { discoveredTargets, materializeConfig, promtool } from './support/prometheus-config';

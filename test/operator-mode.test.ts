@@ -1,6 +1,6 @@
 import * as YAML from 'yaml';
 import { MetricsStack, MetricsStackProps } from '../lib/metrics-stack';
-import { VendorCatalog } from '../lib/vendor';
+import { VendorCatalog } from '../core/vendor';
 import { operatorPrometheusConfig } from './support/operator-scrape-config';
 import { injectedPodTargets } from './support/pod-discovery';
 import { discoveredTargets, materializeConfig, promtool } from './support/prometheus-config';

@@ -1,8 +1,8 @@
 import * as YAML from 'yaml';
 import { MetricsStackProps } from '../lib/metrics-stack';
-import { CONTRACT_RULES_REGEX, RULE } from '../lib/metric-contract';
+import { CONTRACT_RULES_REGEX, RULE } from '../core/metric-contract';
 import { RemoteWriteOptions } from '../lib/prometheus/remote-write';
-import { VendorCatalog } from '../lib/vendor';
+import { VendorCatalog } from '../core/vendor';
 import { materializeConfig, promtool } from './support/prometheus-config';
 import { KubeObject, expectValidObjects } from './support/schemas';
 import { findObject, synthMetricsStack } from './support/synth';

@@ -1,8 +1,8 @@
 import * as YAML from 'yaml';
 import { MetricsStack, MetricsStackProps } from '../lib/metrics-stack';
-import { INTERMEDIATE, RULE, shardPartial } from '../lib/metric-contract';
+import { INTERMEDIATE, RULE, shardPartial } from '../core/metric-contract';
 import { RULE_PLACEMENT, placeRuleGroups } from '../lib/prometheus/sharding';
-import { VendorCatalog } from '../lib/vendor';
+import { VendorCatalog } from '../core/vendor';
 import { hashmod } from './support/hashmod';
 import { injectedPodTargets } from './support/pod-discovery';
 import { discoveredTargets, materializeConfig, promtool } from './support/prometheus-config';

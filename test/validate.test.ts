@@ -2,7 +2,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as YAML from 'yaml';
-import { RULE } from '../lib/metric-contract';
+import { RULE } from '../core/metric-contract';
 import type { ValidationResult } from '../bin/validate';
 import { parseHostPort } from './support/crawler-flows';
 import { FLEET_NAMESPACE, TCP_GATEWAY, fleetPods, fleetVendors } from './support/fleet';

@@ -1,6 +1,6 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Size } from 'cdk8s';
-import { VendorCatalog } from '../lib/vendor';
+import { VendorCatalog } from '../core/vendor';
 import { PUBLIC_TEST_TARGETS, VendorCrawler, VendorCrawlerProps } from '../lib/vendor-crawler';
 import { KubeObject, expectValidObjects } from './support/schemas';
 import { findObject, synthChart } from './support/synth';

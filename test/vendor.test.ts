@@ -1,4 +1,4 @@
-import { VendorCatalog } from '../lib/vendor';
+import { VendorCatalog } from '../core/vendor';
 
 describe('VendorCatalog', () => {
   test('resolves defaults, endpoints and shares', () => {

@@ -1,10 +1,10 @@
 import { Testing } from 'cdk8s';
 import * as YAML from 'yaml';
 import { MeshTelemetry } from '../../lib/mesh-telemetry';
-import { DESTINATION_SCRAPE_JOB, SCRAPE_JOB } from '../../lib/metric-contract';
+import { DESTINATION_SCRAPE_JOB, SCRAPE_JOB } from '../../core/metric-contract';
 import { MetricsStack } from '../../lib/metrics-stack';
 import { DestinationOptions } from '../../lib/prometheus/destinations';
-import { VendorCatalog } from '../../lib/vendor';
+import { VendorCatalog } from '../../core/vendor';
 import { ContractIntent, contractView } from '../../test/support/crawler-flows';
 import { SidecarModel } from '../../test/support/istio-sidecar';
 import { MetricRelabel, RatedSeries, applyMetricRelabel, broadPod, exposedSeries, realisticPod } from '../../test/support/realistic-sidecar';

@@ -1,4 +1,4 @@
-import { COST_RULE_INTERVAL_SECONDS, RECORDING_EXPR, RULE } from '../../lib/metric-contract';
+import { COST_RULE_INTERVAL_SECONDS, RECORDING_EXPR, RULE } from '../../core/metric-contract';
 
 /**
  * The same question as a dashboard panel, asked of raw series: every recording rule name in the panel's

@@ -1,7 +1,7 @@
 import * as kplus from 'cdk8s-plus-27';
 import { NetworkPeer, PolicyPort, checkPort } from '../network/peers';
-import { LABEL } from '../metric-contract';
-import { PropertyError, checkDnsName, checkNonEmpty, checkUnique, parseDuration, urlPort } from '../validation';
+import { LABEL } from '../../core/metric-contract';
+import { PropertyError, checkDnsName, checkNonEmpty, checkUnique, parseDuration, urlPort } from '../../core/validation';
 
 /** A webhook receiver: alerts are POSTed as JSON. */
 export interface WebhookReceiverOptions {

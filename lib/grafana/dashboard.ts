@@ -1,4 +1,4 @@
-import { PropertyError } from '../validation';
+import { PropertyError } from '../../core/validation';
 
 /** kubectl's last-applied annotation holds the whole object; above this, client-side apply fails. */
 export const MAX_DASHBOARD_BYTES = 256 * 1024;

@@ -4,7 +4,7 @@ import {
   EnvoyFilterSpecConfigPatchesMatchContext as Context,
   EnvoyFilterSpecConfigPatchesPatchOperation as Operation,
 } from '../../imports/networking.istio.io';
-import { VendorEndpoint } from '../vendor';
+import { VendorEndpoint } from '../../core/vendor';
 
 /** Name Istio gives the listener that takes every outbound connection first (istio/istio `pilot/pkg/model/listener.go`). */
 export const VIRTUAL_OUTBOUND_LISTENER = 'virtualOutbound';

@@ -4,7 +4,7 @@ import {
   TelemetrySpecMetricsOverridesMatchMode as Mode,
   TelemetrySpecMetricsOverridesTagOverridesOperation as Operation,
 } from '../../imports/telemetry.istio.io';
-import { CONTRACT_TAGS, ISTIO_STANDARD_TAGS, LABEL } from '../metric-contract';
+import { CONTRACT_TAGS, ISTIO_STANDARD_TAGS, LABEL } from '../../core/metric-contract';
 
 /** Which Istio tags crawler sidecars put on their metrics. */
 export type MetricTags = 'minimal' | 'standard';

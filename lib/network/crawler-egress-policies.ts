@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
-import { VENDOR_POD_LABEL } from '../metric-contract';
-import { Vendor } from '../vendor';
+import { VENDOR_POD_LABEL } from '../../core/metric-contract';
+import { Vendor } from '../../core/vendor';
 import { DNS_PORTS, NetworkPeer, toPolicyPeer, toPolicyPorts } from './peers';
 
 /** Port of istiod that sidecars fetch their configuration (xDS) and certificates from. */

@@ -1,6 +1,6 @@
 import { isIP } from 'net';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
-import { PropertyError } from '../validation';
+import { PropertyError } from '../../core/validation';
 
 /**
  * A source or destination of traffic in a NetworkPolicy rule: pods and/or namespaces chosen by labels,

@@ -4,7 +4,7 @@ import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
 import * as YAML from 'yaml';
 import { PodMonitor, PrometheusRule, PrometheusRuleSpecGroups, PrometheusRuleSpecGroupsRulesExpr } from '../../imports/monitoring.coreos.com';
 import { DashboardModel, renderDashboard } from '../grafana/dashboard';
-import { PropertyError } from '../validation';
+import { PropertyError } from '../../core/validation';
 import { RuleGroup, isAlertingRule } from '../prometheus/rule-group';
 import { podMonitorSpecFromScrapeJob } from './pod-monitor';
 

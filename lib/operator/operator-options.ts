@@ -1,4 +1,4 @@
-import { checkDnsLabel, checkLabelKey, checkLabelValue, checkLabels } from '../validation';
+import { checkDnsLabel, checkLabelKey, checkLabelValue, checkLabels } from '../../core/validation';
 
 /** Settings of mode 'prometheus-operator': how your Prometheus and Grafana find the emitted objects. */
 export interface OperatorOptions {

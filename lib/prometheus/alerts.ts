@@ -1,6 +1,6 @@
-import { ALERT_EXPR, LABEL } from '../metric-contract';
-import { VendorCatalog } from '../vendor';
-import { PropertyError, checkNumber, parseDuration } from '../validation';
+import { ALERT_EXPR, LABEL } from '../../core/metric-contract';
+import { VendorCatalog } from '../../core/vendor';
+import { PropertyError, checkNumber, parseDuration } from '../../core/validation';
 import { CrawlerJobs } from './recording-rules';
 import { AlertingRule, RuleGroup } from './rule-group';
 

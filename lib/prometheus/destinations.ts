@@ -1,7 +1,7 @@
-import { DestinationGuard, NOT_MEASURED_DESTINATION } from '../metric-contract';
+import { DestinationGuard, NOT_MEASURED_DESTINATION } from '../../core/metric-contract';
 import { countryCodeSecondLevelSuffixes } from '../internal/public-suffixes';
-import { VendorCatalog } from '../vendor';
-import { PropertyError, checkDnsName, checkNumber } from '../validation';
+import { VendorCatalog } from '../../core/vendor';
+import { PropertyError, checkDnsName, checkNumber } from '../../core/validation';
 
 /** How the per-destination recording rules bound the number of distinct destinations. */
 export interface DestinationOptions {

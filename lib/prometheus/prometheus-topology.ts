@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { INTERMEDIATE, SHARDS_JOB, SHARD_LABEL } from '../metric-contract';
+import { INTERMEDIATE, SHARDS_JOB, SHARD_LABEL } from '../../core/metric-contract';
 import { PROMETHEUS_PORT, PrometheusServer, PrometheusServerProps } from './prometheus-server';
 import {
   DROP_SHARD_PARTIALS, DROP_SHARD_SERIES, GLOBAL_QUEUE_NAME, RECEIVER_PATH, RemoteWriteOptions,

@@ -1,5 +1,5 @@
-import { ALL_PODS, COST_RULE_INTERVAL_SECONDS, DestinationGuard, INTERMEDIATE, LABEL, RECORDING_EXPR, RULE, RULE_GROUPS, UNBOUNDED_DESTINATIONS, destinationRuleExprs } from '../metric-contract';
-import { VendorCatalog } from '../vendor';
+import { ALL_PODS, COST_RULE_INTERVAL_SECONDS, DestinationGuard, INTERMEDIATE, LABEL, RECORDING_EXPR, RULE, RULE_GROUPS, UNBOUNDED_DESTINATIONS, destinationRuleExprs } from '../../core/metric-contract';
+import { VendorCatalog } from '../../core/vendor';
 import { RecordingRule, RuleGroup } from './rule-group';
 
 /** The `job` label values of the two crawler scrape jobs. */

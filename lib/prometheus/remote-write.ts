@@ -1,5 +1,5 @@
-import { CONTRACT_RULES_REGEX, SHARD_LABEL } from '../metric-contract';
-import { PropertyError, checkDnsName, checkHttpUrl, checkNumber, parseDuration } from '../validation';
+import { CONTRACT_RULES_REGEX, SHARD_LABEL } from '../../core/metric-contract';
+import { PropertyError, checkDnsName, checkHttpUrl, checkNumber, parseDuration } from '../../core/validation';
 
 /** Basic auth for a remote-write endpoint; the password comes from a Secret mounted as a file. */
 export interface RemoteWriteBasicAuth {

@@ -1,4 +1,4 @@
-import { SCALE_OUT_ALERT_EXPR } from '../metric-contract';
+import { SCALE_OUT_ALERT_EXPR } from '../../core/metric-contract';
 import { AlertingRule, RuleGroup } from './rule-group';
 
 export const SCALE_OUT_ALERT_GROUP = 'proxy-telemetry.scale-out';

@@ -1,5 +1,5 @@
-import { PropertyError, checkDnsLabel, checkLabels } from '../validation';
-import { DESTINATION_SCRAPE_JOB, DESTINATION_SERIES, LABEL, PER_POD_SOURCE_TAGS, SCRAPED_SERIES, SCRAPE_JOB, TOTAL_SERIES, VENDOR_POD_LABEL } from '../metric-contract';
+import { PropertyError, checkDnsLabel, checkLabels } from '../../core/validation';
+import { DESTINATION_SCRAPE_JOB, DESTINATION_SERIES, LABEL, PER_POD_SOURCE_TAGS, SCRAPED_SERIES, SCRAPE_JOB, TOTAL_SERIES, VENDOR_POD_LABEL } from '../../core/metric-contract';
 
 /** Options of the crawler sidecar scrape job. */
 export interface CrawlerScrapeOptions {

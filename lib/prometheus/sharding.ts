@@ -1,4 +1,4 @@
-import { INTERMEDIATE, RULE, SHARDED_EXPR, shardPartial } from '../metric-contract';
+import { INTERMEDIATE, RULE, SHARDED_EXPR, shardPartial } from '../../core/metric-contract';
 import { RecordingRule, Rule, RuleGroup, isAlertingRule } from './rule-group';
 
 /** One of `count` Prometheus servers that split the crawler targets between them. */

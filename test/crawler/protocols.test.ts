@@ -93,8 +93,13 @@ describe('crawler protocols (bundled, direct)', () => {
       ['--experimental-permission', '--allow-fs-read=*'],
     );
     // Generous: the permission model slows start-up, and the suite runs Prometheus processes beside it.
+    // The server counts a response when it has written it, the crawler when it has read it: wait on the crawler's count.
     await waitUntil(() => h2.completed >= 5, 30_000, 'five responses');
-    const metrics = await scrapeMetrics(metricsPort);
+    let metrics = await scrapeMetrics(metricsPort);
+    for (let polls = 0; metricValue(metrics, 'crawler_requests_total', { protocol: 'h2', code: '200' }) < 5 && polls < 1500; polls++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      metrics = await scrapeMetrics(metricsPort);
+    }
     run.child.kill('SIGTERM');
     expect(await run.waitForExit()).toEqual({ code: 0, signal: null });
     expect(metricValue(metrics, 'crawler_requests_total', { protocol: 'h2', code: '200' })).toBeGreaterThanOrEqual(5);

@@ -1,4 +1,4 @@
-import { VendorCatalog, VendorProps } from '../../lib/vendor';
+import { VendorCatalog, VendorProps } from '../../core/vendor';
 import { CrawlerFlow, DirectHttp, DirectTls, ViaGateway } from './crawler-flows';
 import { FleetPod } from './simulated-stack';
 

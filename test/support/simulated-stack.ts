@@ -3,7 +3,7 @@ import { Testing } from 'cdk8s';
 import { MeshTelemetry, MeshTelemetryProps } from '../../lib/mesh-telemetry';
 import { MetricsStack, MetricsStackMode } from '../../lib/metrics-stack';
 import { RuleGroup } from '../../lib/prometheus/rule-group';
-import { VendorCatalog } from '../../lib/vendor';
+import { VendorCatalog } from '../../core/vendor';
 import { VendorCrawler } from '../../lib/vendor-crawler';
 import { operatorPrometheusConfig } from './operator-scrape-config';
 import { injectedPodTargets } from './pod-discovery';

@@ -1,0 +1,61 @@
+import * as fs from 'fs';
+import * as path from 'path';
+
+/**
+ * The folders say the architecture: `core/` (the metric contract, the vendor model, validation) imports nothing of
+ * ours; `dashboards/` builds on the core only; `lib/` (constructs) on both; `bin/` (app and CLI) and `main.ts` on everything. No
+ * import goes back up that line.
+ */
+
+const ROOT = path.join(__dirname, '..');
+const FOLDERS = ['core', 'dashboards', 'lib', 'bin', 'crawler', 'gateway', 'imports'];
+
+/** Which top-level folders each folder's TypeScript imports (relative imports and requires). */
+function folderImports(): Record<string, string[]> {
+  const edges: Record<string, Set<string>> = {};
+  const walk = (dir: string): void => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name !== 'node_modules') walk(p);
+        continue;
+      }
+      if (!p.endsWith('.ts')) continue;
+      const from = path.relative(ROOT, p).split(path.sep)[0];
+      for (const m of fs.readFileSync(p, 'utf8').matchAll(/(?:from|require\()\s*['"](\.[^'"]+)['"]/g)) {
+        const to = path.relative(ROOT, path.resolve(path.dirname(p), m[1])).split(path.sep)[0];
+        if (to !== from) (edges[from] ??= new Set()).add(to);
+      }
+    }
+  };
+  for (const f of FOLDERS) walk(path.join(ROOT, f));
+  return Object.fromEntries(Object.entries(edges).map(([k, v]) => [k, [...v].sort()]).sort());
+}
+
+test('top-level folders import along core → dashboards → lib → bin only; the core imports nothing of ours', () => {
+  expect(folderImports()).toEqual({
+    bin: ['core', 'crawler', 'gateway', 'lib', 'main'],
+    dashboards: ['core'],
+    gateway: ['crawler'],
+    lib: ['core', 'crawler', 'dashboards', 'gateway', 'imports'],
+  });
+});
+
+test('no import cycle between top-level folders', () => {
+  const edges = folderImports();
+  const visiting = new Set<string>();
+  const done = new Set<string>();
+  const cycle = (node: string, trail: string[]): string[] | undefined => {
+    if (visiting.has(node)) return [...trail, node];
+    if (done.has(node)) return undefined;
+    visiting.add(node);
+    for (const next of edges[node] ?? []) {
+      const found = cycle(next, [...trail, node]);
+      if (found) return found;
+    }
+    visiting.delete(node);
+    done.add(node);
+    return undefined;
+  };
+  for (const node of Object.keys(edges)) expect(cycle(node, [])).toBeUndefined();
+});
