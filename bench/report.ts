@@ -51,9 +51,9 @@ if (largest) {
 
 const timed = scales.filter(s => s.panels.length > 0);
 if (timed.length) {
-  console.log(`Panel queries over the dashboards' default range (${timed[0].rangeHours} h, step ${timed[0].stepSeconds} s; ⓘ instant), median ms (slowest of the runs):\n`);
-  console.log(`| dashboard / panel (refId) | ${timed.map(s => `@${fmt(s.pods)}`).join(' | ')} | largest ÷ smallest |`);
-  console.log(`| --- | ${timed.map(() => '---').join(' | ')} | --- |`);
+  console.log(`Panel queries over the dashboards' default range (${timed[0].rangeHours} h; step: the panel's own, ⓘ instant), median ms (slowest of the runs):\n`);
+  console.log(`| dashboard / panel (refId) | step | ${timed.map(s => `@${fmt(s.pods)}`).join(' | ')} | largest ÷ smallest |`);
+  console.log(`| --- | --- | ${timed.map(() => '---').join(' | ')} | --- |`);
   timed[0].panels.forEach((p: any, i: number) => {
     const name = `${p.dashboard.replace('proxy-', '')} / ${p.panel} (${p.refId})${p.instant ? ' ⓘ' : ''}`;
     const cells = timed.map(s => {
@@ -62,7 +62,7 @@ if (timed.length) {
     });
     const first = timed[0].panels[i].rules.medianMs;
     const last = timed[timed.length - 1].panels[i].rules.medianMs;
-    console.log(`| ${name} | ${cells.join(' | ')} | ${ratio(last, first)} |`);
+    console.log(`| ${name} | ${p.instant ? 'ⓘ' : `${p.stepSeconds} s`} | ${cells.join(' | ')} | ${ratio(last, first)} |`);
   });
   console.log('\n| pods | median of panel medians | slowest panel median | panels over 200 ms | slowest panel, largest ÷ smallest scale |');
   console.log('| --- | --- | --- | --- | --- |');

@@ -3,7 +3,7 @@ export * from './mesh-telemetry';
 export * from './vendor-crawler';
 export * from './demo-gateway';
 export * from './metrics-stack';
-export type { RuleGroup, Rule, RecordingRule, AlertingRule } from './prometheus/rule-group';
+export type { RuleGroup, Rule, RecordingRule, AlertingRule } from '../core/rules';
 export type { DestinationOptions } from './prometheus/destinations';
 export type { NetworkPeer } from './network/peers';
 export type { NetworkPolicyOptions, CrawlerEgressOptions } from './network/network-policy-options';

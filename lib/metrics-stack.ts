@@ -16,13 +16,11 @@ import { PROMETHEUS_PORT, PrometheusServer } from './prometheus/prometheus-serve
 import { createPrometheusServers } from './prometheus/prometheus-topology';
 import { AlertOptions, alertGroups, resolveAlertOptions } from './prometheus/alerts';
 import { DestinationOptions, resolveDestinationGuard } from './prometheus/destinations';
-import { recordingRuleGroups } from './prometheus/recording-rules';
 import { SIDECAR_METRICS_PORT } from './prometheus/scrape-config';
 import { RemoteWriteOptions, checkRemoteWrite } from './prometheus/remote-write';
-import { RuleGroup, isAlertingRule } from './prometheus/rule-group';
+import { RuleGroup, contractRules, isAlertingRule, placeRules, ruleGroups } from '../core/rules';
 import { scaleOutAlertGroup } from './prometheus/scale-out-alerts';
 import { CrawlerScrapeOptions, PodScrape, crawlerScrapeJobs, podScrapeJob, resolvePodScrapes } from './prometheus/scrape-config';
-import { placeRuleGroups } from './prometheus/sharding';
 import { DEMO_GATEWAY_JOB, DESTINATION_SCRAPE_JOB, DestinationGuard, SCRAPE_JOB } from '../core/metric-contract';
 import { VendorCatalog } from '../core/vendor';
 import {
@@ -412,7 +410,7 @@ export class MetricsStack extends Construct {
         labels,
       });
       // An explicit interval: the dashboards' range totals multiply rule samples by it, whatever your global setting.
-      for (const group of this.contractGroups(alerts, evaluationMs)) this.addRuleGroup({ ...group, interval: group.interval ?? evaluationInterval });
+      for (const group of [...ruleGroups(this.contractRules(evaluationMs)), ...this.contractAlerts(alerts)]) this.addRuleGroup({ ...group, interval: group.interval ?? evaluationInterval });
       [this.dashboardSettings, this.dashboards] = this.provisionDashboards(v, props.dashboards, evaluationMs, OPERATOR_DATASOURCE_UID);
       return;
     }
@@ -443,14 +441,15 @@ export class MetricsStack extends Construct {
     });
     this._prometheus = servers.main;
     this._shards = servers.shards;
-    const contract = this.contractGroups(alerts, evaluationMs);
+    const rules = this.contractRules(evaluationMs);
+    const alerting = this.contractAlerts(alerts);
     if (this._shards.length > 0) {
-      // Where each rule runs: see RULE_PLACEMENT in prometheus/sharding.ts.
-      const placed = placeRuleGroups(contract);
+      // Where each rule runs: its own placement (core/rules.ts); alerts run on the global Prometheus.
+      const placed = placeRules(rules);
       for (const group of placed.shard) this.addRuleGroup(group, { onShards: true });
-      for (const group of placed.global) this.addRuleGroup(group);
+      for (const group of [...placed.global, ...alerting]) this.addRuleGroup(group);
     } else {
-      for (const group of contract) this.addRuleGroup(group);
+      for (const group of [...ruleGroups(rules), ...alerting]) this.addRuleGroup(group);
     }
     const scaleOut = scaleOutAlertGroup({ sharded: this._shards.length > 0, remoteWrite: remoteWrite.length > 0, runbookUrl: alerts.runbookUrl });
     if (scaleOut) this.addRuleGroup(scaleOut);
@@ -597,11 +596,15 @@ export class MetricsStack extends Construct {
     return found;
   }
 
-  private contractGroups(alerts: ReturnType<typeof resolveAlertOptions>, evaluationMs: number): RuleGroup[] {
-    const jobs = { totals: this.scrapeJob, destinations: this.destinationScrapeJob };
-    return [
-      ...recordingRuleGroups(this.vendors, jobs, this.destinations, Math.max(1, Math.round(evaluationMs / 1000))),
-      ...alertGroups(this.vendors, jobs, { totals: this.sampleLimit, destinations: this.destinationSampleLimit }, alerts),
-    ];
+  private get crawlerJobs() {
+    return { totals: this.scrapeJob, destinations: this.destinationScrapeJob };
+  }
+
+  private contractRules(evaluationMs: number) {
+    return contractRules({ vendors: this.vendors, jobs: this.crawlerJobs, destinations: this.destinations, ruleIntervalSeconds: Math.max(1, Math.round(evaluationMs / 1000)) });
+  }
+
+  private contractAlerts(alerts: ReturnType<typeof resolveAlertOptions>): RuleGroup[] {
+    return alertGroups(this.vendors, this.crawlerJobs, { totals: this.sampleLimit, destinations: this.destinationSampleLimit }, alerts);
   }
 }

@@ -1,7 +1,7 @@
 import * as YAML from 'yaml';
 import { MetricsStack, MetricsStackProps } from '../lib/metrics-stack';
 import { INTERMEDIATE, RULE, shardPartial } from '../core/metric-contract';
-import { RULE_PLACEMENT, placeRuleGroups } from '../lib/prometheus/sharding';
+import { contractRules, placeRules } from '../core/rules';
 import { VendorCatalog } from '../core/vendor';
 import { hashmod } from './support/hashmod';
 import { injectedPodTargets } from './support/pod-discovery';
@@ -119,10 +119,10 @@ describe('MetricsStack with prometheus.shards', () => {
     const global = rulesOf(metrics);
     const recorded = (rules: any[]) => rules.filter(r => r.record).map(r => r.record);
 
-    // THEN every contract rule has a placement, and each is recorded where its placement says
-    expect(Object.values(RULE).filter(name => RULE_PLACEMENT[name] === undefined)).toEqual([]);
-    for (const [rule, placement] of Object.entries(RULE_PLACEMENT)) {
-      if (rule === RULE.pricePer1kRequests || rule === RULE.monthlyTrafficBudgetBytes || rule === RULE.pricePerGiB || rule === RULE.monthlyBudget) continue; // only for vendors that set them
+    // THEN every contract rule is a record with a placement, and is recorded where its placement says
+    const records = contractRules({ vendors: metrics.vendors, jobs: { totals: 'crawler-sidecars', destinations: 'crawler-destinations' } });
+    expect(Object.values(RULE).filter(name => !records.some(r => r.record === name))).toEqual([RULE.monthlyTrafficBudgetBytes]); // no vendor sets it
+    for (const { record: rule, placement } of records) {
       expect({ rule, onShard: recorded(shard).includes(placement === 'partial' ? shardPartial(rule) : rule) }).toEqual({ rule, onShard: placement !== 'global' });
       expect({ rule, global: recorded(global).includes(rule) }).toEqual({ rule, global: placement !== 'shard' });
     }
@@ -162,9 +162,9 @@ describe('MetricsStack with prometheus.shards', () => {
     expect(sent).toContain(RULE.podRequests);
   });
 
-  test('placeRuleGroups refuses a rule it cannot place and a partial rule that is not one sum', () => {
-    expect(() => placeRuleGroups([{ name: 'g', rules: [{ record: 'proxy_vendor:new_rule:rate5m', expr: 'vector(1)' }] }])).toThrow('has no shard placement');
-    expect(() => placeRuleGroups([{ name: 'g', rules: [{ record: RULE.requests, expr: 'sum by (proxy_vendor) (a) / sum by (proxy_vendor) (b)' }] }])).toThrow('must be a single \'sum by (...) (...)\'');
+  test('placeRules refuses a rule in an unknown group and a partial rule that is not one sum', () => {
+    expect(() => placeRules([{ record: 'proxy_vendor:new_rule:rate5m', expr: 'vector(1)', group: 'elsewhere', placement: 'global' }])).toThrow("group 'elsewhere', which is not one of proxy-telemetry.rules");
+    expect(() => placeRules([{ record: RULE.requests, expr: 'sum by (proxy_vendor) (a) / sum by (proxy_vendor) (b)', group: 'proxy-telemetry.rules', placement: 'partial' }])).toThrow('must be a single \'sum by (...) (...)\'');
   });
 
   test('user rule groups go to the global Prometheus, or with onShards to every shard, whose outputs are sent to the global one', () => {

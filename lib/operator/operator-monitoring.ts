@@ -5,7 +5,7 @@ import * as YAML from 'yaml';
 import { PodMonitor, PrometheusRule, PrometheusRuleSpecGroups, PrometheusRuleSpecGroupsRulesExpr } from '../../imports/monitoring.coreos.com';
 import { DashboardModel, renderDashboard } from '../grafana/dashboard';
 import { PropertyError } from '../../core/validation';
-import { RuleGroup, isAlertingRule } from '../prometheus/rule-group';
+import { RuleGroup, isAlertingRule } from '../../core/rules';
 import { podMonitorSpecFromScrapeJob } from './pod-monitor';
 
 /**

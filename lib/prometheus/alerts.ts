@@ -1,8 +1,7 @@
 import { ALERT_EXPR, LABEL } from '../../core/metric-contract';
 import { VendorCatalog } from '../../core/vendor';
 import { PropertyError, checkNumber, parseDuration } from '../../core/validation';
-import { CrawlerJobs } from './recording-rules';
-import { AlertingRule, RuleGroup } from './rule-group';
+import { AlertingRule, CrawlerJobs, RuleGroup } from '../../core/rules';
 
 /** Alert thresholds; every field has a default. */
 export interface AlertOptions {

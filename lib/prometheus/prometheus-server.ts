@@ -7,7 +7,7 @@ import * as YAML from 'yaml';
 import { addRuntimeDefaultSeccomp, restrictedContainerSecurity } from '../internal/hardening';
 import { DiscoveryRbac } from './discovery-rbac';
 import { REMOTE_WRITE_SECRETS_DIR } from './remote-write';
-import { RuleGroup } from './rule-group';
+import { RuleGroup } from '../../core/rules';
 import { CrawlerScrapeOptions, PodScrape, crawlerScrapeJobs, podScrapeJob, selfScrapeJob } from './scrape-config';
 import { ShardSpec, shardRelabelConfigs } from './sharding';
 

@@ -5,7 +5,7 @@ import {
   DROP_SHARD_PARTIALS, DROP_SHARD_SERIES, GLOBAL_QUEUE_NAME, RECEIVER_PATH, RemoteWriteOptions,
   contractWriteRelabelConfigs, remoteWriteSecretNames, renderRemoteWrite, shardToGlobalWriteRelabelConfigs,
 } from './remote-write';
-import { isAlertingRule } from './rule-group';
+import { isAlertingRule } from '../../core/rules';
 import { PodScrape } from './scrape-config';
 
 /** What every Prometheus server of the stack shares. */

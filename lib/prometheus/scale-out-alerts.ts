@@ -1,5 +1,5 @@
 import { SCALE_OUT_ALERT_EXPR } from '../../core/metric-contract';
-import { AlertingRule, RuleGroup } from './rule-group';
+import { AlertingRule, RuleGroup } from '../../core/rules';
 
 export const SCALE_OUT_ALERT_GROUP = 'proxy-telemetry.scale-out';
 

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as YAML from 'yaml';
-import { RecordingRule, RuleGroup } from '../../lib/prometheus/rule-group';
+import { RecordingRule, RuleGroup } from '../../core/rules';
 
 /** Prefix of the baseline's recorded names once renamed, so that both rule sets run side by side in one Prometheus. */
 export const BASELINE_PREFIX = 'flat_';

@@ -2,7 +2,7 @@ import * as YAML from 'yaml';
 import { Testing } from 'cdk8s';
 import { MeshTelemetry, MeshTelemetryProps } from '../../lib/mesh-telemetry';
 import { MetricsStack, MetricsStackMode } from '../../lib/metrics-stack';
-import { RuleGroup } from '../../lib/prometheus/rule-group';
+import { RuleGroup } from '../../core/rules';
 import { VendorCatalog } from '../../core/vendor';
 import { VendorCrawler } from '../../lib/vendor-crawler';
 import { operatorPrometheusConfig } from './operator-scrape-config';
