@@ -14,12 +14,11 @@ import { OperatorOptions, resolveOperatorOptions } from './operator/operator-opt
 import { operatorJobLabel } from './operator/pod-monitor';
 import { PROMETHEUS_PORT, PrometheusServer } from './prometheus/prometheus-server';
 import { createPrometheusServers } from './prometheus/prometheus-topology';
-import { AlertOptions, alertGroups, resolveAlertOptions } from './prometheus/alerts';
+import { AlertOptions, alertGroups, resolveAlertOptions, scaleOutAlertGroup } from '../core/alerts';
 import { DestinationOptions, resolveDestinationGuard } from './prometheus/destinations';
 import { SIDECAR_METRICS_PORT } from './prometheus/scrape-config';
 import { RemoteWriteOptions, checkRemoteWrite } from './prometheus/remote-write';
 import { RuleGroup, contractRules, isAlertingRule, placeRules, ruleGroups } from '../core/rules';
-import { scaleOutAlertGroup } from './prometheus/scale-out-alerts';
 import { CrawlerScrapeOptions, PodScrape, crawlerScrapeJobs, podScrapeJob, resolvePodScrapes } from './prometheus/scrape-config';
 import { DEMO_GATEWAY_JOB, DESTINATION_SCRAPE_JOB, DestinationGuard, SCRAPE_JOB } from '../core/metric-contract';
 import { VendorCatalog } from '../core/vendor';

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { Testing } from 'cdk8s';
 import * as YAML from 'yaml';
 import { MetricsStack } from '../lib/metrics-stack';
-import { DEFAULT_RUNBOOK_URL } from '../lib/prometheus/alerts';
+import { DEFAULT_RUNBOOK_URL, alertGroups, resolveAlertOptions } from '../core/alerts';
 import { VendorCatalog } from '../core/vendor';
 import { promtool } from './support/prometheus-config';
 import { PodRef, gatewayHttpSeries, httpSeries, series, tcpSeries } from './support/istio-series';
@@ -259,6 +259,18 @@ describe('alerts', () => {
     // Every runbook anchor exists in the runbook.
     const runbookText = fs.readFileSync(path.join(__dirname, '..', 'docs', 'runbook.md'), 'utf8');
     for (const c of cases) expect(runbookText).toContain(`## ${c.alert}`);
+  });
+
+  test('alerts.runbookUrl: every alert links to its heading under the given base; a URL that is not one is refused by name', () => {
+    // GIVEN / WHEN
+    const vendors = new VendorCatalog([{ name: 'vendor-a', endpoints: ['gw.vendor-a.example:8000'], inspect: 'http' }]);
+    const groups = alertGroups(vendors, { totals: 'a', destinations: 'b' }, { totals: 1, destinations: 1 }, resolveAlertOptions({ runbookUrl: 'https://wiki.example/proxy' }));
+
+    // THEN
+    const links = groups.flatMap(g => g.rules).map((r: any) => [r.alert, r.annotations.runbook_url]);
+    expect(links.length).toBeGreaterThan(5);
+    for (const [name, link] of links) expect(link).toBe(`https://wiki.example/proxy#${name.toLowerCase()}`);
+    expect(() => resolveAlertOptions({ runbookUrl: 'wiki/proxy' })).toThrow('\'alerts.runbookUrl\' ("wiki/proxy") must be an http(s) URL');
   });
 
   test.each(cases)('$alert fires at $firesAt, not one evaluation earlier', c => {

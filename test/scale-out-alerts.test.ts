@@ -4,7 +4,7 @@ import * as path from 'path';
 import { Testing } from 'cdk8s';
 import * as YAML from 'yaml';
 import { MetricsStack } from '../lib/metrics-stack';
-import { DEFAULT_RUNBOOK_URL } from '../lib/prometheus/alerts';
+import { DEFAULT_RUNBOOK_URL } from '../core/alerts';
 import { VendorCatalog } from '../core/vendor';
 import { promtool } from './support/prometheus-config';
 

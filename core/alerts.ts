@@ -1,7 +1,7 @@
-import { ALERT_EXPR, LABEL } from '../../core/metric-contract';
-import { VendorCatalog } from '../../core/vendor';
-import { PropertyError, checkNumber, parseDuration } from '../../core/validation';
-import { AlertingRule, CrawlerJobs, RuleGroup } from '../../core/rules';
+import { ALERT_EXPR, LABEL, SCALE_OUT_ALERT_EXPR } from './metric-contract';
+import { VendorCatalog } from './vendor';
+import { checkHttpUrl, checkNumber, parseDuration } from './validation';
+import { AlertingRule, CrawlerJobs, RuleGroup, isAlertingRule } from './rules';
 
 /** Alert thresholds; every field has a default. */
 export interface AlertOptions {
@@ -57,10 +57,21 @@ export function resolveAlertOptions(o: AlertOptions = {}): Required<AlertOptions
     runbookUrl: o.runbookUrl ?? DEFAULT_RUNBOOK_URL,
   };
   parseDuration('alerts.trafficStoppedFor', resolved.trafficStoppedFor);
-  if (!/^https?:\/\/\S+$/.test(resolved.runbookUrl)) {
-    throw new PropertyError('alerts.runbookUrl', resolved.runbookUrl, 'must be an http(s) URL');
-  }
+  checkHttpUrl('alerts.runbookUrl', resolved.runbookUrl);
   return resolved;
+}
+
+/** An alert in kubernetes-mixin style, without its runbook link: `withRunbooks` adds those in one pass. */
+function alert(name: string, expr: string, forDuration: string, severity: 'warning' | 'critical', summary: string, description: string): AlertingRule {
+  return { alert: name, expr, for: forDuration, labels: { severity }, annotations: { summary, description } };
+}
+
+/** Every alert links to `<runbookUrl>#<alert name in lower case>`, the runbook's heading for it. */
+export function withRunbooks(groups: readonly RuleGroup[], runbookUrl: string): RuleGroup[] {
+  return groups.map(g => ({
+    ...g,
+    rules: g.rules.map(r => (isAlertingRule(r) ? { ...r, annotations: { ...r.annotations, runbook_url: `${runbookUrl}#${r.alert.toLowerCase()}` } } : r)),
+  }));
 }
 
 const pct = (ratio: number) => `${+(ratio * 100).toFixed(2)}%`;
@@ -69,13 +80,6 @@ const pct = (ratio: number) => `${+(ratio * 100).toFixed(2)}%`;
 export function alertGroups(vendors: VendorCatalog, jobs: CrawlerJobs, limits: { totals: number; destinations: number }, options: Required<AlertOptions>): RuleGroup[] {
   const job = jobs.totals;
   const v = `{{ $labels.${LABEL.vendor} }}`;
-  const alert = (name: string, expr: string, forDuration: string, severity: 'warning' | 'critical', summary: string, description: string): AlertingRule => ({
-    alert: name,
-    expr,
-    for: forDuration,
-    labels: { severity },
-    annotations: { summary, description, runbook_url: `${options.runbookUrl}#${name.toLowerCase()}` },
-  });
 
   // Response codes exist only for traffic the sidecar parses as HTTP: direct HTTP (vendors without gateways) and
   // inspected gateways. An alert that cannot fire for a vendor is not generated for it.
@@ -84,7 +88,7 @@ export function alertGroups(vendors: VendorCatalog, jobs: CrawlerJobs, limits: {
   const gateways = vendors.vendors.filter(x => x.endpoints.length > 0).map(x => ({ vendor: x.name, hosts: x.gatewayHosts }));
   const onlyIf = (condition: boolean, rules: () => AlertingRule[]): AlertingRule[] => (condition ? rules() : []);
 
-  return [{
+  return withRunbooks([{
     name: 'proxy-telemetry.alerts',
     rules: [
       alert('CrawlerSidecarTargetsDown', ALERT_EXPR.targetsDown(job, options.targetsDownPercent), '10m', 'warning',
@@ -128,5 +132,25 @@ export function alertGroups(vendors: VendorCatalog, jobs: CrawlerJobs, limits: {
         'A crawler pod reaches more destinations than its destination scrape allows.',
         `Pod {{ $labels.namespace }}/{{ $labels.pod }} exposes {{ $value }} per-destination samples, above the limit ${limits.destinations} of job ${jobs.destinations}: its destinations are not measured (its requests count under destination "(not measured)"); its requests, connections and bytes still are.`),
     ],
-  }];
+  }], options.runbookUrl);
+}
+
+export const SCALE_OUT_ALERT_GROUP = 'proxy-telemetry.scale-out';
+
+/**
+ * Alerts for series lost on the way between Prometheus servers: a shard that is down (its pods vanish from every
+ * vendor total) and remote-write samples a receiver rejected for good. Evaluated by the Prometheus that scrapes
+ * the servers' own metrics (the global one when sharded).
+ */
+export function scaleOutAlertGroup(opts: { sharded: boolean; remoteWrite: boolean; runbookUrl: string }): RuleGroup | undefined {
+  const rules: AlertingRule[] = [
+    ...(opts.sharded ? [alert('PrometheusShardDown', SCALE_OUT_ALERT_EXPR.shardDown, '5m', 'critical',
+      'A Prometheus shard is down.',
+      'Prometheus shard {{ $labels.instance }} cannot be scraped: the crawler pods it scrapes are not measured and every vendor total misses them.')] : []),
+    // A shard always writes to the global Prometheus, so sharding alone needs this alert too.
+    ...(opts.sharded || opts.remoteWrite ? [alert('PrometheusRemoteWriteFailing', SCALE_OUT_ALERT_EXPR.remoteWriteFailing, '15m', 'warning',
+      'Prometheus drops samples it cannot remote-write.',
+      'Prometheus {{ $labels.instance }} drops {{ $value | humanize }} samples/s that {{ $labels.remote_name }} ({{ $labels.url }}) rejected; they are missing from that store.')] : []),
+  ];
+  return rules.length > 0 ? withRunbooks([{ name: SCALE_OUT_ALERT_GROUP, rules }], opts.runbookUrl)[0] : undefined;
 }
