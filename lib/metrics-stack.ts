@@ -179,7 +179,8 @@ export interface DashboardsOptions {
   readonly currencyUnit?: string;
 }
 
-export interface MetricsStackProps {
+/** Props of both modes. */
+export interface MetricsStackCommonProps {
   /** The vendor model. */
   readonly vendors: VendorCatalog;
   /** Namespaces whose crawler sidecars are scraped (MeshTelemetry's namespaces). */
@@ -195,27 +196,6 @@ export interface MetricsStackProps {
    */
   readonly createNamespace?: boolean;
   /**
-   * Run an own Prometheus and Grafana, or plug into an existing prometheus-operator.
-   * @default 'standalone'
-   */
-  readonly mode?: MetricsStackMode;
-  /**
-   * How an existing prometheus-operator and its Grafana find the objects (mode 'prometheus-operator' only).
-   * @default - see OperatorOptions
-   */
-  readonly operator?: OperatorOptions;
-  /**
-   * Prometheus settings. In mode 'prometheus-operator' only `scrapeInterval` and `sampleLimit` apply (to the
-   * PodMonitor); your Prometheus resource owns the rest.
-   * @default - see PrometheusOptions
-   */
-  readonly prometheus?: PrometheusOptions;
-  /**
-   * Grafana settings (mode 'standalone' only).
-   * @default - see GrafanaOptions
-   */
-  readonly grafana?: GrafanaOptions;
-  /**
    * Alert thresholds.
    * @default - see AlertOptions
    */
@@ -226,14 +206,9 @@ export interface MetricsStackProps {
    */
   readonly dashboards?: DashboardsOptions;
   /**
-   * Deploy Alertmanager with these receivers; Prometheus sends its alerts there.
-   * @default - no Alertmanager: alerts are visible in Prometheus and Grafana only
-   */
-  readonly alertmanager?: AlertmanagerOptions;
-  /**
    * NetworkPolicies: default deny for the stack's pods, Grafana from `grafana.allowFrom`, Prometheus from
    * Grafana, crawler pods from Prometheus on the sidecar metrics port.
-   * @default - on, see NetworkPolicyOptions
+   * @default - on in mode 'standalone', see NetworkPolicyOptions; off in mode 'prometheus-operator'
    */
   readonly networkPolicies?: NetworkPolicyOptions;
   /**
@@ -242,6 +217,60 @@ export interface MetricsStackProps {
    */
   readonly destinations?: DestinationOptions;
 }
+
+/** Props of mode 'standalone': the stack runs its own Prometheus (optionally sharded), Grafana and Alertmanager. */
+export interface StandaloneMetricsStackProps extends MetricsStackCommonProps {
+  /**
+   * Run an own Prometheus and Grafana.
+   * @default 'standalone'
+   */
+  readonly mode?: 'standalone';
+  /**
+   * Prometheus settings.
+   * @default - see PrometheusOptions
+   */
+  readonly prometheus?: PrometheusOptions;
+  /**
+   * Grafana settings.
+   * @default - see GrafanaOptions
+   */
+  readonly grafana?: GrafanaOptions;
+  /**
+   * Deploy Alertmanager with these receivers; Prometheus sends its alerts there.
+   * @default - no Alertmanager: alerts are visible in Prometheus and Grafana only
+   */
+  readonly alertmanager?: AlertmanagerOptions;
+  /** Mode 'prometheus-operator' only. */
+  readonly operator?: never;
+}
+
+/** The Prometheus settings that apply to the PodMonitor; your Prometheus resource owns the rest. */
+export type OperatorPrometheusOptions = Omit<PrometheusOptions, typeof STANDALONE_ONLY_PROMETHEUS[number]>;
+
+/**
+ * Props of mode 'prometheus-operator': the stack runs nothing and emits a PodMonitor, a PrometheusRule and
+ * dashboard ConfigMaps for an existing prometheus-operator / kube-prometheus-stack.
+ */
+export interface OperatorMetricsStackProps extends MetricsStackCommonProps {
+  readonly mode: 'prometheus-operator';
+  /**
+   * How an existing prometheus-operator and its Grafana find the objects.
+   * @default - see OperatorOptions
+   */
+  readonly operator?: OperatorOptions;
+  /**
+   * The scrape settings of the PodMonitor.
+   * @default - see PrometheusOptions
+   */
+  readonly prometheus?: OperatorPrometheusOptions;
+  /** Mode 'standalone' only: dashboards go to your Grafana's sidecar. */
+  readonly grafana?: never;
+  /** Mode 'standalone' only: your Prometheus sends alerts to your Alertmanager. */
+  readonly alertmanager?: never;
+}
+
+/** Props per mode: a setting the chosen mode does not use is a type error (and, from JavaScript, a synth error). */
+export type MetricsStackProps = StandaloneMetricsStackProps | OperatorMetricsStackProps;
 
 export const DEFAULT_PROMETHEUS_IMAGE = 'quay.io/prometheus/prometheus:v2.53.2';
 export const DEFAULT_GRAFANA_IMAGE = 'docker.io/grafana/grafana:11.6.0';
@@ -322,7 +351,7 @@ export class MetricsStack extends Construct {
       return namespaces;
     }, ['crawlers'])];
 
-    const prom = props.prometheus ?? {};
+    const prom: PrometheusOptions = props.prometheus ?? {};
     if (operatorMode) {
       // Settings the user's Prometheus resource owns: refuse them rather than ignore them.
       for (const key of STANDALONE_ONLY_PROMETHEUS) {

@@ -3,7 +3,7 @@ import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import * as YAML from 'yaml';
-import { MetricsStackProps } from '../lib/metrics-stack';
+import { StandaloneMetricsStackProps } from '../lib/metrics-stack';
 import { AlertmanagerOptions } from '../lib/alertmanager/alertmanager-config';
 import { VendorCatalog } from '../core/vendor';
 import { AlertmanagerProcess } from './support/alertmanager-process';
@@ -29,7 +29,7 @@ const EVERY_RECEIVER: AlertmanagerOptions = {
   storageSize: '2Gi',
 };
 
-const stack = (props: Partial<MetricsStackProps> = {}) => synthMetricsStack({ vendors: vendors(), crawlerNamespaces: ['crawlers'], ...props });
+const stack = (props: Partial<StandaloneMetricsStackProps> = {}) => synthMetricsStack({ vendors: vendors(), crawlerNamespaces: ['crawlers'], ...props });
 
 function writeTemp(name: string, content: string): string {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'am-config-')), name);

@@ -263,7 +263,7 @@ describe('alerts', () => {
 
   test('alerts.runbookUrl: every alert links to its heading under the given base; a URL that is not one is refused by name', () => {
     // GIVEN / WHEN
-    const vendors = new VendorCatalog([{ name: 'vendor-a', endpoints: ['gw.vendor-a.example:8000'], inspect: 'http' }]);
+    const vendors = new VendorCatalog([{ name: 'vendor-a', endpoints: ['gw.vendor-a.example:8000'], gateway: { inspect: 'http' } }]);
     const groups = alertGroups(vendors, { totals: 'a', destinations: 'b' }, { totals: 1, destinations: 1 }, resolveAlertOptions({ runbookUrl: 'https://wiki.example/proxy' }));
 
     // THEN

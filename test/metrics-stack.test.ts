@@ -1,7 +1,7 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Size } from 'cdk8s';
 import * as YAML from 'yaml';
-import { MetricsStack, MetricsStackProps } from '../lib/metrics-stack';
+import { MetricsStack, StandaloneMetricsStackProps } from '../lib/metrics-stack';
 import { VendorCatalog } from '../core/vendor';
 import { injectedPodTargets } from './support/pod-discovery';
 import { discoveredTargets, materializeConfig, promtool } from './support/prometheus-config';
@@ -10,7 +10,7 @@ import { findObject, synthChart, synthMetricsStack } from './support/synth';
 
 const vendors = () => new VendorCatalog([{ name: 'vendor-a' }, { name: 'vendor-b' }]);
 
-const stack = (props: Partial<MetricsStackProps> = {}) => synthMetricsStack({ vendors: vendors(), crawlerNamespaces: ['crawlers'], ...props });
+const stack = (props: Partial<StandaloneMetricsStackProps> = {}) => synthMetricsStack({ vendors: vendors(), crawlerNamespaces: ['crawlers'], ...props });
 
 function prometheusConfig(objects: KubeObject[]): any {
   return YAML.parse(findObject(objects, 'ConfigMap', 'prometheus-config').data['prometheus.yml']);
@@ -164,7 +164,7 @@ describe('MetricsStack', () => {
     [{ prometheus: { sampleLimit: 0 } }, '\'prometheus.sampleLimit\' (0) must be >= 1'],
     [{ grafana: { adminSecretName: 'Admin Secret' } }, '\'grafana.adminSecretName\' ("Admin Secret") must be a DNS name'],
   ])('rejects %j', (props, message) => {
-    expect(() => stack(props as Partial<MetricsStackProps>)).toThrow(message);
+    expect(() => stack(props as Partial<StandaloneMetricsStackProps>)).toThrow(message);
   });
 
   test('rejects bad rule groups and dashboards', () => {

@@ -1,6 +1,6 @@
 import * as YAML from 'yaml';
 import { MeshTelemetry, MeshTelemetryProps } from '../lib/mesh-telemetry';
-import { MetricsStackProps } from '../lib/metrics-stack';
+import { StandaloneMetricsStackProps } from '../lib/metrics-stack';
 import { VendorCatalog } from '../core/vendor';
 import { connectionAllowed, ip, pod } from './support/netpol-eval';
 import { injectedPodTargets } from './support/pod-discovery';
@@ -13,7 +13,7 @@ const vendors = () => new VendorCatalog([
   { name: 'vendor-b', endpoints: ['proxy.vendor-b.example:7777'] },
 ]);
 
-const stack = (props: Partial<MetricsStackProps> = {}) => synthMetricsStack({ vendors: vendors(), crawlerNamespaces: ['crawlers'], ...props });
+const stack = (props: Partial<StandaloneMetricsStackProps> = {}) => synthMetricsStack({ vendors: vendors(), crawlerNamespaces: ['crawlers'], ...props });
 
 function mesh(props: Partial<MeshTelemetryProps> = {}): KubeObject[] {
   return synthChart(chart => new MeshTelemetry(chart, 'mesh', { vendors: vendors(), ...props }));
@@ -167,7 +167,7 @@ describe('NetworkPolicies of MetricsStack', () => {
     [{ networkPolicies: { kubernetesApiPorts: [] } }, '\'networkPolicies.kubernetesApiPorts\' ([]) must list at least one entry'],
     [{ networkPolicies: { dns: [{ cidr: 'x' }] } }, '\'networkPolicies.dns[0].cidr\' ("x") must be an IPv4 or IPv6 block'],
   ])('rejects %j', (props, message) => {
-    expect(() => stack(props as Partial<MetricsStackProps>)).toThrow(message);
+    expect(() => stack(props as Partial<StandaloneMetricsStackProps>)).toThrow(message);
   });
 });
 

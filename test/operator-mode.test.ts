@@ -1,5 +1,5 @@
 import * as YAML from 'yaml';
-import { MetricsStack, MetricsStackProps } from '../lib/metrics-stack';
+import { MetricsStack, MetricsStackProps, OperatorMetricsStackProps } from '../lib/metrics-stack';
 import { VendorCatalog } from '../core/vendor';
 import { operatorPrometheusConfig } from './support/operator-scrape-config';
 import { injectedPodTargets } from './support/pod-discovery';
@@ -9,7 +9,7 @@ import { findObject, synthChart, synthMetricsStack } from './support/synth';
 
 const vendors = () => new VendorCatalog([{ name: 'vendor-a', endpoints: ['gw.vendor-a.example:8000'] }, { name: 'vendor-b' }]);
 
-const stack = (props: Partial<MetricsStackProps> = {}, build?: (s: MetricsStack) => void) => synthMetricsStack({ vendors: vendors(), crawlerNamespaces: ['crawlers'], mode: 'prometheus-operator', ...props }, build);
+const stack = (props: Partial<OperatorMetricsStackProps> = {}, build?: (s: MetricsStack) => void) => synthMetricsStack({ vendors: vendors(), crawlerNamespaces: ['crawlers'], mode: 'prometheus-operator', ...props }, build);
 
 function standaloneJob(): any {
   let metrics!: MetricsStack;
@@ -163,19 +163,39 @@ describe('MetricsStack in mode prometheus-operator', () => {
     [{ operator: { dashboardNamespace: 'Grafana' } }, '\'operator.dashboardNamespace\' ("Grafana") must be a DNS label'],
     [{ mode: 'operator' }, '\'mode\' ("operator") must be \'standalone\' or \'prometheus-operator\''],
   ])('rejects %j', (props, message) => {
-    expect(() => stack(props as Partial<MetricsStackProps>)).toThrow(message);
+    expect(() => stack(props as Partial<OperatorMetricsStackProps>)).toThrow(message);
   });
 
   test('refuses what the stack cannot run in this mode: Alertmanager, NetworkPolicies, cluster-wide discovery; no NetworkPolicy by default', () => {
-    expect(() => stack({ alertmanager: { receivers: [{ name: 'ops', webhooks: [{ url: 'https://hooks.example/alert' }] }] } }))
+    // Type errors in TypeScript (see below); from JavaScript, synth errors.
+    const untyped = (props: object) => stack(props as Partial<OperatorMetricsStackProps>);
+    expect(() => untyped({ alertmanager: { receivers: [{ name: 'ops', webhooks: [{ url: 'https://hooks.example/alert' }] }] } }))
       .toThrow("'alertmanager' ");
     expect(() => stack({ networkPolicies: { enabled: true } })).toThrow("'networkPolicies.enabled' (true) is not supported in mode 'prometheus-operator'");
-    expect(() => stack({ prometheus: { clusterWideDiscovery: true } })).toThrow("'prometheus.clusterWideDiscovery' (true) is not used in mode 'prometheus-operator'");
+    expect(() => untyped({ prometheus: { clusterWideDiscovery: true } })).toThrow("'prometheus.clusterWideDiscovery' (true) is not used in mode 'prometheus-operator'");
     // A crawler-namespace ingress policy would shut out your Prometheus: none is emitted.
     expect(stack().objects.filter(o => o.kind === 'NetworkPolicy')).toEqual([]);
   });
 
   test('rejects operator options in mode standalone', () => {
-    expect(() => stack({ mode: 'standalone', operator: { ruleLabels: { release: 'x' } } })).toThrow('\'operator\' ({"ruleLabels":{"release":"x"}}) is only used in mode \'prometheus-operator\'');
+    expect(() => stack({ mode: 'standalone', operator: { ruleLabels: { release: 'x' } } } as object as Partial<OperatorMetricsStackProps>))
+      .toThrow('\'operator\' ({"ruleLabels":{"release":"x"}}) is only used in mode \'prometheus-operator\'');
+  });
+
+  test('a setting the mode does not use is a type error: props per mode', () => {
+    // tsc checks these lines; each would compile without its @ts-expect-error only if the types allowed the misuse.
+    const vendors_ = vendors();
+    const props: MetricsStackProps[] = [
+      // @ts-expect-error grafana is mode 'standalone' only
+      { vendors: vendors_, crawlerNamespaces: ['crawlers'], mode: 'prometheus-operator', grafana: {} },
+      // @ts-expect-error alertmanager is mode 'standalone' only
+      { vendors: vendors_, crawlerNamespaces: ['crawlers'], mode: 'prometheus-operator', alertmanager: { receivers: [] } },
+      // @ts-expect-error retention belongs to your Prometheus resource
+      { vendors: vendors_, crawlerNamespaces: ['crawlers'], mode: 'prometheus-operator', prometheus: { retention: '90d' } },
+      // @ts-expect-error operator is mode 'prometheus-operator' only
+      { vendors: vendors_, crawlerNamespaces: ['crawlers'], operator: {} },
+      { vendors: vendors_, crawlerNamespaces: ['crawlers'], mode: 'prometheus-operator', prometheus: { scrapeInterval: '30s', sampleLimit: 5000 } },
+    ];
+    expect(props).toHaveLength(5);
   });
 });

@@ -1,5 +1,5 @@
 import * as YAML from 'yaml';
-import { MetricsStackProps } from '../lib/metrics-stack';
+import { StandaloneMetricsStackProps } from '../lib/metrics-stack';
 import { CONTRACT_RULES_REGEX, RULE } from '../core/metric-contract';
 import { RemoteWriteOptions } from '../lib/prometheus/remote-write';
 import { VendorCatalog } from '../core/vendor';
@@ -9,9 +9,9 @@ import { findObject, synthMetricsStack } from './support/synth';
 
 const vendors = () => new VendorCatalog([{ name: 'vendor-a' }, { name: 'vendor-b' }]);
 
-const stack = (props: Partial<MetricsStackProps> = {}) => synthMetricsStack({ vendors: vendors(), crawlerNamespaces: ['crawlers'], ...props });
+const stack = (props: Partial<StandaloneMetricsStackProps> = {}) => synthMetricsStack({ vendors: vendors(), crawlerNamespaces: ['crawlers'], ...props });
 
-const withRemoteWrite = (remoteWrite: RemoteWriteOptions[], prometheus: MetricsStackProps['prometheus'] = {}) => stack({ prometheus: { ...prometheus, remoteWrite } });
+const withRemoteWrite = (remoteWrite: RemoteWriteOptions[], prometheus: StandaloneMetricsStackProps['prometheus'] = {}) => stack({ prometheus: { ...prometheus, remoteWrite } });
 const anchored = (regex: string) => new RegExp(`^(?:${regex})$`);
 
 const MIMIR: RemoteWriteOptions = {

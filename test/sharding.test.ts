@@ -1,5 +1,5 @@
 import * as YAML from 'yaml';
-import { MetricsStack, MetricsStackProps } from '../lib/metrics-stack';
+import { MetricsStack, StandaloneMetricsStackProps } from '../lib/metrics-stack';
 import { INTERMEDIATE, RULE, shardPartial } from '../core/metric-contract';
 import { contractRules, placeRules } from '../core/rules';
 import { VendorCatalog } from '../core/vendor';
@@ -12,7 +12,7 @@ import { findObject, synthChart } from './support/synth';
 
 const vendors = () => new VendorCatalog([{ name: 'vendor-a', endpoints: ['gw.vendor-a.example:8000'], pricePerGiB: 4, monthlyBudget: 100 }, { name: 'vendor-b', pricePer1kRequests: 0.5 }]);
 
-function stack(props: Partial<MetricsStackProps> = {}, build?: (s: MetricsStack) => void): { objects: KubeObject[]; stack: MetricsStack } {
+function stack(props: Partial<StandaloneMetricsStackProps> = {}, build?: (s: MetricsStack) => void): { objects: KubeObject[]; stack: MetricsStack } {
   let metrics!: MetricsStack;
   const objects = synthChart(chart => {
     metrics = new MetricsStack(chart, 'metrics', { vendors: vendors(), crawlerNamespaces: ['crawlers'], ...props });
@@ -21,7 +21,7 @@ function stack(props: Partial<MetricsStackProps> = {}, build?: (s: MetricsStack)
   return { objects, stack: metrics };
 }
 
-const sharded = (shards = 3, props: Partial<MetricsStackProps> = {}) => stack({ ...props, prometheus: { shards, ...props.prometheus } });
+const sharded = (shards = 3, props: Partial<StandaloneMetricsStackProps> = {}) => stack({ ...props, prometheus: { shards, ...props.prometheus } });
 const rulesOf = (s: MetricsStack, server?: string) => YAML.parse(s.renderRules(server)).groups.flatMap((g: any) => g.rules);
 const configOf = (s: MetricsStack, server?: string) => YAML.parse(s.renderPrometheusConfig(server));
 
@@ -198,6 +198,6 @@ describe('MetricsStack with prometheus.shards', () => {
     [{ prometheus: { shards: 1.5 } }, '\'prometheus.shards\' (1.5) must be a whole number'],
     [{ prometheus: { shards: 65 } }, '\'prometheus.shards\' (65) must be <= 64'],
   ])('rejects %j', (props, message) => {
-    expect(() => stack(props as Partial<MetricsStackProps>)).toThrow(message);
+    expect(() => stack(props as Partial<StandaloneMetricsStackProps>)).toThrow(message);
   });
 });

@@ -63,11 +63,10 @@ export async function startSimulatedStack(pods: FleetPod[], opts: {
   const chart = Testing.chart();
   const mesh = new MeshTelemetry(chart, 'mesh', { vendors: opts.vendors, namespaces: [ns], ...opts.mesh });
   const operator = opts.mode === 'prometheus-operator';
-  const stack = new MetricsStack(chart, 'm', {
-    vendors: opts.vendors, crawlerNamespaces: [ns], mode: opts.mode,
+  const stack = new MetricsStack(chart, 'm', operator
     // The operator's Prometheus resource owns the evaluation interval (set below, as it would).
-    prometheus: operator ? { scrapeInterval: '1s' } : { scrapeInterval: '1s', evaluationInterval: '1s' },
-  });
+    ? { vendors: opts.vendors, crawlerNamespaces: [ns], mode: 'prometheus-operator', prometheus: { scrapeInterval: '1s' } }
+    : { vendors: opts.vendors, crawlerNamespaces: [ns], prometheus: { scrapeInterval: '1s', evaluationInterval: '1s' } });
   for (const group of opts.ruleGroups ?? []) stack.addRuleGroup(group);
   for (const vendor of opts.vendors.names) {
     new VendorCrawler(chart, vendor, { vendors: opts.vendors, vendor, namespace: ns, replicas: 2, image: 'registry.example/crawler:1.0' });
