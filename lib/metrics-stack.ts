@@ -1,30 +1,23 @@
 import { Construct } from 'constructs';
-import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { DashboardJson, ProxyDashboardsProps, proxyDashboards } from '../dashboards';
-import { AlertmanagerOptions, DEFAULT_ALERTMANAGER_IMAGE, resolveAlertmanagerConfig } from './alertmanager/alertmanager-config';
-import { ALERTMANAGER_PORT, AlertmanagerServer } from './alertmanager/alertmanager-server';
-import { DATASOURCE_UID, GRAFANA_PORT, GrafanaServer } from './grafana/grafana-server';
-import { MonitoringNetworkPolicies } from './network/monitoring-network-policies';
-import { NetworkPolicyOptions } from './network/network-policy-options';
-import { DEFAULT_DNS_PEERS, NetworkPeer, checkCidr, checkPeers, checkPort } from './network/peers';
-import { DashboardModel } from './grafana/dashboard';
-import { OperatorMonitoring } from './operator/operator-monitoring';
-import { OperatorOptions, resolveOperatorOptions } from './operator/operator-options';
-import { operatorJobLabel } from './operator/pod-monitor';
-import { PROMETHEUS_PORT, PrometheusServer } from './prometheus/prometheus-server';
-import { createPrometheusServers } from './prometheus/prometheus-topology';
-import { AlertOptions, alertGroups, resolveAlertOptions, scaleOutAlertGroup } from '../core/alerts';
-import { DestinationOptions, resolveDestinationGuard } from './prometheus/destinations';
-import { SIDECAR_METRICS_PORT } from './prometheus/scrape-config';
-import { RemoteWriteOptions, checkRemoteWrite } from './prometheus/remote-write';
-import { RuleGroup, contractRules, isAlertingRule, placeRules, ruleGroups } from '../core/rules';
-import { CrawlerScrapeOptions, PodScrape, crawlerScrapeJobs, podScrapeJob, resolvePodScrapes } from './prometheus/scrape-config';
-import { DEMO_GATEWAY_JOB, DESTINATION_SCRAPE_JOB, DestinationGuard, SCRAPE_JOB } from '../core/metric-contract';
+import { AlertOptions, alertGroups } from '../core/alerts';
+import { DEMO_GATEWAY_JOB, DestinationGuard } from '../core/metric-contract';
+import { RuleGroup, contractRules } from '../core/rules';
+import { PropertyChecks, PropertyError } from '../core/validation';
 import { VendorCatalog } from '../core/vendor';
-import {
-  PropertyChecks, PropertyError, checkCurrencyUnit, checkDnsLabel, checkDnsName, checkHttpUrl, checkNonEmpty, checkNumber, checkRetentionSize, checkUnique, parseDuration, parseStorageQuantity, urlPort,
-} from '../core/validation';
+import { AlertmanagerOptions } from './alertmanager/alertmanager-config';
+import { DashboardModel } from './grafana/dashboard';
+import { MetricsBackend, checkRuleGroup } from './metrics/backend';
+import { OperatorBackend } from './metrics/operator-backend';
+import { STANDALONE_ONLY_PROMETHEUS, resolveMetricsSettings } from './metrics/settings';
+import { StandaloneBackend } from './metrics/standalone-backend';
+import { NetworkPolicyOptions } from './network/network-policy-options';
+import { NetworkPeer } from './network/peers';
+import { OperatorOptions } from './operator/operator-options';
+import { DestinationOptions } from './prometheus/destinations';
+import { RemoteWriteOptions } from './prometheus/remote-write';
+import { CrawlerScrapeOptions, PodScrape } from './prometheus/scrape-config';
 
 /** Prometheus settings. */
 export interface PrometheusOptions {
@@ -272,24 +265,15 @@ export interface OperatorMetricsStackProps extends MetricsStackCommonProps {
 /** Props per mode: a setting the chosen mode does not use is a type error (and, from JavaScript, a synth error). */
 export type MetricsStackProps = StandaloneMetricsStackProps | OperatorMetricsStackProps;
 
-export const DEFAULT_PROMETHEUS_IMAGE = 'quay.io/prometheus/prometheus:v2.53.2';
-export const DEFAULT_GRAFANA_IMAGE = 'docker.io/grafana/grafana:11.6.0';
-
-/** Props that only mode 'standalone' uses. */
-const STANDALONE_ONLY_PROMETHEUS = [
-  'image', 'retention', 'retentionSize', 'storageSize', 'storageClassName', 'evaluationInterval', 'resources', 'shards', 'remoteWrite',
-  'clusterWideDiscovery', 'allowFrom',
-] as const;
-/** Uid of the Prometheus datasource kube-prometheus-stack's Grafana provisions. */
-const OPERATOR_DATASOURCE_UID = 'prometheus';
-/** Rule evaluation interval assumed in mode 'prometheus-operator' and set on the contract's groups there. */
-const OPERATOR_EVALUATION_INTERVAL = '30s';
-
+export { DEFAULT_PROMETHEUS_IMAGE, DEFAULT_GRAFANA_IMAGE } from './metrics/standalone-backend';
 
 /**
  * Prometheus (scrape job for crawler sidecars, rules, storage) and Grafana (datasource, dashboards)
  * in one namespace, or (mode 'prometheus-operator') the PodMonitor, PrometheusRule and dashboard ConfigMaps
  * for an existing monitoring stack. Add recording rules and alerts with `addRuleGroup`, dashboards with `addDashboard`.
+ *
+ * Props are resolved into settings (every problem reported at synthesis, all at once), the core turns the settings
+ * into rules, alerts and dashboards, and the mode's backend places them.
  */
 export class MetricsStack extends Construct {
   public readonly mode: MetricsStackMode;
@@ -321,99 +305,39 @@ export class MetricsStack extends Construct {
   public readonly networkPolicies: boolean;
   /** Pods scraped besides the crawler sidecars. */
   public readonly podScrapes: readonly PodScrape[];
-  /** @internal */
-  public readonly _prometheus: PrometheusServer | undefined;
-  /** @internal */
-  public readonly _shards: PrometheusServer[] = [];
-  /** @internal */
-  public readonly _grafana: GrafanaServer | undefined;
-  /** @internal */
-  public readonly _operator: OperatorMonitoring | undefined;
-  /** @internal */
-  public readonly _alertmanager?: AlertmanagerServer;
+  private readonly backend: MetricsBackend;
+  private readonly dashboardSettings: Omit<ProxyDashboardsProps, 'datasourceUid'>;
 
   constructor(scope: Construct, id: string, props: MetricsStackProps) {
     super(scope, id);
     // Every invalid prop is reported at synthesis, all at once; construction goes on with defaults.
-    const v = new PropertyChecks(this);
-    this.mode = props.mode ?? 'standalone';
-    if (this.mode !== 'standalone' && this.mode !== 'prometheus-operator') {
-      v.fail('mode', this.mode, 'must be \'standalone\' or \'prometheus-operator\'');
-      this.mode = 'standalone';
-    }
-    const operatorMode = this.mode === 'prometheus-operator';
-    this.vendors = props.vendors;
-    this.namespace = v.value(() => checkDnsLabel('namespace', props.namespace ?? 'monitoring'), 'monitoring');
-    this.crawlerNamespaces = [...v.value(() => {
-      const namespaces = checkNonEmpty('crawlerNamespaces', props.crawlerNamespaces);
-      namespaces.forEach((ns, i) => checkDnsLabel(`crawlerNamespaces[${i}]`, ns));
-      checkUnique('crawlerNamespaces', namespaces);
-      return namespaces;
-    }, ['crawlers'])];
-
-    const prom: PrometheusOptions = props.prometheus ?? {};
-    if (operatorMode) {
-      // Settings the user's Prometheus resource owns: refuse them rather than ignore them.
-      for (const key of STANDALONE_ONLY_PROMETHEUS) {
-        if (prom[key] !== undefined) v.fail(`prometheus.${key}`, prom[key], 'is not used in mode \'prometheus-operator\': set it on your Prometheus resource');
-      }
-      if (props.grafana !== undefined) v.fail('grafana', props.grafana, 'is not used in mode \'prometheus-operator\': dashboards go to your Grafana\'s sidecar');
-      if (props.alertmanager !== undefined) v.fail('alertmanager', props.alertmanager, 'is not used in mode \'prometheus-operator\': your Prometheus sends alerts to your Alertmanager');
-      if (props.networkPolicies?.enabled) {
-        v.fail('networkPolicies.enabled', true, 'is not supported in mode \'prometheus-operator\': the stack runs no pods, and crawler ingress must admit your Prometheus');
-      }
-    } else if (props.operator !== undefined) {
-      v.fail('operator', props.operator, 'is only used in mode \'prometheus-operator\'');
-    }
-    this.shards = v.value(() => checkNumber('prometheus.shards', prom.shards ?? 1, { min: 1, max: 64, integer: true }), 1);
-    const podScrapes = this.podScrapes = v.value(() => resolvePodScrapes('prometheus.podScrapes', prom.podScrapes ?? []), []);
-    const remoteWrite = v.value(() => checkRemoteWrite('prometheus.remoteWrite', prom.remoteWrite ?? []), [] as ReturnType<typeof checkRemoteWrite>);
-    this.retention = v.value(() => (parseDuration('prometheus.retention', prom.retention ?? '30d'), prom.retention ?? '30d'), '30d');
-    if (prom.retentionSize !== undefined) v.run(() => checkRetentionSize('prometheus.retentionSize', prom.retentionSize!));
-    const storageSize = v.value(() => (parseStorageQuantity('prometheus.storageSize', prom.storageSize ?? '50Gi'), prom.storageSize ?? '50Gi'), '50Gi');
-    if (prom.storageClassName !== undefined) v.run(() => checkDnsName('prometheus.storageClassName', prom.storageClassName!));
-    this.scrapeInterval = prom.scrapeInterval ?? '15s';
-    const scrapeMs = v.value(() => parseDuration('prometheus.scrapeInterval', this.scrapeInterval), 15_000);
-    const evaluationInterval = prom.evaluationInterval ?? (operatorMode ? OPERATOR_EVALUATION_INTERVAL : '30s');
-    const evaluationMs = v.value(() => parseDuration('prometheus.evaluationInterval', evaluationInterval), 30_000);
-    this.sampleLimit = v.value(() => checkNumber('prometheus.sampleLimit', prom.sampleLimit ?? 20000, { min: 1, integer: true }), 20000);
-    this.destinationSampleLimit = v.value(() => checkNumber('prometheus.destinationSampleLimit', prom.destinationSampleLimit ?? 20000, { min: 1, integer: true }), 20000);
-    const alerts = v.value(() => resolveAlertOptions(props.alerts), resolveAlertOptions(undefined));
-    this.destinations = v.value(() => resolveDestinationGuard(props.destinations, this.vendors), resolveDestinationGuard(undefined, this.vendors));
-    const grafana = props.grafana ?? {};
-    const adminSecretName = grafana.adminSecretName ?? 'grafana-admin';
-    v.run(() => checkDnsName('grafana.adminSecretName', adminSecretName));
-    // Refused above in mode prometheus-operator, whose PodMonitor names its namespaces.
-    this.clusterWideDiscovery = operatorMode ? false : prom.clusterWideDiscovery ?? false;
-    const netpol = props.networkPolicies ?? {};
-    this.networkPolicies = netpol.enabled ?? !operatorMode;
-    const grafanaAllowFrom = v.value(() => checkPeers('grafana.allowFrom', grafana.allowFrom ?? []), []);
-    const prometheusAllowFrom = v.value(() => checkPeers('prometheus.allowFrom', prom.allowFrom ?? []), []);
-    const dnsPeers = v.value(() => checkPeers('networkPolicies.dns', netpol.dns ?? [...DEFAULT_DNS_PEERS]), DEFAULT_DNS_PEERS);
-    const crawlerAllowFrom = v.value(() => checkPeers('networkPolicies.crawlerAllowFrom', netpol.crawlerAllowFrom ?? []), []);
-    netpol.kubernetesApiCidrs?.forEach((c, i) => v.run(() => checkCidr(`networkPolicies.kubernetesApiCidrs[${i}]`, c)));
-    const apiPorts = v.value(() => checkNonEmpty('networkPolicies.kubernetesApiPorts', netpol.kubernetesApiPorts ?? [443, 6443])
-      .map((p, i) => checkPort(`networkPolicies.kubernetesApiPorts[${i}]`, p)), [443, 6443]);
-    const am = props.alertmanager;
-    const amConfig = am ? v.value(() => resolveAlertmanagerConfig(am), undefined) : undefined;
-    const amAllowFrom = v.value(() => checkPeers('alertmanager.allowFrom', am?.allowFrom ?? []), []);
-    if (am?.storageSize !== undefined) v.run(() => parseStorageQuantity('alertmanager.storageSize', am.storageSize!));
-    if (am?.storageClassName !== undefined) v.run(() => checkDnsName('alertmanager.storageClassName', am.storageClassName!));
-    if (grafana.datasourceUrl !== undefined) v.run(() => checkHttpUrl('grafana.datasourceUrl', grafana.datasourceUrl!));
+    const s = resolveMetricsSettings(props, new PropertyChecks(this));
+    this.mode = s.mode;
+    this.vendors = s.vendors;
+    this.namespace = s.namespace;
+    this.crawlerNamespaces = s.crawlerNamespaces;
+    this.shards = s.shards;
+    this.podScrapes = s.podScrapes;
+    this.retention = s.retention;
+    this.scrapeInterval = s.scrapeInterval;
+    this.sampleLimit = s.sampleLimit;
+    this.destinationSampleLimit = s.destinationSampleLimit;
+    this.destinations = s.destinations;
+    this.clusterWideDiscovery = s.clusterWideDiscovery;
+    this.networkPolicies = s.networkPolicies.enabled;
 
     const labels = { 'app.kubernetes.io/part-of': 'proxy-telemetry' };
-    if (props.createNamespace ?? !operatorMode) {
+    if (s.createNamespace) {
       new kplus.Namespace(this, 'Namespace', {
         // warn shows violations of a pod template at apply time; enforce alone only fails pod creation later.
         metadata: { name: this.namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' } },
       });
     }
-
     const scrape: CrawlerScrapeOptions = {
       namespaces: this.crawlerNamespaces,
       scrapeInterval: this.scrapeInterval,
       // Half the interval (at most 10s): a slow sidecar must not delay the next scrape.
-      scrapeTimeout: `${Math.min(10_000, Math.floor(scrapeMs / 2))}ms`,
+      scrapeTimeout: `${Math.min(10_000, Math.floor(s.scrapeMs / 2))}ms`,
       sampleLimit: this.sampleLimit,
       destinationSampleLimit: this.destinationSampleLimit,
       labelLimit: 64,
@@ -421,139 +345,29 @@ export class MetricsStack extends Construct {
       labelValueLengthLimit: 2048,
       clusterWide: this.clusterWideDiscovery,
     };
+    this.backend = s.mode === 'prometheus-operator' ? new OperatorBackend(this, s, scrape, labels) : new StandaloneBackend(this, s, scrape, labels);
+    this.scrapeJob = this.backend.jobs.totals;
+    this.destinationScrapeJob = this.backend.jobs.destinations;
+    this.prometheusUrl = this.backend.prometheusUrl;
+    this.alertmanagerUrl = this.backend.alertmanagerUrl;
 
-    if (operatorMode) {
-      const operator = v.value(() => resolveOperatorOptions(props.operator ?? {}, this.namespace), resolveOperatorOptions({}, this.namespace));
-      this.scrapeJob = operatorJobLabel(this.namespace, SCRAPE_JOB);
-      this.destinationScrapeJob = operatorJobLabel(this.namespace, DESTINATION_SCRAPE_JOB);
-      this._operator = new OperatorMonitoring(this, 'Operator', {
-        namespace: this.namespace,
-        scrapeJobs: [...crawlerScrapeJobs(scrape), ...podScrapes.map(t => podScrapeJob(t, this.scrapeInterval))],
-        podMonitorLabels: operator.podMonitorLabels,
-        ruleName: 'proxy-telemetry',
-        ruleLabels: operator.ruleLabels,
-        dashboardLabel: operator.dashboardLabel,
-        dashboardLabelValue: operator.dashboardLabelValue,
-        dashboardNamespace: operator.dashboardNamespace,
-        labels,
-      });
-      // An explicit interval: the dashboards' range totals multiply rule samples by it, whatever your global setting.
-      for (const group of [...ruleGroups(this.contractRules(evaluationMs)), ...this.contractAlerts(alerts)]) this.addRuleGroup({ ...group, interval: group.interval ?? evaluationInterval });
-      [this.dashboardSettings, this.dashboards] = this.provisionDashboards(v, props.dashboards, evaluationMs, OPERATOR_DATASOURCE_UID);
-      return;
-    }
+    // The core's rules and alerts for these settings, placed by the backend.
+    const jobs = this.backend.jobs;
+    this.backend.addContract(
+      contractRules({ vendors: this.vendors, jobs, destinations: this.destinations, ruleIntervalSeconds: s.ruleIntervalSeconds }),
+      alertGroups(this.vendors, jobs, { totals: this.sampleLimit, destinations: this.destinationSampleLimit }, s.alerts),
+    );
 
-    this.scrapeJob = SCRAPE_JOB;
-    this.destinationScrapeJob = DESTINATION_SCRAPE_JOB;
-    const servers = createPrometheusServers(this, {
-      common: {
-        namespace: this.namespace,
-        image: prom.image ?? DEFAULT_PROMETHEUS_IMAGE,
-        retention: this.retention,
-        retentionSize: prom.retentionSize,
-        storageSize,
-        storageClassName: prom.storageClassName,
-        evaluationInterval,
-        scrape,
-        alertmanagers: am ? [`alertmanager.${this.namespace}.svc:${ALERTMANAGER_PORT}`] : undefined,
-        resources: prom.resources ?? {
-          cpu: { request: kplus.Cpu.millis(500), limit: kplus.Cpu.units(2) },
-          memory: { request: Size.gibibytes(2), limit: Size.gibibytes(4) },
-        },
-        labels: { ...labels, 'app.kubernetes.io/name': 'prometheus' },
-      },
-      shards: this.shards,
-      crawlerJobs: [this.scrapeJob, this.destinationScrapeJob],
-      remoteWrite,
-      podScrapes,
-    });
-    this._prometheus = servers.main;
-    this._shards = servers.shards;
-    const rules = this.contractRules(evaluationMs);
-    const alerting = this.contractAlerts(alerts);
-    if (this._shards.length > 0) {
-      // Where each rule runs: its own placement (core/rules.ts); alerts run on the global Prometheus.
-      const placed = placeRules(rules);
-      for (const group of placed.shard) this.addRuleGroup(group, { onShards: true });
-      for (const group of [...placed.global, ...alerting]) this.addRuleGroup(group);
-    } else {
-      for (const group of [...ruleGroups(rules), ...alerting]) this.addRuleGroup(group);
-    }
-    const scaleOut = scaleOutAlertGroup({ sharded: this._shards.length > 0, remoteWrite: remoteWrite.length > 0, runbookUrl: alerts.runbookUrl });
-    if (scaleOut) this.addRuleGroup(scaleOut);
-    this.prometheusUrl = `http://prometheus.${this.namespace}.svc:${PROMETHEUS_PORT}`;
-
-    this._grafana = new GrafanaServer(this, 'Grafana', {
-      namespace: this.namespace,
-      image: grafana.image ?? DEFAULT_GRAFANA_IMAGE,
-      adminSecretName,
-      prometheusUrl: grafana.datasourceUrl ?? this.prometheusUrl,
-      scrapeInterval: this.scrapeInterval,
-      resources: grafana.resources ?? {
-        cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.units(1) },
-        memory: { request: Size.mebibytes(256), limit: Size.mebibytes(512) },
-      },
-      labels: { ...labels, 'app.kubernetes.io/name': 'grafana' },
-    });
-
-    if (am && amConfig) {
-      this._alertmanager = new AlertmanagerServer(this, 'Alertmanager', {
-        namespace: this.namespace,
-        image: am.image ?? DEFAULT_ALERTMANAGER_IMAGE,
-        config: amConfig.config,
-        credentialsSecretName: am.credentialsSecretName ?? 'alertmanager-credentials',
-        mountCredentials: amConfig.secretKeys.length > 0,
-        storageSize: am.storageSize,
-        storageClassName: am.storageClassName,
-        resources: am.resources ?? {
-          cpu: { request: kplus.Cpu.millis(50), limit: kplus.Cpu.millis(500) },
-          memory: { request: Size.mebibytes(64), limit: Size.mebibytes(256) },
-        },
-        labels: { ...labels, 'app.kubernetes.io/name': 'alertmanager' },
-      });
-      this.alertmanagerUrl = `http://alertmanager.${this.namespace}.svc:${ALERTMANAGER_PORT}`;
-    }
-
-    if (this.networkPolicies) {
-      const podLabels = (name: string) => ({ ...labels, 'app.kubernetes.io/name': name });
-      new MonitoringNetworkPolicies(this, 'NetworkPolicies', {
-        namespace: this.namespace,
-        crawlerNamespaces: this.crawlerNamespaces,
-        clusterWideDiscovery: this.clusterWideDiscovery,
-        stackPodLabels: labels,
-        prometheus: { podLabels: podLabels('prometheus'), port: PROMETHEUS_PORT, allowFrom: prometheusAllowFrom },
-        grafana: { podLabels: podLabels('grafana'), port: GRAFANA_PORT, allowFrom: grafanaAllowFrom },
-        alertmanager: amConfig ? { podLabels: podLabels('alertmanager'), port: ALERTMANAGER_PORT, allowFrom: amAllowFrom, egressPorts: amConfig.egressPorts } : undefined,
-        dns: dnsPeers,
-        kubernetesApiCidrs: netpol.kubernetesApiCidrs,
-        kubernetesApiPorts: apiPorts,
-        sidecarMetricsPort: SIDECAR_METRICS_PORT,
-        crawlerAllowFrom,
-        prometheusPeers: this._shards.length > 0,
-        remoteWritePorts: [...new Set(remoteWrite.map((rw, i) => urlPort(`prometheus.remoteWrite[${i}].url`, rw.url)))].sort((a, b) => a - b),
-        podScrapes,
-      });
-    }
-
-    [this.dashboardSettings, this.dashboards] = this.provisionDashboards(v, props.dashboards, evaluationMs, DATASOURCE_UID);
-  }
-
-  private readonly dashboardSettings: Omit<ProxyDashboardsProps, 'datasourceUid'>;
-
-  /** Builds the bundled dashboards for this stack's job and rule interval, and provisions them. */
-  private provisionDashboards(v: PropertyChecks, options: DashboardsOptions = {}, evaluationMs: number, datasourceUid: string): [Omit<ProxyDashboardsProps, 'datasourceUid'>, DashboardJson[]] {
-    const currencyUnit = options.currencyUnit === undefined ? undefined : v.value(() => checkCurrencyUnit('dashboards.currencyUnit', options.currencyUnit!), undefined);
-    const settings = {
+    this.dashboardSettings = {
       vendors: this.vendors,
-      job: this.scrapeJob,
-      destinationJob: this.destinationScrapeJob,
-      ruleIntervalSeconds: Math.max(1, Math.round(evaluationMs / 1000)),
-      currencyUnit,
+      job: jobs.totals,
+      destinationJob: jobs.destinations,
+      ruleIntervalSeconds: s.ruleIntervalSeconds,
+      currencyUnit: s.dashboards.currencyUnit,
       demoGateways: this.podScrapes.some(t => t.job === DEMO_GATEWAY_JOB),
     };
-    const dashboards = (options.enabled ?? true) ? proxyDashboards({ ...settings, datasourceUid }) : [];
-    for (const dashboard of dashboards) this.addDashboard(dashboard);
-    return [settings, dashboards];
+    this.dashboards = s.dashboards.enabled ? proxyDashboards({ ...this.dashboardSettings, datasourceUid: this.backend.datasourceUid }) : [];
+    for (const dashboard of this.dashboards) this.addDashboard(dashboard);
   }
 
   /**
@@ -567,7 +381,7 @@ export class MetricsStack extends Construct {
 
   /** The rendered alertmanager.yml, when Alertmanager is deployed. */
   public renderAlertmanagerConfig(): string | undefined {
-    return this._alertmanager?.renderedConfig;
+    return this.backend instanceof StandaloneBackend ? this.backend.alertmanager?.renderedConfig : undefined;
   }
 
   /**
@@ -575,20 +389,11 @@ export class MetricsStack extends Construct {
    * `onShards`), or in mode 'prometheus-operator' to the PrometheusRule.
    */
   public addRuleGroup(group: RuleGroup, options: RuleGroupOptions = {}): void {
-    const path = `ruleGroup(${group.name})`;
-    if (options.onShards && this._shards.length === 0) {
-      throw new PropertyError(`${path}.onShards`, true, 'needs prometheus.shards > 1');
+    if (options.onShards && !this.backend.sharded) {
+      throw new PropertyError(`ruleGroup(${group.name}).onShards`, true, 'needs prometheus.shards > 1');
     }
-    const targets: Array<{ groups: readonly RuleGroup[]; addRuleGroup(g: RuleGroup): void }> =
-      this._operator ? [this._operator] : options.onShards ? this._shards : [this._prometheus!];
-    if (!group.name || targets.some(t => t.groups.some(g => g.name === group.name))) {
-      throw new PropertyError(`${path}.name`, group.name, 'must be a non-empty name not used by another group');
-    }
-    if (group.interval !== undefined) parseDuration(`${path}.interval`, group.interval);
-    group.rules.forEach((rule, i) => {
-      if (isAlertingRule(rule) && rule.for !== undefined) parseDuration(`${path}.rules[${i}].for`, rule.for);
-      if (!rule.expr || rule.expr.trim() === '') throw new PropertyError(`${path}.rules[${i}].expr`, rule.expr, 'must be a PromQL expression');
-    });
+    const targets = this.backend.ruleTargets(options.onShards ?? false);
+    checkRuleGroup(group, targets);
     for (const target of targets) target.addRuleGroup(group);
   }
 
@@ -597,8 +402,7 @@ export class MetricsStack extends Construct {
    * 'prometheus-operator' as a ConfigMap labelled for your Grafana's dashboard sidecar.
    */
   public addDashboard(dashboard: DashboardModel): void {
-    if (this._operator) this._operator.addDashboard(dashboard);
-    else this._grafana!.addDashboard(dashboard);
+    this.backend.addDashboard(dashboard);
   }
 
   /**
@@ -606,33 +410,11 @@ export class MetricsStack extends Construct {
    * `prometheus-shard-<i>`.
    */
   public renderPrometheusConfig(server = 'prometheus'): string {
-    return this.server(server).renderConfig();
+    return this.backend.renderPrometheusConfig(server);
   }
 
   /** The rendered rule file of a Prometheus server; in mode 'prometheus-operator', that of the PrometheusRule. */
   public renderRules(server = 'prometheus'): string {
-    if (this._operator && server === 'prometheus') return this._operator.renderRules();
-    return this.server(server).renderRules();
-  }
-
-  private server(name: string): PrometheusServer {
-    if (!this._prometheus) {
-      throw new Error('mode \'prometheus-operator\' runs no Prometheus of its own: the PodMonitor and PrometheusRule configure yours');
-    }
-    const found = [this._prometheus, ...this._shards].find(s => s.name === name);
-    if (!found) throw new Error(`no Prometheus server '${name}' (servers: ${[this._prometheus, ...this._shards].map(s => s.name).join(', ')})`);
-    return found;
-  }
-
-  private get crawlerJobs() {
-    return { totals: this.scrapeJob, destinations: this.destinationScrapeJob };
-  }
-
-  private contractRules(evaluationMs: number) {
-    return contractRules({ vendors: this.vendors, jobs: this.crawlerJobs, destinations: this.destinations, ruleIntervalSeconds: Math.max(1, Math.round(evaluationMs / 1000)) });
-  }
-
-  private contractAlerts(alerts: ReturnType<typeof resolveAlertOptions>): RuleGroup[] {
-    return alertGroups(this.vendors, this.crawlerJobs, { totals: this.sampleLimit, destinations: this.destinationSampleLimit }, alerts);
+    return this.backend.renderRules(server);
   }
 }

@@ -1,0 +1,175 @@
+import { AlertOptions, resolveAlertOptions } from '../../core/alerts';
+import { DestinationGuard } from '../../core/metric-contract';
+import {
+  PropertyChecks, checkCurrencyUnit, checkDnsLabel, checkDnsName, checkHttpUrl, checkNonEmpty, checkNumber, checkRetentionSize, checkUnique,
+  parseDuration, parseStorageQuantity,
+} from '../../core/validation';
+import { VendorCatalog } from '../../core/vendor';
+import { AlertmanagerOptions, ResolvedAlertmanagerConfig, resolveAlertmanagerConfig } from '../alertmanager/alertmanager-config';
+import type { GrafanaOptions, MetricsStackMode, MetricsStackProps, PrometheusOptions } from '../metrics-stack';
+import { DEFAULT_DNS_PEERS, NetworkPeer, checkCidr, checkPeers, checkPort } from '../network/peers';
+import { OperatorOptions, resolveOperatorOptions } from '../operator/operator-options';
+import { resolveDestinationGuard } from '../prometheus/destinations';
+import { RemoteWriteOptions, checkRemoteWrite } from '../prometheus/remote-write';
+import { PodScrape, resolvePodScrapes } from '../prometheus/scrape-config';
+
+/** Props that only mode 'standalone' uses. */
+export const STANDALONE_ONLY_PROMETHEUS = [
+  'image', 'retention', 'retentionSize', 'storageSize', 'storageClassName', 'evaluationInterval', 'resources', 'shards', 'remoteWrite',
+  'clusterWideDiscovery', 'allowFrom',
+] as const;
+
+/** Rule evaluation interval assumed in mode 'prometheus-operator' and set on the contract's groups there. */
+const OPERATOR_EVALUATION_INTERVAL = '30s';
+
+/** MetricsStack's props, checked and with every default applied: what the backends build from. */
+export interface MetricsSettings {
+  readonly mode: MetricsStackMode;
+  readonly vendors: VendorCatalog;
+  readonly namespace: string;
+  readonly createNamespace: boolean;
+  readonly crawlerNamespaces: string[];
+  /** The Prometheus props as given, for what the backends pass on unchanged (image, resources, ...). */
+  readonly prometheus: PrometheusOptions;
+  readonly shards: number;
+  readonly podScrapes: PodScrape[];
+  readonly remoteWrite: RemoteWriteOptions[];
+  readonly retention: string;
+  readonly storageSize: string;
+  readonly scrapeInterval: string;
+  readonly scrapeMs: number;
+  readonly evaluationInterval: string;
+  /** The rule evaluation interval in whole seconds, which range totals and hourly averages weigh rule samples by. */
+  readonly ruleIntervalSeconds: number;
+  readonly sampleLimit: number;
+  readonly destinationSampleLimit: number;
+  readonly alerts: Required<AlertOptions>;
+  readonly destinations: DestinationGuard;
+  readonly grafana: GrafanaOptions & { readonly adminSecretName: string };
+  readonly clusterWideDiscovery: boolean;
+  readonly networkPolicies: {
+    readonly enabled: boolean;
+    readonly prometheusAllowFrom: readonly NetworkPeer[];
+    readonly grafanaAllowFrom: readonly NetworkPeer[];
+    readonly alertmanagerAllowFrom: readonly NetworkPeer[];
+    readonly dns: readonly NetworkPeer[];
+    readonly crawlerAllowFrom: readonly NetworkPeer[];
+    readonly kubernetesApiCidrs?: string[];
+    readonly kubernetesApiPorts: number[];
+  };
+  /** Present when Alertmanager is deployed and its receivers are valid. */
+  readonly alertmanager?: { readonly options: AlertmanagerOptions; readonly config: ResolvedAlertmanagerConfig };
+  /** Mode 'prometheus-operator' only. */
+  readonly operator?: Required<OperatorOptions>;
+  readonly dashboards: { readonly enabled: boolean; readonly currencyUnit?: string };
+}
+
+/**
+ * Checks every prop and applies the defaults. Each problem is recorded on `v` (reported at synthesis, all at once)
+ * and replaced by its default, so that construction goes on.
+ */
+export function resolveMetricsSettings(props: MetricsStackProps, v: PropertyChecks): MetricsSettings {
+  let mode: MetricsStackMode = props.mode ?? 'standalone';
+  if (mode !== 'standalone' && mode !== 'prometheus-operator') {
+    v.fail('mode', mode, 'must be \'standalone\' or \'prometheus-operator\'');
+    mode = 'standalone';
+  }
+  const operatorMode = mode === 'prometheus-operator';
+  const namespace = v.value(() => checkDnsLabel('namespace', props.namespace ?? 'monitoring'), 'monitoring');
+  const crawlerNamespaces = [...v.value(() => {
+    const namespaces = checkNonEmpty('crawlerNamespaces', props.crawlerNamespaces);
+    namespaces.forEach((ns, i) => checkDnsLabel(`crawlerNamespaces[${i}]`, ns));
+    checkUnique('crawlerNamespaces', namespaces);
+    return namespaces;
+  }, ['crawlers'])];
+
+  const prom: PrometheusOptions = props.prometheus ?? {};
+  if (operatorMode) {
+    // Settings the user's Prometheus resource owns: refuse them rather than ignore them (a type error in TypeScript).
+    for (const key of STANDALONE_ONLY_PROMETHEUS) {
+      if (prom[key] !== undefined) v.fail(`prometheus.${key}`, prom[key], 'is not used in mode \'prometheus-operator\': set it on your Prometheus resource');
+    }
+    if (props.grafana !== undefined) v.fail('grafana', props.grafana, 'is not used in mode \'prometheus-operator\': dashboards go to your Grafana\'s sidecar');
+    if (props.alertmanager !== undefined) v.fail('alertmanager', props.alertmanager, 'is not used in mode \'prometheus-operator\': your Prometheus sends alerts to your Alertmanager');
+    if (props.networkPolicies?.enabled) {
+      v.fail('networkPolicies.enabled', true, 'is not supported in mode \'prometheus-operator\': the stack runs no pods, and crawler ingress must admit your Prometheus');
+    }
+  } else if (props.operator !== undefined) {
+    v.fail('operator', props.operator, 'is only used in mode \'prometheus-operator\'');
+  }
+  const shards = v.value(() => checkNumber('prometheus.shards', prom.shards ?? 1, { min: 1, max: 64, integer: true }), 1);
+  const podScrapes = v.value(() => resolvePodScrapes('prometheus.podScrapes', prom.podScrapes ?? []), []);
+  const remoteWrite = v.value(() => checkRemoteWrite('prometheus.remoteWrite', prom.remoteWrite ?? []), [] as RemoteWriteOptions[]);
+  const retention = v.value(() => (parseDuration('prometheus.retention', prom.retention ?? '30d'), prom.retention ?? '30d'), '30d');
+  if (prom.retentionSize !== undefined) v.run(() => checkRetentionSize('prometheus.retentionSize', prom.retentionSize!));
+  const storageSize = v.value(() => (parseStorageQuantity('prometheus.storageSize', prom.storageSize ?? '50Gi'), prom.storageSize ?? '50Gi'), '50Gi');
+  if (prom.storageClassName !== undefined) v.run(() => checkDnsName('prometheus.storageClassName', prom.storageClassName!));
+  const scrapeInterval = prom.scrapeInterval ?? '15s';
+  const scrapeMs = v.value(() => parseDuration('prometheus.scrapeInterval', scrapeInterval), 15_000);
+  const evaluationInterval = prom.evaluationInterval ?? (operatorMode ? OPERATOR_EVALUATION_INTERVAL : '30s');
+  const evaluationMs = v.value(() => parseDuration('prometheus.evaluationInterval', evaluationInterval), 30_000);
+  const sampleLimit = v.value(() => checkNumber('prometheus.sampleLimit', prom.sampleLimit ?? 20000, { min: 1, integer: true }), 20000);
+  const destinationSampleLimit = v.value(() => checkNumber('prometheus.destinationSampleLimit', prom.destinationSampleLimit ?? 20000, { min: 1, integer: true }), 20000);
+  const alerts = v.value(() => resolveAlertOptions(props.alerts), resolveAlertOptions(undefined));
+  const destinations = v.value(() => resolveDestinationGuard(props.destinations, props.vendors), resolveDestinationGuard(undefined, props.vendors));
+  const grafana = props.grafana ?? {};
+  const adminSecretName = grafana.adminSecretName ?? 'grafana-admin';
+  v.run(() => checkDnsName('grafana.adminSecretName', adminSecretName));
+  const netpol = props.networkPolicies ?? {};
+  const grafanaAllowFrom = v.value(() => checkPeers('grafana.allowFrom', grafana.allowFrom ?? []), []);
+  const prometheusAllowFrom = v.value(() => checkPeers('prometheus.allowFrom', prom.allowFrom ?? []), []);
+  const dns = v.value(() => checkPeers('networkPolicies.dns', netpol.dns ?? [...DEFAULT_DNS_PEERS]), DEFAULT_DNS_PEERS);
+  const crawlerAllowFrom = v.value(() => checkPeers('networkPolicies.crawlerAllowFrom', netpol.crawlerAllowFrom ?? []), []);
+  netpol.kubernetesApiCidrs?.forEach((c, i) => v.run(() => checkCidr(`networkPolicies.kubernetesApiCidrs[${i}]`, c)));
+  const kubernetesApiPorts = v.value(() => checkNonEmpty('networkPolicies.kubernetesApiPorts', netpol.kubernetesApiPorts ?? [443, 6443])
+    .map((p, i) => checkPort(`networkPolicies.kubernetesApiPorts[${i}]`, p)), [443, 6443]);
+  const am = props.alertmanager;
+  const amConfig = am ? v.value(() => resolveAlertmanagerConfig(am), undefined) : undefined;
+  const alertmanagerAllowFrom = v.value(() => checkPeers('alertmanager.allowFrom', am?.allowFrom ?? []), []);
+  if (am?.storageSize !== undefined) v.run(() => parseStorageQuantity('alertmanager.storageSize', am.storageSize!));
+  if (am?.storageClassName !== undefined) v.run(() => checkDnsName('alertmanager.storageClassName', am.storageClassName!));
+  if (grafana.datasourceUrl !== undefined) v.run(() => checkHttpUrl('grafana.datasourceUrl', grafana.datasourceUrl!));
+  const operator = operatorMode
+    ? v.value(() => resolveOperatorOptions(props.operator ?? {}, namespace), resolveOperatorOptions({}, namespace))
+    : undefined;
+  const dashboards = props.dashboards ?? {};
+  const currencyUnit = dashboards.currencyUnit === undefined ? undefined : v.value(() => checkCurrencyUnit('dashboards.currencyUnit', dashboards.currencyUnit!), undefined);
+
+  return {
+    mode,
+    vendors: props.vendors,
+    namespace,
+    createNamespace: props.createNamespace ?? !operatorMode,
+    crawlerNamespaces,
+    prometheus: prom,
+    shards,
+    podScrapes,
+    remoteWrite,
+    retention,
+    storageSize,
+    scrapeInterval,
+    scrapeMs,
+    evaluationInterval,
+    ruleIntervalSeconds: Math.max(1, Math.round(evaluationMs / 1000)),
+    sampleLimit,
+    destinationSampleLimit,
+    alerts,
+    destinations,
+    grafana: { ...grafana, adminSecretName },
+    // Refused above in mode prometheus-operator, whose PodMonitor names its namespaces.
+    clusterWideDiscovery: operatorMode ? false : prom.clusterWideDiscovery ?? false,
+    networkPolicies: {
+      enabled: netpol.enabled ?? !operatorMode,
+      prometheusAllowFrom,
+      grafanaAllowFrom,
+      alertmanagerAllowFrom,
+      dns,
+      crawlerAllowFrom,
+      kubernetesApiCidrs: netpol.kubernetesApiCidrs,
+      kubernetesApiPorts,
+    },
+    alertmanager: am && amConfig ? { options: am, config: amConfig } : undefined,
+    operator,
+    dashboards: { enabled: dashboards.enabled ?? true, currencyUnit },
+  };
+}
