@@ -77,7 +77,7 @@ export class PrometheusProcess {
   public readonly dir: string;
   public readonly configFile: string;
   private readonly child: ChildProcess;
-  private log = '';
+  private readonly logFile: string;
   private exited = false;
   private readonly exitPromise: Promise<void>;
 
@@ -95,19 +95,18 @@ export class PrometheusProcess {
     this.configFile = path.join(this.dir, 'prometheus.yml');
     fs.writeFileSync(this.configFile, YAML.stringify(config));
 
+    // Logs to a file, not a pipe: a pipe nobody drains while this process runs a synchronous child (promtool) fills
+    // up, and Prometheus then blocks on a log write while holding its TSDB lock, so every query hangs.
+    this.logFile = path.join(this.dir, 'prometheus.log');
+    const logFd = fs.openSync(this.logFile, 'a');
     this.child = spawn(binary, [
       `--config.file=${this.configFile}`,
       `--storage.tsdb.path=${path.join(this.dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--web.enable-lifecycle',
       ...(opts.args ?? []),
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const append = (chunk: Buffer): void => {
-      // Keep the tail only: enough for error messages.
-      this.log = (this.log + chunk.toString()).slice(-64 * 1024);
-    };
-    this.child.stdout!.on('data', append);
-    this.child.stderr!.on('data', append);
+    ], { stdio: ['ignore', logFd, logFd] });
+    fs.closeSync(logFd);
     this.exitPromise = new Promise(resolve => this.child.once('exit', () => {
       this.exited = true;
       resolve();
@@ -124,6 +123,16 @@ export class PrometheusProcess {
   /** Prometheus's own log output (tail). */
   public logs(): string {
     return this.log;
+  }
+
+  /** The tail of the log: enough for error messages. */
+  private get log(): string {
+    try {
+      const text = fs.readFileSync(this.logFile, 'utf8');
+      return text.slice(-64 * 1024);
+    } catch {
+      return '';
+    }
   }
 
   /** Instant query; `time` in ms since the epoch (default: now). */
