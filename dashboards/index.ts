@@ -1,4 +1,5 @@
-import { ALL_PODS, DESTINATION_LABEL, DESTINATION_SCRAPE_JOB, NOT_MEASURED_DESTINATION, escapeRegex, panelExpr } from '../core/metric-contract';
+import { ALL_PODS, DESTINATION_LABEL, DESTINATION_SCRAPE_JOB, NOT_MEASURED_DESTINATION, escapeRegex } from '../core/metric-contract';
+import { panelExpr } from './queries';
 import { VendorCatalog } from '../core/vendor';
 import { checkCurrencyUnit, checkNumber } from '../core/validation';
 

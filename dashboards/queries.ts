@@ -1,0 +1,141 @@
+import {
+  COST_RULE_INTERVAL_SECONDS, DEMO_GATEWAY_JOB, DEMO_GATEWAY_METRICS, DESTINATION_LABEL, GATEWAY_LABEL, LABEL, RULE, by, byDirection,
+} from '../core/metric-contract';
+
+/**
+ * Every PromQL expression of the dashboards, beside the dashboards: they read the contract's rule names and labels
+ * from the core, so a label rename is one edit there.
+ */
+
+/** Grafana template variables the dashboards define and the panel expressions use. */
+export const VAR = {
+  vendor: 'vendor',
+  namespace: 'namespace',
+  pod: 'pod',
+  destination: 'destination',
+} as const;
+
+/** Matchers for the dashboard variables (multi-value, All = `.*`; the pod variable's All is ALL_PODS). */
+const byVendor = `${LABEL.vendor}=~"$${VAR.vendor}"`;
+const byNamespace = `${byVendor}, ${LABEL.namespace}=~"$${VAR.namespace}"`;
+
+/**
+ * Per-pod series for the pod variable: with All (ALL_PODS) the series recorded for all pods (`allRule`, labelled
+ * pod_selection="__all__"), with picked pods their own series of `podRule`. `suffix` closes a range function.
+ */
+function pickedPods(allRule: string, podRule: string, suffix = ''): string {
+  return `${allRule}{${byNamespace}, ${LABEL.podSelection}=~"$${VAR.pod}"}${suffix} or on (${LABEL.vendor}, ${LABEL.namespace}, ${LABEL.pod}) ${podRule}{${byNamespace}, ${LABEL.pod}=~"$${VAR.pod}"}${suffix}`;
+}
+const byDestination = `${byVendor}, ${DESTINATION_LABEL}=~"$${VAR.destination}"`;
+
+/**
+ * The total of a per-second rule over the dashboard's time range: the sum of its samples times the
+ * interval they were recorded at. Unlike avg × range, a pod that lived for part of the range is not inflated.
+ */
+function totalOverRange(selector: string, intervalSeconds: number, byLabels?: string): string {
+  return `sum ${byLabels ? `by (${byLabels}) ` : ''}(sum_over_time(${selector}[$__range])) * ${intervalSeconds}`;
+}
+
+/**
+ * The range total of upload plus download. Both rules carry the same labels, so one name regex would
+ * collide once sum_over_time drops the name; a `direction` label keeps them apart until the sum.
+ */
+function bothTotalsOverRange(sent: string, received: string, intervalSeconds: number, byLabels: string): string {
+  return `sum by (${byLabels}) (${byDirection(`sum_over_time(${sent}[$__range])`, `sum_over_time(${received}[$__range])`)}) * ${intervalSeconds}`;
+}
+
+/** `expr` per vendor, with 0 for vendors that have traffic but none of what `expr` counts. */
+function orZeroPerVendor(expr: string, base: string): string {
+  return `${expr} or 0 * sum ${by(LABEL.vendor)} (${base})`;
+}
+
+/** Seconds left in the calendar month at each evaluation time. */
+const SECONDS_LEFT_IN_MONTH = 'scalar((days_in_month() - day_of_month() + 1) * 86400) - time() % 86400';
+
+/** A demo gateway series' `vendor` label as `proxy_vendor`, filtered by the dashboards' vendor variable. */
+const demoGatewayRate = (direction: 'sent' | 'received') =>
+  `sum ${by(LABEL.vendor)} (label_replace(rate(${DEMO_GATEWAY_METRICS.wireBytes}{job="${DEMO_GATEWAY_JOB}", direction="${direction}", vendor=~"$vendor"}[$__rate_interval]), "${LABEL.vendor}", "$1", "vendor", "(.*)"))`;
+
+/** Options of the dashboard expressions that depend on the deployment. */
+export interface PanelExprOptions {
+  /** Evaluation interval of the contract rule group, in seconds. */
+  readonly ruleIntervalSeconds: number;
+  /** Scrape job of the crawler sidecars' totals. */
+  readonly job: string;
+  /** Scrape job of the crawler sidecars' per-destination counters. */
+  readonly destinationJob: string;
+  /** Regex of destination values that do not name the site crawled: TLS without SNI, TCP gateways, "(not measured)". */
+  readonly unknownDestinations: string;
+}
+
+/** Every PromQL expression of the dashboards; `$vendor`, `$namespace`, `$pod`, `$destination` are Grafana variables. */
+export function panelExpr(o: PanelExprOptions) {
+  const requests = `${RULE.requests}{${byVendor}}`;
+  const responses = `${RULE.responseCodes}{${byVendor}}`;
+  const unknown = `${DESTINATION_LABEL}=~"${o.unknownDestinations}"`;
+  const mtd = (rule: string) => totalOverRange(`${rule}{${byVendor}}`, COST_RULE_INTERVAL_SECONDS, LABEL.vendor);
+  const unknownShare = (rule: string) => {
+    const all = `sum ${by(LABEL.vendor)} (${rule}{${byVendor}})`;
+    return `(sum ${by(LABEL.vendor)} (${rule}{${byVendor}, ${unknown}}) or 0 * ${all}) / ${all}`;
+  };
+  return {
+    // Overview
+    httpRequestRate: `sum(${RULE.requests}{${byVendor}, request_protocol="http"}) or vector(0)`,
+    tcpConnectionRate: `sum(${RULE.requests}{${byVendor}, request_protocol="tcp"}) or vector(0)`,
+    requestsOverRange: totalOverRange(requests, o.ruleIntervalSeconds, 'request_protocol'),
+    requestsPerVendor: `sum ${by(LABEL.vendor, 'request_protocol')} (${requests})`,
+    requestShare: totalOverRange(requests, o.ruleIntervalSeconds, LABEL.vendor),
+    byteShare: bothTotalsOverRange(`${RULE.vendorSentBytes}{${byVendor}}`, `${RULE.vendorReceivedBytes}{${byVendor}}`, o.ruleIntervalSeconds, LABEL.vendor),
+    crawlerPods: `sum ${by(LABEL.vendor)} (${RULE.crawlerPods}{${byVendor}})`,
+    successRatio: `1 - ${RULE.errorRatio}{${byVendor}}`,
+    // Bandwidth
+    vendorSentRate: `sum ${by(LABEL.vendor)} (${RULE.vendorSentBytes}{${byVendor}})`,
+    vendorReceivedRate: `sum ${by(LABEL.vendor)} (${RULE.vendorReceivedBytes}{${byVendor}})`,
+    // The busiest `n` of the selected pods at each step: a graph of thousands of lines shows nothing and costs a lot.
+    // All pods: from the recorded busiest ones, so the cost does not grow with the fleet; picked pods: their own series.
+    podSentRate: (n: number) => `topk(${n}, sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${pickedPods(RULE.topPodSentBytes, RULE.podSentBytes)}))`,
+    podReceivedRate: (n: number) => `topk(${n}, sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${pickedPods(RULE.topPodReceivedBytes, RULE.podReceivedBytes)}))`,
+    // The demo gateways' own count: downloads they served (sent), uploads they received.
+    demoGatewayServedRate: demoGatewayRate('sent'),
+    demoGatewayReceivedRate: demoGatewayRate('received'),
+    sentOverRange: totalOverRange(`${RULE.vendorSentBytes}{${byVendor}}`, o.ruleIntervalSeconds),
+    receivedOverRange: totalOverRange(`${RULE.vendorReceivedBytes}{${byVendor}}`, o.ruleIntervalSeconds),
+    vendorSentOverRange: totalOverRange(`${RULE.vendorSentBytes}{${byVendor}}`, o.ruleIntervalSeconds, LABEL.vendor),
+    vendorReceivedOverRange: totalOverRange(`${RULE.vendorReceivedBytes}{${byVendor}}`, o.ruleIntervalSeconds, LABEL.vendor),
+    // Per-pod totals from the 5-minute samples of the 5-minute rate: exact, and a tenth of the samples.
+    topPodsOverRange: (n: number) => `topk(${n}, sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${pickedPods(`sum_over_time(${RULE.podBytes5m}`, `sum_over_time(${RULE.podBytes5m}`, '[$__range])')}) * ${COST_RULE_INTERVAL_SECONDS})`,
+    // Destinations
+    topDestinationRequests: (n: number) => `topk(${n}, sum ${by(LABEL.vendor, DESTINATION_LABEL, 'request_protocol')} (${RULE.destinationRequests}{${byDestination}}))`,
+    destinationRequestRate: (n: number) => `topk(${n}, sum ${by(DESTINATION_LABEL)} (${RULE.destinationRequests}{${byDestination}}))`,
+    gatewayRequestRate: `sum ${by(LABEL.vendor, GATEWAY_LABEL, 'request_protocol')} (${RULE.gatewayRequests}{${byVendor}})`,
+    unknownDestinationRequestShare: unknownShare(RULE.destinationRequests),
+    // Pods whose destination scrape fails (over its sample limit), 0 for vendors with none.
+    destinationsNotMeasured: `sum ${by(LABEL.vendor)} (${RULE.scrapeTargetsDown}{job="${o.destinationJob}", ${byVendor}})`,
+    destinationScrapeSamples: `max ${by(LABEL.vendor)} (${RULE.scrapeSamplesMax}{job="${o.destinationJob}", ${byVendor}})`,
+    // Performance & health
+    latencyQuantile: (q: number) => `histogram_quantile(${q}, sum ${by(LABEL.vendor, 'le')} (${RULE.durationBuckets}{${byVendor}}))`,
+    errorRatio: `${RULE.errorRatio}{${byVendor}}`,
+    responseClassShare: `sum ${by(LABEL.vendor, 'class')} (label_replace(label_replace(${responses}, "class", "\${1}xx", "response_code", "([1-5])[0-9][0-9]"), "class", "no response", "response_code", "0"))`
+      + ` / on (${LABEL.vendor}) group_left sum ${by(LABEL.vendor)} (${responses})`,
+    codeRate: (code: number) => orZeroPerVendor(`sum ${by(LABEL.vendor)} (${RULE.responseCodes}{${byVendor}, response_code="${code}"})`, responses),
+    targetsDown: `sum ${by(LABEL.vendor)} (${RULE.scrapeTargetsDown}{job="${o.job}", ${byVendor}})`,
+    scrapeDuration: `max ${by(LABEL.vendor)} (${RULE.scrapeDurationMax}{job="${o.job}", ${byVendor}})`,
+    scrapeSamples: `max ${by(LABEL.vendor)} (${RULE.scrapeSamplesMax}{job="${o.job}", ${byVendor}})`,
+    headSeries: 'max by (instance) (prometheus_tsdb_head_series)',
+    samplesAppended: 'sum by (instance) (rate(prometheus_tsdb_head_samples_appended_total[$__rate_interval]))',
+    unattributedBytes: `sum ${by(LABEL.namespace)} (${RULE.unattributedBytes})`,
+    // Cost & budget
+    spendPerHour: `sum ${by(LABEL.vendor)} (${RULE.spend1h}{${byVendor}}) * 3600`,
+    spendMonthToDate: mtd(RULE.spend1h),
+    budgetUsed: `${mtd(RULE.spend1h)} / on (${LABEL.vendor}) ${RULE.monthlyBudget}{${byVendor}}`,
+    projectedSpend: `${mtd(RULE.spend1h)} + sum ${by(LABEL.vendor)} (${RULE.spend1h}{${byVendor}}) * (${SECONDS_LEFT_IN_MONTH})`,
+    monthlyBudget: `${RULE.monthlyBudget}{${byVendor}}`,
+    trafficMonthToDate: mtd(RULE.bytes1h),
+    trafficBudgetUsed: `${mtd(RULE.bytes1h)} / on (${LABEL.vendor}) ${RULE.monthlyTrafficBudgetBytes}{${byVendor}}`,
+    pricePerGiB: `${RULE.pricePerGiB}{${byVendor}}`,
+    pricePer1kRequests: `${RULE.pricePer1kRequests}{${byVendor}}`,
+  };
+}
+
+/** The dashboards' expressions, as returned by panelExpr. */
+export type PanelExpr = ReturnType<typeof panelExpr>;
