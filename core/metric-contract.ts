@@ -136,6 +136,11 @@ export const RULE = {
   requests: 'proxy_vendor:proxy_requests:rate5m',
   /** The same per destination host. */
   destinationRequests: 'proxy_vendor_destination:proxy_requests:rate5m',
+  /**
+   * The destination rule summed per vendor and protocol, so that panels need not read its every destination over a
+   * range (top-N membership changes, so a range holds many more series than one evaluation).
+   */
+  destinationTotal: 'proxy_vendor:proxy_destination_requests:rate5m',
   /** Requests (inspected gateways) and connections (TCP gateways) per vendor gateway host, whichever vendor's pods sent them. */
   gatewayRequests: 'proxy_vendor_gateway:proxy_requests:rate5m',
   /** Bytes/s uploaded by each crawler pod. */
@@ -299,6 +304,7 @@ export const RECORDING_EXPR = {
   },
   /** Every host by name; MetricsStack records `destinationRuleExprs(guard, job)`, bounded, instead. */
   destinationRequests: destinationRuleExprs(NO_GUARD, DESTINATION_SCRAPE_JOB).destinationRequests,
+  destinationTotal: `sum ${by(LABEL.vendor, 'request_protocol')} (${RULE.destinationRequests})`,
   podSentBytes: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${rate(UPLOAD_COUNTERS, ATTRIBUTED, '5m')})`,
   podReceivedBytes: `sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${rate(DOWNLOAD_COUNTERS, ATTRIBUTED, '5m')})`,
   topPodSentBytes: `topk ${by(LABEL.vendor, LABEL.namespace)} (${TOP_PODS}, ${RULE.podSentBytes})`,

@@ -122,6 +122,7 @@ export function contractRules(settings: RuleSettings): ContractRule[] {
     // The per-destination sums add up across shards; the bound ranks the fleet-wide sums, on the global Prometheus.
     destinations(INTERMEDIATE.destinations, perDestination.destinations, 'partial'),
     destinations(RULE.destinationRequests, perDestination.destinationRequests, 'global'),
+    destinations(RULE.destinationTotal, RECORDING_EXPR.destinationTotal, 'global'),
     // Only with gateways: the misrouting alert reads it.
     ...(gatewayHosts.length > 0 ? [destinations(RULE.gatewayRequests, RECORDING_EXPR.gatewayRequests(gatewayHosts), 'partial')] : []),
     // Histogram buckets add up; quantiles are taken from the global sum.

@@ -74,8 +74,9 @@ export function panelExpr(o: PanelExprOptions) {
   const responses = `${RULE.responseCodes}{${byVendor}}`;
   const unknown = `${DESTINATION_LABEL}=~"${o.unknownDestinations}"`;
   const mtd = (rule: string) => totalOverRange(`${rule}{${byVendor}}`, COST_RULE_INTERVAL_SECONDS, LABEL.vendor);
-  const unknownShare = (rule: string) => {
-    const all = `sum ${by(LABEL.vendor)} (${rule}{${byVendor}})`;
+  // The denominator from the recorded per-vendor total: reading every destination series over the range costs more.
+  const unknownShare = (rule: string, total: string) => {
+    const all = `sum ${by(LABEL.vendor)} (${total}{${byVendor}})`;
     return `(sum ${by(LABEL.vendor)} (${rule}{${byVendor}, ${unknown}}) or 0 * ${all}) / ${all}`;
   };
   return {
@@ -108,7 +109,7 @@ export function panelExpr(o: PanelExprOptions) {
     topDestinationRequests: (n: number) => `topk(${n}, sum ${by(LABEL.vendor, DESTINATION_LABEL, 'request_protocol')} (${RULE.destinationRequests}{${byDestination}}))`,
     destinationRequestRate: (n: number) => `topk(${n}, sum ${by(DESTINATION_LABEL)} (${RULE.destinationRequests}{${byDestination}}))`,
     gatewayRequestRate: `sum ${by(LABEL.vendor, GATEWAY_LABEL, 'request_protocol')} (${RULE.gatewayRequests}{${byVendor}})`,
-    unknownDestinationRequestShare: unknownShare(RULE.destinationRequests),
+    unknownDestinationRequestShare: unknownShare(RULE.destinationRequests, RULE.destinationTotal),
     // Pods whose destination scrape fails (over its sample limit), 0 for vendors with none.
     destinationsNotMeasured: `sum ${by(LABEL.vendor)} (${RULE.scrapeTargetsDown}{job="${o.destinationJob}", ${byVendor}})`,
     destinationScrapeSamples: `max ${by(LABEL.vendor)} (${RULE.scrapeSamplesMax}{job="${o.destinationJob}", ${byVendor}})`,
