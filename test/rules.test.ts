@@ -80,7 +80,7 @@ describe('recording rules', () => {
   test('the rule file matches the snapshot and names every contract rule', () => {
     expect(rulesYaml).toMatchSnapshot();
     const records = YAML.parse(rulesYaml).groups.flatMap((g: any) => g.rules.map((r: any) => r.record)).filter(Boolean);
-    for (const name of [RULE.requests, RULE.destinationRequests, RULE.podSentBytes, RULE.podReceivedBytes]) {
+    for (const name of [RULE.requests, RULE.destinationRequests, RULE.destinationTotal, RULE.podSentBytes, RULE.podReceivedBytes]) {
       expect(records).toContain(name);
     }
   });
@@ -154,6 +154,13 @@ describe('recording rules', () => {
           sample(v('vendor-b', { destination: 'httpbin.org', request_protocol: 'http' }), 1),
           sample(v('vendor-c', { destination: 'unknown', request_protocol: 'tcp' }), 0.1),
           sample(v('vendor-c', { destination: 'www.example.org', request_protocol: 'tcp' }), 0.2),
+        ]),
+        // The destinations summed per vendor: the vendor's requests and connections again.
+        at('10m', RULE.destinationTotal, [
+          sample(v('vendor-a', { request_protocol: 'http' }), 3.5),
+          sample(v('vendor-a', { request_protocol: 'tcp' }), 0.1),
+          sample(v('vendor-b', { request_protocol: 'http' }), 1),
+          sample(v('vendor-c', { request_protocol: 'tcp' }), 0.3),
         ]),
         // Upload = request bytes + bytes the sidecar received from the app.
         at('10m', RULE.podSentBytes, [
