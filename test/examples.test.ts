@@ -31,11 +31,11 @@ test('~1,000 pods (examples/operator.ts): PodMonitor, PrometheusRule and no moni
   expect(objects.find(o => o.kind === 'PrometheusRule')!.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
 });
 
-test('~10,000 pods (examples/sharded.ts): 8 shards, a global Prometheus, remote write to Mimir, Grafana on Mimir', () => {
+test('~10,000 pods (examples/sharded.ts): 4 shards, a global Prometheus, remote write to Mimir, Grafana on Mimir', () => {
   const objects = synth(sharded.build);
   expectValidObjects(objects);
   expect(replicas(objects)).toBe(10_000);
-  expect(names(objects, 'Deployment').filter(n => n.startsWith('prometheus'))).toEqual(['prometheus', ...Array.from({ length: 8 }, (_, i) => `prometheus-shard-${i}`)]);
+  expect(names(objects, 'Deployment').filter(n => n.startsWith('prometheus'))).toEqual(['prometheus', ...Array.from({ length: 4 }, (_, i) => `prometheus-shard-${i}`)]);
   const shardConfig = objects.find(o => o.kind === 'ConfigMap' && o.metadata.name === 'prometheus-shard-3-config')!.data['prometheus.yml'];
   expect(shardConfig).toContain('url: http://mimir-distributor.mimir.svc:8080/api/v1/push');
   expect(objects.find(o => o.kind === 'ConfigMap' && o.metadata.name === 'grafana-provisioning')!.data['datasources.yaml']).toContain('http://mimir-query-frontend.mimir.svc:8080/prometheus');
