@@ -54,13 +54,13 @@ function legend(placement = common.LegendPlacement.Bottom): common.VizLegendOpti
     .placement(placement).calcs(['mean', 'max', 'lastNotNull']).sortBy('Mean').sortDesc(true);
 }
 
-/** A time series panel with a table legend (mean, max, last) sorted by mean. */
 /**
  * Smallest query step of the time series panels: the recording rules are 5-minute rates evaluated every 30 s, so a
  * finer step draws nothing new and multiplies the cost of a 6-hour graph.
  */
 export const MIN_INTERVAL = '1m';
 
+/** A time series panel with a table legend (mean, max, last) sorted by mean. */
 export function timeseriesPanel(title: string, description: string, unit: string): timeseries.PanelBuilder {
   return new timeseries.PanelBuilder().title(title).description(description).datasource(DATASOURCE).unit(unit).interval(MIN_INTERVAL)
     .legend(legend()).tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending))
