@@ -7,22 +7,15 @@ import { App } from 'cdk8s';
 export type ExtraFiles = Record<string, string>;
 
 /**
- * Synthesizes into a fresh directory beside `outdir` and swaps it in only when everything succeeded,
- * so invalid props never leave a half-written or emptied output directory.
+ * Runs `write` into a fresh directory beside `outdir` and swaps it in only when `write` succeeded, so a failure
+ * never leaves a half-written or emptied output directory. Returns the files written.
  */
-export function synthesizeInto(outdir: string, build: (app: App) => ExtraFiles | void): string[] {
+function replaceDirectory(outdir: string, write: (staging: string) => void): string[] {
   const target = path.resolve(outdir);
   fs.mkdirSync(path.dirname(target), { recursive: true });
   const staging = fs.mkdtempSync(path.join(path.dirname(target), '.cdk8s-tmp-'));
   try {
-    const app = new App({ outdir: staging });
-    const extra = build(app) ?? {};
-    app.synth();
-    for (const [file, content] of Object.entries(extra)) {
-      const dest = path.join(staging, file);
-      fs.mkdirSync(path.dirname(dest), { recursive: true });
-      fs.writeFileSync(dest, content);
-    }
+    write(staging);
   } catch (err) {
     fs.rmSync(staging, { recursive: true, force: true });
     throw err;
@@ -34,27 +27,31 @@ export function synthesizeInto(outdir: string, build: (app: App) => ExtraFiles |
   return listFiles(target);
 }
 
+/** Synthesizes `build`'s app and its extra files into `outdir`, replaced only when everything succeeded. */
+export function synthesizeInto(outdir: string, build: (app: App) => ExtraFiles | void): string[] {
+  return replaceDirectory(outdir, staging => {
+    const app = new App({ outdir: staging });
+    const extra = build(app) ?? {};
+    app.synth();
+    for (const [file, content] of Object.entries(extra)) {
+      const dest = path.join(staging, file);
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      fs.writeFileSync(dest, content);
+    }
+  });
+}
+
 /**
- * Runs a cdk8s app command (as `cdk8s synth` runs cdk8s.yaml's `app`: a shell command, with CDK8S_OUTDIR set) into a
- * fresh directory beside `outdir`, and swaps it in only when the command succeeded and wrote manifests.
+ * Runs a cdk8s app command (as `cdk8s synth` runs cdk8s.yaml's `app`: a shell command, with CDK8S_OUTDIR set) into
+ * `outdir`, replaced only when the command succeeded and wrote manifests.
  */
 export function synthesizeCommandInto(outdir: string, command: string): string[] {
-  const target = path.resolve(outdir);
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  const staging = fs.mkdtempSync(path.join(path.dirname(target), '.cdk8s-tmp-'));
-  try {
+  return replaceDirectory(outdir, staging => {
     const r = spawnSync(command, { shell: true, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CDK8S_OUTDIR: staging } });
     if (r.error) throw new Error(`cannot run the app command '${command}': ${r.error.message}`);
     if (r.status !== 0) throw new Error(`the app command '${command}' failed (exit ${r.status ?? r.signal})`);
     if (!fs.readdirSync(staging).some(f => f.endsWith('.yaml'))) throw new Error(`the app command '${command}' wrote no manifests into CDK8S_OUTDIR`);
-  } catch (err) {
-    fs.rmSync(staging, { recursive: true, force: true });
-    throw err;
-  }
-  fs.rmSync(target, { recursive: true, force: true });
-  fs.renameSync(staging, target);
-  fs.chmodSync(target, 0o755);
-  return listFiles(target);
+  });
 }
 
 function listFiles(dir: string, prefix = ''): string[] {
