@@ -11,14 +11,14 @@ const BANNER = [
 ].join('\n');
 
 /**
- * The crawler source root. From the TypeScript sources this is the folder of
- * this file; when this file runs compiled into build/crawler/, the sources
- * are still found in the repository's crawler/ folder.
+ * A program's source root. From the TypeScript sources this is the folder of its
+ * bundle.ts (`dirname`); when that file runs compiled into build/<folder>/, the
+ * sources are still found in the repository's <folder>/ folder.
  */
-function crawlerRoot(): string {
-  const candidates = [__dirname, path.resolve(__dirname, '..', '..', 'crawler')];
+function programRoot(dirname: string, folder: string): string {
+  const candidates = [dirname, path.resolve(dirname, '..', '..', folder)];
   const root = candidates.find((dir) => fs.existsSync(path.join(dir, 'src', 'main.ts')));
-  if (!root) throw new Error(`crawler sources not found (looked for src/main.ts in ${candidates.join(', ')})`);
+  if (!root) throw new Error(`${folder} sources not found (looked for src/main.ts in ${candidates.join(', ')})`);
   return root;
 }
 
@@ -33,12 +33,19 @@ export function bundleCrawler(): string {
   return cached;
 }
 
-/**
- * Runs esbuild. Deterministic: the same sources and dependency versions give
- * the same string, wherever the repository is checked out.
- */
+/** Runs esbuild over the crawler; see buildNodeProgram. */
 export function buildCrawlerBundle(): string {
-  const root = crawlerRoot();
+  // The agents print proxy URLs with credentials through `debug`.
+  return buildNodeProgram({ dirname: __dirname, folder: 'crawler', banner: BANNER, alias: { debug: './src/debug-stub.ts' } });
+}
+
+/**
+ * One of our Node programs (`<folder>/src/main.ts`) as one CommonJS file, by esbuild.
+ * Deterministic: the same sources and dependency versions give the same string,
+ * wherever the repository is checked out.
+ */
+export function buildNodeProgram(o: { dirname: string; folder: string; banner: string; alias?: Record<string, string> }): string {
+  const root = programRoot(o.dirname, o.folder);
   const result = buildSync({
     // Paths embedded in the output are relative to this, never absolute.
     absWorkingDir: root,
@@ -49,19 +56,18 @@ export function buildCrawlerBundle(): string {
     format: 'cjs',
     write: false,
     // Whitespace and syntax only: identifiers stay readable in stack traces.
-    // Unminified the file is ~240 KB, too close to the 256 KiB limit of the
+    // Unminified the crawler is ~240 KB, too close to the 256 KiB limit of the
     // annotation `kubectl apply` stores a copy of the ConfigMap in.
     minifyWhitespace: true,
     minifySyntax: true,
     keepNames: true,
     legalComments: 'none',
-    banner: { js: BANNER },
+    banner: { js: o.banner },
     charset: 'utf8',
     // Fixed compiler options: the output must not depend on which
-    // tsconfig.json happens to sit above the crawler folder.
+    // tsconfig.json happens to sit above the program's folder.
     tsconfigRaw: { compilerOptions: { strict: true, target: 'ES2022', useDefineForClassFields: true } },
-    // The agents print proxy URLs with credentials through `debug`.
-    alias: { debug: './src/debug-stub.ts' },
+    ...(o.alias ? { alias: o.alias } : {}),
     logLevel: 'silent',
   });
   return layoutIndependent(result.outputFiles[0].text);
@@ -69,7 +75,7 @@ export function buildCrawlerBundle(): string {
 
 /**
  * esbuild labels each bundled CommonJS module with its path relative to the
- * crawler folder: `../node_modules/x/...` in this repository, `../../x/...`
+ * program's folder: `../node_modules/x/...` in this repository, `../../x/...`
  * when installed as a dependency with hoisted modules. The labels carry no
  * meaning; make them the same for every layout.
  */
