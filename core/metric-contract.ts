@@ -202,6 +202,7 @@ export const RULE_GROUPS = {
   totals: RULE_GROUP,
   destinations: 'proxy-telemetry.destinations',
   latency: 'proxy-telemetry.latency',
+  scrape: 'proxy-telemetry.scrape',
   vendors: 'proxy-telemetry.vendors',
   cost: 'proxy-telemetry.cost',
 } as const;

@@ -68,18 +68,27 @@ export interface RuleSettings {
 }
 
 /**
- * The groups, in the order they are written. Prometheus evaluates groups concurrently: the totals (reading the
- * request, connection and byte counters), the destinations (reading the per-destination counters) and the latency
- * buckets each read their raw families once per evaluation; the vendor model; and the hourly cost figures, every
- * 5 minutes, from the 5-minute rules.
+ * The groups, in the order they are written, and how often each runs. Prometheus evaluates groups concurrently: the
+ * totals (reading the request, connection and byte counters: what vendors bill) every evaluation interval; the
+ * destinations, the latency buckets and the scrape health (each reading its raw families once per evaluation) and the
+ * vendor model every second interval, since their readers (panels stepping by a minute or more, alerts holding for
+ * minutes) need no more; and the hourly cost figures every 5 minutes, from the 5-minute rules.
  */
-const GROUPS: ReadonlyArray<{ readonly name: string; readonly interval?: string }> = [
-  { name: RULE_GROUPS.totals },
-  { name: RULE_GROUPS.destinations },
-  { name: RULE_GROUPS.latency },
-  { name: RULE_GROUPS.vendors },
-  { name: RULE_GROUPS.cost, interval: `${COST_RULE_INTERVAL_SECONDS / 60}m` },
+const GROUPS: ReadonlyArray<{ readonly name: string; readonly everyEvaluations?: number; readonly intervalSeconds?: number }> = [
+  { name: RULE_GROUPS.totals, everyEvaluations: 1 },
+  { name: RULE_GROUPS.destinations, everyEvaluations: 2 },
+  { name: RULE_GROUPS.latency, everyEvaluations: 2 },
+  { name: RULE_GROUPS.scrape, everyEvaluations: 2 },
+  { name: RULE_GROUPS.vendors, everyEvaluations: 2 },
+  { name: RULE_GROUPS.cost, intervalSeconds: COST_RULE_INTERVAL_SECONDS },
 ];
+
+/** A group's interval: none for the totals (Prometheus' evaluation interval), else as a duration. */
+function groupInterval(group: (typeof GROUPS)[number], ruleIntervalSeconds: number): string | undefined {
+  if (group.everyEvaluations === 1) return undefined;
+  const seconds = group.intervalSeconds ?? group.everyEvaluations! * ruleIntervalSeconds;
+  return seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`;
+}
 
 /**
  * Every recording rule of the contract, one record each. Order within a group matters: rules read earlier rules of
@@ -96,6 +105,7 @@ export function contractRules(settings: RuleSettings): ContractRule[] {
   const totals = in_(RULE_GROUPS.totals);
   const destinations = in_(RULE_GROUPS.destinations);
   const cost = in_(RULE_GROUPS.cost);
+  const scrape = in_(RULE_GROUPS.scrape);
   // Series the dashboards read when no pod is picked. A new object per rule, never shared (YAML would alias it).
   const allPods = () => ({ [LABEL.podSelection]: ALL_PODS });
   return [
@@ -113,11 +123,11 @@ export function contractRules(settings: RuleSettings): ContractRule[] {
     totals(RULE.vendorReceivedBytes, RECORDING_EXPR.vendorReceivedBytes, 'global'),
     totals(RULE.responseCodes, RECORDING_EXPR.responseCodes, 'partial'),
     totals(RULE.errorRatio, RECORDING_EXPR.errorRatio, 'global'),
-    totals(RULE.crawlerPods, RECORDING_EXPR.crawlerPods(jobs.totals), 'global'),
+    scrape(RULE.crawlerPods, RECORDING_EXPR.crawlerPods(jobs.totals), 'global'),
     // Per shard, sent on with the shard's label: the panels sum or take the max over shards.
-    totals(RULE.scrapeTargetsDown, RECORDING_EXPR.scrapeTargetsDown(scrapeJobs), 'shard'),
-    totals(RULE.scrapeDurationMax, RECORDING_EXPR.scrapeDurationMax(scrapeJobs), 'shard'),
-    totals(RULE.scrapeSamplesMax, RECORDING_EXPR.scrapeSamplesMax(scrapeJobs), 'shard'),
+    scrape(RULE.scrapeTargetsDown, RECORDING_EXPR.scrapeTargetsDown(scrapeJobs), 'shard'),
+    scrape(RULE.scrapeDurationMax, RECORDING_EXPR.scrapeDurationMax(scrapeJobs), 'shard'),
+    scrape(RULE.scrapeSamplesMax, RECORDING_EXPR.scrapeSamplesMax(scrapeJobs), 'shard'),
     totals(RULE.unattributedBytes, RECORDING_EXPR.unattributedBytes, 'partial'),
     // The per-destination sums add up across shards; the bound ranks the fleet-wide sums, on the global Prometheus.
     destinations(INTERMEDIATE.destinations, perDestination.destinations, 'partial'),
@@ -159,10 +169,13 @@ function plain(rule: ContractRule): RecordingRule {
 }
 
 /** Rules into their groups, in the groups' order; every group is written, empty ones too (the vendor model may be). */
-export function ruleGroups(rules: readonly ContractRule[]): RuleGroup[] {
+export function ruleGroups(rules: readonly ContractRule[], ruleIntervalSeconds = 30): RuleGroup[] {
   const unknown = rules.filter(r => !GROUPS.some(g => g.name === r.group));
   if (unknown.length > 0) throw new Error(`recording rule ${unknown[0].record} is in group '${unknown[0].group}', which is not one of ${GROUPS.map(g => g.name).join(', ')}`);
-  return GROUPS.map(g => ({ ...g, rules: rules.filter(r => r.group === g.name).map(plain) }));
+  return GROUPS.map(g => {
+    const interval = groupInterval(g, ruleIntervalSeconds);
+    return { name: g.name, ...(interval ? { interval } : {}), rules: rules.filter(r => r.group === g.name).map(plain) };
+  });
 }
 
 /**
@@ -171,10 +184,10 @@ export function ruleGroups(rules: readonly ContractRule[]): RuleGroup[] {
  * unbounded) per-destination partials: the top N are picked from fleet-wide totals, never per shard. Groups keep
  * their names and intervals on both sides, rules their order; groups left empty on a side are not written there.
  */
-export function placeRules(rules: readonly ContractRule[]): { shard: RuleGroup[]; global: RuleGroup[] } {
+export function placeRules(rules: readonly ContractRule[], ruleIntervalSeconds = 30): { shard: RuleGroup[]; global: RuleGroup[] } {
   const shard: RuleGroup[] = [];
   const global: RuleGroup[] = [];
-  for (const group of ruleGroups(rules)) {
+  for (const group of ruleGroups(rules, ruleIntervalSeconds)) {
     const onShard: Rule[] = [];
     const onGlobal: Rule[] = [];
     for (const rule of rules.filter(r => r.group === group.name)) {

@@ -145,8 +145,8 @@ describe('MetricsStack', () => {
 
     // THEN
     const rules = YAML.parse(findObject(objects, 'ConfigMap', 'prometheus-config').data['rules.yml']);
-    expect(rules.groups.map((g: any) => g.name)).toEqual(['proxy-telemetry.rules', 'proxy-telemetry.destinations', 'proxy-telemetry.latency', 'proxy-telemetry.vendors', 'proxy-telemetry.cost', 'proxy-telemetry.alerts', 'example']);
-    expect(rules.groups[6]).toEqual({ name: 'example', rules: [{ record: 'proxy_vendor:up:count', expr: 'count by (proxy_vendor) (up)' }] });
+    expect(rules.groups.map((g: any) => g.name)).toEqual(['proxy-telemetry.rules', 'proxy-telemetry.destinations', 'proxy-telemetry.latency', 'proxy-telemetry.scrape', 'proxy-telemetry.vendors', 'proxy-telemetry.cost', 'proxy-telemetry.alerts', 'example']);
+    expect(rules.groups[7]).toEqual({ name: 'example', rules: [{ record: 'proxy_vendor:up:count', expr: 'count by (proxy_vendor) (up)' }] });
     expect(JSON.parse(findObject(objects, 'ConfigMap', 'grafana-dashboard-example-dashboard').data['example-dashboard.json']).title).toBe('Example');
     const mounts = findObject(objects, 'Deployment', 'grafana').spec.template.spec.containers[0].volumeMounts;
     expect(mounts).toContainEqual(expect.objectContaining({ mountPath: '/var/lib/grafana-dashboards/example-dashboard', readOnly: true }));

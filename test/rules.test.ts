@@ -48,7 +48,7 @@ function runPromtoolTests(tests: unknown[]): { status: number; output: string } 
   fs.writeFileSync(path.join(dir, 'tests.yml'), YAML.stringify({
     rule_files: ['rules.yml'],
     evaluation_interval: '1m',
-    group_eval_order: ['proxy-telemetry.vendors', 'proxy-telemetry.rules', 'proxy-telemetry.destinations', 'proxy-telemetry.latency', 'proxy-telemetry.cost', 'proxy-telemetry.alerts'],
+    group_eval_order: ['proxy-telemetry.vendors', 'proxy-telemetry.rules', 'proxy-telemetry.destinations', 'proxy-telemetry.latency', 'proxy-telemetry.scrape', 'proxy-telemetry.cost', 'proxy-telemetry.alerts'],
     tests,
   }, { lineWidth: 0 }));
   const r = promtool(['test', 'rules', path.join(dir, 'tests.yml')]);
@@ -83,6 +83,25 @@ describe('recording rules', () => {
     for (const name of [RULE.requests, RULE.destinationRequests, RULE.destinationTotal, RULE.podSentBytes, RULE.podReceivedBytes]) {
       expect(records).toContain(name);
     }
+  });
+
+  test('the totals run every evaluation; destinations, latency, scrape health and the vendor model every second one; cost every 5 minutes', () => {
+    const intervals = (yaml: string) => Object.fromEntries(YAML.parse(yaml).groups.map((g: { name: string; interval?: string }) => [g.name, g.interval ?? 'global']));
+    // This stack evaluates every minute.
+    expect(intervals(rulesYaml)).toEqual({
+      'proxy-telemetry.rules': 'global',
+      'proxy-telemetry.destinations': '2m',
+      'proxy-telemetry.latency': '2m',
+      'proxy-telemetry.scrape': '2m',
+      'proxy-telemetry.vendors': '2m',
+      'proxy-telemetry.cost': '5m',
+      'proxy-telemetry.alerts': 'global',
+    });
+    // The default 30 s: 1m; 15 s: 30s.
+    const every30s = new MetricsStack(Testing.chart(), 'm', { vendors, crawlerNamespaces: ['crawlers'] });
+    expect(intervals(every30s.renderRules())).toMatchObject({ 'proxy-telemetry.rules': 'global', 'proxy-telemetry.destinations': '1m', 'proxy-telemetry.scrape': '1m' });
+    const every15s = new MetricsStack(Testing.chart(), 'm', { vendors, crawlerNamespaces: ['crawlers'], prometheus: { evaluationInterval: '15s' } });
+    expect(intervals(every15s.renderRules())).toMatchObject({ 'proxy-telemetry.destinations': '30s', 'proxy-telemetry.vendors': '30s', 'proxy-telemetry.cost': '5m' });
   });
 
   /**

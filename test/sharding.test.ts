@@ -176,7 +176,7 @@ describe('MetricsStack with prometheus.shards', () => {
     // THEN
     expect(YAML.parse(metrics.renderRules()).groups.map((g: any) => g.name)).toContain('global-example');
     for (const i of [0, 1]) {
-      expect(YAML.parse(metrics.renderRules(`prometheus-shard-${i}`)).groups.map((g: any) => g.name)).toEqual(['proxy-telemetry.rules', 'proxy-telemetry.destinations', 'proxy-telemetry.latency', 'proxy-telemetry.cost', 'pod-example']);
+      expect(YAML.parse(metrics.renderRules(`prometheus-shard-${i}`)).groups.map((g: any) => g.name)).toEqual(['proxy-telemetry.rules', 'proxy-telemetry.destinations', 'proxy-telemetry.latency', 'proxy-telemetry.scrape', 'proxy-telemetry.cost', 'pod-example']);
       expect(configOf(metrics, `prometheus-shard-${i}`).remote_write[0].write_relabel_configs[0].regex).toContain('proxy_vendor_pod:example:rate5m');
     }
     expect(() => metrics.addRuleGroup({ name: 'pod-example', rules: [] }, { onShards: true })).toThrow('not used by another group');

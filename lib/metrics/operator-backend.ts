@@ -42,7 +42,7 @@ export class OperatorBackend implements MetricsBackend {
 
   public addContract(rules: readonly ContractRule[], alerts: readonly RuleGroup[]): void {
     // An explicit interval: the dashboards' range totals multiply rule samples by it, whatever your global setting.
-    for (const group of [...ruleGroups(rules), ...alerts]) this.monitoring.addRuleGroup({ ...group, interval: group.interval ?? this.settings.evaluationInterval });
+    for (const group of [...ruleGroups(rules, this.settings.ruleIntervalSeconds), ...alerts]) this.monitoring.addRuleGroup({ ...group, interval: group.interval ?? this.settings.evaluationInterval });
   }
 
   public ruleTargets() {

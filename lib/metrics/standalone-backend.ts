@@ -127,11 +127,11 @@ export class StandaloneBackend implements MetricsBackend {
     };
     if (this.sharded) {
       // Where each rule runs: its own placement (core/rules.ts); alerts run on the global Prometheus.
-      const placed = placeRules(rules);
+      const placed = placeRules(rules, this.settings.ruleIntervalSeconds);
       for (const group of placed.shard) add(group, true);
       for (const group of [...placed.global, ...alerts]) add(group);
     } else {
-      for (const group of [...ruleGroups(rules), ...alerts]) add(group);
+      for (const group of [...ruleGroups(rules, this.settings.ruleIntervalSeconds), ...alerts]) add(group);
     }
     const scaleOut = scaleOutAlertGroup({ sharded: this.sharded, remoteWrite: this.settings.remoteWrite.length > 0, runbookUrl: this.settings.alerts.runbookUrl });
     if (scaleOut) add(scaleOut);

@@ -91,12 +91,14 @@ export async function startSimulatedStack(pods: FleetPod[], opts: {
 }
 
 /**
- * The PrometheusRule's groups carry an explicit 30s interval; on the accelerated clock they run every second,
- * as the standalone stack's do with evaluationInterval '1s' (the cost group keeps its 1m in both).
+ * The PrometheusRule's groups carry explicit intervals (30s, and 1m for the groups run every second evaluation); on
+ * the accelerated clock they run every 1s and 2s, as the standalone stack's do with evaluationInterval '1s' (the cost
+ * group keeps its 5m in both).
  */
 function withAcceleratedGroupIntervals(generated: { configYaml: string; rulesYaml: string }): { configYaml: string; rulesYaml: string } {
   const rules = YAML.parse(generated.rulesYaml);
-  for (const group of rules.groups) if (group.interval === '30s') group.interval = '1s';
+  const accelerated: Record<string, string> = { '30s': '1s', '1m': '2s' };
+  for (const group of rules.groups) group.interval = accelerated[group.interval] ?? group.interval;
   return { ...generated, rulesYaml: YAML.stringify(rules, { lineWidth: 0 }) };
 }
 
