@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CRAWLER_IMAGE, CRAWLER_METRICS_PORT, CRAWLER_SCRIPT_PATH, bundleCrawler } from '../../crawler';
-import { buildCrawlerBundle } from '../../crawler/bundle';
+import { CRAWLER_IMAGE, CRAWLER_METRICS_PORT, CRAWLER_SCRIPT_PATH, CRAWLER_VERSION, bundleCrawler } from '../../crawler';
+import { readProgramBundle } from '../../crawler/bundle';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 
@@ -22,25 +23,38 @@ describe('bundleCrawler', () => {
     expect(bundle).toContain('__commonJS({"node_modules/prom-client/');
   });
 
-  test('is deterministic and cached', () => {
-    expect(buildCrawlerBundle()).toBe(bundle);
+  test('is the built file crawler/dist/crawler.js, read once', () => {
+    expect(bundle).toBe(fs.readFileSync(path.join(repoRoot, 'crawler', 'dist', 'crawler.js'), 'utf8'));
     expect(bundleCrawler()).toBe(bundle);
   });
 
-  test('builds the same string from another working directory', () => {
-    const script = `process.stdout.write(require('crypto').createHash('sha256').update(require(${JSON.stringify(path.join(repoRoot, 'crawler'))}).bundleCrawler()).digest('hex'))`;
-    const result = spawnSync(process.execPath, ['-r', require.resolve('ts-node/register/transpile-only'), '-e', script], {
-      cwd: os.tmpdir(),
-      env: { ...process.env, TS_NODE_PROJECT: path.join(repoRoot, 'tsconfig.json') },
-      encoding: 'utf8',
-    });
+  test('is what the build makes from the sources now, from any working directory', () => {
+    // A stale file means sources changed without `npm run build -w crawler` (npm test runs it first).
+    const result = spawnSync(process.execPath, [path.join(repoRoot, 'crawler', 'build.js'), '--stdout'], { cwd: os.tmpdir(), encoding: 'utf8', maxBuffer: 1 << 24 });
     expect(result.stderr).toBe('');
-    expect(result.stdout).toBe(require('node:crypto').createHash('sha256').update(bundle).digest('hex'));
+    expect(result.stdout === bundle ? 'up to date' : 'crawler/dist/crawler.js is stale: run npm run build -w crawler').toBe('up to date');
+  });
+
+  test('is deterministic', () => {
+    const { buildCrawler } = require('../../crawler/build') as { buildCrawler(): string };
+    expect(buildCrawler()).toBe(buildCrawler());
+  });
+
+  test('a missing bundle names the command that builds it', () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'no-bundle-'));
+    try {
+      expect(() => readProgramBundle('crawler', 'crawler.js', empty)).toThrow('crawler/dist/crawler.js is missing');
+      expect(() => readProgramBundle('crawler', 'crawler.js', empty)).toThrow('npm run build -w crawler');
+    } finally {
+      fs.rmSync(empty, { recursive: true, force: true });
+    }
   });
 
   test('packaging constants', () => {
     expect(CRAWLER_IMAGE).toBe('docker.io/library/node:20.18.1-alpine3.20');
     expect(CRAWLER_SCRIPT_PATH).toBe('/opt/crawler/crawler.js');
     expect(CRAWLER_METRICS_PORT).toBe(9102);
+    // The workspace package and the program report one version.
+    expect(JSON.parse(fs.readFileSync(path.join(repoRoot, 'crawler', 'package.json'), 'utf8')).version).toBe(CRAWLER_VERSION);
   });
 });
