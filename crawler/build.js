@@ -97,7 +97,8 @@ function buildCommand(build, file) {
   const partial = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(partial, code);
   fs.renameSync(partial, file);
-  console.log(`${path.relative(process.cwd(), file) || file}: ${Buffer.byteLength(code)} bytes`);
+  // On stderr: the stdout of `npm pack --json`, which runs this through `prepare`, must stay JSON.
+  console.error(`${path.relative(process.cwd(), file) || file}: ${Buffer.byteLength(code)} bytes`);
 }
 
 module.exports = { buildNodeProgram, buildCrawler, buildCommand };
