@@ -59,3 +59,31 @@ test('no import cycle between top-level folders', () => {
   };
   for (const node of Object.keys(edges)) expect(cycle(node, [])).toBeUndefined();
 });
+
+/** Relative imports of every TypeScript file under `folder`, as repository paths without extension. */
+function fileImports(folder: string): Array<{ file: string; target: string }> {
+  const found: Array<{ file: string; target: string }> = [];
+  const walk = (dir: string): void => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name !== 'node_modules' && entry.name !== 'dist') walk(p);
+      } else if (p.endsWith('.ts')) {
+        for (const m of fs.readFileSync(p, 'utf8').matchAll(/(?:from|require\()\s*['"](\.[^'"]+)['"]/g)) {
+          found.push({ file: path.relative(ROOT, p), target: path.relative(ROOT, path.resolve(path.dirname(p), m[1])).split(path.sep).join('/') });
+        }
+      }
+    }
+  };
+  walk(path.join(ROOT, folder));
+  return found;
+}
+
+test('the two programs share code through crawler/src/shared only, and that folder stands alone', () => {
+  // The gateway's program takes the shared code, never the crawler's own; its packaging takes the crawler's image.
+  const fromGateway = fileImports('gateway').filter(i => i.target.startsWith('crawler/'));
+  expect(fromGateway.filter(i => !(i.target.startsWith('crawler/src/shared/') || (i.file === 'gateway/index.ts' && i.target === 'crawler'))
+    && !(i.file === 'gateway/bundle.ts' && i.target === 'crawler/bundle'))).toEqual([]);
+  expect(fromGateway.length).toBeGreaterThan(0);
+  expect(fileImports('crawler/src/shared').filter(i => !i.target.startsWith('crawler/src/shared/'))).toEqual([]);
+});

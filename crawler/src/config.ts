@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import { CRAWLER_VERSION, DEFAULT_METRICS_PORT } from './defaults';
-import { LOG_LEVELS, LogLevel } from './log';
 import { PROXY_VARIABLES, ProxyRoute, ProxyUrlError, parseProxyUrl, proxyFor } from './proxy';
-import { redactUrlString } from './redact';
+import { ConfigError, Env, LogSettings, boolean, integer, logSettings, oneOf, portNumber, positiveNumber, read } from './shared/env';
 import { TargetSyntaxError, parseTargets } from './targets';
+
+export { ConfigError } from './shared/env';
 
 export type HttpVersion = 'auto' | '1.1' | '2';
 /** How a target is spoken to: fixed, or `auto` = ALPN decides (https only). */
@@ -30,7 +31,7 @@ export interface TlsSettings {
   rejectUnauthorized: boolean;
 }
 
-export interface CrawlerConfig {
+export interface CrawlerConfig extends LogSettings {
   vendor: string;
   targets: Target[];
   requestsPerSecond: number;
@@ -43,68 +44,6 @@ export interface CrawlerConfig {
   userAgent: string;
   metricsPort: number;
   metricsHost?: string;
-  logLevel: LogLevel;
-  logIntervalSeconds: number;
-}
-
-/** Bad configuration: names the variable and its (credential-masked) value. */
-export class ConfigError extends Error {
-  readonly value: string;
-  constructor(
-    readonly variable: string,
-    value: string | undefined,
-    readonly reason: string,
-  ) {
-    const shown = redactUrlString(value ?? '');
-    super(`${variable}=${JSON.stringify(shown)}: ${reason}`);
-    this.name = 'ConfigError';
-    this.value = shown;
-  }
-}
-
-type Env = NodeJS.ProcessEnv;
-
-function read(env: Env, name: string): string | undefined {
-  const value = env[name]?.trim();
-  return value ? value : undefined;
-}
-
-const DECIMAL = /^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$/;
-const INTEGER = /^[0-9]+$/;
-
-function positiveNumber(env: Env, name: string, fallback: number): number {
-  const raw = read(env, name);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!DECIMAL.test(raw) || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigError(name, env[name], 'must be a number greater than 0');
-  }
-  return value;
-}
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = read(env, name);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!INTEGER.test(raw) || value < min || value > max) {
-    throw new ConfigError(name, env[name], `must be an integer from ${min} to ${max}`);
-  }
-  return value;
-}
-
-function boolean(env: Env, name: string): boolean {
-  const raw = read(env, name)?.toLowerCase();
-  if (raw === undefined || raw === 'false' || raw === '0' || raw === 'no') return false;
-  if (raw === 'true' || raw === '1' || raw === 'yes') return true;
-  throw new ConfigError(name, env[name], 'must be true or false');
-}
-
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
-  const raw = read(env, name);
-  if (raw === undefined) return fallback;
-  const value = allowed.find((a) => a === raw.toLowerCase());
-  if (!value) throw new ConfigError(name, env[name], `must be one of ${allowed.join(', ')}`);
-  return value;
 }
 
 /** proxy-from-env reads process.env; point it at `env` for the lookup. */
@@ -204,9 +143,8 @@ export function loadConfig(env: Env = process.env): CrawlerConfig {
     h2c,
     tls: { ca, rejectUnauthorized: !boolean(env, 'INSECURE_SKIP_VERIFY') },
     userAgent,
-    metricsPort: integer(env, 'METRICS_PORT', DEFAULT_METRICS_PORT, 0, 65_535),
+    metricsPort: portNumber(env, 'METRICS_PORT', DEFAULT_METRICS_PORT),
     metricsHost: read(env, 'METRICS_HOST'),
-    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
-    logIntervalSeconds: positiveNumber(env, 'LOG_INTERVAL_SECONDS', 10),
+    ...logSettings(env),
   };
 }

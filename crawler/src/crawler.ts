@@ -1,11 +1,12 @@
 import { Client } from './client';
 import type { CrawlerConfig, Target } from './config';
-import { classifyError, errorMessage } from './errors';
-import type { Logger } from './log';
+import { classifyError } from './errors';
 import type { CrawlerMetrics } from './metrics';
 import { Pacer } from './pacer';
+import { errorMessage } from './shared/errors';
+import type { Logger } from './shared/log';
+import { WeightedPicker } from './shared/weighted-picker';
 import { Counts, SummaryStats } from './stats';
-import { WeightedPicker } from './targets';
 
 /** Ties pacing, target choice, the HTTP client, metrics and summary logs together. */
 export class Crawler {

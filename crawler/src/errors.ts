@@ -58,11 +58,3 @@ export function classifyError(err: unknown): ErrorKind {
   if (typeof message === 'string' && /socket hang up|aborted/i.test(message)) return 'reset';
   return 'other';
 }
-
-export function errorMessage(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
-  }
-  return String(err);
-}

@@ -1,13 +1,10 @@
-import * as http from 'node:http';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Target } from './config';
+import { Increment, programRegistry } from './shared/metrics';
 
 type RequestLabels = 'vendor' | 'host' | 'protocol' | 'scheme' | 'code';
 type ByteLabels = 'vendor' | 'host' | 'protocol' | 'scheme';
 
-interface Increment {
-  inc(value?: number): void;
-}
 interface Observe {
   observe(value: number): void;
 }
@@ -24,7 +21,7 @@ export interface RequestRecord {
 
 /** The crawler's own Prometheus metrics, on a private registry. */
 export class CrawlerMetrics {
-  readonly registry = new Registry();
+  readonly registry = programRegistry('crawler');
   private readonly requests: Counter<RequestLabels>;
   private readonly requestBytes: Counter<ByteLabels>;
   private readonly responseBytes: Counter<ByteLabels>;
@@ -38,7 +35,6 @@ export class CrawlerMetrics {
 
   constructor(private readonly vendor: string) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'crawler_' });
     this.requests = new Counter({
       name: 'crawler_requests_total',
       help: 'Requests finished, by destination, protocol and HTTP status code or error kind.',
@@ -112,36 +108,4 @@ export class CrawlerMetrics {
     if (r.responseBytes > 0) child.responseBytes.inc(r.responseBytes);
     child.duration.observe(r.seconds);
   }
-}
-
-/** Serves /metrics (and /healthz for probes). Resolves once listening. */
-export function startMetricsServer(registry: Registry, port: number, host?: string): Promise<http.Server> {
-  const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/metrics') {
-      registry.metrics().then(
-        (body) => {
-          res.writeHead(200, { 'content-type': registry.contentType });
-          res.end(body);
-        },
-        (err: Error) => {
-          res.writeHead(500, { 'content-type': 'text/plain' });
-          res.end(err.message);
-        },
-      );
-    } else if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('ok\n');
-    } else {
-      res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end('not found\n');
-    }
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.removeListener('error', reject);
-      resolve(server);
-    });
-  });
 }

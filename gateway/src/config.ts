@@ -1,16 +1,18 @@
 import * as fs from 'node:fs';
-import { LOG_LEVELS, LogLevel } from '../../crawler/src/log';
+import { ConfigError, Env, LogSettings, integer, logSettings, portNumber, read } from '../../crawler/src/shared/env';
 import { CaError, CertificateAuthority, generateDemoCa } from './ca';
 import { DEFAULT_MAX_SITES, DEFAULT_METRICS_PORT, DEFAULT_PAGE_SIZES, DEFAULT_PROXY_PORT } from './defaults';
 import { PageSize, PageSizeSyntaxError, parsePageSizes } from './pages';
 import { PARTS, parseShare } from './limiter';
+
+export { ConfigError } from '../../crawler/src/shared/env';
 
 export interface Credentials {
   readonly username: string;
   readonly password: string;
 }
 
-export interface GatewayConfig {
+export interface GatewayConfig extends LogSettings {
   vendor: string;
   port: number;
   host?: string;
@@ -29,64 +31,6 @@ export interface GatewayConfig {
   /** `files` from CA_CERT_FILE / CA_KEY_FILE, or `generated` in memory at start. */
   caSource: 'files' | 'generated';
   maxSites: number;
-  logLevel: LogLevel;
-  logIntervalSeconds: number;
-}
-
-/** Values never shown in messages. */
-const SECRET_VARIABLES = new Set(['PROXY_PASSWORD']);
-
-/** Bad configuration: names the variable and its value (secrets masked). */
-export class ConfigError extends Error {
-  readonly value: string;
-  constructor(
-    readonly variable: string,
-    value: string | undefined,
-    readonly reason: string,
-  ) {
-    const shown = SECRET_VARIABLES.has(variable) && value ? '***' : (value ?? '');
-    super(`${variable}=${JSON.stringify(shown)}: ${reason}`);
-    this.name = 'ConfigError';
-    this.value = shown;
-  }
-}
-
-type Env = NodeJS.ProcessEnv;
-
-function read(env: Env, name: string): string | undefined {
-  const value = env[name]?.trim();
-  return value ? value : undefined;
-}
-
-const DECIMAL = /^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$/;
-const INTEGER = /^[0-9]+$/;
-
-function positiveNumber(env: Env, name: string, fallback: number): number {
-  const raw = read(env, name);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!DECIMAL.test(raw) || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigError(name, env[name], 'must be a number greater than 0');
-  }
-  return value;
-}
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = read(env, name);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!INTEGER.test(raw) || value < min || value > max) {
-    throw new ConfigError(name, env[name], `must be an integer from ${min} to ${max}`);
-  }
-  return value;
-}
-
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
-  const raw = read(env, name);
-  if (raw === undefined) return fallback;
-  const value = allowed.find((a) => a === raw.toLowerCase());
-  if (!value) throw new ConfigError(name, env[name], `must be one of ${allowed.join(', ')}`);
-  return value;
 }
 
 function readCredentials(env: Env): Credentials | undefined {
@@ -141,7 +85,7 @@ function sitePortOf(env: Env, port: number, metricsPort: number): { sitePort?: n
     if (siteHost !== undefined) throw new ConfigError('SITE_HOST', env.SITE_HOST, 'has no effect without SITE_PORT');
     return {};
   }
-  const sitePort = integer(env, 'SITE_PORT', 0, 0, 65_535);
+  const sitePort = portNumber(env, 'SITE_PORT', 0);
   // 0 picks a free port, which cannot clash.
   if (sitePort !== 0 && sitePort === port) throw new ConfigError('SITE_PORT', env.SITE_PORT, `must differ from PORT (${port})`);
   if (sitePort !== 0 && sitePort === metricsPort) throw new ConfigError('SITE_PORT', env.SITE_PORT, `must differ from METRICS_PORT (${metricsPort})`);
@@ -169,12 +113,11 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     throw new ConfigError('RATE_LIMIT_SHARE', env.RATE_LIMIT_SHARE, `must be a number from 0 to 1 with at most ${Math.log10(PARTS)} decimals`);
   }
 
-  const port = integer(env, 'PORT', DEFAULT_PROXY_PORT, 0, 65_535);
-  const metricsPort = integer(env, 'METRICS_PORT', DEFAULT_METRICS_PORT, 0, 65_535);
+  const port = portNumber(env, 'PORT', DEFAULT_PROXY_PORT);
+  const metricsPort = portNumber(env, 'METRICS_PORT', DEFAULT_METRICS_PORT);
   const { sitePort, siteHost } = sitePortOf(env, port, metricsPort);
   const maxSites = integer(env, 'MAX_SITES', DEFAULT_MAX_SITES, 1, 10_000);
-  const logLevel = oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info');
-  const logIntervalSeconds = positiveNumber(env, 'LOG_INTERVAL_SECONDS', 10);
+  const log = logSettings(env);
   const credentials = readCredentials(env);
   // Last: the CA costs a file read and a key generation.
   const { ca, caSource } = certificateAuthority(env);
@@ -193,7 +136,6 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     ca,
     caSource,
     maxSites,
-    logLevel,
-    logIntervalSeconds,
+    ...log,
   };
 }

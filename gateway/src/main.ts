@@ -5,75 +5,69 @@
  * connects anywhere: every answer is made up on the spot.
  */
 import type { Server } from 'node:http';
-import { errorMessage } from '../../crawler/src/errors';
-import { Logger, createLogger } from '../../crawler/src/log';
-import { Redactor } from '../../crawler/src/redact';
-import { ConfigError, GatewayConfig, loadConfig } from './config';
+import { Logger, createLogger } from '../../crawler/src/shared/log';
+import { startMetricsServer } from '../../crawler/src/shared/metrics';
+import {
+  EXIT_BAD_CONFIG,
+  EXIT_FAILURE,
+  EXIT_OK,
+  elapsedSeconds,
+  loadConfigOrReport,
+  logUnexpectedErrors,
+  onStopSignals,
+  openOrLog,
+  resourceFields,
+  runProgram,
+} from '../../crawler/src/shared/program';
+import { Redactor } from '../../crawler/src/shared/redact';
+import { GatewayConfig, loadConfig } from './config';
 import { GATEWAY_VERSION } from './defaults';
 import { Gateway } from './gateway';
 import { PARTS } from './limiter';
-import { GatewayMetrics, startMetricsServer } from './metrics';
+import { GatewayMetrics } from './metrics';
 
-const EXIT_OK = 0;
-const EXIT_FAILURE = 1;
-const EXIT_BAD_CONFIG = 2;
 /** How long a SIGTERM waits for in-flight responses (Kubernetes grants 30 s by default). */
 const DRAIN_TIMEOUT_MS = 20_000;
 
 async function main(): Promise<number> {
-  let config: GatewayConfig;
-  try {
-    config = loadConfig(process.env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    createLogger('error', redactorFor(process.env)).error('invalid configuration', {
-      variable: err.variable,
-      value: err.value,
-      reason: err.reason,
-    });
-    process.stderr.write(`gateway: invalid configuration: ${err.message}\n`);
-    return EXIT_BAD_CONFIG;
-  }
+  const config = loadConfigOrReport('gateway', () => loadConfig(process.env), redactorFor(process.env));
+  if (!config) return EXIT_BAD_CONFIG;
 
   const logger = createLogger(config.logLevel, redactorFor(process.env));
-  // Listening for signals from here on: a SIGTERM during start-up still drains.
-  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
   // One bad connection must not take the demo down: log and go on.
-  process.on('uncaughtException', (err) => logger.error('unexpected error', { error: errorMessage(err) }));
-  process.on('unhandledRejection', (err) => logger.error('unexpected rejection', { error: errorMessage(err) }));
+  logUnexpectedErrors(logger);
 
   const metrics = new GatewayMetrics(config.vendor, config.maxSites, (site) =>
     logger.warn('MAX_SITES distinct sites reached; further sites are counted as site="other"', { maxSites: config.maxSites, firstOther: site }),
   );
   metrics.setCaExpiry(config.ca.notAfter);
+  const gateway = new Gateway(config, logger, metrics);
+  // Listening for signals before the first port opens: a SIGTERM during start-up still drains.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) =>
+    onStopSignals(resolve, (signal) => {
+      logger.warn('second signal, exiting without draining', { signal, inFlight: gateway.inFlightRequests });
+      process.exit(EXIT_FAILURE);
+    }),
+  );
+
   let metricsServer: Server | undefined;
   if (config.metricsPort > 0) {
-    try {
-      metricsServer = await startMetricsServer(metrics.registry, config.ca.certPem, config.metricsPort, config.metricsHost);
-    } catch (err) {
-      logger.error('metrics server failed to start', { port: config.metricsPort, error: errorMessage(err) });
-      return EXIT_FAILURE;
-    }
+    const caPage = { contentType: 'application/x-pem-file', body: config.ca.certPem };
+    metricsServer = await openOrLog(logger, 'metrics server failed to start', config.metricsPort, () =>
+      startMetricsServer(metrics.registry, config.metricsPort, config.metricsHost, { '/ca.pem': caPage }),
+    );
+    if (!metricsServer) return EXIT_FAILURE;
   }
-
-  const gateway = new Gateway(config, logger, metrics);
-  let port: number;
-  try {
-    port = await gateway.listen(config.port, config.host);
-  } catch (err) {
-    logger.error('proxy port failed to open', { port: config.port, error: errorMessage(err) });
+  const port = await openOrLog(logger, 'proxy port failed to open', config.port, () => gateway.listen(config.port, config.host));
+  if (port === undefined) {
     metricsServer?.close();
     return EXIT_FAILURE;
   }
   let sitePort: number | undefined;
   if (config.sitePort !== undefined) {
-    try {
-      sitePort = await gateway.listenSites(config.sitePort, config.siteHost);
-    } catch (err) {
-      logger.error('site port failed to open', { port: config.sitePort, error: errorMessage(err) });
+    const requested = config.sitePort;
+    sitePort = await openOrLog(logger, 'site port failed to open', requested, () => gateway.listenSites(requested, config.siteHost));
+    if (sitePort === undefined) {
       metricsServer?.close();
       return EXIT_FAILURE;
     }
@@ -94,12 +88,6 @@ async function main(): Promise<number> {
   // logged, new connections are refused.
   const draining = gateway.drain(DRAIN_TIMEOUT_MS);
   logger.info('stopping', { signal, inFlight: gateway.inFlightRequests, connections: gateway.openConnections });
-  const onSecondSignal = (second: NodeJS.Signals): void => {
-    logger.warn('second signal, exiting without draining', { signal: second, inFlight: gateway.inFlightRequests });
-    process.exit(EXIT_FAILURE);
-  };
-  process.on('SIGTERM', onSecondSignal);
-  process.on('SIGINT', onSecondSignal);
 
   const drained = await draining;
   clearInterval(summary);
@@ -110,7 +98,7 @@ async function main(): Promise<number> {
   }
   logger.info('stop', {
     reason: `received ${signal}`,
-    elapsedSeconds: Math.round((performance.now() - startedAt) / 10) / 100,
+    elapsedSeconds: elapsedSeconds(startedAt),
     ...drained,
     ...gateway.stats.totals(),
     ...resourceFields(),
@@ -121,14 +109,6 @@ async function main(): Promise<number> {
 function logSummary(logger: Logger, gateway: Gateway): void {
   const counts = gateway.stats.takeInterval();
   logger.info('summary', { ...counts, inFlight: gateway.inFlightRequests, connections: gateway.openConnections });
-}
-
-function resourceFields(): Record<string, number> {
-  const usage = process.resourceUsage();
-  return {
-    cpuSeconds: Math.round((usage.userCPUTime + usage.systemCPUTime) / 10_000) / 100,
-    maxRssBytes: usage.maxRSS * 1024,
-  };
 }
 
 /** The proxy password (raw, user:password and base64 forms) never reaches a log line. */
@@ -163,10 +143,4 @@ function describe(config: GatewayConfig, port: number, sitePort: number | undefi
   };
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`gateway: fatal error: ${errorMessage(err)}\n`);
-    process.exit(EXIT_FAILURE);
-  },
-);
+runProgram('gateway', main);

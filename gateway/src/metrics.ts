@@ -1,6 +1,6 @@
-import * as http from 'node:http';
 import type * as net from 'node:net';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
+import { Increment, programRegistry } from '../../crawler/src/shared/metrics';
 
 /** How a request reached the gateway; `connect` is the CONNECT itself. */
 export type Protocol = 'http1.1' | 'h2' | 'h2c' | 'connect';
@@ -14,16 +14,12 @@ export const NO_SITE = '-';
 /** `site` of every target after MAX_SITES distinct ones. */
 export const OTHER_SITE = 'other';
 
-interface Increment {
-  inc(value?: number): void;
-}
-
 /**
  * The gateway's own Prometheus metrics, on a private registry: what it
  * served, to set beside what the crawler's sidecar measured.
  */
 export class GatewayMetrics {
-  readonly registry = new Registry();
+  readonly registry = programRegistry('gateway');
   private readonly requests: Counter<'vendor' | 'site' | 'path' | 'protocol' | 'code'>;
   private readonly responseBytes: Counter<'vendor' | 'site' | 'path' | 'protocol'>;
   private readonly tunnels: Counter<'vendor' | 'site'>;
@@ -46,7 +42,6 @@ export class GatewayMetrics {
     private readonly onSitesFull: (site: string) => void = () => undefined,
   ) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'gateway_' });
     this.requests = new Counter({
       name: 'gateway_requests_total',
       help: 'Requests answered, by target site, path (proxy, or direct on the site port), protocol (http1.1, h2, h2c, or connect for CONNECT itself) and status code.',
@@ -182,42 +177,4 @@ export class GatewayMetrics {
     seen.read = Math.max(seen.read, read);
     seen.written = Math.max(seen.written, written);
   }
-}
-
-/**
- * Serves /metrics, /healthz (for probes) and /ca.pem (the public CA
- * certificate, for crawlers to trust). Resolves once listening.
- */
-export function startMetricsServer(registry: Registry, caPem: string, port: number, host?: string): Promise<http.Server> {
-  const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/metrics') {
-      registry.metrics().then(
-        (body) => {
-          res.writeHead(200, { 'content-type': registry.contentType });
-          res.end(body);
-        },
-        (err: Error) => {
-          res.writeHead(500, { 'content-type': 'text/plain' });
-          res.end(err.message);
-        },
-      );
-    } else if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('ok\n');
-    } else if (path === '/ca.pem') {
-      res.writeHead(200, { 'content-type': 'application/x-pem-file' });
-      res.end(caPem);
-    } else {
-      res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end('not found\n');
-    }
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.removeListener('error', reject);
-      resolve(server);
-    });
-  });
 }

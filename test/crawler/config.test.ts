@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from '../../crawler/src/config';
+import * as shared from '../../crawler/src/shared/env';
 import { CA_FILE, cleanup, removeBundle, runCrawler } from './helpers';
 
 afterEach(cleanup);
@@ -6,15 +7,75 @@ afterAll(removeBundle);
 
 const base = { PROXY_VENDOR: 'acme', TARGETS: 'https://example.com/' };
 
-function configError(env: NodeJS.ProcessEnv): ConfigError {
+function configError(vars: NodeJS.ProcessEnv, load: (vars: NodeJS.ProcessEnv) => unknown = loadConfig): ConfigError {
   try {
-    loadConfig(env);
+    load(vars);
   } catch (err) {
     if (err instanceof ConfigError) return err;
     throw err;
   }
   throw new Error('expected a ConfigError');
 }
+
+/**
+ * crawler/src/shared/env.ts, which the crawler's and the demo gateway's
+ * loadConfig both read their variables with; their own tests check only
+ * which variable gets which rule.
+ */
+describe('environment parsing shared by the crawler and the gateway', () => {
+  test('values are trimmed; blank is unset', () => {
+    expect(shared.read({ A: '  x y ' }, 'A')).toBe('x y');
+    expect(shared.read({ A: ' ' }, 'A')).toBeUndefined();
+    expect(shared.read({}, 'A')).toBeUndefined();
+    expect(shared.positiveNumber({ A: '' }, 'A', 7)).toBe(7);
+    expect(shared.integer({ A: ' 12 ' }, 'A', 0, 0, 100)).toBe(12);
+  });
+
+  test('positiveNumber: plain decimals greater than 0', () => {
+    for (const [raw, value] of [['1', 1], ['0.5', 0.5], ['.25', 0.25], ['2e3', 2000], ['1E-2', 0.01]] as const) expect(shared.positiveNumber({ A: raw }, 'A', 1)).toBe(value);
+    for (const raw of ['0', '-1', 'fast', '10rps', '0x10', '+2', 'Infinity', '1e999', '1,5']) {
+      expect({ raw, message: configError({ A: raw }, (v) => shared.positiveNumber(v, 'A', 1)).message }).toEqual({ raw, message: `A=${JSON.stringify(raw)}: must be a number greater than 0` });
+    }
+  });
+
+  test('integer and portNumber: digits only, within the range', () => {
+    expect(shared.integer({ A: '100000' }, 'A', 8, 1, 100_000)).toBe(100_000);
+    for (const raw of ['0', '2.5', '1e3', '+3', '-3', '100001', 'eight']) {
+      expect({ raw, message: configError({ A: raw }, (v) => shared.integer(v, 'A', 8, 1, 100_000)).message }).toEqual({ raw, message: `A=${JSON.stringify(raw)}: must be an integer from 1 to 100000` });
+    }
+    expect([shared.portNumber({ P: '0' }, 'P', 80), shared.portNumber({ P: '65535' }, 'P', 80), shared.portNumber({}, 'P', 80)]).toEqual([0, 65535, 80]);
+    expect(configError({ P: '65536' }, (v) => shared.portNumber(v, 'P', 80)).reason).toBe('must be an integer from 0 to 65535');
+    expect(configError({ P: 'http' }, (v) => shared.portNumber(v, 'P', 80)).reason).toBe('must be an integer from 0 to 65535');
+  });
+
+  test('boolean and oneOf: a fixed vocabulary, any case', () => {
+    expect(['true', 'TRUE', '1', 'yes', 'false', 'No', '0', ''].map((raw) => shared.boolean({ B: raw }, 'B'))).toEqual([true, true, true, true, false, false, false, false]);
+    expect(configError({ B: 'maybe' }, (v) => shared.boolean(v, 'B')).reason).toBe('must be true or false');
+    expect(shared.oneOf({ V: 'AUTO' }, 'V', ['auto', '1.1'] as const, '1.1')).toBe('auto');
+    expect(configError({ V: '3' }, (v) => shared.oneOf(v, 'V', ['auto', '1.1'] as const, '1.1')).reason).toBe('must be one of auto, 1.1');
+  });
+
+  test('LOG_LEVEL and LOG_INTERVAL_SECONDS', () => {
+    expect(shared.logSettings({})).toEqual({ logLevel: 'info', logIntervalSeconds: 10 });
+    expect(shared.logSettings({ LOG_LEVEL: 'Debug', LOG_INTERVAL_SECONDS: '0.5' })).toEqual({ logLevel: 'debug', logIntervalSeconds: 0.5 });
+    expect(configError({ LOG_LEVEL: 'verbose' }, shared.logSettings).message).toBe('LOG_LEVEL="verbose": must be one of debug, info, warn, error');
+    expect(configError({ LOG_INTERVAL_SECONDS: '0' }, shared.logSettings).message).toBe('LOG_INTERVAL_SECONDS="0": must be a number greater than 0');
+  });
+
+  test('a ConfigError never shows URL credentials, nor any value of a *_PASSWORD variable', () => {
+    expect(new shared.ConfigError('HTTPS_PROXY', 'http://user:hunter22@:8080', 'is not a usable proxy URL')).toMatchObject({
+      variable: 'HTTPS_PROXY',
+      value: 'http://***@:8080',
+      reason: 'is not a usable proxy URL',
+      message: 'HTTPS_PROXY="http://***@:8080": is not a usable proxy URL',
+    });
+    expect(new shared.ConfigError('TARGETS', 'user:hunter22@host', 'x').value).toBe('***@host');
+    expect(new shared.ConfigError('PROXY_PASSWORD', 'hunter22\n', 'x').message).toBe('PROXY_PASSWORD="***": x');
+    // Nothing to hide in an unset password.
+    expect(new shared.ConfigError('PROXY_PASSWORD', undefined, 'is required').message).toBe('PROXY_PASSWORD="": is required');
+    expect(new shared.ConfigError('PAGE_SIZES', '4k=1', 'x').value).toBe('4k=1');
+  });
+});
 
 describe('loadConfig', () => {
   test('defaults', () => {
@@ -90,18 +151,18 @@ describe('loadConfig', () => {
     [{ TARGETS: 'https://example.com/=0' }, 'TARGETS', 'positive integer'],
     [{ TARGETS: 'https://example.com/=-2' }, 'TARGETS', 'positive integer'],
     [{ TARGETS: 'https://example.com/=1.5' }, 'TARGETS', 'positive integer'],
-    [{ REQUESTS_PER_SECOND: 'fast' }, 'REQUESTS_PER_SECOND', 'number greater than 0'],
+    // Which rule each variable gets (the rules themselves: above).
     [{ REQUESTS_PER_SECOND: '0' }, 'REQUESTS_PER_SECOND', 'number greater than 0'],
-    [{ REQUESTS_PER_SECOND: '10rps' }, 'REQUESTS_PER_SECOND', 'number greater than 0'],
-    [{ CONCURRENCY: '0' }, 'CONCURRENCY', 'integer from 1'],
-    [{ CONCURRENCY: '2.5' }, 'CONCURRENCY', 'integer from 1'],
+    [{ CONCURRENCY: '0' }, 'CONCURRENCY', 'integer from 1 to 100000'],
     [{ DURATION_SECONDS: '-1' }, 'DURATION_SECONDS', 'number greater than 0'],
-    [{ REQUEST_TIMEOUT_MS: 'soon' }, 'REQUEST_TIMEOUT_MS', 'integer'],
+    [{ REQUEST_TIMEOUT_MS: 'soon' }, 'REQUEST_TIMEOUT_MS', 'integer from 1 to 3600000'],
     [{ METRICS_PORT: '70000' }, 'METRICS_PORT', 'integer from 0 to 65535'],
     [{ HTTP_VERSION: '3' }, 'HTTP_VERSION', 'auto, 1.1, 2'],
     [{ H2C: 'maybe' }, 'H2C', 'true or false'],
     [{ H2C: 'true', HTTP_VERSION: '1.1' }, 'H2C', 'conflicts'],
+    [{ INSECURE_SKIP_VERIFY: 'sure' }, 'INSECURE_SKIP_VERIFY', 'true or false'],
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL', 'debug, info, warn, error'],
+    [{ LOG_INTERVAL_SECONDS: '0' }, 'LOG_INTERVAL_SECONDS', 'number greater than 0'],
     [{ HTTPS_PROXY: 'http://user:hunter22@' }, 'HTTPS_PROXY', 'proxy URL'],
     [{ http_proxy: 'socks5://gw:1080' }, 'http_proxy', 'unsupported scheme'],
     [{ CA_FILE: '/nonexistent/ca.pem' }, 'CA_FILE', 'cannot be read'],
@@ -121,7 +182,6 @@ describe('bad configuration in the bundled crawler', () => {
     ['bad URL', { TARGETS: 'http//nope' }, 'TARGETS', 'http//nope'],
     ['weight 0', { TARGETS: 'http://127.0.0.1:9/=0' }, 'TARGETS', 'http://127.0.0.1:9/=0'],
     ['non-numeric rate', { REQUESTS_PER_SECOND: 'lots' }, 'REQUESTS_PER_SECOND', 'lots'],
-    ['bad concurrency', { CONCURRENCY: '-3' }, 'CONCURRENCY', '-3'],
     ['bad proxy URL', { HTTPS_PROXY: 'http://user:hunter22@:8080' }, 'HTTPS_PROXY', 'http://***@:8080'],
     ['bad HTTP_VERSION', { HTTP_VERSION: '3' }, 'HTTP_VERSION', '3'],
   ];

@@ -1,7 +1,14 @@
+import type { AddressInfo } from 'node:net';
+import { Counter } from 'prom-client';
 import { AlpnError, ProxyConnectError, TimeoutError, classifyError } from '../../crawler/src/errors';
-import { createLogger } from '../../crawler/src/log';
-import { Redactor, redactUrlString } from '../../crawler/src/redact';
-import { WeightedPicker, parseTargets } from '../../crawler/src/targets';
+import { ConfigError } from '../../crawler/src/shared/env';
+import { errorMessage } from '../../crawler/src/shared/errors';
+import { createLogger } from '../../crawler/src/shared/log';
+import { programRegistry, startMetricsServer } from '../../crawler/src/shared/metrics';
+import { EXIT_BAD_CONFIG, EXIT_FAILURE, EXIT_OK, loadConfigOrReport, openOrLog, resourceFields } from '../../crawler/src/shared/program';
+import { Redactor, redactUrlString } from '../../crawler/src/shared/redact';
+import { WeightedPicker } from '../../crawler/src/shared/weighted-picker';
+import { parseTargets } from '../../crawler/src/targets';
 
 describe('TARGETS parsing', () => {
   test('URL and URL=weight entries, spaces and empty entries ignored', () => {
@@ -88,5 +95,83 @@ describe('error classification', () => {
 
   test('a CONNECT refusal carries the proxy status code', () => {
     expect(new ProxyConnectError(407, 'http://***@gw:3128/')).toMatchObject({ statusCode: 407 });
+  });
+});
+
+/** crawler/src/shared: the metrics server and start-up helpers both programs run with. */
+describe('shared program code', () => {
+  test('errorMessage adds the code a message lacks', () => {
+    expect(errorMessage(Object.assign(new Error('connect failed'), { code: 'ECONNREFUSED' }))).toBe('ECONNREFUSED: connect failed');
+    expect(errorMessage(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }))).toBe('read ECONNRESET');
+    expect(errorMessage('plain')).toBe('plain');
+  });
+
+  test('the metrics server: /metrics from the registry, /healthz, the extra pages, 404 for anything else', async () => {
+    const registry = programRegistry('demo');
+    new Counter({ name: 'demo_things_total', help: 'Things.', registers: [registry] }).inc(3);
+    const server = await startMetricsServer(registry, 0, '127.0.0.1', { '/ca.pem': { contentType: 'application/x-pem-file', body: 'PEM' } });
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const get = async (path: string): Promise<[number, string | null, string]> => {
+        const res = await fetch(base + path);
+        return [res.status, res.headers.get('content-type'), await res.text()];
+      };
+      const [status, type, body] = await get('/metrics?x=1');
+      expect([status, type]).toEqual([200, registry.contentType]);
+      expect(body).toContain('demo_things_total 3');
+      // prom-client's process metrics, under the program's prefix.
+      expect(body).toMatch(/^demo_process_cpu_seconds_total /m);
+      expect(await get('/healthz')).toEqual([200, 'text/plain', 'ok\n']);
+      expect(await get('/ca.pem')).toEqual([200, 'application/x-pem-file', 'PEM']);
+      for (const path of ['/', '/ca', '/constructor', '/__proto__']) expect(await get(path)).toEqual([404, 'text/plain', 'not found\n']);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  test('a port in use: openOrLog logs the message with the port and gives undefined', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', new Redactor(), (l) => lines.push(l));
+    const first = await startMetricsServer(programRegistry('a'), 0, '127.0.0.1');
+    const port = (first.address() as AddressInfo).port;
+    try {
+      expect(await openOrLog(logger, 'metrics server failed to start', port, () => startMetricsServer(programRegistry('b'), port, '127.0.0.1'))).toBeUndefined();
+      expect(lines.map((l) => JSON.parse(l))).toEqual([expect.objectContaining({ level: 'error', msg: 'metrics server failed to start', port, error: expect.stringContaining('EADDRINUSE') })]);
+      expect(await openOrLog(logger, 'unused', 1, async () => 42)).toBe(42);
+    } finally {
+      first.close();
+    }
+  });
+
+  test('a bad configuration is reported once on stdout (JSON, redacted) and once on stderr; other errors go on', () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => out.push(String(chunk)) > 0);
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => err.push(String(chunk)) > 0);
+    try {
+      const redactor = new Redactor();
+      redactor.addUrlCredentials(new URL('http://u:sesame-1@gw/'));
+      expect(loadConfigOrReport('demo', () => ({ ok: true }), redactor)).toEqual({ ok: true });
+      expect(loadConfigOrReport('demo', () => {
+        throw new ConfigError('TARGETS', 'sesame-1', 'is not a valid URL');
+      }, redactor)).toBeUndefined();
+      expect(() => loadConfigOrReport('demo', () => {
+        throw new TypeError('bug');
+      }, redactor)).toThrow('bug');
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
+    expect(out.map((l) => JSON.parse(l))).toEqual([expect.objectContaining({ level: 'error', msg: 'invalid configuration', variable: 'TARGETS', value: '***', reason: 'is not a valid URL' })]);
+    expect(err).toEqual(['demo: invalid configuration: TARGETS="***": is not a valid URL\n']);
+    expect([EXIT_OK, EXIT_FAILURE, EXIT_BAD_CONFIG]).toEqual([0, 1, 2]);
+  });
+
+  test('resourceFields: CPU seconds and peak memory', () => {
+    const fields = resourceFields();
+    expect(Object.keys(fields)).toEqual(['cpuSeconds', 'maxRssBytes']);
+    expect(fields.cpuSeconds).toBeGreaterThan(0);
+    expect(fields.maxRssBytes).toBeGreaterThan(1 << 20);
   });
 });

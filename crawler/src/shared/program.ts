@@ -1,0 +1,100 @@
+/**
+ * Start-up and shutdown of our long-running programs (the crawler, the demo
+ * gateway): exit codes, bad configuration, listeners that fail to open,
+ * unexpected errors, SIGTERM/SIGINT, and the figures of the `stop` line.
+ */
+import { ConfigError } from './env';
+import { errorMessage } from './errors';
+import { Logger, createLogger } from './log';
+import { Redactor, redactUrlString } from './redact';
+
+/** Done, or drained after a signal. */
+export const EXIT_OK = 0;
+/** Runtime failure, e.g. a port in use, or a second signal. */
+export const EXIT_FAILURE = 1;
+/** Bad configuration. */
+export const EXIT_BAD_CONFIG = 2;
+
+/**
+ * Runs `main` and exits with the code it returns. A throw is a fatal error:
+ * `<name>: fatal error: <message>` on stderr (URL credentials masked), exit 1.
+ */
+export function runProgram(name: string, main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`${name}: fatal error: ${redactUrlString(errorMessage(err))}\n`);
+      process.exit(EXIT_FAILURE);
+    },
+  );
+}
+
+/**
+ * The configuration `load` reads, or undefined when it is bad: then the
+ * ConfigError is reported as an `invalid configuration` JSON line on stdout and
+ * `<name>: invalid configuration: <message>` on stderr, both through the
+ * redactor, and the program should exit with EXIT_BAD_CONFIG. Other errors are
+ * thrown on.
+ */
+export function loadConfigOrReport<T>(name: string, load: () => T, redactor: Redactor): T | undefined {
+  try {
+    return load();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    createLogger('error', redactor).error('invalid configuration', {
+      variable: err.variable,
+      value: err.value,
+      reason: err.reason,
+    });
+    process.stderr.write(redactor.redact(`${name}: invalid configuration: ${err.message}\n`));
+    return undefined;
+  }
+}
+
+/** A long-running program keeps going: anything unexpected is logged, not fatal. */
+export function logUnexpectedErrors(logger: Logger): void {
+  process.on('uncaughtException', (err) => logger.error('unexpected error', { error: errorMessage(err) }));
+  process.on('unhandledRejection', (err) => logger.error('unexpected rejection', { error: errorMessage(err) }));
+}
+
+/**
+ * Opens a listener with `open`; when that fails, logs `message` with the port
+ * and the error and gives undefined (the program should exit with EXIT_FAILURE).
+ */
+export async function openOrLog<T>(logger: Logger, message: string, port: number, open: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await open();
+  } catch (err) {
+    logger.error(message, { port, error: errorMessage(err) });
+    return undefined;
+  }
+}
+
+/**
+ * SIGTERM and SIGINT: the first one calls `first` (the program stops taking
+ * work and drains), every later one `second` (it gives up waiting).
+ */
+export function onStopSignals(first: (signal: NodeJS.Signals) => void, second: (signal: NodeJS.Signals) => void): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) return second(signal);
+    stopping = true;
+    first(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+/** Seconds since `startedAt` (a performance.now() value), to 10 ms. */
+export function elapsedSeconds(startedAt: number): number {
+  return Math.round((performance.now() - startedAt) / 10) / 100;
+}
+
+/** CPU time and peak memory of the process, for the `stop` line. */
+export function resourceFields(): Record<string, number> {
+  const usage = process.resourceUsage();
+  return {
+    cpuSeconds: Math.round((usage.userCPUTime + usage.systemCPUTime) / 10_000) / 100,
+    maxRssBytes: usage.maxRSS * 1024,
+  };
+}
