@@ -1,5 +1,6 @@
 import { parseDuration as parsePromDuration } from '../core/validation';
-import { DESTINATION_LABEL, GATEWAY_LABEL, ISTIO, LABEL, RULE, RULE_GROUP } from '../core/metric-contract';
+import { DESTINATION_LABEL, GATEWAY_LABEL, ISTIO, LABEL } from '../core/metric-contract';
+import { RULE, RULE_GROUP } from '../core/rules';
 
 /**
  * Checks a running Prometheus against requirements A–D of the metric contract: request counts, destinations,

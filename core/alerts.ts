@@ -1,7 +1,8 @@
-import { ALERT_EXPR, LABEL, SCALE_OUT_ALERT_EXPR } from './metric-contract';
-import { VendorCatalog } from './vendor';
+import { GATEWAY_LABEL, LABEL, MONTH_SECONDS, SHARDS_JOB } from './metric-contract';
+import { anyOf, by } from './promql';
+import { AlertingRule, CrawlerJobs, RULE, RuleGroup, isAlertingRule } from './rules';
 import { checkHttpUrl, checkNumber, parseDuration } from './validation';
-import { AlertingRule, CrawlerJobs, RuleGroup, isAlertingRule } from './rules';
+import { VendorCatalog } from './vendor';
 
 /** Alert thresholds; every field has a default. */
 export interface AlertOptions {
@@ -60,6 +61,45 @@ export function resolveAlertOptions(o: AlertOptions = {}): Required<AlertOptions
   checkHttpUrl('alerts.runbookUrl', resolved.runbookUrl);
   return resolved;
 }
+
+/** A matcher for the listed vendors. */
+const vendorIn = (vendors: readonly string[]) => `${LABEL.vendor}=~"${anyOf(vendors)}"`;
+
+/** Expressions of the alerts; thresholds are parameters. */
+export const ALERT_EXPR = {
+  targetsDown: (job: string, percent: number) =>
+    `100 * (count by (job, ${LABEL.namespace}) (up{job="${job}"} == 0) / count by (job, ${LABEL.namespace}) (up{job="${job}"})) > ${percent}`,
+  /**
+   * Neither requests/connections nor bytes: a long-lived tunnel opens no connection for hours, but the sidecar
+   * reports its bytes while it is open.
+   */
+  trafficStopped: `sum ${by(LABEL.vendor)} (${RULE.vendorInfo}) unless on (${LABEL.vendor}) (sum ${by(LABEL.vendor)} (${RULE.requests}) > 0 or sum ${by(LABEL.vendor)} (${RULE.vendorSentBytes}) > 0 or sum ${by(LABEL.vendor)} (${RULE.vendorReceivedBytes}) > 0)`,
+  /** For the vendors whose traffic the sidecar parses as HTTP: the others have no response codes. */
+  errorRatio: (ratio: number, vendors: readonly string[]) => `${RULE.errorRatio}{${vendorIn(vendors)}} > ${ratio}`,
+  /** Share of HTTP requests with one response code, e.g. 407 or 429, for the listed vendors. */
+  codeRatio: (code: number, ratio: number, vendors: readonly string[]) =>
+    `sum ${by(LABEL.vendor)} (${RULE.responseCodes}{response_code="${code}", ${vendorIn(vendors)}}) / sum ${by(LABEL.vendor)} (${RULE.responseCodes}{${vendorIn(vendors)}}) > ${ratio}`,
+  spendOverBudget: `${RULE.spend1h} * ${MONTH_SECONDS} > on (${LABEL.vendor}) ${RULE.monthlyBudget}`,
+  trafficOverBudget: `${RULE.bytes1h} * ${MONTH_SECONDS} > on (${LABEL.vendor}) ${RULE.monthlyTrafficBudgetBytes}`,
+  /**
+   * Crawlers of one vendor sending to another vendor's gateway hosts: one expression for all vendors, with the
+   * gateway's owner as label `gateway_vendor`.
+   */
+  misrouted: (gateways: ReadonlyArray<{ vendor: string; hosts: readonly string[] }>) => gateways
+    .map(g => `label_replace(sum ${by(LABEL.vendor, GATEWAY_LABEL)} (${RULE.gatewayRequests}{${GATEWAY_LABEL}=~"${anyOf(g.hosts)}", ${LABEL.vendor}!="${g.vendor}"}) > 0, "gateway_vendor", "${g.vendor}", "", "")`)
+    .join(' or '),
+  /** Targets of any of the jobs above `ratio` of their job's sample limit. */
+  sampleLimitNear: (limits: ReadonlyArray<{ job: string; sampleLimit: number }>, ratio: number) => limits
+    .map(l => `scrape_samples_post_metric_relabeling{job="${l.job}"} > ${Math.floor(l.sampleLimit * ratio)}`).join(' or '),
+  /** Targets above their job's sample limit: Prometheus rejects their whole scrape (`up` 0), yet reports the count. */
+  sampleLimitHit: (job: string, sampleLimit: number) => `scrape_samples_post_metric_relabeling{job="${job}"} > ${sampleLimit}`,
+} as const;
+
+/** Alerts of the scale-out setup: series lost between shards, the global layer and remote stores. */
+export const SCALE_OUT_ALERT_EXPR = {
+  shardDown: `up{job="${SHARDS_JOB}"} == 0`,
+  remoteWriteFailing: 'sum by (instance, remote_name, url) (rate(prometheus_remote_storage_samples_failed_total[5m])) > 0',
+} as const;
 
 /** An alert in kubernetes-mixin style, without its runbook link: `withRunbooks` adds those in one pass. */
 function alert(name: string, expr: string, forDuration: string, severity: 'warning' | 'critical', summary: string, description: string): AlertingRule {

@@ -1,8 +1,14 @@
+import { Vendor, VendorCatalog } from './vendor';
+import { DestinationGuard, UNBOUNDED_DESTINATIONS, boundDestinations, foldToRegistrableDomain, withDestination } from './destinations';
 import {
-  ALL_PODS, COST_RULE_INTERVAL_SECONDS, DestinationGuard, INTERMEDIATE, LABEL, RECORDING_EXPR, RULE, RULE_GROUPS, SHARDED_EXPR,
-  UNBOUNDED_DESTINATIONS, destinationRuleExprs, shardPartial,
+  ALL_PODS, DESTINATION_LABEL, GATEWAY_LABEL, ISTIO, LABEL, NOT_MEASURED_DESTINATION, TOP_PODS, shardPartial,
 } from './metric-contract';
-import { VendorCatalog } from './vendor';
+import { anyOf, by, byDirection } from './promql';
+
+/**
+ * The recording rules, one record each: name, group, placement when sharded and expression. Adding a rule is adding
+ * its record to RULES below; RULE and INTERMEDIATE, the names dashboards and alerts read, are derived from it.
+ */
 
 /** A Prometheus recording rule (`level:metric:operations`). */
 export interface RecordingRule {
@@ -67,6 +73,23 @@ export interface RuleSettings {
   readonly ruleIntervalSeconds?: number;
 }
 
+/** Rule groups, evaluated concurrently by Prometheus: totals, destinations, latency and scrape health read different raw series. */
+export const RULE_GROUPS = {
+  totals: 'proxy-telemetry.rules',
+  destinations: 'proxy-telemetry.destinations',
+  latency: 'proxy-telemetry.latency',
+  scrape: 'proxy-telemetry.scrape',
+  vendors: 'proxy-telemetry.vendors',
+  cost: 'proxy-telemetry.cost',
+} as const;
+type GroupKey = keyof typeof RULE_GROUPS;
+
+/** Name of the rule group holding the totals, which every deployment loads. */
+export const RULE_GROUP = RULE_GROUPS.totals;
+
+/** Evaluation interval of the cost rule group: 1h averages of the 5m rules, which change slowly. */
+export const COST_RULE_INTERVAL_SECONDS = 300;
+
 /**
  * The groups, in the order they are written, and how often each runs. Prometheus evaluates groups concurrently: the
  * totals (reading the request, connection and byte counters: what vendors bill) every evaluation interval; the
@@ -74,13 +97,13 @@ export interface RuleSettings {
  * vendor model every second interval, since their readers (panels stepping by a minute or more, alerts holding for
  * minutes) need no more; and the hourly cost figures every 5 minutes, from the 5-minute rules.
  */
-const GROUPS: ReadonlyArray<{ readonly name: string; readonly everyEvaluations?: number; readonly intervalSeconds?: number }> = [
-  { name: RULE_GROUPS.totals, everyEvaluations: 1 },
-  { name: RULE_GROUPS.destinations, everyEvaluations: 2 },
-  { name: RULE_GROUPS.latency, everyEvaluations: 2 },
-  { name: RULE_GROUPS.scrape, everyEvaluations: 2 },
-  { name: RULE_GROUPS.vendors, everyEvaluations: 2 },
-  { name: RULE_GROUPS.cost, intervalSeconds: COST_RULE_INTERVAL_SECONDS },
+const GROUPS: ReadonlyArray<{ readonly key: GroupKey; readonly everyEvaluations?: number; readonly intervalSeconds?: number }> = [
+  { key: 'totals', everyEvaluations: 1 },
+  { key: 'destinations', everyEvaluations: 2 },
+  { key: 'latency', everyEvaluations: 2 },
+  { key: 'scrape', everyEvaluations: 2 },
+  { key: 'vendors', everyEvaluations: 2 },
+  { key: 'cost', intervalSeconds: COST_RULE_INTERVAL_SECONDS },
 ];
 
 /** A group's interval: none for the totals (Prometheus' evaluation interval), else as a duration. */
@@ -90,77 +113,289 @@ function groupInterval(group: (typeof GROUPS)[number], ruleIntervalSeconds: numb
   return seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`;
 }
 
-/**
- * Every recording rule of the contract, one record each. Order within a group matters: rules read earlier rules of
- * the same group, which Prometheus evaluates sequentially at the same timestamp.
- */
-export function contractRules(settings: RuleSettings): ContractRule[] {
-  const { vendors, jobs } = settings;
-  const ruleIntervalSeconds = settings.ruleIntervalSeconds ?? 30;
-  const perDestination = destinationRuleExprs(settings.destinations ?? UNBOUNDED_DESTINATIONS, jobs.destinations);
-  const gatewayHosts = [...new Set(vendors.vendors.flatMap(v => v.gatewayHosts))].sort();
-  const scrapeJobs = [jobs.totals, jobs.destinations];
-  const in_ = (group: string) => (record: string, expr: string, placement: RulePlacement, labels?: Record<string, string>): ContractRule =>
-    (labels ? { record, expr, labels, group, placement } : { record, expr, group, placement });
-  const totals = in_(RULE_GROUPS.totals);
-  const destinations = in_(RULE_GROUPS.destinations);
-  const cost = in_(RULE_GROUPS.cost);
-  const scrape = in_(RULE_GROUPS.scrape);
-  // Series the dashboards read when no pod is picked. A new object per rule, never shared (YAML would alias it).
-  const allPods = () => ({ [LABEL.podSelection]: ALL_PODS });
-  return [
-    totals(INTERMEDIATE.podResponseCodes, RECORDING_EXPR.podResponseCodes, 'shard'),
-    totals(INTERMEDIATE.podConnections, RECORDING_EXPR.podConnections, 'shard'),
-    totals(RULE.podRequests, RECORDING_EXPR.podRequests, 'shard'),
-    totals(RULE.requests, RECORDING_EXPR.requests, 'partial'),
-    totals(RULE.podSentBytes, RECORDING_EXPR.podSentBytes, 'shard'),
-    totals(RULE.podReceivedBytes, RECORDING_EXPR.podReceivedBytes, 'shard'),
-    // Each shard's busiest pods per vendor and namespace: their union holds the fleet's busiest, which the panel picks.
-    totals(RULE.topPodSentBytes, RECORDING_EXPR.topPodSentBytes, 'shard', allPods()),
-    totals(RULE.topPodReceivedBytes, RECORDING_EXPR.topPodReceivedBytes, 'shard', allPods()),
-    // The sum of the pod-level series every shard sends.
-    totals(RULE.vendorSentBytes, RECORDING_EXPR.vendorSentBytes, 'global'),
-    totals(RULE.vendorReceivedBytes, RECORDING_EXPR.vendorReceivedBytes, 'global'),
-    totals(RULE.responseCodes, RECORDING_EXPR.responseCodes, 'partial'),
-    totals(RULE.errorRatio, RECORDING_EXPR.errorRatio, 'global'),
-    scrape(RULE.crawlerPods, RECORDING_EXPR.crawlerPods(jobs.totals), 'global'),
-    // Per shard, sent on with the shard's label: the panels sum or take the max over shards.
-    scrape(RULE.scrapeTargetsDown, RECORDING_EXPR.scrapeTargetsDown(scrapeJobs), 'shard'),
-    scrape(RULE.scrapeDurationMax, RECORDING_EXPR.scrapeDurationMax(scrapeJobs), 'shard'),
-    scrape(RULE.scrapeSamplesMax, RECORDING_EXPR.scrapeSamplesMax(scrapeJobs), 'shard'),
-    totals(RULE.unattributedBytes, RECORDING_EXPR.unattributedBytes, 'partial'),
-    // The per-destination sums add up across shards; the bound ranks the fleet-wide sums, on the global Prometheus.
-    destinations(INTERMEDIATE.destinations, perDestination.destinations, 'partial'),
-    destinations(RULE.destinationRequests, perDestination.destinationRequests, 'global'),
-    destinations(RULE.destinationTotal, RECORDING_EXPR.destinationTotal, 'global'),
-    // Only with gateways: the misrouting alert reads it.
-    ...(gatewayHosts.length > 0 ? [destinations(RULE.gatewayRequests, RECORDING_EXPR.gatewayRequests(gatewayHosts), 'partial')] : []),
-    // Histogram buckets add up; quantiles are taken from the global sum.
-    in_(RULE_GROUPS.latency)(RULE.durationBuckets, RECORDING_EXPR.durationBuckets, 'partial'),
-    ...vendorConstants(vendors),
-    // Hourly averages of global rules.
-    cost(RULE.bytes1h, RECORDING_EXPR.bytes1h(ruleIntervalSeconds), 'global'),
-    cost(RULE.requests1h, RECORDING_EXPR.requests1h(ruleIntervalSeconds), 'global'),
-    cost(RULE.spend1h, RECORDING_EXPR.spend1h, 'global'),
-    cost(RULE.podBytes5m, RECORDING_EXPR.podBytes5m, 'shard', allPods()),
-  ];
+/** What a rule's expression is built from: RuleSettings with every default applied. */
+interface RuleContext {
+  readonly vendors: VendorCatalog;
+  readonly jobs: CrawlerJobs;
+  readonly destinations: DestinationGuard;
+  readonly ruleIntervalSeconds: number;
 }
 
-/** The vendor model as series, so rules and dashboards can join prices and budgets by proxy_vendor: one copy, global. */
-function vendorConstants(vendors: VendorCatalog): ContractRule[] {
-  const GIB = 1024 ** 3;
-  return vendors.vendors.flatMap(v => {
-    const constant = (record: string, value: number | undefined, labels: Record<string, string> = {}): ContractRule[] =>
-      value === undefined ? [] : [{ record, expr: `vector(${value})`, labels: { [LABEL.vendor]: v.name, ...labels }, group: RULE_GROUPS.vendors, placement: 'global' }];
-    return [
-      // What the sidecars parse of the vendor's gateway traffic: `validate` checks that they really do.
-      ...constant(RULE.vendorInfo, 1, { [LABEL.gatewayInspection]: v.endpoints.length === 0 ? 'none' : v.inspect }),
-      ...constant(RULE.pricePerGiB, v.pricePerGiB),
-      ...constant(RULE.pricePer1kRequests, v.pricePer1kRequests),
-      ...constant(RULE.monthlyBudget, v.monthlyBudget),
-      ...constant(RULE.monthlyTrafficBudgetBytes, v.monthlyTrafficBudgetGiB === undefined ? undefined : v.monthlyTrafficBudgetGiB * GIB),
-    ];
+/** One recording rule: a PromQL expression (undefined: not recorded with these settings), or a vendor-model constant. */
+type RuleSpec = {
+  readonly record: string;
+  readonly group: GroupKey;
+  readonly placement: RulePlacement;
+  /** Not part of the contract: read by other rules only, never remote-written with the contract. */
+  readonly intermediate: boolean;
+  /** Labels of the recorded series. */
+  readonly labels?: Readonly<Record<string, string>>;
+} & (
+  | { readonly expr: (c: RuleContext) => string | undefined }
+  | { readonly perVendor: (v: Vendor) => { readonly value: number; readonly labels?: Record<string, string> } | undefined }
+);
+
+const rule = (record: string, group: GroupKey, placement: RulePlacement, expr: (c: RuleContext) => string | undefined, labels?: Record<string, string>) =>
+  ({ record, group, placement, expr, labels, intermediate: false as const });
+const intermediate = (record: string, group: GroupKey, placement: RulePlacement, expr: (c: RuleContext) => string | undefined) =>
+  ({ record, group, placement, expr, intermediate: true as const });
+/** A vendor-model constant: one series per vendor that sets it, labelled with the vendor, on the global Prometheus only. */
+const constant = (record: string, value: (v: Vendor) => number | undefined, labels?: (v: Vendor) => Record<string, string>) =>
+  ({
+    record, group: 'vendors' as const, placement: 'global' as const, intermediate: false as const,
+    perVendor: (v: Vendor) => {
+      const x = value(v);
+      return x === undefined ? undefined : { value: x, labels: labels?.(v) };
+    },
   });
+
+/** Counters per destination (B): HTTP requests by host, TCP connections by SNI (counted when they close). */
+const DESTINATION_COUNTERS = [ISTIO.requests, ISTIO.tcpClosed];
+/** Upload: request wire bytes plus bytes the sidecar received from the app. */
+const UPLOAD_COUNTERS = [`${ISTIO.requestBytes}_sum`, ISTIO.tcpReceivedBytes];
+/** Download: response wire bytes plus bytes the sidecar sent to the app. */
+const DOWNLOAD_COUNTERS = [`${ISTIO.responseBytes}_sum`, ISTIO.tcpSentBytes];
+
+/** Outbound traffic of vendor-labelled crawler pods. */
+const ATTRIBUTED = `reporter="source", ${LABEL.vendor}!=""`;
+const UNATTRIBUTED = `reporter="source", ${LABEL.vendor}=""`;
+const GIB = 1024 ** 3;
+
+/**
+ * A selector over several counters. Summing one `rate()` of a name regex keeps a vendor that has only
+ * one of them, where `a + b` would drop it. HTTP and TCP series differ in request_protocol, so no
+ * two series collide once the name is dropped.
+ */
+function counters(names: readonly string[], matchers: string): string {
+  return `{__name__=~"${names.join('|')}", ${matchers}}`;
+}
+
+function rate(names: readonly string[], matchers: string, window: string): string {
+  return `rate(${counters(names, matchers)}[${window}])`;
+}
+
+/**
+ * Upload and download rates side by side. Request and response byte series carry the same labels, so
+ * one name regex over both would collide once rate() drops the name; a `direction` label keeps them apart.
+ */
+function bothDirections(matchers: string, window: string): string {
+  return byDirection(rate(UPLOAD_COUNTERS, matchers, window), rate(DOWNLOAD_COUNTERS, matchers, window));
+}
+
+/**
+ * The average of a recorded rate over the last hour: its samples' sum over their count, or over the samples a full
+ * hour holds (3600 / interval) when the series is younger than that. An hour's window holds one sample more than
+ * that when the evaluation times fall on both its ends; the count absorbs it.
+ */
+function hourlyAverage(rule: string, intervalSeconds: number): string {
+  return `sum_over_time(${rule}[1h]) / clamp_min(count_over_time(${rule}[1h]), ${Math.floor(3600 / intervalSeconds)})`;
+}
+
+/** Series the dashboards read when no pod is picked. */
+const ALL_PODS_LABELS = { [LABEL.podSelection]: ALL_PODS };
+const podLevel = [LABEL.vendor, LABEL.namespace, LABEL.pod];
+const gatewayHosts = (c: RuleContext) => [...new Set(c.vendors.vendors.flatMap(v => v.gatewayHosts))].sort();
+const scrapeJobs = (c: RuleContext) => [c.jobs.totals, c.jobs.destinations];
+
+/**
+ * Every recording rule, in the order written. Order within a group matters: rules read earlier rules of the same
+ * group, which Prometheus evaluates sequentially at the same timestamp. Layered: each raw sidecar family is read once
+ * per evaluation, into per-pod or per-host intermediates; everything per vendor, code or gateway is summed from those.
+ * Placement (where a rule runs when sharded) is explained at RulePlacement. Expressions spell out their return type:
+ * they read RULE, which is derived from this table.
+ */
+const RULES = {
+  // ---- totals: requests, connections, bytes, codes ----
+  /** HTTP requests/s per pod and response code, from the request-size histogram's count. */
+  podResponseCodes: intermediate('pod_response_code:proxy_http_requests:rate5m', 'totals', 'shard',
+    (): string => `sum ${by(...podLevel, 'request_protocol', 'response_code')} (rate(${ISTIO.requestBytes}_count{${ATTRIBUTED}}[5m]))`),
+  /** TCP connections/s opened per pod and destination_service. */
+  podConnections: intermediate('pod_destination_service:proxy_tcp_connections:rate5m', 'totals', 'shard',
+    (): string => `sum ${by(...podLevel, 'request_protocol', 'destination_service')} (rate(${ISTIO.tcpOpened}{${ATTRIBUTED}}[5m]))`),
+  /** HTTP requests/s and TCP connections/s opened per crawler pod. */
+  // The two intermediates differ in their other labels, so one name regex sums them without collisions.
+  podRequests: rule('proxy_vendor_pod:proxy_requests:rate5m', 'totals', 'shard',
+    (): string => `sum ${by(...podLevel, 'request_protocol')} ({__name__=~"${INTERMEDIATE.podResponseCodes}|${INTERMEDIATE.podConnections}"})`),
+  /** HTTP requests/s (`request_protocol="http"`) and TCP connections/s (`"tcp"`) per vendor. */
+  requests: rule('proxy_vendor:proxy_requests:rate5m', 'totals', 'partial', (): string => `sum ${by(LABEL.vendor, 'request_protocol')} (${RULE.podRequests})`),
+  /** Bytes/s uploaded by each crawler pod. */
+  podSentBytes: rule('proxy_vendor_pod:proxy_sent_bytes:rate5m', 'totals', 'shard', (): string => `sum ${by(...podLevel)} (${rate(UPLOAD_COUNTERS, ATTRIBUTED, '5m')})`),
+  /** Bytes/s downloaded by each crawler pod. */
+  podReceivedBytes: rule('proxy_vendor_pod:proxy_received_bytes:rate5m', 'totals', 'shard', (): string => `sum ${by(...podLevel)} (${rate(DOWNLOAD_COUNTERS, ATTRIBUTED, '5m')})`),
+  /**
+   * The TOP_PODS pods uploading most per vendor and namespace, at each evaluation. Each shard's busiest: their union
+   * holds the fleet's busiest, which the panel picks.
+   */
+  topPodSentBytes: rule('proxy_vendor_pod:proxy_sent_bytes:top20_rate5m', 'totals', 'shard',
+    (): string => `topk ${by(LABEL.vendor, LABEL.namespace)} (${TOP_PODS}, ${RULE.podSentBytes})`, ALL_PODS_LABELS),
+  /** The TOP_PODS pods downloading most per vendor and namespace, at each evaluation. */
+  topPodReceivedBytes: rule('proxy_vendor_pod:proxy_received_bytes:top20_rate5m', 'totals', 'shard',
+    (): string => `topk ${by(LABEL.vendor, LABEL.namespace)} (${TOP_PODS}, ${RULE.podReceivedBytes})`, ALL_PODS_LABELS),
+  /** Bytes/s uploaded per vendor: the sum of the pod-level series every shard sends. */
+  vendorSentBytes: rule('proxy_vendor:proxy_sent_bytes:rate5m', 'totals', 'global', (): string => `sum ${by(LABEL.vendor)} (${RULE.podSentBytes})`),
+  /** Bytes/s downloaded per vendor. */
+  vendorReceivedBytes: rule('proxy_vendor:proxy_received_bytes:rate5m', 'totals', 'global', (): string => `sum ${by(LABEL.vendor)} (${RULE.podReceivedBytes})`),
+  /** HTTP requests/s per response code (0 = no response). */
+  responseCodes: rule('proxy_vendor_response_code:proxy_requests:rate5m', 'totals', 'partial',
+    (): string => `sum ${by(LABEL.vendor, 'response_code')} (${INTERMEDIATE.podResponseCodes})`),
+  /** Share of HTTP requests answered 4xx/5xx or not at all; 0, not a missing series, for vendors without errors. */
+  errorRatio: rule('proxy_vendor:proxy_request_errors:ratio_rate5m', 'totals', 'global',
+    (): string => `(sum ${by(LABEL.vendor)} (${RULE.responseCodes}{response_code=~"0|4..|5.."}) or 0 * sum ${by(LABEL.vendor)} (${RULE.responseCodes})) / sum ${by(LABEL.vendor)} (${RULE.responseCodes})`),
+  /**
+   * Bytes/s of crawler-namespace pods without the vendor label: traffic no vendor is charged for here. 0 for crawler
+   * namespaces without unattributed pods: "none", where no series would read as "not measured".
+   */
+  unattributedBytes: rule('namespace:proxy_unattributed_bytes:rate5m', 'totals', 'partial',
+    (): string => `sum ${by(LABEL.namespace)} (${bothDirections(UNATTRIBUTED, '5m')} or 0 * ${RULE.podSentBytes})`),
+
+  // ---- scrape health: per-target series summed per vendor, so the health panels read a few series, not one per pod ----
+  /** Scraped crawler sidecars per vendor. */
+  crawlerPods: rule('proxy_vendor:proxy_crawler_pods:count', 'scrape', 'global', (c): string | undefined => `count ${by(LABEL.vendor)} (up{job="${c.jobs.totals}", ${LABEL.vendor}!=""})`),
+  /** Crawler sidecar targets whose last scrape failed, per vendor and crawler scrape job (0 when none). Per shard. */
+  scrapeTargetsDown: rule('proxy_vendor_job:proxy_scrape_targets_down:sum', 'scrape', 'shard',
+    (c): string | undefined => `sum ${by(LABEL.vendor, 'job')} (up{job=~"${anyOf(scrapeJobs(c))}", ${LABEL.vendor}!=""} == bool 0)`),
+  /** Slowest crawler sidecar scrape per vendor and job, in seconds. */
+  scrapeDurationMax: rule('proxy_vendor_job:proxy_scrape_duration_seconds:max', 'scrape', 'shard',
+    (c): string | undefined => `max ${by(LABEL.vendor, 'job')} (scrape_duration_seconds{job=~"${anyOf(scrapeJobs(c))}", ${LABEL.vendor}!=""})`),
+  /** Most samples one crawler sidecar's scrape kept, per vendor and job. */
+  scrapeSamplesMax: rule('proxy_vendor_job:proxy_scrape_samples:max', 'scrape', 'shard',
+    (c): string | undefined => `max ${by(LABEL.vendor, 'job')} (scrape_samples_post_metric_relabeling{job=~"${anyOf(scrapeJobs(c))}", ${LABEL.vendor}!=""})`),
+
+  // ---- destinations ----
+  /** The unbounded per-destination sums; they add up across shards. See destinationRuleExprs. */
+  destinations: intermediate('destination_unbounded:proxy_requests:rate5m', 'destinations', 'partial',
+    (c): string | undefined => destinationRuleExprs(c.destinations, c.jobs.destinations).destinations),
+  /** Requests and connections per vendor, protocol and destination host, bounded; ranked on the global Prometheus. */
+  destinationRequests: rule('proxy_vendor_destination:proxy_requests:rate5m', 'destinations', 'global',
+    (c): string | undefined => destinationRuleExprs(c.destinations, c.jobs.destinations).destinationRequests),
+  /**
+   * The destination rule summed per vendor and protocol, so that panels need not read its every destination over a
+   * range (top-N membership changes, so a range holds many more series than one evaluation).
+   */
+  destinationTotal: rule('proxy_vendor:proxy_destination_requests:rate5m', 'destinations', 'global',
+    (): string => `sum ${by(LABEL.vendor, 'request_protocol')} (${RULE.destinationRequests})`),
+  /**
+   * Requests (inspected gateways, from the destination counters) and connections (TCP gateways, from the per-pod
+   * intermediate) per vendor gateway host, whichever vendor's pods sent them. Only with gateways: the misrouting alert
+   * reads it.
+   */
+  gatewayRequests: rule('proxy_vendor_gateway:proxy_requests:rate5m', 'destinations', 'partial', (c): string | undefined => {
+    if (gatewayHosts(c).length === 0) return undefined;
+    const gateway = `destination_service=~"${anyOf(gatewayHosts(c))}"`;
+    return `sum ${by(LABEL.vendor, GATEWAY_LABEL, 'request_protocol')} (label_replace(${INTERMEDIATE.podConnections}{${gateway}} or rate(${ISTIO.requests}{${ATTRIBUTED}, ${gateway}}[5m]), "${GATEWAY_LABEL}", "$1", "destination_service", "(.*)"))`;
+  }),
+
+  // ---- latency: histogram buckets add up; quantiles are taken from the global sum ----
+  /** HTTP request duration histogram per vendor. */
+  durationBuckets: rule('proxy_vendor_le:proxy_request_duration_milliseconds_bucket:rate5m', 'latency', 'partial',
+    (): string => `sum ${by(LABEL.vendor, 'le')} (rate(${ISTIO.duration}_bucket{${ATTRIBUTED}}[5m]))`),
+
+  // ---- the vendor model as series, so rules and dashboards can join prices and budgets by proxy_vendor ----
+  /** What the sidecars parse of the vendor's gateway traffic: `validate` checks that they really do. */
+  vendorInfo: constant('proxy_vendor:proxy_vendor_info:constant', () => 1,
+    v => ({ [LABEL.gatewayInspection]: v.endpoints.length === 0 ? 'none' : v.inspect })),
+  pricePerGiB: constant('proxy_vendor:proxy_price_per_gib:constant', v => v.pricePerGiB),
+  pricePer1kRequests: constant('proxy_vendor:proxy_price_per_1k_requests:constant', v => v.pricePer1kRequests),
+  monthlyBudget: constant('proxy_vendor:proxy_monthly_budget:constant', v => v.monthlyBudget),
+  monthlyTrafficBudgetBytes: constant('proxy_vendor:proxy_monthly_traffic_budget_bytes:constant',
+    v => (v.monthlyTrafficBudgetGiB === undefined ? undefined : v.monthlyTrafficBudgetGiB * GIB)),
+
+  // ---- cost: hourly averages of global rules, every 5 minutes ----
+  /**
+   * Upload + download bytes/s per vendor over 1h, for cost: the last hour's average of the 5m rules' samples
+   * (recorded every `ruleIntervalSeconds`) rather than raw [1h] windows; an hour with ten minutes of traffic averages
+   * over the hour, as a raw rate would.
+   */
+  bytes1h: rule('proxy_vendor:proxy_bytes:rate1h', 'cost', 'global',
+    (c): string | undefined => `sum ${by(LABEL.vendor)} (${byDirection(hourlyAverage(RULE.vendorSentBytes, c.ruleIntervalSeconds), hourlyAverage(RULE.vendorReceivedBytes, c.ruleIntervalSeconds))})`),
+  /** Requests + connections per second per vendor over 1h, for cost. */
+  requests1h: rule('proxy_vendor:proxy_requests:rate1h', 'cost', 'global', (c): string | undefined => `sum ${by(LABEL.vendor)} (${hourlyAverage(RULE.requests, c.ruleIntervalSeconds)})`),
+  /** Spend per second (billing currency) per vendor over 1h. Traffic and request costs under distinct labels: a vendor priced one way is kept. */
+  spend1h: rule('proxy_vendor:proxy_spend:rate1h', 'cost', 'global', (): string => `sum ${by(LABEL.vendor)} (`
+    + `label_replace(${RULE.bytes1h} * on (${LABEL.vendor}) ${RULE.pricePerGiB} / ${GIB}, "cost", "traffic", "", "")`
+    + ` or label_replace(${RULE.requests1h} * on (${LABEL.vendor}) ${RULE.pricePer1kRequests} / 1000, "cost", "requests", "", ""))`),
+  /**
+   * Upload + download bytes/s per pod over 5 minutes, recorded every 5 minutes: range totals per pod at 1/10 the
+   * samples. The two rules carry the same labels; a sum over a name regex adds them per pod.
+   */
+  podBytes5m: rule('proxy_vendor_pod:proxy_bytes:rate5m', 'cost', 'shard',
+    (): string => `sum ${by(...podLevel)} ({__name__=~"${RULE.podSentBytes}|${RULE.podReceivedBytes}"})`, ALL_PODS_LABELS),
+};
+
+type Specs = typeof RULES;
+type KeysWhere<F extends boolean> = { [K in keyof Specs]: Specs[K]['intermediate'] extends F ? K : never }[keyof Specs];
+const namesOf = <F extends boolean>(isIntermediate: F) =>
+  Object.fromEntries(Object.entries(RULES).filter(([, s]) => s.intermediate === isIntermediate).map(([k, s]) => [k, s.record])) as { readonly [K in KeysWhere<F>]: string };
+
+/** Recording rules: the public names users and dashboards query. */
+export const RULE = namesOf(false);
+
+/**
+ * Recording rules the contract's rules are built from, so that raw sidecar series are read about once per
+ * evaluation. Not part of the contract: their level does not start with `proxy_vendor`, so contract-only remote write
+ * leaves them out, and a shard keeps them to itself.
+ */
+export const INTERMEDIATE = namesOf(true);
+
+/** Labels each destination rule keeps beside `destination`: the bound ranks destinations within them. */
+export const DESTINATION_RULE_LABELS: Readonly<Record<string, readonly string[]>> = {
+  [RULE.destinationRequests]: [LABEL.vendor, 'request_protocol'],
+};
+
+/**
+ * The per-destination rules. `destinations` (intermediate): requests by host and connections by server name from the
+ * destination job, summed per vendor, protocol and the Istio tags before the label functions run (on a few series per
+ * host, not per pod), folded if asked; plus, as destination "(not measured)", the requests and connections of pods
+ * whose destination scrape is failing (`up == 0` there, from the totals), so they always add up to the vendor's
+ * total. `destinationRequests` (the contract's): the bound over the recorded sums.
+ */
+export function destinationRuleExprs(guard: DestinationGuard, destinationJob: string): { destinations: string; destinationRequests: string } {
+  const keep = DESTINATION_RULE_LABELS[RULE.destinationRequests];
+  const d = DESTINATION_LABEL;
+  const perTags = `sum ${by(...keep, LABEL.sni, LABEL.host, 'destination_service')} (${rate(DESTINATION_COUNTERS, ATTRIBUTED, '5m')})`;
+  const perHost = `sum ${by(...keep, d)} (${withDestination(perTags)})`;
+  // Folding the per-host sums runs the regex once per host and vendor.
+  const folded = guard.fold === 'registrable-domain' ? `sum ${by(...keep, d)} (${foldToRegistrableDomain(perHost, guard)})` : perHost;
+  const notMeasured = `label_replace(sum ${by(...keep)} (${RULE.podRequests} and on (${LABEL.namespace}, ${LABEL.pod}) (up{job="${destinationJob}"} == 0)), "${d}", "${NOT_MEASURED_DESTINATION}", "", "")`;
+  return {
+    // One outer sum: the shape the sharded layer sums partials of.
+    destinations: `sum ${by(...keep, d)} (${folded} or ${notMeasured})`,
+    destinationRequests: boundDestinations(INTERMEDIATE.destinations, keep, guard),
+  };
+}
+
+/**
+ * Every recording rule for these settings, one record each, in the order written; the vendor model's constants
+ * vendor by vendor.
+ */
+export function contractRules(settings: RuleSettings): ContractRule[] {
+  const c: RuleContext = {
+    vendors: settings.vendors,
+    jobs: settings.jobs,
+    destinations: settings.destinations ?? UNBOUNDED_DESTINATIONS,
+    ruleIntervalSeconds: settings.ruleIntervalSeconds ?? 30,
+  };
+  const specs: RuleSpec[] = Object.values(RULES);
+  const out: ContractRule[] = [];
+  let constantsDone = false;
+  for (const spec of specs) {
+    const base = { group: RULE_GROUPS[spec.group], placement: spec.placement };
+    if ('expr' in spec) {
+      const expr = spec.expr(c);
+      // A new labels object per rule, never shared (YAML would alias it).
+      if (expr !== undefined) out.push(spec.labels ? { record: spec.record, expr, labels: { ...spec.labels }, ...base } : { record: spec.record, expr, ...base });
+    } else if (!constantsDone) {
+      constantsDone = true;
+      const constants = specs.filter(s => 'perVendor' in s) as Array<Extract<RuleSpec, { perVendor: unknown }>>;
+      for (const v of c.vendors.vendors) {
+        for (const k of constants) {
+          const x = k.perVendor(v);
+          if (x) out.push({ record: k.record, expr: `vector(${x.value})`, labels: { [LABEL.vendor]: v.name, ...x.labels }, ...base });
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /** A plain recording rule, as written to a rule file. */
@@ -170,11 +405,12 @@ function plain(rule: ContractRule): RecordingRule {
 
 /** Rules into their groups, in the groups' order; every group is written, empty ones too (the vendor model may be). */
 export function ruleGroups(rules: readonly ContractRule[], ruleIntervalSeconds = 30): RuleGroup[] {
-  const unknown = rules.filter(r => !GROUPS.some(g => g.name === r.group));
-  if (unknown.length > 0) throw new Error(`recording rule ${unknown[0].record} is in group '${unknown[0].group}', which is not one of ${GROUPS.map(g => g.name).join(', ')}`);
+  const names = GROUPS.map(g => RULE_GROUPS[g.key]);
+  const unknown = rules.filter(r => !names.includes(r.group as never));
+  if (unknown.length > 0) throw new Error(`recording rule ${unknown[0].record} is in group '${unknown[0].group}', which is not one of ${names.join(', ')}`);
   return GROUPS.map(g => {
     const interval = groupInterval(g, ruleIntervalSeconds);
-    return { name: g.name, ...(interval ? { interval } : {}), rules: rules.filter(r => r.group === g.name).map(plain) };
+    return { name: RULE_GROUPS[g.key], ...(interval ? { interval } : {}), rules: rules.filter(r => r.group === RULE_GROUPS[g.key]).map(plain) };
   });
 }
 
@@ -236,3 +472,19 @@ function closingParen(expr: string, open: number): number {
   }
   return -1;
 }
+
+/** Expressions of the global layer over what the shards send. */
+export const SHARDED_EXPR = {
+  /** A sum over all shards of per-shard sums: exact for sums and counts (never for ratios or quantiles). */
+  sumOfPartials: (rule: string, labels: readonly string[]) => `sum ${by(...labels)} (${shardPartial(rule)})`,
+} as const;
+
+/**
+ * Metric names of the contract's recording rules as one RE2 regex: every `proxy_vendor…:…` name (rules
+ * added later by users included) and any other RULE by its exact name.
+ */
+export const CONTRACT_RULES_REGEX = (() => {
+  const pattern = 'proxy_vendor[^:]*:.+';
+  const others = Object.values(RULE).filter(name => !new RegExp(`^(?:${pattern})$`).test(name));
+  return [pattern, ...others].join('|');
+})();

@@ -9,7 +9,8 @@ import { DataqueryBuilder, PromQueryFormat } from '@grafana/grafana-foundation-s
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { ALL_PODS, LABEL, RULE } from '../core/metric-contract';
+import { ALL_PODS, LABEL } from '../core/metric-contract';
+import { RULE } from '../core/rules';
 import { PanelExpr, VAR } from './queries';
 import { DASHBOARD_TAG } from './uids';
 

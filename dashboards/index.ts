@@ -1,9 +1,8 @@
-import { ALL_PODS, DESTINATION_LABEL, DESTINATION_SCRAPE_JOB, NOT_MEASURED_DESTINATION, escapeRegex } from '../core/metric-contract';
+import { ALL_PODS, DESTINATION_LABEL, DESTINATION_SCRAPE_JOB, NOT_MEASURED_DESTINATION } from '../core/metric-contract';
+import { escapeRegex } from '../core/promql';
 import { panelExpr } from './queries';
 import { VendorCatalog } from '../core/vendor';
 import { checkCurrencyUnit, checkNumber } from '../core/validation';
-
-export { checkCurrencyUnit };
 import { bandwidthDashboard } from './bandwidth';
 import { DATASOURCE_VAR, DashboardContext } from './common';
 import { costDashboard } from './cost';

@@ -1,6 +1,6 @@
-import {
-  COST_RULE_INTERVAL_SECONDS, DEMO_GATEWAY_JOB, DEMO_GATEWAY_METRICS, DESTINATION_LABEL, GATEWAY_LABEL, LABEL, RULE, by, byDirection,
-} from '../core/metric-contract';
+import { DEMO_GATEWAY_JOB, DEMO_GATEWAY_METRICS, DESTINATION_LABEL, GATEWAY_LABEL, LABEL } from '../core/metric-contract';
+import { COST_RULE_INTERVAL_SECONDS, RULE } from '../core/rules';
+import { by, byDirection } from '../core/promql';
 
 /**
  * Every PromQL expression of the dashboards, beside the dashboards: they read the contract's rule names and labels

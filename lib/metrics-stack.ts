@@ -1,9 +1,11 @@
 import { Construct } from 'constructs';
 import * as kplus from 'cdk8s-plus-27';
-import { DashboardJson, ProxyDashboardsProps, proxyDashboards } from '../dashboards';
-import { AlertOptions, alertGroups } from '../core/alerts';
-import { DEMO_GATEWAY_JOB, DestinationGuard } from '../core/metric-contract';
-import { RuleGroup, contractRules } from '../core/rules';
+import { DashboardJson } from '../dashboards';
+import { Mixin, MixinSettings, proxyMixin } from '../mixin';
+import { AlertOptions } from '../core/alerts';
+import { DEMO_GATEWAY_JOB } from '../core/metric-contract';
+import { DestinationGuard } from '../core/destinations';
+import { RuleGroup } from '../core/rules';
 import { PropertyChecks, PropertyError } from '../core/validation';
 import { VendorCatalog } from '../core/vendor';
 import { AlertmanagerOptions } from './alertmanager/alertmanager-config';
@@ -266,6 +268,7 @@ export interface OperatorMetricsStackProps extends MetricsStackCommonProps {
 export type MetricsStackProps = StandaloneMetricsStackProps | OperatorMetricsStackProps;
 
 export { DEFAULT_PROMETHEUS_IMAGE, DEFAULT_GRAFANA_IMAGE } from './metrics/standalone-backend';
+export { STANDALONE_ONLY_PROMETHEUS } from './metrics/settings';
 
 /**
  * Prometheus (scrape job for crawler sidecars, rules, storage) and Grafana (datasource, dashboards)
@@ -305,8 +308,11 @@ export class MetricsStack extends Construct {
   public readonly networkPolicies: boolean;
   /** Pods scraped besides the crawler sidecars. */
   public readonly podScrapes: readonly PodScrape[];
+  /** The rules, alerts and dashboards this stack deploys, as data (see proxyMixin). */
+  public readonly mixin: Mixin;
   private readonly backend: MetricsBackend;
-  private readonly dashboardSettings: Omit<ProxyDashboardsProps, 'datasourceUid'>;
+  private readonly dashboardSettings: { readonly currencyUnit?: string; readonly demoGateways: boolean };
+  private readonly mixinSettings: MixinSettings;
 
   constructor(scope: Construct, id: string, props: MetricsStackProps) {
     super(scope, id);
@@ -351,22 +357,24 @@ export class MetricsStack extends Construct {
     this.prometheusUrl = this.backend.prometheusUrl;
     this.alertmanagerUrl = this.backend.alertmanagerUrl;
 
-    // The core's rules and alerts for these settings, placed by the backend.
+    // The mixin for these settings (rules, alerts, dashboards), placed by the backend.
     const jobs = this.backend.jobs;
-    this.backend.addContract(
-      contractRules({ vendors: this.vendors, jobs, destinations: this.destinations, ruleIntervalSeconds: s.ruleIntervalSeconds }),
-      alertGroups(this.vendors, jobs, { totals: this.sampleLimit, destinations: this.destinationSampleLimit }, s.alerts),
-    );
-
     this.dashboardSettings = {
-      vendors: this.vendors,
-      job: jobs.totals,
-      destinationJob: jobs.destinations,
-      ruleIntervalSeconds: s.ruleIntervalSeconds,
       currencyUnit: s.dashboards.currencyUnit,
       demoGateways: this.podScrapes.some(t => t.job === DEMO_GATEWAY_JOB),
     };
-    this.dashboards = s.dashboards.enabled ? proxyDashboards({ ...this.dashboardSettings, datasourceUid: this.backend.datasourceUid }) : [];
+    this.mixinSettings = {
+      vendors: this.vendors,
+      jobs,
+      sampleLimits: { totals: this.sampleLimit, destinations: this.destinationSampleLimit },
+      destinations: this.destinations,
+      ruleIntervalSeconds: s.ruleIntervalSeconds,
+      alerts: s.alerts,
+      dashboards: { enabled: s.dashboards.enabled, ...this.dashboardSettings, datasourceUid: this.backend.datasourceUid },
+    };
+    this.mixin = proxyMixin(this.mixinSettings);
+    this.backend.addContract(this.mixin.records, this.mixin.prometheusAlerts);
+    this.dashboards = this.mixin.grafanaDashboards;
     for (const dashboard of this.dashboards) this.addDashboard(dashboard);
   }
 
@@ -375,8 +383,8 @@ export class MetricsStack extends Construct {
    * datasource input instead of this stack's datasource.
    */
   public dashboardFiles(): Record<string, string> {
-    if (this.dashboards.length === 0) return {};
-    return Object.fromEntries(proxyDashboards(this.dashboardSettings).map(d => [`dashboards/${d.uid}.json`, `${JSON.stringify(d, null, 2)}\n`]));
+    const dashboards = proxyMixin({ ...this.mixinSettings, dashboards: { ...this.mixinSettings.dashboards, datasourceUid: undefined } }).grafanaDashboards;
+    return Object.fromEntries(dashboards.map(d => [`dashboards/${d.uid}.json`, `${JSON.stringify(d, null, 2)}\n`]));
   }
 
   /** The rendered alertmanager.yml, when Alertmanager is deployed. */

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawn } from 'child_process';
-import { RULE } from '../core/metric-contract';
+import { RULE } from '../core/rules';
 import { VendorCatalog } from '../core/vendor';
 import type { ValidationResult } from '../bin/validate';
 import { CrawlerFlow } from './support/crawler-flows';

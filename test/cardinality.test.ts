@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as YAML from 'yaml';
 import { MeshTelemetry, MetricTags } from '../lib/mesh-telemetry';
-import { DESTINATION_SCRAPE_JOB, ISTIO, NOT_MEASURED_DESTINATION, RULE, SCRAPE_JOB, SCRAPED_SERIES } from '../core/metric-contract';
+import { DESTINATION_SCRAPE_JOB, ISTIO, NOT_MEASURED_DESTINATION, SCRAPE_JOB, SCRAPED_SERIES } from '../core/metric-contract';
+import { RULE } from '../core/rules';
 import { VendorCatalog } from '../core/vendor';
 import { PanelQuery, expandVariables, panelQueries } from '../dashboards';
 import { SidecarModel } from './support/istio-sidecar';

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as YAML from 'yaml';
 import { PanelQuery, VariableValues, expandVariables, panelQueries } from '../dashboards';
-import { COST_RULE_INTERVAL_SECONDS } from '../core/metric-contract';
+import { COST_RULE_INTERVAL_SECONDS } from '../core/rules';
 import { FLEET_NAMESPACE, fleetPods, fleetVendors } from './support/fleet';
 import { InstantSample, PrometheusProcess } from './support/prometheus-process';
 import { SidecarSim, TruthFilter } from './support/sidecar-sim';

@@ -12,7 +12,7 @@ import { promtool } from './support/prometheus-config';
  */
 
 const ROOT = path.join(__dirname, '..');
-const SOURCES = ['core', 'lib', 'dashboards', 'imports', 'crawler', 'gateway'];
+const SOURCES = ['core', 'lib', 'dashboards', 'mixin', 'imports', 'crawler', 'gateway'];
 
 const SCRIPT = `
 const { Chart, Testing } = require('cdk8s');
@@ -27,18 +27,19 @@ const stack = new MetricsStack(chart, 'metrics', { vendors, crawlerNamespaces: [
   alertmanager: { receivers: [{ name: 'hook', webhooks: [{ url: 'https://hooks.example/x' }] }] } });
 Testing.synth(chart);
 process.stdout.write(JSON.stringify({ rules: stack.renderRules(), config: stack.renderPrometheusConfig(), alertmanager: stack.renderAlertmanagerConfig(),
-  dashboards: stack.dashboards }));
+  dashboards: stack.dashboards, ruleNames: require('./core/rules').RULE }));
 `;
 
-function render(rename?: string): { rules: string; config: string; alertmanager: string; dashboards: unknown[] } {
+/** Synthesizes a copy of the sources, after `edit` (file under the copy, replaced text, new text). */
+function render(edit?: { file: string; from: string; to: string }): { rules: string; config: string; alertmanager: string; dashboards: unknown[]; ruleNames: Record<string, string> } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'label-rename-'));
   for (const d of SOURCES) fs.cpSync(path.join(ROOT, d), path.join(dir, d), { recursive: true, filter: src => !src.includes(`${path.sep}node_modules`) });
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
   for (const f of ['package.json', 'tsconfig.json']) fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
-  if (rename) {
-    const file = path.join(dir, 'core', 'metric-contract.ts');
+  if (edit) {
+    const file = path.join(dir, edit.file);
     const text = fs.readFileSync(file, 'utf8');
-    const edited = text.replace("  vendor: 'proxy_vendor',", `  vendor: '${rename}',`);
+    const edited = text.replace(edit.from, edit.to);
     expect(edited).not.toBe(text);
     fs.writeFileSync(file, edited);
   }
@@ -51,11 +52,11 @@ function render(rename?: string): { rules: string; config: string; alertmanager:
 test('renaming the vendor label is one edit: rules, alerts, scrape config, Alertmanager and dashboards follow', () => {
   // GIVEN / WHEN
   const before = render();
-  const after = render('billing_vendor');
+  const after = render({ file: 'core/metric-contract.ts', from: "  vendor: 'proxy_vendor',", to: "  vendor: 'billing_vendor'," });
 
   // THEN the old name is gone everywhere and the new one is where the old one was
   const text = (o: unknown) => JSON.stringify(o);
-  for (const [what, output] of Object.entries(after)) {
+  for (const [what, output] of Object.entries(after).filter(([k]) => k !== 'ruleNames')) {
     // Rule names begin with their aggregation level (`proxy_vendor:`, `proxy_vendor_pod:`), and the pod label
     // `proxy-vendor` (VENDOR_POD_LABEL) reads as `__meta_kubernetes_pod_label_proxy_vendor`: names, not the label.
     const left = text(output).replace(/proxy_vendor[a-z_]*:|__meta_kubernetes_pod_label(?:present)?_proxy_vendor/g, '').match(/.{0,60}proxy_vendor(?![a-z_]).{0,60}/g) ?? [];
@@ -68,6 +69,22 @@ test('renaming the vendor label is one edit: rules, alerts, scrape config, Alert
   expect(text(after.dashboards)).toContain('{{billing_vendor}}');
   // And the renamed rules are still valid Prometheus rules.
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'label-rename-')), 'rules.yml');
+  fs.writeFileSync(file, after.rules);
+  expect(promtool(['check', 'rules', file]).status).toBe(0);
+}, 120_000);
+
+test('adding a recording rule is one record in core/rules.ts: it is written to its group, named in RULE, and valid', () => {
+  // GIVEN one record added to the table of rules
+  const record = "  activePods: rule('proxy_vendor:proxy_active_pods:count', 'totals', 'global', (): string => `count by (proxy_vendor) (${RULE.podRequests} > 0)`),\n";
+
+  // WHEN
+  const after = render({ file: 'core/rules.ts', from: '  // ---- latency:', to: `${record}  // ---- latency:` });
+
+  // THEN
+  const totals = YAML.parse(after.rules).groups.find((g: any) => g.name === 'proxy-telemetry.rules');
+  expect(totals.rules.at(-1)).toEqual({ record: 'proxy_vendor:proxy_active_pods:count', expr: 'count by (proxy_vendor) (proxy_vendor_pod:proxy_requests:rate5m > 0)' });
+  expect(after.ruleNames.activePods).toBe('proxy_vendor:proxy_active_pods:count');
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'add-rule-')), 'rules.yml');
   fs.writeFileSync(file, after.rules);
   expect(promtool(['check', 'rules', file]).status).toBe(0);
 }, 120_000);

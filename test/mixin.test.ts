@@ -4,7 +4,9 @@ import * as path from 'path';
 import * as YAML from 'yaml';
 import type * as Cli from '../bin/proxy-telemetry';
 import { DEMO_VENDORS } from '../main';
+import { Testing } from 'cdk8s';
 import { MetricsStack } from '../lib/metrics-stack';
+import { proxyMixin } from '../mixin';
 import { VendorCatalog } from '../core/vendor';
 import { promtool } from './support/prometheus-config';
 import { findObject, synthChart } from './support/synth';
@@ -77,4 +79,24 @@ test('bad vendor settings are reported as the constructs report them', async () 
   const { io: stdio, err } = io();
   expect(await cli(['mixin', '--out', dir, '--vendors', path.join(dir, 'vendors.json')], stdio)).toBe(1);
   expect(err.join('')).toContain('\'vendors[0].weight\' (0) must be > 0');
+});
+
+test('proxyMixin: what MetricsStack deploys, as data, from resolved settings alone', () => {
+  // GIVEN
+  const vendors = new VendorCatalog(DEMO_VENDORS);
+  const stack = new MetricsStack(Testing.chart(), 'metrics', { vendors, crawlerNamespaces: ['crawlers'] });
+
+  // WHEN
+  const mixin = proxyMixin({
+    vendors, jobs: { totals: 'crawler-sidecars', destinations: 'crawler-destinations' }, sampleLimits: { totals: 20000, destinations: 20000 },
+    destinations: stack.destinations, dashboards: { datasourceUid: 'prometheus' },
+  });
+
+  // THEN the rule file holds the mixin's rules and alerts, and the same settings give the same data
+  expect(YAML.parse(stack.renderRules()).groups).toEqual([...stack.mixin.prometheusRules, ...stack.mixin.prometheusAlerts]);
+  expect(mixin.prometheusRules).toEqual(stack.mixin.prometheusRules);
+  expect(mixin.prometheusAlerts).toEqual(stack.mixin.prometheusAlerts);
+  expect(JSON.stringify(mixin.grafanaDashboards)).toEqual(JSON.stringify(stack.dashboards));
+  // The records are the grouped rules, each once.
+  expect(mixin.records.map(r => r.record).sort()).toEqual(mixin.prometheusRules.flatMap(g => g.rules.map(r => (r as { record: string }).record)).sort());
 });

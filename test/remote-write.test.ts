@@ -1,6 +1,6 @@
 import * as YAML from 'yaml';
 import { StandaloneMetricsStackProps } from '../lib/metrics-stack';
-import { CONTRACT_RULES_REGEX, RULE } from '../core/metric-contract';
+import { CONTRACT_RULES_REGEX, RULE } from '../core/rules';
 import { RemoteWriteOptions } from '../lib/prometheus/remote-write';
 import { VendorCatalog } from '../core/vendor';
 import { materializeConfig, promtool } from './support/prometheus-config';

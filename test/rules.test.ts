@@ -4,7 +4,7 @@ import * as path from 'path';
 import { Testing } from 'cdk8s';
 import * as YAML from 'yaml';
 import { MetricsStack } from '../lib/metrics-stack';
-import { RULE } from '../core/metric-contract';
+import { RULE } from '../core/rules';
 import { VendorCatalog } from '../core/vendor';
 import { promtool } from './support/prometheus-config';
 import { promqlErrors } from './support/promql';

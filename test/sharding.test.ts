@@ -1,6 +1,7 @@
 import * as YAML from 'yaml';
 import { MetricsStack, StandaloneMetricsStackProps } from '../lib/metrics-stack';
-import { INTERMEDIATE, RULE, shardPartial } from '../core/metric-contract';
+import { shardPartial } from '../core/metric-contract';
+import { INTERMEDIATE, RULE } from '../core/rules';
 import { contractRules, placeRules } from '../core/rules';
 import { VendorCatalog } from '../core/vendor';
 import { hashmod } from './support/hashmod';

@@ -1,4 +1,6 @@
-import { COST_RULE_INTERVAL_SECONDS, RECORDING_EXPR, RULE } from '../../core/metric-contract';
+import { DESTINATION_SCRAPE_JOB } from '../../core/metric-contract';
+import { COST_RULE_INTERVAL_SECONDS, RULE, contractRules } from '../../core/rules';
+import { VendorCatalog } from '../../core/vendor';
 
 /**
  * The same question as a dashboard panel, asked of raw series: every recording rule name in the panel's
@@ -12,13 +14,8 @@ const RAW_LABELS = new Set(['proxy_vendor', 'namespace', 'pod', 'request_protoco
 const COST_RULES = new Set<string>([RULE.bytes1h, RULE.requests1h, RULE.spend1h]);
 
 function ruleExpressions(job: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const [key, name] of Object.entries(RULE)) {
-    const expr = (RECORDING_EXPR as unknown as Record<string, string | undefined>)[key];
-    if (typeof expr === 'string') out.set(name, expr);
-    else if (key === 'crawlerPods') out.set(name, RECORDING_EXPR.crawlerPods(job));
-  }
-  return out;
+  const records = contractRules({ vendors: new VendorCatalog([]), jobs: { totals: job, destinations: DESTINATION_SCRAPE_JOB } });
+  return new Map(records.map(r => [r.record, r.expr]));
 }
 
 /**

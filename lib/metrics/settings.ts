@@ -1,5 +1,5 @@
 import { AlertOptions, resolveAlertOptions } from '../../core/alerts';
-import { DestinationGuard } from '../../core/metric-contract';
+import { DestinationGuard } from '../../core/destinations';
 import {
   PropertyChecks, checkCurrencyUnit, checkDnsLabel, checkDnsName, checkHttpUrl, checkNonEmpty, checkNumber, checkRetentionSize, checkUnique,
   parseDuration, parseStorageQuantity,

@@ -1,4 +1,5 @@
-import { DestinationGuard, NOT_MEASURED_DESTINATION } from '../../core/metric-contract';
+import { NOT_MEASURED_DESTINATION } from '../../core/metric-contract';
+import { DestinationGuard } from '../../core/destinations';
 import { countryCodeSecondLevelSuffixes } from '../internal/public-suffixes';
 import { VendorCatalog } from '../../core/vendor';
 import { PropertyError, checkDnsName, checkNumber } from '../../core/validation';
@@ -30,7 +31,10 @@ export interface DestinationOptions {
 
 export const DEFAULT_MAX_DESTINATIONS_PER_VENDOR = 200;
 
-/** Validates the options and resolves them into the guard the destination rules are built from. */
+/**
+ * Validates the options and resolves them into the guard the destination rules are built from.
+ * @internal
+ */
 export function resolveDestinationGuard(opts: DestinationOptions | undefined, vendors: VendorCatalog): DestinationGuard {
   const fold = opts?.fold ?? 'none';
   if (fold !== 'none' && fold !== 'registrable-domain') {

@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
-import { INTERMEDIATE, SHARDS_JOB, SHARD_LABEL } from '../../core/metric-contract';
+import { SHARD_LABEL, SHARDS_JOB } from '../../core/metric-contract';
+import { INTERMEDIATE } from '../../core/rules';
 import { PROMETHEUS_PORT, PrometheusServer, PrometheusServerProps } from './prometheus-server';
 import {
   DROP_SHARD_PARTIALS, DROP_SHARD_SERIES, GLOBAL_QUEUE_NAME, RECEIVER_PATH, RemoteWriteOptions,

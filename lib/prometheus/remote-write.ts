@@ -1,4 +1,5 @@
-import { CONTRACT_RULES_REGEX, SHARD_LABEL } from '../../core/metric-contract';
+import { SHARD_LABEL } from '../../core/metric-contract';
+import { CONTRACT_RULES_REGEX } from '../../core/rules';
 import { PropertyError, checkDnsName, checkHttpUrl, checkNumber, parseDuration } from '../../core/validation';
 
 /** Basic auth for a remote-write endpoint; the password comes from a Secret mounted as a file. */
@@ -106,13 +107,22 @@ export interface RemoteWriteOptions {
   readonly contractOnly?: boolean;
 }
 
-/** Where remote-write Secrets are mounted in a Prometheus container (`<dir>/<secret>/<key>`). */
+/**
+ * Where remote-write Secrets are mounted in a Prometheus container (`<dir>/<secret>/<key>`).
+ * @internal
+ */
 export const REMOTE_WRITE_SECRETS_DIR = '/etc/prometheus-secrets';
 
-/** Name of the queue a shard sends to the global Prometheus through; not available to users. */
+/**
+ * Name of the queue a shard sends to the global Prometheus through; not available to users.
+ * @internal
+ */
 export const GLOBAL_QUEUE_NAME = 'proxy-telemetry-global';
 
-/** Push path of Prometheus' own remote-write receiver (`--web.enable-remote-write-receiver`). */
+/**
+ * Push path of Prometheus' own remote-write receiver (`--web.enable-remote-write-receiver`).
+ * @internal
+ */
 export const RECEIVER_PATH = '/api/v1/write';
 
 // Headers Prometheus sets itself or refuses in `headers` (prometheus/config: reservedHeaders); credentials
@@ -125,7 +135,10 @@ const RESERVED_HEADERS = new Set(['authorization', 'host', 'content-encoding', '
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-/** Validates remote-write entries at construct time; errors name `<property>[i].<field>`. */
+/**
+ * Validates remote-write entries at construct time; errors name `<property>[i].<field>`.
+ * @internal
+ */
 export function checkRemoteWrite(property: string, entries: readonly RemoteWriteOptions[]): RemoteWriteOptions[] {
   if (!Array.isArray(entries)) throw new PropertyError(property, entries, 'must be a list of remote-write targets');
   const names = new Set<string>([GLOBAL_QUEUE_NAME]);
@@ -180,12 +193,18 @@ function checkSecretKey(property: string, key: string | undefined): void {
   }
 }
 
-/** Secrets a Prometheus must mount for these entries. */
+/**
+ * Secrets a Prometheus must mount for these entries.
+ * @internal
+ */
 export function remoteWriteSecretNames(entries: readonly RemoteWriteOptions[]): string[] {
   return [...new Set(entries.flatMap(rw => [rw.basicAuth?.secretName, rw.bearerToken?.secretName].filter((s): s is string => !!s)))];
 }
 
-/** One `remote_write` entry of the Prometheus configuration. */
+/**
+ * One `remote_write` entry of the Prometheus configuration.
+ * @internal
+ */
 export function renderRemoteWrite(rw: RemoteWriteOptions, writeRelabelConfigs: Record<string, unknown>[]): Record<string, unknown> {
   const q = rw.queueConfig;
   const queue = q && {
@@ -223,19 +242,31 @@ function crawlerJobSeries(jobs: readonly string[]): string {
   return `(?:up|scrape_samples_post_metric_relabeling|scrape_duration_seconds);(?:${jobs.map(escapeRegex).join('|')})`;
 }
 
-/** Keeps the contract's recording rules and the crawler jobs' `up`/sample counts; drops raw series. */
+/**
+ * Keeps the contract's recording rules and the crawler jobs' `up`/sample counts; drops raw series.
+ * @internal
+ */
 export function contractWriteRelabelConfigs(jobs: readonly string[]): Record<string, unknown>[] {
   return [{ source_labels: ['__name__', 'job'], regex: `(?:${CONTRACT_RULES_REGEX});.*|${crawlerJobSeries(jobs)}`, action: 'keep' }];
 }
 
-/** A shard sends the global Prometheus exactly what the global rules read: the shard rules' outputs and `up`. */
+/**
+ * A shard sends the global Prometheus exactly what the global rules read: the shard rules' outputs and `up`.
+ * @internal
+ */
 export function shardToGlobalWriteRelabelConfigs(recordedNames: readonly string[], jobs: readonly string[]): Record<string, unknown>[] {
   const names = [...new Set(recordedNames)].map(escapeRegex).join('|');
   return [{ source_labels: ['__name__', 'job'], regex: `(?:${names});.*|${crawlerJobSeries(jobs)}`, action: 'keep' }];
 }
 
-/** Series a shard recorded as partials (`*_shard:*`); the global layer sends the totals instead. */
+/**
+ * Series a shard recorded as partials (`*_shard:*`); the global layer sends the totals instead.
+ * @internal
+ */
 export const DROP_SHARD_PARTIALS = { source_labels: ['__name__'], regex: '[^:]*_shard:.+', action: 'drop' } as const;
 
-/** The global Prometheus forwards only what it computed: series received from shards carry the shard label. */
+/**
+ * The global Prometheus forwards only what it computed: series received from shards carry the shard label.
+ * @internal
+ */
 export const DROP_SHARD_SERIES = { source_labels: [SHARD_LABEL], regex: '.+', action: 'drop' } as const;

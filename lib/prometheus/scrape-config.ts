@@ -1,7 +1,9 @@
 import { PropertyError, checkDnsLabel, checkLabels } from '../../core/validation';
-import { DESTINATION_SCRAPE_JOB, DESTINATION_SERIES, LABEL, PER_POD_SOURCE_TAGS, SCRAPED_SERIES, SCRAPE_JOB, TOTAL_SERIES, VENDOR_POD_LABEL } from '../../core/metric-contract';
+import { DESTINATION_SCRAPE_JOB, DESTINATION_SERIES, LABEL, PER_POD_SOURCE_TAGS, SCRAPE_JOB, SCRAPED_SERIES, TOTAL_SERIES, VENDOR_POD_LABEL } from '../../core/metric-contract';
 
-/** Options of the crawler sidecar scrape job. */
+/**
+ * Options of the crawler sidecar scrape job.
+ */
 export interface CrawlerScrapeOptions {
   /** Namespaces to discover crawler pods in. */
   readonly namespaces: string[];
@@ -24,17 +26,26 @@ export interface CrawlerScrapeOptions {
 /** The istio-proxy container port the scrape job keeps (named `http-envoy-prom`). */
 export const SIDECAR_METRICS_PORT = 15090;
 
-/** `__meta_kubernetes_pod_label_<name>` as Prometheus sanitises label names. */
+/**
+ * `__meta_kubernetes_pod_label_<name>` as Prometheus sanitises label names.
+ * @internal
+ */
 export function podLabelMeta(label: string): string {
   return `__meta_kubernetes_pod_label_${label.replace(/[^a-zA-Z0-9_]/g, '_')}`;
 }
 
-/** `__meta_kubernetes_pod_labelpresent_<name>`: 'true' when the pod has the label. */
+/**
+ * `__meta_kubernetes_pod_labelpresent_<name>`: 'true' when the pod has the label.
+ * @internal
+ */
 export function podLabelPresentMeta(label: string): string {
   return `__meta_kubernetes_pod_labelpresent_${label.replace(/[^a-zA-Z0-9_]/g, '_')}`;
 }
 
-/** Istio series that rules, alerts and dashboards read; everything else is dropped at scrape time. */
+/**
+ * Istio series that rules, alerts and dashboards read; everything else is dropped at scrape time.
+ * @internal
+ */
 export const KEPT_METRICS: readonly string[] = SCRAPED_SERIES;
 
 /**
@@ -43,6 +54,7 @@ export const KEPT_METRICS: readonly string[] = SCRAPED_SERIES;
  * `crawler-sidecars` keeps the totals (a handful of series per pod whatever it crawls); `crawler-destinations` the
  * per-destination counters, under a sample limit of their own. A pod reaching more hosts than that limit fails its
  * destination scrape only: its requests, connections and bytes are still measured.
+ * @internal
  */
 export function crawlerScrapeJobs(opts: CrawlerScrapeOptions): Array<Record<string, unknown>> {
   return [
@@ -107,7 +119,10 @@ export interface PodScrape {
   readonly path: string;
 }
 
-/** Checks pod scrapes; equal ones (several DemoGateways in one namespace) are kept once. */
+/**
+ * Checks pod scrapes; equal ones (several DemoGateways in one namespace) are kept once.
+ * @internal
+ */
 export function resolvePodScrapes(property: string, scrapes: readonly PodScrape[]): PodScrape[] {
   const byJob = new Map<string, PodScrape>();
   scrapes.forEach((t, i) => {
@@ -128,7 +143,10 @@ export function resolvePodScrapes(property: string, scrapes: readonly PodScrape[
   return [...byJob.values()];
 }
 
-/** A job per pod scrape: pod discovery in its namespace, pods with its labels, its named port only. */
+/**
+ * A job per pod scrape: pod discovery in its namespace, pods with its labels, its named port only.
+ * @internal
+ */
 export function podScrapeJob(target: PodScrape, scrapeInterval: string): Record<string, unknown> {
   const labels = Object.entries(target.podLabels).sort(([a], [b]) => a.localeCompare(b));
   return {
@@ -149,7 +167,10 @@ export function podScrapeJob(target: PodScrape, scrapeInterval: string): Record<
   };
 }
 
-/** Prometheus scraping itself, for the ingestion panels and the sample-limit alert. */
+/**
+ * Prometheus scraping itself, for the ingestion panels and the sample-limit alert.
+ * @internal
+ */
 export function selfScrapeJob(scrapeInterval: string): Record<string, unknown> {
   return {
     job_name: 'prometheus',

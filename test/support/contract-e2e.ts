@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import { MetricsStackMode } from '../../lib/metrics-stack';
-import { RULE } from '../../core/metric-contract';
+import { RULE } from '../../core/rules';
 import { BASELINE_PREFIX, baselineRuleGroups } from './baseline-rules';
 import { parseHostPort } from './crawler-flows';
 import { FLEET_NAMESPACE, INSPECTED_GATEWAY, TCP_GATEWAY, fleetPods, fleetVendors } from './fleet';
