@@ -1,22 +1,33 @@
-export * from '../core/vendor';
+/**
+ * The public API: the constructs with their props and option types, the vendor model, and the mixin as data (rules,
+ * alerts, dashboards) for deployments by other means. Whole modules are exported; the helpers they export for the
+ * library's own use are marked internal and left out of the published declarations.
+ */
+
+// Constructs
 export * from './mesh-telemetry';
 export * from './vendor-crawler';
 export * from './demo-gateway';
 export * from './metrics-stack';
-export type { RuleGroup, Rule, RecordingRule, AlertingRule, ContractRule, RulePlacement, RuleSettings, CrawlerJobs } from '../core/rules';
-export { contractRules, ruleGroups, placeRules } from '../core/rules';
-export type { AlertOptions } from '../core/alerts';
-export type { DestinationOptions } from './prometheus/destinations';
-export type { NetworkPeer } from './network/peers';
-export type { NetworkPolicyOptions, CrawlerEgressOptions } from './network/network-policy-options';
-export type {
-  AlertmanagerOptions, AlertmanagerReceiver, AlertmanagerRoute, WebhookReceiverOptions, SlackReceiverOptions,
-  PagerDutyReceiverOptions, EmailReceiverOptions,
-} from './alertmanager/alertmanager-config';
-export type { PodScrape } from './prometheus/scrape-config';
-export type { RemoteWriteOptions, RemoteWriteBasicAuth, RemoteWriteBearerToken, RemoteWriteQueueOptions } from './prometheus/remote-write';
-export type { OperatorOptions } from './operator/operator-options';
+
+// Their option types
+export * from './alertmanager/alertmanager-config';
+export * from './grafana/dashboard';
+export * from './network/network-policy-options';
+export * from './network/peers';
+export * from './operator/operator-options';
+export * from './prometheus/destinations';
+export * from './prometheus/remote-write';
+export * from './prometheus/scrape-config';
+
+// The vendor model, and the error invalid props are reported with
+export * from '../core/vendor';
 export { PropertyError } from '../core/validation';
+
+// The mixin: recording rules, alerts and dashboards as data, and the metric contract they read
+export * from '../mixin';
+export * from '../core/rules';
+export * from '../core/alerts';
+export * from '../core/destinations';
+export * from '../dashboards';
 export * as contract from '../core/metric-contract';
-export { proxyDashboards, panelQueries, expandVariables } from '../dashboards';
-export type { DashboardJson, PanelQuery, ProxyDashboardsProps, VariableValues } from '../dashboards';

@@ -220,7 +220,10 @@ export class MeshTelemetry extends Construct {
 
 const PART_OF = { 'app.kubernetes.io/part-of': 'proxy-telemetry' };
 
-/** Host of the ServiceEntry that gives sidecars an HTTP listener on a port; `.invalid` never resolves (RFC 6761). */
+/**
+ * Host of the ServiceEntry that gives sidecars an HTTP listener on a port; `.invalid` never resolves (RFC 6761).
+ * @internal
+ */
 export function httpListenerHost(port: number): string {
   return `http-${port}.proxy-telemetry.invalid`;
 }

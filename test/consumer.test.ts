@@ -24,7 +24,7 @@ const PEER_ENDS: Record<'low' | 'high', Record<string, string>> = {
 };
 
 const APP = `import { App, Chart } from 'cdk8s';
-import { DemoGateway, MeshTelemetry, MetricsStack, PUBLIC_TEST_TARGETS, VendorCatalog, VendorCrawler } from 'proxy-telemetry';
+import { DemoGateway, MeshTelemetry, MetricsStack, Mixin, PUBLIC_TEST_TARGETS, RuleGroup, VendorCatalog, VendorCrawler, proxyMixin } from 'proxy-telemetry';
 
 const app = new App();
 const chart = new Chart(app, 'proxy-telemetry');
@@ -42,6 +42,10 @@ const metrics = new MetricsStack(chart, 'metrics', { vendors, crawlerNamespaces:
 // The dashboards' public type, without the SDK that builds them.
 const uids: string[] = metrics.dashboards.map(d => d.uid);
 chart.node.addMetadata('dashboards', uids.join(','));
+// The mixin as data, for other deployment tools.
+const mixin: Mixin = proxyMixin({ vendors, jobs: { totals: metrics.scrapeJob, destinations: metrics.destinationScrapeJob }, sampleLimits: { totals: 20000, destinations: 20000 } });
+const groups: RuleGroup[] = [...mixin.prometheusRules, ...mixin.prometheusAlerts];
+chart.node.addMetadata('rule-groups', groups.map(g => g.name).join(','));
 app.synth();
 `;
 
@@ -64,7 +68,7 @@ beforeAll(() => {
 test('the tarball ships the library, its CLI and the built crawler and gateway bundles, and nothing else', () => {
   const files: string[] = JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], ROOT))[0].files.map((f: { path: string }) => f.path);
   const top = [...new Set(files.map(f => f.split('/').slice(0, f.startsWith('build/') ? 2 : 1).join('/')))].sort();
-  expect(top).toEqual(['README.md', 'bin', 'build/bin', 'build/core', 'build/crawler', 'build/dashboards', 'build/gateway', 'build/imports', 'build/lib', 'build/main.d.ts', 'build/main.js', 'crawler', 'gateway', 'imports', 'package.json']);
+  expect(top).toEqual(['README.md', 'bin', 'build/bin', 'build/core', 'build/crawler', 'build/dashboards', 'build/gateway', 'build/imports', 'build/lib', 'build/main.d.ts', 'build/main.js', 'build/mixin', 'crawler', 'gateway', 'imports', 'package.json']);
   expect(files.filter(f => /(^|\/)(test|bench|dist)\//.test(f) && !/^(crawler|gateway)\/dist\/(crawler|gateway)\.js$/.test(f) || f.endsWith('.test.ts'))).toEqual([]);
   expect(files).toEqual(expect.arrayContaining(['build/lib/index.d.ts', 'crawler/dist/crawler.js', 'gateway/dist/gateway.js', 'bin/proxy-telemetry.js']));
   // The programs ship as their bundles: no sources, nothing that would need esbuild or their dependencies.

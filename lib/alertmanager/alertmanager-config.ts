@@ -185,7 +185,10 @@ export interface AlertmanagerOptions {
 }
 
 export const DEFAULT_ALERTMANAGER_IMAGE = 'quay.io/prometheus/alertmanager:v0.27.0';
-/** Where the credentials Secret is mounted; receivers read their secrets from files below it. */
+/**
+ * Where the credentials Secret is mounted; receivers read their secrets from files below it.
+ * @internal
+ */
 export const ALERTMANAGER_SECRETS_DIR = '/etc/alertmanager/secrets';
 
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
@@ -193,7 +196,9 @@ const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const MATCHER = /^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~|!=|=)\s*(".*"|[^"\s]*)\s*$/;
 const EMAIL = /^[^@\s<>]+@[^@\s<>]+$/;
 
-/** An Alertmanager configuration checked at construct time, with its credential keys and egress ports. */
+/**
+ * An Alertmanager configuration checked at construct time, with its credential keys and egress ports.
+ */
 export interface ResolvedAlertmanagerConfig {
   /** alertmanager.yml as an object. */
   readonly config: Record<string, unknown>;
@@ -218,7 +223,10 @@ function hostPort(property: string, value: string): number {
   return checkPort(property, Number(m[2]));
 }
 
-/** Validates the options and renders alertmanager.yml; every error names the property and value. */
+/**
+ * Validates the options and renders alertmanager.yml; every error names the property and value.
+ * @internal
+ */
 export function resolveAlertmanagerConfig(opts: AlertmanagerOptions, property = 'alertmanager'): ResolvedAlertmanagerConfig {
   const receivers = checkNonEmpty(`${property}.receivers`, opts.receivers);
   receivers.forEach((r, i) => {

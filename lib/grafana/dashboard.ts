@@ -9,6 +9,7 @@ export type DashboardModel = { uid?: string } & Record<string, unknown>;
 /**
  * Checks a dashboard before it is put into a ConfigMap (either provisioning mode): uid a DNS label that
  * is not taken yet, JSON within the ConfigMap size limit. Records the uid in `taken` and returns the JSON.
+ * @internal
  */
 export function renderDashboard(dashboard: DashboardModel, taken: Set<string>): { uid: string; json: string } {
   const uid = dashboard.uid;

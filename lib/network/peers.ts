@@ -42,7 +42,10 @@ export interface PolicyPort {
   readonly protocol?: 'TCP' | 'UDP';
 }
 
-/** Label every Namespace gets from Kubernetes (≥ 1.21). */
+/**
+ * Label every Namespace gets from Kubernetes (≥ 1.21).
+ * @internal
+ */
 export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
 const LABEL_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/;
@@ -63,7 +66,10 @@ function checkLabels(property: string, labels: Record<string, string>): void {
   }
 }
 
-/** Checks IPv4 or IPv6 CIDR notation, e.g. '10.0.0.0/8' or 'fd00::/8'. */
+/**
+ * Checks IPv4 or IPv6 CIDR notation, e.g. '10.0.0.0/8' or 'fd00::/8'.
+ * @internal
+ */
 export function checkCidr(property: string, value: string): string {
   const m = typeof value === 'string' ? /^([^/]+)\/(\d{1,3})$/.exec(value) : null;
   const family = m ? isIP(m[1]) : 0;
@@ -73,6 +79,7 @@ export function checkCidr(property: string, value: string): string {
   return value;
 }
 
+/** @internal */
 export function checkPort(property: string, value: number): number {
   if (!Number.isInteger(value) || value < 1 || value > 65535) {
     throw new PropertyError(property, value, 'must be a port number from 1 to 65535');
@@ -80,7 +87,10 @@ export function checkPort(property: string, value: number): number {
   return value;
 }
 
-/** Validates a peer list at construct time. */
+/**
+ * Validates a peer list at construct time.
+ * @internal
+ */
 export function checkPeers(property: string, peers: readonly NetworkPeer[]): readonly NetworkPeer[] {
   if (!Array.isArray(peers)) throw new PropertyError(property, peers, 'must be a list of peers');
   peers.forEach((peer, i) => {
@@ -103,6 +113,7 @@ export function checkPeers(property: string, peers: readonly NetworkPeer[]): rea
   return peers;
 }
 
+/** @internal */
 export function toPolicyPeer(peer: NetworkPeer): k8s.NetworkPolicyPeer {
   if (peer.cidr !== undefined) return { ipBlock: { cidr: peer.cidr, except: peer.except } };
   return {
@@ -111,6 +122,7 @@ export function toPolicyPeer(peer: NetworkPeer): k8s.NetworkPolicyPeer {
   };
 }
 
+/** @internal */
 export function toPolicyPorts(ports: readonly PolicyPort[]): k8s.NetworkPolicyPort[] {
   return ports.map(p => ({ port: k8s.IntOrString.fromNumber(p.port), protocol: p.protocol ?? 'TCP' }));
 }
@@ -122,4 +134,5 @@ export function podsIn(namespace: string, podLabels: Record<string, string>): Ne
 
 /** Cluster DNS: CoreDNS and kube-dns both run in kube-system with `k8s-app: kube-dns`. */
 export const DEFAULT_DNS_PEERS: readonly NetworkPeer[] = [podsIn('kube-system', { 'k8s-app': 'kube-dns' })];
+/** @internal */
 export const DNS_PORTS: readonly PolicyPort[] = [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }];

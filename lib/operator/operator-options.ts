@@ -31,7 +31,10 @@ export interface OperatorOptions {
   readonly dashboardNamespace?: string;
 }
 
-/** Validated operator options with defaults. */
+/**
+ * Validated operator options with defaults.
+ * @internal
+ */
 export function resolveOperatorOptions(o: OperatorOptions, namespace: string): Required<OperatorOptions> {
   return {
     podMonitorLabels: checkLabels('operator.podMonitorLabels', o.podMonitorLabels ?? {}),
