@@ -9,6 +9,7 @@ import * as path from 'path';
 import { bundleCrawler } from '../crawler';
 import { parseArgs } from 'util';
 import * as YAML from 'yaml';
+import { checkHttpUrl } from '../core/validation';
 import { VendorProps } from '../core/vendor';
 import { missingDemoSecretManifests, requiredDemoSecrets } from './demo-secrets';
 import { renderMixin } from './mixin';
@@ -86,13 +87,11 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     if (command !== 'validate') throw new UsageError(`unknown command '${command}'`);
     if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
     if (!values.prometheus) throw new UsageError('--prometheus URL is required');
-    let url: URL;
     try {
-      url = new URL(values.prometheus);
-    } catch {
-      throw new UsageError(`--prometheus '${values.prometheus}' is not a URL (e.g. http://localhost:9090)`);
+      checkHttpUrl('--prometheus', values.prometheus);
+    } catch (e) {
+      throw new UsageError(`${(e as Error).message} (e.g. http://localhost:9090)`);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--prometheus must be an http(s) URL, not '${values.prometheus}'`);
     if (parseDuration(values.window!) === undefined) throw new UsageError(`--window '${values.window}' is not a duration (e.g. 30m, 1h, 1d)`);
     const top = Number(values.top);
     if (!Number.isInteger(top) || top < 1) throw new UsageError(`--top '${values.top}' must be a positive integer`);

@@ -4,7 +4,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { CRAWLER_IMAGE, CRAWLER_METRICS_PORT, CRAWLER_SCRIPT_PATH, bundleCrawler } from '../crawler';
 import { VENDOR_POD_LABEL } from '../core/metric-contract';
 import { VendorCatalog, VendorEndpoint } from '../core/vendor';
-import { PropertyChecks, PropertyError, checkDnsLabel, checkDnsName, checkNonEmpty, checkNumber, parseDuration, parseStorageQuantity } from '../core/validation';
+import { PropertyChecks, PropertyError, checkDnsLabel, checkDnsName, checkHttpUrl, checkNonEmpty, checkNumber, parseDuration, parseStorageQuantity } from '../core/validation';
 import { addRuntimeDefaultSeccomp, restrictedContainerSecurity } from './internal/hardening';
 
 /** A URL the synthetic crawler requests, with its relative weight. */
@@ -363,15 +363,7 @@ function crawlerScript(scope: Construct, namespace: string): kplus.ConfigMap {
 }
 
 function checkTarget(property: string, target: CrawlTarget): Required<CrawlTarget> {
-  let url: URL;
-  try {
-    url = new URL(target.url);
-  } catch {
-    throw new PropertyError(`${property}.url`, target.url, 'must be an absolute http:// or https:// URL');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new PropertyError(`${property}.url`, target.url, 'must be an absolute http:// or https:// URL');
-  }
+  checkHttpUrl(`${property}.url`, target.url);
   if (/[,=\s]/.test(target.url)) {
     throw new PropertyError(`${property}.url`, target.url, 'must not contain \',\', \'=\' or white space (they separate TARGETS entries)');
   }

@@ -2,7 +2,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as YAML from 'yaml';
-import { RULE } from '../core/metric-contract';
+import { RULE } from '../core/rules';
 import type { ValidationResult } from '../bin/validate';
 import { parseHostPort } from './support/crawler-flows';
 import { FLEET_NAMESPACE, TCP_GATEWAY, fleetPods, fleetVendors } from './support/fleet';
@@ -81,13 +81,16 @@ afterAll(async () => {
 });
 
 test('usage errors exit 2 and --help documents the exit codes', async () => {
-  const [unknown, missing, badWindow, help] = await Promise.all([
+  const [unknown, missing, badWindow, help, badUrl] = await Promise.all([
     cli(['validate', '--prometheus', full.url, '--bogus']),
     cli(['validate']),
     cli(['validate', '--prometheus', full.url, '--window', 'soon']),
     cli(['--help']),
+    cli(['validate', '--prometheus', 'ftp://localhost:9090']),
   ]);
   expect(unknown.code).toBe(2);
+  expect(badUrl.code).toBe(2);
+  expect(badUrl.stderr).toContain('\'--prometheus\' ("ftp://localhost:9090") must be an http(s) URL');
   expect(unknown.stderr).toMatch(/--bogus/);
   expect(missing.code).toBe(2);
   expect(missing.stderr).toMatch(/--prometheus URL is required/);
