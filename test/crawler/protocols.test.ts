@@ -53,7 +53,7 @@ describe('crawler protocols (bundled, direct)', () => {
 
   test('H2C=true speaks HTTP/2 with prior knowledge to plaintext targets', async () => {
     const h2c = await startServer('h2c');
-    const run = runCrawler({ TARGETS: `http://${LOOPBACK}:${h2c.port}/`, H2C: 'true', REQUESTS_PER_SECOND: '40', DURATION_SECONDS: '0.5' });
+    const run = runCrawler({ TARGETS: `http://${LOOPBACK}:${h2c.port}/`, H2C: 'true', CONCURRENCY: '20', REQUESTS_PER_SECOND: '40', DURATION_SECONDS: '0.5' });
     expect(await run.waitForExit()).toEqual({ code: 0, signal: null });
     expect(h2c.requests.length).toBe(20);
     expect(new Set(h2c.requests.map((r) => r.protocol))).toEqual(new Set(['h2c']));
@@ -65,8 +65,8 @@ describe('crawler protocols (bundled, direct)', () => {
   test('HTTP_VERSION=1.1 keeps HTTP/1.1 against an h2-capable server; HTTP_VERSION=2 fails (counted) without h2', async () => {
     const h2 = await startServer('h2');
     const tlsH1 = await startServer('https1.1');
-    const forced11 = runCrawler({ TARGETS: `https://${LOOPBACK}:${h2.port}/`, HTTP_VERSION: '1.1', CA_FILE, REQUESTS_PER_SECOND: '40', DURATION_SECONDS: '0.5' });
-    const forced2 = runCrawler({ TARGETS: `https://${LOOPBACK}:${tlsH1.port}/`, HTTP_VERSION: '2', CA_FILE, REQUESTS_PER_SECOND: '40', DURATION_SECONDS: '0.5' });
+    const forced11 = runCrawler({ TARGETS: `https://${LOOPBACK}:${h2.port}/`, HTTP_VERSION: '1.1', CA_FILE, CONCURRENCY: '20', REQUESTS_PER_SECOND: '40', DURATION_SECONDS: '0.5' });
+    const forced2 = runCrawler({ TARGETS: `https://${LOOPBACK}:${tlsH1.port}/`, HTTP_VERSION: '2', CA_FILE, CONCURRENCY: '20', REQUESTS_PER_SECOND: '40', DURATION_SECONDS: '0.5' });
     expect(await forced11.waitForExit()).toEqual({ code: 0, signal: null });
     expect(await forced2.waitForExit()).toEqual({ code: 0, signal: null });
     expect(h2.requests.length).toBe(20);
@@ -77,8 +77,8 @@ describe('crawler protocols (bundled, direct)', () => {
 
   test('an untrusted certificate is a counted tls error; INSECURE_SKIP_VERIFY=true accepts it', async () => {
     const h2 = await startServer('h2');
-    const strict = runCrawler({ TARGETS: `https://${LOOPBACK}:${h2.port}/`, REQUESTS_PER_SECOND: '20', DURATION_SECONDS: '0.5' });
-    const insecure = runCrawler({ TARGETS: `https://${LOOPBACK}:${h2.port}/`, INSECURE_SKIP_VERIFY: 'true', REQUESTS_PER_SECOND: '20', DURATION_SECONDS: '0.5' });
+    const strict = runCrawler({ TARGETS: `https://${LOOPBACK}:${h2.port}/`, CONCURRENCY: '10', REQUESTS_PER_SECOND: '20', DURATION_SECONDS: '0.5' });
+    const insecure = runCrawler({ TARGETS: `https://${LOOPBACK}:${h2.port}/`, INSECURE_SKIP_VERIFY: 'true', CONCURRENCY: '10', REQUESTS_PER_SECOND: '20', DURATION_SECONDS: '0.5' });
     expect((await strict.waitForExit()).code).toBe(0);
     expect((await insecure.waitForExit()).code).toBe(0);
     expect(strict.stopLine()).toMatchObject({ requests: 10, errors: { tls: 10 } });
