@@ -1,5 +1,5 @@
 /**
- * About 10,000 crawler pods: one Prometheus would need about 4.5 GiB and a third of each rule interval, with no
+ * About 10,000 crawler pods: one Prometheus would need about 4.5 GiB and a quarter of each rule interval, with no
  * headroom and every pod's history on one server. Four shards (about 2,500 pods each) split the pods by
  * hashmod of their address; each evaluates the rules that are complete per shard and sends their outputs to the
  * global Prometheus, which sums them into the vendor totals and evaluates ratios, cost and alerts. Every server
