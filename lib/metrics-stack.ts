@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import * as kplus from 'cdk8s-plus-27';
 import { DashboardJson } from '../dashboards';
-import { Mixin, MixinSettings, proxyMixin } from '../mixin';
+import { Mixin, MixinSettings, mixinDashboards, proxyMixin } from '../mixin';
 import { AlertOptions } from '../core/alerts';
 import { DEMO_GATEWAY_JOB } from '../core/metric-contract';
 import { DestinationGuard } from '../core/destinations';
@@ -311,7 +311,6 @@ export class MetricsStack extends Construct {
   /** The rules, alerts and dashboards this stack deploys, as data (see proxyMixin). */
   public readonly mixin: Mixin;
   private readonly backend: MetricsBackend;
-  private readonly dashboardSettings: { readonly currencyUnit?: string; readonly demoGateways: boolean };
   private readonly mixinSettings: MixinSettings;
 
   constructor(scope: Construct, id: string, props: MetricsStackProps) {
@@ -359,10 +358,6 @@ export class MetricsStack extends Construct {
 
     // The mixin for these settings (rules, alerts, dashboards), placed by the backend.
     const jobs = this.backend.jobs;
-    this.dashboardSettings = {
-      currencyUnit: s.dashboards.currencyUnit,
-      demoGateways: this.podScrapes.some(t => t.job === DEMO_GATEWAY_JOB),
-    };
     this.mixinSettings = {
       vendors: this.vendors,
       jobs,
@@ -370,7 +365,12 @@ export class MetricsStack extends Construct {
       destinations: this.destinations,
       ruleIntervalSeconds: s.ruleIntervalSeconds,
       alerts: s.alerts,
-      dashboards: { enabled: s.dashboards.enabled, ...this.dashboardSettings, datasourceUid: this.backend.datasourceUid },
+      dashboards: {
+        enabled: s.dashboards.enabled,
+        currencyUnit: s.dashboards.currencyUnit,
+        demoGateways: this.podScrapes.some(t => t.job === DEMO_GATEWAY_JOB),
+        datasourceUid: this.backend.datasourceUid,
+      },
     };
     this.mixin = proxyMixin(this.mixinSettings);
     this.backend.addContract(this.mixin.records, this.mixin.prometheusAlerts);
@@ -383,7 +383,7 @@ export class MetricsStack extends Construct {
    * datasource input instead of this stack's datasource.
    */
   public dashboardFiles(): Record<string, string> {
-    const dashboards = proxyMixin({ ...this.mixinSettings, dashboards: { ...this.mixinSettings.dashboards, datasourceUid: undefined } }).grafanaDashboards;
+    const dashboards = mixinDashboards({ ...this.mixinSettings, dashboards: { ...this.mixinSettings.dashboards, datasourceUid: undefined } });
     return Object.fromEntries(dashboards.map(d => [`dashboards/${d.uid}.json`, `${JSON.stringify(d, null, 2)}\n`]));
   }
 

@@ -62,19 +62,25 @@ export function proxyMixin(settings: MixinSettings): Mixin {
   const records = contractRules({
     vendors: settings.vendors, jobs: settings.jobs, destinations: settings.destinations ?? UNBOUNDED_DESTINATIONS, ruleIntervalSeconds,
   });
-  const dashboards = settings.dashboards ?? {};
   return {
     records,
     prometheusRules: ruleGroups(records, ruleIntervalSeconds),
     prometheusAlerts: alertGroups(settings.vendors, settings.jobs, settings.sampleLimits, resolveAlertOptions(settings.alerts)),
-    grafanaDashboards: dashboards.enabled === false ? [] : proxyDashboards({
-      vendors: settings.vendors,
-      job: settings.jobs.totals,
-      destinationJob: settings.jobs.destinations,
-      ruleIntervalSeconds,
-      currencyUnit: dashboards.currencyUnit,
-      datasourceUid: dashboards.datasourceUid,
-      demoGateways: dashboards.demoGateways,
-    }),
+    grafanaDashboards: mixinDashboards(settings),
   };
+}
+
+/** The mixin's dashboards alone (none when `dashboards.enabled` is false). */
+export function mixinDashboards(settings: MixinSettings): DashboardJson[] {
+  const dashboards = settings.dashboards ?? {};
+  if (dashboards.enabled === false) return [];
+  return proxyDashboards({
+    vendors: settings.vendors,
+    job: settings.jobs.totals,
+    destinationJob: settings.jobs.destinations,
+    ruleIntervalSeconds: settings.ruleIntervalSeconds ?? 30,
+    currencyUnit: dashboards.currencyUnit,
+    datasourceUid: dashboards.datasourceUid,
+    demoGateways: dashboards.demoGateways,
+  });
 }
