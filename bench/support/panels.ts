@@ -1,5 +1,6 @@
 import { DESTINATION_SCRAPE_JOB } from '../../core/metric-contract';
-import { COST_RULE_INTERVAL_SECONDS, RULE, contractRules } from '../../core/rules';
+import { RULE_GROUPS, contractRules, isAlertingRule, ruleGroups } from '../../core/rules';
+import { parseDuration } from '../../core/validation';
 import { VendorCatalog } from '../../core/vendor';
 
 /**
@@ -10,12 +11,19 @@ import { VendorCatalog } from '../../core/vendor';
 
 /** Labels that raw series carry under the same name as the rules' output. */
 const RAW_LABELS = new Set(['proxy_vendor', 'namespace', 'pod', 'request_protocol', 'response_code', 'le']);
-/** Rules of the cost group, recorded once a minute; the others every 30 s (the default evaluation interval). */
-const COST_RULES = new Set<string>([RULE.bytes1h, RULE.requests1h, RULE.spend1h]);
 
-function ruleExpressions(job: string): Map<string, string> {
-  const records = contractRules({ vendors: new VendorCatalog([]), jobs: { totals: job, destinations: DESTINATION_SCRAPE_JOB } });
-  return new Map(records.map(r => [r.record, r.expr]));
+/**
+ * Every rule's expression and the interval its group records it at, from the rule records themselves; the vendor
+ * model's constants stay rules (one vendor stands in for the catalog, whose constants are not inlined).
+ */
+function ruleExpressions(job: string, ruleIntervalSeconds: number): Map<string, { expr: string; intervalSeconds: number }> {
+  const records = contractRules({ vendors: new VendorCatalog([{ name: 'inline' }]), jobs: { totals: job, destinations: DESTINATION_SCRAPE_JOB }, ruleIntervalSeconds });
+  const out = new Map<string, { expr: string; intervalSeconds: number }>();
+  for (const group of ruleGroups(records, ruleIntervalSeconds).filter(g => g.name !== RULE_GROUPS.vendors)) {
+    const intervalSeconds = group.interval ? parseDuration(group.name, group.interval) / 1000 : ruleIntervalSeconds;
+    for (const rule of group.rules) if (!isAlertingRule(rule)) out.set(rule.record, { expr: rule.expr, intervalSeconds });
+  }
+  return out;
 }
 
 /**
@@ -25,7 +33,7 @@ function ruleExpressions(job: string): Map<string, string> {
  * evaluation interval, which is what the recorded samples were.
  */
 export function inlineRules(expr: string, job: string, ruleIntervalSeconds = 30): string | undefined {
-  const rules = ruleExpressions(job);
+  const rules = ruleExpressions(job, ruleIntervalSeconds);
   const names = [...rules.keys()].sort((a, b) => b.length - a.length).map(n => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
   const re = new RegExp(`(${names.join('|')})(\\{([^}]*)\\})?(\\[([0-9a-z]+)\\])?`, 'g');
   let out = expr;
@@ -34,9 +42,9 @@ export function inlineRules(expr: string, job: string, ruleIntervalSeconds = 30)
     const next = out.replace(re, (_m, name: string, _b, matchers: string | undefined, _r, range: string | undefined) => {
       const rest = (matchers ?? '').split(/,(?=(?:[^"]*"[^"]*")*[^"]*$)/).map(s => s.trim()).filter(m => m && !/^[a-z_]+=~"\.\*"$/.test(m));
       if (rest.some(m => !RAW_LABELS.has(m.split(/[=!~]/)[0]))) blocked = true;
-      const body = rest.length ? rules.get(name)!.replace(/\{([^{}]*)\}/g, (_s, inner: string) => `{${inner}, ${rest.join(', ')}}`) : rules.get(name)!;
-      const step = COST_RULES.has(name) ? COST_RULE_INTERVAL_SECONDS : ruleIntervalSeconds;
-      return range ? `(${body})[${range}:${step}s]` : `(${body})`;
+      const rule = rules.get(name)!;
+      const body = rest.length ? rule.expr.replace(/\{([^{}]*)\}/g, (_s, inner: string) => `{${inner}, ${rest.join(', ')}}`) : rule.expr;
+      return range ? `(${body})[${range}:${rule.intervalSeconds}s]` : `(${body})`;
     });
     if (blocked) return undefined;
     if (next === out) return out;
