@@ -320,6 +320,18 @@ const RULES = {
    */
   podBytes5m: rule('proxy_vendor_pod:proxy_bytes:rate5m', 'cost', 'shard',
     (): string => `sum ${by(...podLevel)} ({__name__=~"${RULE.podSentBytes}|${RULE.podReceivedBytes}"})`, ALL_PODS_LABELS),
+  /**
+   * The TOP_PODS pods per vendor and namespace by 5-minute bytes, every 5 minutes: the candidates of the dashboards'
+   * top list over a range, which then reads these pods' series only.
+   */
+  topPodBytes5m: rule('proxy_vendor_pod:proxy_bytes:top20_rate5m', 'cost', 'shard',
+    (): string => `topk ${by(LABEL.vendor, LABEL.namespace)} (${TOP_PODS}, ${RULE.podBytes5m})`, ALL_PODS_LABELS),
+  /**
+   * Per vendor and namespace, the largest 5-minute bytes/s of a pod outside the TOP_PODS (the next one down): no pod
+   * that was never a candidate moved more in that window, so the sum of these over a range bounds its total.
+   */
+  unlistedPodBytesMax5m: rule('proxy_vendor_namespace:proxy_pod_bytes:max_rate5m_outside_top20', 'cost', 'shard',
+    (): string => `max ${by(LABEL.vendor, LABEL.namespace)} (${RULE.podBytes5m} unless on (${podLevel.join(', ')}) ${RULE.topPodBytes5m})`, ALL_PODS_LABELS),
 };
 
 type Specs = typeof RULES;

@@ -1,7 +1,7 @@
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import {
   DashboardBuilder, DashboardCursorSync, DashboardLinkBuilder, DashboardLinkType, DatasourceVariableBuilder,
-  QueryVariableBuilder, VariableRefresh, VariableSort,
+  QueryVariableBuilder, VariableHide, VariableRefresh, VariableSort,
 } from '@grafana/grafana-foundation-sdk/dashboard';
 import * as bargauge from '@grafana/grafana-foundation-sdk/bargauge';
 import * as piechart from '@grafana/grafana-foundation-sdk/piechart';
@@ -9,10 +9,10 @@ import { DataqueryBuilder, PromQueryFormat } from '@grafana/grafana-foundation-s
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { ALL_PODS, LABEL } from '../core/metric-contract';
-import { RULE } from '../core/rules';
+import { LABEL } from '../core/metric-contract';
 import { PanelExpr, VAR } from './queries';
 import { DASHBOARD_TAG } from './uids';
+import { DashboardVariable, VARIABLES } from './variables';
 
 /** Name of the datasource variable every panel queries through. */
 export const DATASOURCE_VAR = 'datasource';
@@ -108,31 +108,29 @@ export function columnNames(names: Record<string, string>): { id: string; option
   };
 }
 
-type Variable = 'namespace' | 'pod' | 'destination';
 
 /**
  * A dashboard with the shared frame: tags, links to the other dashboards, the datasource variable,
- * the vendor variable and any of namespace, pod and destination (each multi-value with All).
+ * the vendor variable and any of namespace, pod and destination (each multi-value with All), and the hidden
+ * top_pods variable.
  */
-export function dashboard(ctx: DashboardContext, uid: string, title: string, description: string, variables: Variable[] = []): DashboardBuilder {
+export function dashboard(ctx: DashboardContext, uid: string, title: string, description: string, variables: DashboardVariable[] = []): DashboardBuilder {
   const builder = new DashboardBuilder(title).uid(uid).description(description).tags([DASHBOARD_TAG])
     .readonly().time({ from: 'now-6h', to: 'now' }).refresh('1m').tooltip(DashboardCursorSync.Crosshair)
     .link(new DashboardLinkBuilder('Proxy telemetry').type(DashboardLinkType.Dashboards).tags([DASHBOARD_TAG])
       .asDropdown(true).includeVars(true).keepTime(true))
     .withVariable(new DatasourceVariableBuilder(DATASOURCE_VAR).label('Datasource').type('prometheus')
       .current({ text: 'Prometheus', value: ctx.defaultDatasource }));
-  const defs: Record<Variable | 'vendor', { label: string; query: string }> = {
-    vendor: { label: 'Vendor', query: `label_values(${RULE.crawlerPods}, ${LABEL.vendor})` },
-    namespace: { label: 'Namespace', query: `label_values(${RULE.podReceivedBytes}{${LABEL.vendor}=~"$${VAR.vendor}"}, ${LABEL.namespace})` },
-    pod: { label: 'Pod', query: `label_values(${RULE.podReceivedBytes}{${LABEL.vendor}=~"$${VAR.vendor}", ${LABEL.namespace}=~"$${VAR.namespace}"}, ${LABEL.pod})` },
-    destination: { label: 'Destination', query: `label_values(${RULE.destinationRequests}{${LABEL.vendor}=~"$${VAR.vendor}"}, destination)` },
-  };
   for (const name of ['vendor', ...variables] as const) {
-    builder.withVariable(new QueryVariableBuilder(VAR[name]).label(defs[name].label).datasource(DATASOURCE)
-      .query(defs[name].query).definition(defs[name].query)
+    const { label, query, allValue } = VARIABLES[name];
+    const variable = new QueryVariableBuilder(VAR[name]).label(label).datasource(DATASOURCE)
+      .query(query).definition(query)
       .refresh(VariableRefresh.OnTimeRangeChanged).sort(VariableSort.AlphabeticalAsc)
-      // The pod variable's All selects the series recorded for all pods (see pickedPods in the metric contract).
-      .multi(true).includeAll(true).allValue(name === 'pod' ? ALL_PODS : '.*').current({ text: 'All', value: '$__all' }));
+      .multi(true).includeAll(true);
+    if (allValue !== undefined) variable.allValue(allValue);
+    variable.current({ text: 'All', value: '$__all' });
+    builder.withVariable(allValue === undefined ? variable.hide(VariableHide.HideVariable) : variable);
   }
   return builder;
 }
+

@@ -1,6 +1,6 @@
 import { ALL_PODS, DESTINATION_LABEL, DESTINATION_SCRAPE_JOB, NOT_MEASURED_DESTINATION } from '../core/metric-contract';
 import { escapeRegex } from '../core/promql';
-import { panelExpr } from './queries';
+import { VAR, panelExpr } from './queries';
 import { VendorCatalog } from '../core/vendor';
 import { checkCurrencyUnit, checkNumber } from '../core/validation';
 import { bandwidthDashboard } from './bandwidth';
@@ -10,6 +10,8 @@ import { destinationsDashboard } from './destinations';
 import { healthDashboard } from './health';
 import { overviewDashboard } from './overview';
 
+export { VARIABLES } from './variables';
+export type { DashboardVariable } from './variables';
 export { BANDWIDTH_UID, COST_UID, DASHBOARD_TAG, DESTINATIONS_UID, HEALTH_UID, OVERVIEW_UID } from './uids';
 
 /** Input name of the datasource in exported dashboards; Grafana's import asks for it. */
@@ -121,6 +123,11 @@ export interface VariableValues {
   readonly namespace?: string[];
   readonly pod?: string[];
   readonly destination?: string[];
+  /**
+   * Values of the hidden top_pods variable: what Grafana's query of it (VARIABLES.topPods) returns over the range.
+   * Required by the queries that use it; an empty list matches no pod.
+   */
+  readonly topPods?: string[];
   /** `$__range` in seconds. @default 3600 */
   readonly rangeSeconds?: number;
   /** `$__rate_interval` in seconds. @default 60 */
@@ -145,5 +152,11 @@ export function expandVariables(expr: string, values: VariableValues = {}): stri
     __rate_interval: `${values.rateIntervalSeconds ?? 60}s`,
     [DATASOURCE_VAR]: 'prometheus',
   };
+  if (values.topPods !== undefined) {
+    // Grafana's All without an All value: the alternation of every value, or nothing to match when there is none.
+    vars[VAR.topPods] = values.topPods.length === 0 ? '' : `(${values.topPods.map(escapeRegex).join('|')})`;
+  } else if (new RegExp(`\\$\\{?${VAR.topPods}\\b`).test(expr)) {
+    throw new Error(`expandVariables: the query reads $${VAR.topPods}; resolve it first (VARIABLES.topPods over the range) and pass 'topPods'`);
+  }
   return expr.replace(/\$\{(\w+)\}|\$(\w+)/g, (match, braced: string | undefined, bare: string | undefined) => vars[braced ?? bare!] ?? match);
 }

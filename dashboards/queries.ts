@@ -13,6 +13,8 @@ export const VAR = {
   namespace: 'namespace',
   pod: 'pod',
   destination: 'destination',
+  /** Hidden: the pods of the recorded top lists over the dashboard's range (see topPodsOverRange). */
+  topPods: 'top_pods',
 } as const;
 
 /** Matchers for the dashboard variables (multi-value, All = `.*`; the pod variable's All is ALL_PODS). */
@@ -23,10 +25,21 @@ const byNamespace = `${byVendor}, ${LABEL.namespace}=~"$${VAR.namespace}"`;
  * Per-pod series for the pod variable: with All (ALL_PODS) the series recorded for all pods (`allRule`, labelled
  * pod_selection="__all__"), with picked pods their own series of `podRule`. `suffix` closes a range function.
  */
-function pickedPods(allRule: string, podRule: string, suffix = ''): string {
-  return `${allRule}{${byNamespace}, ${LABEL.podSelection}=~"$${VAR.pod}"}${suffix} or on (${LABEL.vendor}, ${LABEL.namespace}, ${LABEL.pod}) ${podRule}{${byNamespace}, ${LABEL.pod}=~"$${VAR.pod}"}${suffix}`;
+function pickedPods(allRule: string, podRule: string, suffix = '', allMatchers = ''): string {
+  return `${allRule}{${byNamespace}, ${LABEL.podSelection}=~"$${VAR.pod}"${allMatchers}}${suffix} or on (${LABEL.vendor}, ${LABEL.namespace}, ${LABEL.pod}) ${podRule}{${byNamespace}, ${LABEL.pod}=~"$${VAR.pod}"}${suffix}`;
 }
 const byDestination = `${byVendor}, ${DESTINATION_LABEL}=~"$${VAR.destination}"`;
+
+/** The n pods that moved the most bytes over the range; with All, of the top_pods candidates. */
+function topPodTotals(n: number): string {
+  const overRange = `sum_over_time(${RULE.podBytes5m}`;
+  return `topk(${n}, sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${pickedPods(overRange, overRange, '[$__range])', `, ${LABEL.pod}=~"$${VAR.topPods}"`)}) * ${COST_RULE_INTERVAL_SECONDS})`;
+}
+
+/** The largest total over the range that a pod outside every top list can have had (0 if none can exist). */
+function unlistedPodBytesMax(): string {
+  return `max(sum_over_time(${RULE.unlistedPodBytesMax5m}{${byNamespace}, ${LABEL.podSelection}=~"$${VAR.pod}"}[$__range])) * ${COST_RULE_INTERVAL_SECONDS} or vector(0)`;
+}
 
 /**
  * The total of a per-second rule over the dashboard's time range: the sum of its samples times the
@@ -103,8 +116,15 @@ export function panelExpr(o: PanelExprOptions) {
     receivedOverRange: totalOverRange(`${RULE.vendorReceivedBytes}{${byVendor}}`, o.ruleIntervalSeconds),
     vendorSentOverRange: totalOverRange(`${RULE.vendorSentBytes}{${byVendor}}`, o.ruleIntervalSeconds, LABEL.vendor),
     vendorReceivedOverRange: totalOverRange(`${RULE.vendorReceivedBytes}{${byVendor}}`, o.ruleIntervalSeconds, LABEL.vendor),
-    // Per-pod totals from the 5-minute samples of the 5-minute rate: exact, and a tenth of the samples.
-    topPodsOverRange: (n: number) => `topk(${n}, sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${pickedPods(`sum_over_time(${RULE.podBytes5m}`, `sum_over_time(${RULE.podBytes5m}`, '[$__range])')}) * ${COST_RULE_INTERVAL_SECONDS})`,
+    // Per-pod totals from the 5-minute samples of the 5-minute rate. With All, of the candidates only: the pods in
+    // the recorded top lists during the range (the hidden top_pods variable), so the cost follows the lists' churn,
+    // not the fleet. Exact for every pod listed; topPodsComplete says whether a pod outside could rank higher.
+    topPodsOverRange: (n: number) => topPodTotals(n),
+    // No pod that was never a candidate moved more than this: per vendor and namespace, the sum over the range of the
+    // next pod below each top list. 0 when every pod was a candidate or pods are picked.
+    unlistedPodBytesMax: unlistedPodBytesMax(),
+    // 1 when the n-th listed pod moved at least that bound (the list is the true top n), else 0.
+    topPodsComplete: (n: number) => `(min(${topPodTotals(n)}) >= bool (${unlistedPodBytesMax()})) or vector(1)`,
     // Destinations
     topDestinationRequests: (n: number) => `topk(${n}, sum ${by(LABEL.vendor, DESTINATION_LABEL, 'request_protocol')} (${RULE.destinationRequests}{${byDestination}}))`,
     destinationRequestRate: (n: number) => `topk(${n}, sum ${by(DESTINATION_LABEL)} (${RULE.destinationRequests}{${byDestination}}))`,

@@ -4,8 +4,9 @@ import { MeshTelemetry, MetricTags } from '../lib/mesh-telemetry';
 import { DESTINATION_SCRAPE_JOB, ISTIO, NOT_MEASURED_DESTINATION, SCRAPE_JOB, SCRAPED_SERIES } from '../core/metric-contract';
 import { RULE } from '../core/rules';
 import { VendorCatalog } from '../core/vendor';
-import { PanelQuery, expandVariables, panelQueries } from '../dashboards';
+import { PanelQuery, panelQueries } from '../dashboards';
 import { SidecarModel } from './support/istio-sidecar';
+import { expandPanelQuery } from './support/grafana-variables';
 import { PrometheusProcess } from './support/prometheus-process';
 import { MetricRelabel, applyMetricRelabel, broadPod, exposedSeries, floorSeriesPerPod, realisticPod } from './support/realistic-sidecar';
 import { KubeObject } from './support/schemas';
@@ -174,7 +175,7 @@ test('the broad crawler (8,000 HTTPS sites): A, C and D equal the truth; its des
   // The Bandwidth dashboard shows its bytes, per vendor and per pod.
   const panel = (title: string, refId: string) => panels.find(q => q.panel === title && q.refId === refId)!.expr;
   const run = async (title: string, refId: string, values: Record<string, string[]>) =>
-    (await prom.query(expandVariables(panel(title, refId), { rangeSeconds: 60, rateIntervalSeconds: 10, ...values }), at));
+    (await prom.query(await expandPanelQuery(prom, panel(title, refId), { rangeSeconds: 60, rateIntervalSeconds: 10, ...values }, at), at));
   expectClose((await run('Bytes/s per vendor', 'B', { vendor: ['broad'] }))[0]?.value, truth.downloadBytes, 'Bandwidth: broad download bytes/s');
   const perPod = await run('Bytes/s per pod', 'A', { vendor: ['broad'] });
   expect(perPod.map(s => s.metric.pod)).toEqual([BROAD.name]);

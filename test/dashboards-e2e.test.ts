@@ -1,8 +1,9 @@
 import * as fs from 'fs';
 import * as YAML from 'yaml';
-import { PanelQuery, VariableValues, expandVariables, panelQueries } from '../dashboards';
+import { PanelQuery, VariableValues, panelQueries } from '../dashboards';
 import { COST_RULE_INTERVAL_SECONDS } from '../core/rules';
 import { FLEET_NAMESPACE, fleetPods, fleetVendors } from './support/fleet';
+import { expandPanelQuery, resolveTopPods } from './support/grafana-variables';
 import { InstantSample, PrometheusProcess } from './support/prometheus-process';
 import { SidecarSim, TruthFilter } from './support/sidecar-sim';
 import { expectClose, runAccelerated, startSimulatedStack } from './support/simulated-stack';
@@ -46,7 +47,7 @@ afterAll(async () => {
 });
 
 async function run(q: PanelQuery, values: VariableValues = {}): Promise<InstantSample[]> {
-  return prom.query(expandVariables(q.expr, { rangeSeconds: RANGE_SECONDS, rateIntervalSeconds: 10, ...values }), at);
+  return prom.query(await expandPanelQuery(prom, q.expr, { rangeSeconds: RANGE_SECONDS, rateIntervalSeconds: 10, ...values }, at), at);
 }
 
 function panel(title: string, refId = 'A'): PanelQuery {
@@ -68,7 +69,7 @@ test('every panel query returns data', async () => {
   const empty: string[] = [];
   for (const q of queries) {
     const where = `${q.dashboard} / ${q.panel} / ${q.refId}`;
-    const expr = expandVariables(q.expr, { rangeSeconds: RANGE_SECONDS, rateIntervalSeconds: 10 });
+    const expr = await expandPanelQuery(prom, q.expr, { rangeSeconds: RANGE_SECONDS, rateIntervalSeconds: 10 }, at);
     if (q.instant) {
       const result = await prom.query(expr, at);
       if (result.length === 0 || result.some(s => Number.isNaN(s.value))) empty.push(`${where}: ${JSON.stringify(result)}`);
@@ -158,9 +159,13 @@ describe('Bandwidth equals the ground truth', () => {
     expect(one.map(s => s.metric.pod)).toEqual([vendorPods[2].name]);
   });
 
-  test('top pods over the range: every vendor pod (fewer than 10), with its bytes', async () => {
-    const top = await run(panel('Top pods over the range'));
+  test('top pods over the range: every vendor pod (fewer than 10), with its bytes; complete, nothing outside the top lists', async () => {
     const vendorPods = PODS.filter(p => p.vendor);
+    // The hidden variable, resolved as Grafana does: every vendor pod was in its namespace's top 20.
+    expect((await resolveTopPods(prom, { rangeSeconds: RANGE_SECONDS }, at)).sort()).toEqual(vendorPods.map(p => p.name).sort());
+    expect(byVendor(await run(panel('Top list complete')))).toEqual(new Map([[undefined, 1]]));
+    expect(byVendor(await run(panel('Most a pod outside the top lists moved')))).toEqual(new Map([[undefined, 0]]));
+    const top = await run(panel('Top pods over the range'));
     expect(top.map(s => s.metric.pod).sort()).toEqual(vendorPods.map(p => p.name).sort());
     // Each sample of the 5-minute per-pod rule stands for COST_RULE_INTERVAL_SECONDS; here its group runs every second.
     const perSample = COST_RULE_INTERVAL_SECONDS / 1;

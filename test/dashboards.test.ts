@@ -1,6 +1,6 @@
 import { Testing } from 'cdk8s';
 import { validateLikeApp } from './support/synth';
-import { DASHBOARD_TAG, DashboardJson, expandVariables, panelQueries, proxyDashboards } from '../dashboards';
+import { DASHBOARD_TAG, DashboardJson, VARIABLES, expandVariables, panelQueries, proxyDashboards } from '../dashboards';
 import { MAX_DASHBOARD_BYTES } from '../lib/grafana/grafana-server';
 import { SCRAPE_JOB } from '../core/metric-contract';
 import { RULE } from '../core/rules';
@@ -44,7 +44,7 @@ describe('the five dashboards', () => {
       for (const v of vars.slice(1)) expect(v.datasource).toEqual({ type: 'prometheus', uid: '${datasource}' });
     }
     const names = (uid: string) => dashboards.find(d => d.uid === uid)!.templating!.list!.map(v => v.name);
-    expect(names('proxy-bandwidth')).toEqual(['datasource', 'vendor', 'namespace', 'pod']);
+    expect(names('proxy-bandwidth')).toEqual(['datasource', 'vendor', 'namespace', 'pod', 'top_pods']);
     expect(names('proxy-destinations')).toEqual(['datasource', 'vendor', 'destination']);
   });
 
@@ -68,10 +68,10 @@ describe('the five dashboards', () => {
     const queries = panelQueries(dashboards);
     expect(queries.length).toBeGreaterThanOrEqual(40);
     for (const q of queries) {
-      for (const values of [{}, { vendor: ['vendor-a'] }, { vendor: ['vendor-a', 'vendor-b'], destination: ['example.com', 'a.b+c'], pod: ['p-1'] }]) {
+      for (const values of [{ topPods: [] }, { vendor: ['vendor-a'], topPods: ['p-1'] }, { vendor: ['vendor-a', 'vendor-b'], destination: ['example.com', 'a.b+c'], pod: ['p-1'], topPods: ['p-1', 'p.2'] }]) {
         const expr = expandVariables(q.expr, values);
         expect({ panel: `${q.dashboard} / ${q.panel} / ${q.refId}`, expr, errors: promqlErrors(expr) }).toEqual({ panel: `${q.dashboard} / ${q.panel} / ${q.refId}`, expr, errors: [] });
-        expect(expr).not.toMatch(/\$(vendor|namespace|pod|destination|__range|__rate_interval)\b/);
+        expect(expr).not.toMatch(/\$(vendor|namespace|pod|destination|top_pods|__range|__rate_interval)\b/);
       }
     }
   });
@@ -79,7 +79,7 @@ describe('the five dashboards', () => {
   test('panels read recording rules; raw series only for per-target health and Prometheus itself', () => {
     const contract = new Set<string>(Object.values(RULE));
     for (const q of panelQueries(dashboards)) {
-      for (const name of metricNames(expandVariables(q.expr))) {
+      for (const name of metricNames(expandVariables(q.expr, { topPods: [] }))) {
         expect({ panel: `${q.dashboard} / ${q.panel}`, name, known: contract.has(name) || RAW_ALLOWED.includes(name) })
           .toEqual({ panel: `${q.dashboard} / ${q.panel}`, name, known: true });
       }
@@ -91,6 +91,19 @@ describe('the five dashboards', () => {
       .toBe('x{proxy_vendor=~"(a|b)", destination=~"www\\\\.example\\\\.com"}');
     expect(expandVariables('label_replace(x, "c", "${1}xx", "r", "(.)..")')).toBe('label_replace(x, "c", "${1}xx", "r", "(.)..")');
     expect(expandVariables('sum_over_time(x[$__range]) * $__range_s', { rangeSeconds: 600 })).toBe('sum_over_time(x[600s]) * 600');
+  });
+
+  test('the hidden top_pods variable: all its values as an alternation, nothing for none, and an unresolved one is refused', () => {
+    // GIVEN the bandwidth dashboard's variables
+    const bandwidth = dashboards.find(d => d.uid === 'proxy-bandwidth')!;
+    const topPods: any = bandwidth.templating?.list?.find((v: any) => v.name === 'top_pods');
+    // THEN it is hidden, lists the recorded top pods of the selected vendors and namespaces, and has no All value of its own
+    expect(topPods).toMatchObject({ hide: 2, multi: true, includeAll: true, refresh: 2, query: VARIABLES.topPods.query });
+    expect(topPods.allValue).toBeUndefined();
+    expect(VARIABLES.topPods.query).toBe(`label_values(${RULE.topPodBytes5m}{proxy_vendor=~"$vendor", namespace=~"$namespace"}, pod)`);
+    expect(expandVariables('x{pod=~"$top_pods"}', { topPods: ['web-1', 'web.2'] })).toBe('x{pod=~"(web-1|web\\\\.2)"}');
+    expect(expandVariables('x{pod=~"$top_pods"}', { topPods: [] })).toBe('x{pod=~""}');
+    expect(() => expandVariables('x{pod=~"$top_pods"}')).toThrow("the query reads $top_pods; resolve it first");
   });
 
   test('traffic with no known destination counts TLS without SNI, empty destinations, pods not measured and every vendor gateway', () => {

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import { Testing } from 'cdk8s';
 import * as YAML from 'yaml';
-import { PanelQuery, expandVariables, panelQueries } from '../dashboards';
+import { PanelQuery, panelQueries } from '../dashboards';
 import { DEMO_VENDORS, buildDefaultApp } from '../main';
 import { DEMO_GATEWAY_JOB, DEMO_GATEWAY_METRICS } from '../core/metric-contract';
 import { RULE } from '../core/rules';
@@ -10,6 +10,7 @@ import { ContractIntent, crawlerTruth } from './support/crawler-flows';
 import { SidecarModel } from './support/istio-sidecar';
 import { injectedPodTargets, plainPodTargets } from './support/pod-discovery';
 import { materializeConfig } from './support/prometheus-config';
+import { expandPanelQuery } from './support/grafana-variables';
 import { PrometheusProcess } from './support/prometheus-process';
 import { KubeObject } from './support/schemas';
 import { SidecarSim, SimPod } from './support/sidecar-sim';
@@ -180,7 +181,7 @@ describe('the default app\'s demo on a minimal-profile mesh', () => {
     const at = Date.now();
     const empty: string[] = [];
     for (const q of queries) {
-      const expr = expandVariables(q.expr, { rangeSeconds: 20, rateIntervalSeconds: RATE_WINDOW_SECONDS });
+      const expr = await expandPanelQuery(prom, q.expr, { rangeSeconds: 20, rateIntervalSeconds: RATE_WINDOW_SECONDS }, at);
       const result = q.instant ? await prom.query(expr, at) : (await prom.queryRange(expr, at - 20_000, at, 2)).map(s => ({ value: s.values.find(([, v]) => !Number.isNaN(v))?.[1] ?? NaN }));
       if (result.length === 0 || result.every(s => Number.isNaN(s.value))) empty.push(`${q.dashboard} / ${q.panel} / ${q.refId}`);
     }

@@ -1,5 +1,5 @@
 import * as fs from 'fs';
-import { DashboardJson, expandVariables, panelQueries } from '../dashboards';
+import { DashboardJson, panelQueries } from '../dashboards';
 import * as os from 'os';
 import * as path from 'path';
 import { Testing } from 'cdk8s';
@@ -13,6 +13,7 @@ import { VendorCrawler } from '../lib/vendor-crawler';
 import { hashmod } from './support/hashmod';
 import { injectedPodTargets } from './support/pod-discovery';
 import { materializeConfig } from './support/prometheus-config';
+import { expandPanelQuery } from './support/grafana-variables';
 import { PrometheusProcess } from './support/prometheus-process';
 import { KubeObject } from './support/schemas';
 import { CrawlerFlow } from './support/crawler-flows';
@@ -325,8 +326,9 @@ test('every dashboard panel query returns data from the global Prometheus (the c
   const queries = panelQueries(dashboards.filter(d => d.uid !== 'proxy-cost'));
   expect(queries.length).toBeGreaterThan(30);
   for (const q of queries) {
-    const expr = expandVariables(q.expr, { rangeSeconds: 10, rateIntervalSeconds: 10 });
-    const result = q.instant ? await global.query(expr) : (await global.queryRange(expr, Date.now() - 10_000, Date.now(), 2)).map(r => ({ value: r.values.at(-1)?.[1] ?? NaN }));
+    const now = Date.now();
+    const expr = await expandPanelQuery(global, q.expr, { rangeSeconds: 10, rateIntervalSeconds: 10 }, now);
+    const result = q.instant ? await global.query(expr, now) : (await global.queryRange(expr, Date.now() - 10_000, Date.now(), 2)).map(r => ({ value: r.values.at(-1)?.[1] ?? NaN }));
     if (result.length === 0 || result.every(r => Number.isNaN(r.value))) empty.push(`${q.dashboard} / ${q.panel} / ${q.refId}`);
   }
   expect(empty).toEqual([]);

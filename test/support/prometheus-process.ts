@@ -151,6 +151,11 @@ export class PrometheusProcess {
     return data.result.map((r: any) => ({ metric: r.metric, values: r.values.map(([t, v]: [number, string]) => [t * 1000, Number(v)]) }));
   }
 
+  /** /api/v1/label/<label>/values of the series matching `match` with samples in [start, end]; times in ms. */
+  public async labelValues(label: string, match: string, startMs: number, endMs: number): Promise<string[]> {
+    return this.api(`/api/v1/label/${encodeURIComponent(label)}/values`, { 'match[]': match, start: apiTime(startMs), end: apiTime(endMs) });
+  }
+
   /** /api/v1/targets: `activeTargets` (labels, health, lastError, scrapeUrl, ...) and `droppedTargets`. */
   public async targets(): Promise<{ activeTargets: any[]; droppedTargets: any[] }> {
     return this.api('/api/v1/targets', {});

@@ -1,0 +1,20 @@
+import { VARIABLES, VariableValues, expandVariables } from '../../dashboards';
+import { PrometheusProcess } from './prometheus-process';
+
+/**
+ * Resolves the hidden top_pods variable as Grafana does for a Prometheus query variable `label_values(selector, label)`:
+ * the label's values over the series matching the selector (vendor and namespace substituted) with samples in the
+ * dashboard's time range, here the `rangeSeconds` ending at `endMs`.
+ */
+export async function resolveTopPods(prom: PrometheusProcess, values: VariableValues, endMs: number): Promise<string[]> {
+  const m = /^label_values\((.+), (\w+)\)$/.exec(VARIABLES.topPods.query);
+  if (!m) throw new Error(`top_pods variable query '${VARIABLES.topPods.query}' is not label_values(selector, label)`);
+  const rangeMs = (values.rangeSeconds ?? 3600) * 1000;
+  return prom.labelValues(m[2], expandVariables(m[1], values), endMs - rangeMs, endMs);
+}
+
+/** Grafana's substitution of a panel query at `endMs`, with top_pods resolved first. */
+export async function expandPanelQuery(prom: PrometheusProcess, expr: string, values: VariableValues, endMs: number): Promise<string> {
+  const topPods = expr.includes('$top_pods') ? await resolveTopPods(prom, values, endMs) : undefined;
+  return expandVariables(expr, { ...values, ...(topPods ? { topPods } : {}) });
+}
