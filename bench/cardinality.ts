@@ -18,13 +18,14 @@
  *
  * Results: bench/results/cardinality-<pods>.json (or destinations-<N>.json); bench/report.ts prints the tables.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as YAML from 'yaml';
-import { expandVariables, panelQueries, proxyDashboards } from '../dashboards';
+import { DashboardJson, VARIABLES, expandVariables, panelQueries, proxyDashboards } from '../dashboards';
+import { resolveTopPods } from '../test/support/grafana-variables';
 import { DESTINATION_SCRAPE_JOB, SCRAPE_JOB } from '../core/metric-contract';
 import { destinationRuleExprs, INTERMEDIATE, RULE } from '../core/rules';
 import { UNBOUNDED_DESTINATIONS } from '../core/destinations';
@@ -34,6 +35,7 @@ import { PrometheusProcess } from '../test/support/prometheus-process';
 import { Fleet, benchVendors, buildFleet, hostPool, product } from './support/fleet';
 import { inlineRules } from './support/panels';
 import { RemoteWriter, encodeLabels } from './support/remote-write';
+import { RuleGroupYaml, backfillRules } from '../test/support/rule-backfill';
 
 const STEP_S = 15;
 const RUNS = 5;
@@ -141,48 +143,6 @@ async function ingest(prom: PrometheusProcess, fleet: Fleet, startMs: number, en
   return { seconds: (Date.now() - started) / 1000, samples: writer.samples };
 }
 
-interface RuleGroupYaml { name: string; interval?: string; rules: Array<{ record?: string; alert?: string; expr: string }> }
-
-/** Recording-rule history with promtool, one pass per dependency level (a pass reads the blocks of earlier ones). */
-async function backfillRules(prom: PrometheusProcess, groups: RuleGroupYaml[], startMs: number, endMs: number, work: string, windowMs: number, tag: string): Promise<number> {
-  const started = Date.now();
-  const records = groups.flatMap(g => g.rules.filter(r => r.record));
-  const names = new Set(records.map(r => r.record));
-  const level = new Map<string, number>();
-  const levelOf = (r: any): number => {
-    if (level.has(r.record)) return level.get(r.record)!;
-    const deps = records.filter(o => o.record !== r.record && names.has(o.record) && new RegExp(`(?<![A-Za-z0-9_:])${o.record}(?![A-Za-z0-9_:])`).test(r.expr));
-    const l = deps.length ? 1 + Math.max(...deps.map(levelOf)) : 0;
-    level.set(r.record, l);
-    return l;
-  };
-  records.forEach(levelOf);
-  const dataDir = path.join(prom.dir, 'data');
-  for (let l = 0; l <= Math.max(...level.values()); l++) {
-    const passGroups = groups
-      .map(g => ({ ...g, rules: g.rules.filter(r => r.record && level.get(r.record) === l) }))
-      .filter(g => g.rules.length > 0);
-    const file = path.join(work, `rules-${tag}-${l}.yml`);
-    fs.writeFileSync(file, YAML.stringify({ groups: passGroups }, { lineWidth: 0 }));
-    const out = path.join(work, `blocks-${tag}-${l}`);
-    // One query_range per rule and window: windows bound the samples a query holds at large scales.
-    for (let from = startMs; from < endMs; from += windowMs) {
-      const to = Math.min(endMs, from + windowMs);
-      const r = spawnSync('promtool', ['tsdb', 'create-blocks-from', 'rules', `--start=${Math.floor(from / 1000)}`, `--end=${Math.floor(to / 1000)}`,
-        `--url=${prom.url}`, `--output-dir=${out}`, '--eval-interval=30s', '--quiet', file], { encoding: 'utf8', maxBuffer: 1 << 26 });
-      if (r.status !== 0) throw new Error(`promtool create-blocks-from rules failed (${r.status}):\n${(r.stderr ?? '').slice(-2000)}`);
-    }
-    const blocks = fs.readdirSync(out).filter(d => fs.existsSync(path.join(out, d, 'meta.json')));
-    for (const b of blocks) fs.renameSync(path.join(out, b), path.join(dataDir, b));
-    // Prometheus loads new block directories on its next reload (once a minute).
-    const probe = passGroups.flatMap(g => g.rules).find(r => !r.expr.startsWith('vector(')) ?? passGroups[0].rules[0];
-    await prom.waitFor(async () => (await prom.query(`count(count_over_time({__name__="${probe.record}"}[${Math.ceil((endMs - startMs) / 60_000)}m]))`, endMs)).length > 0,
-      150_000, `rule blocks of pass ${l}`, 2000);
-    log(`  ${tag} rules pass ${l}: ${passGroups.flatMap(g => g.rules).length} rules, ${blocks.length} blocks (${Math.round((Date.now() - started) / 1000)} s)`);
-  }
-  return (Date.now() - started) / 1000;
-}
-
 /** Waits until the block count has not changed for a minute (reloads and compactions of the new blocks done). */
 async function settled(prom: PrometheusProcess): Promise<void> {
   const dataDir = path.join(prom.dir, 'data');
@@ -260,6 +220,38 @@ async function timeQuery(prom: PrometheusProcess, expr: string, endMs: number, r
   }
 }
 
+/** Median and slowest of `runs` calls after one warm-up. */
+async function timeCall(call: () => Promise<unknown>, runs: number): Promise<Timing> {
+  await call();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = process.hrtime.bigint();
+    await call();
+    times.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return { medianMs: round1(median(times)), slowestMs: round1(Math.max(...times)), runs, series: 0 };
+}
+
+/**
+ * The top pods panel on the candidates (the hidden variable, resolved as Grafana does) against the same query over
+ * every pod: when it says it is complete, both lists must be equal. Throws otherwise; returns the candidates.
+ */
+async function checkTopPods(prom: PrometheusProcess, dashboards: DashboardJson[], endMs: number, rangeS: number): Promise<string[]> {
+  const candidates = await resolveTopPods(prom, { rangeSeconds: rangeS }, endMs);
+  const exprOf = (title: string) => panelQueries(dashboards).find(q => q.panel === title)!.expr;
+  const run = async (expr: string, topPods: string[]) => prom.query(expandVariables(expr, { rangeSeconds: rangeS, topPods }), endMs);
+  const onCandidates = await run(exprOf('Top pods over the range'), candidates);
+  const onAll = await run(exprOf('Top pods over the range').split('$top_pods').join('.*'), []);
+  const complete = (await run(exprOf('Top list complete'), candidates))[0]?.value;
+  const bound = (await run(exprOf('Most a pod outside the top lists moved'), candidates))[0]?.value;
+  const key = (xs: Array<{ metric: Record<string, string>; value: number }>) => xs.map(x => `${x.metric.pod}=${x.value}`).sort().join(' ');
+  log(`  top pods: ${candidates.length} candidates; list ${complete === 1 ? 'complete' : 'may miss pods'}; a pod outside moved at most ${bound} bytes`);
+  if (complete === 1 && key(onCandidates) !== key(onAll)) {
+    throw new Error(`top pods on the candidates differ from all pods although marked complete:\n${key(onCandidates)}\n${key(onAll)}`);
+  }
+  return candidates;
+}
+
 const shuffle = <T>(xs: T[]): T[] => {
   const out = [...xs];
   for (let i = out.length - 1; i > 0; i--) {
@@ -329,8 +321,8 @@ async function scale(pods: number, runs: number): Promise<Record<string, unknown
     const layered: RuleGroupYaml[] = YAML.parse(prod.rulesYaml).groups;
     const flat: RuleGroupYaml[] = baselineRuleGroups('bench') as RuleGroupYaml[];
     const windowMs = (pods <= 100 ? 360 : pods <= 1000 ? 60 : 20) * 60_000;
-    const layeredBackfill = await backfillRules(prom, layered, startMs, endMs, work, windowMs, 'layered');
-    const flatBackfill = await backfillRules(prom, flat, endMs - FLAT_HISTORY_MIN * 60_000, endMs, work, FLAT_HISTORY_MIN * 60_000, 'flat');
+    const layeredBackfill = await backfillRules(prom, layered, { startMs, endMs, work, windowMs, tag: 'layered', log });
+    const flatBackfill = await backfillRules(prom, flat, { startMs: endMs - FLAT_HISTORY_MIN * 60_000, endMs, work, windowMs: FLAT_HISTORY_MIN * 60_000, tag: 'flat', log });
     await settled(prom);
 
     const truth = { layered: await checkTruth(prom, fleet, endMs), flat: await checkTruth(prom, fleet, endMs, BASELINE_PREFIX) };
@@ -342,16 +334,24 @@ async function scale(pods: number, runs: number): Promise<Record<string, unknown
 
     const panels = [];
     const dashboards = proxyDashboards({ vendors: benchVendors(), job: SCRAPE_JOB, ruleIntervalSeconds: 30 });
+    const topPods = await checkTopPods(prom, dashboards, endMs, rangeS);
+    panels.push({ dashboard: 'proxy-bandwidth', panel: 'variable top_pods (label values)', refId: '-', expr: VARIABLES.topPods.query, instant: true, stepSeconds: 0,
+      rules: await timeCall(() => resolveTopPods(prom, { rangeSeconds: rangeS }, endMs), runs), candidates: topPods.length });
     for (const p of panelQueries(dashboards)) {
       // All selected, the default range, the panel's step and Grafana's $__rate_interval for a 15 s scrape interval.
       const stepS = grafanaStepSeconds(rangeS, p.interval);
-      const expr = expandVariables(p.expr, { rangeSeconds: rangeS, rateIntervalSeconds: Math.max(4 * STEP_S, stepS + STEP_S) });
+      const expr = expandVariables(p.expr, { rangeSeconds: rangeS, rateIntervalSeconds: Math.max(4 * STEP_S, stepS + STEP_S), topPods });
       const onRules = await timeQuery(prom, expr, endMs, rangeS, stepS, runs, p.instant);
       const raw = args.raw ? inlineRules(expr, SCRAPE_JOB) : undefined;
       const onRaw = raw && raw !== expr ? await timeQuery(prom, raw, endMs, rangeS, stepS, runs, p.instant, args['raw-timeout']) : undefined;
       log(`  ${p.dashboard} / ${p.panel} (${p.refId}): ${onRules.medianMs} ms${onRaw ? `, raw ${onRaw.medianMs} ms` : ''}${onRules.error ? ` ERROR ${onRules.error}` : ''}`);
       panels.push({ ...p, expr, stepSeconds: stepS, rules: onRules, raw: onRaw });
     }
+    // The worst case of the top pods panel: top lists that changed so often that every pod was a candidate.
+    const everyPod = await prom.labelValues('pod', RULE.podBytes5m, endMs - rangeS * 1000, endMs);
+    const worst = expandVariables(panelQueries(dashboards).find(q => q.panel === 'Top pods over the range')!.expr, { rangeSeconds: rangeS, topPods: everyPod });
+    panels.push({ dashboard: 'proxy-bandwidth', panel: 'Top pods over the range, every pod a candidate', refId: 'A', candidates: everyPod.length, expr: worst, instant: true, stepSeconds: 0,
+      rules: await timeQuery(prom, worst, endMs, rangeS, 0, runs, true) });
     const dataDir = path.join(prom.dir, 'data');
     return {
       pods,
@@ -409,7 +409,7 @@ async function destinations(pods: number, distinct: number): Promise<Record<stri
       ...podRules.map(g => ({ ...g, rules: g.rules.filter(r => r.record && r.record !== INTERMEDIATE.destinations && !r.expr.includes(INTERMEDIATE.destinations)) })),
       { name: 'guards', rules: perGuard.map(g => ({ record: g.recorded, expr: g.exprs.destinations })) },
     ];
-    await backfillRules(prom, groups, startMs, endMs, work, GUARD_HISTORY_MIN * 60_000, 'guards');
+    await backfillRules(prom, groups, { startMs, endMs, work, windowMs: GUARD_HISTORY_MIN * 60_000, tag: 'guards', log });
     const rows: Record<string, unknown> = {};
     for (const g of perGuard) {
       const row: Record<string, unknown> = {};

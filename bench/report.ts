@@ -54,21 +54,23 @@ if (timed.length) {
   console.log(`Panel queries over the dashboards' default range (${timed[0].rangeHours} h; step: the panel's own, ⓘ instant), median ms (slowest of the runs):\n`);
   console.log(`| dashboard / panel (refId) | step | ${timed.map(s => `@${fmt(s.pods)}`).join(' | ')} | largest ÷ smallest |`);
   console.log(`| --- | --- | ${timed.map(() => '---').join(' | ')} | --- |`);
-  timed[0].panels.forEach((p: any, i: number) => {
+  // Panels matched by dashboard, title and query across scales; a panel missing at a scale shows '–'.
+  const keyOf = (p: any) => `${p.dashboard}/${p.panel}/${p.refId}`;
+  const at = (s: any, p: any) => s.panels.find((q: any) => keyOf(q) === keyOf(p))?.rules;
+  const last = timed[timed.length - 1];
+  for (const p of last.panels) {
     const name = `${p.dashboard.replace('proxy-', '')} / ${p.panel} (${p.refId})${p.instant ? ' ⓘ' : ''}`;
     const cells = timed.map(s => {
-      const t = s.panels[i].rules;
-      return t.error ? 'error' : `${fmt(t.medianMs, 1)} (${fmt(t.slowestMs, 1)})`;
+      const t = at(s, p);
+      return !t ? '–' : t.error ? 'error' : `${fmt(t.medianMs, 1)} (${fmt(t.slowestMs, 1)})`;
     });
-    const first = timed[0].panels[i].rules.medianMs;
-    const last = timed[timed.length - 1].panels[i].rules.medianMs;
-    console.log(`| ${name} | ${p.instant ? 'ⓘ' : `${p.stepSeconds} s`} | ${cells.join(' | ')} | ${ratio(last, first)} |`);
-  });
+    console.log(`| ${name} | ${p.instant ? 'ⓘ' : `${p.stepSeconds} s`} | ${cells.join(' | ')} | ${ratio(at(last, p)?.medianMs, at(timed[0], p)?.medianMs)} |`);
+  }
   console.log('\n| pods | median of panel medians | slowest panel median | panels over 200 ms | slowest panel, largest ÷ smallest scale |');
   console.log('| --- | --- | --- | --- | --- |');
   for (const s of timed) {
     const meds = s.panels.map((p: any) => p.rules.medianMs).filter((x: number) => Number.isFinite(x));
-    const growth = Math.max(...s.panels.map((p: any, i: number) => p.rules.medianMs / timed[0].panels[i].rules.medianMs));
+    const growth = Math.max(...s.panels.map((p: any) => p.rules.medianMs / (at(timed[0], p)?.medianMs ?? NaN)).filter((x: number) => Number.isFinite(x)));
     console.log(`| ${fmt(s.pods)} | ${fmt(median(meds), 1)} | ${fmt(Math.max(...meds), 1)} | ${meds.filter((x: number) => x > 200).length} | ${growth.toFixed(1)}× |`);
   }
 }
