@@ -155,8 +155,10 @@ export function expandVariables(expr: string, values: VariableValues = {}): stri
   if (values.topPods !== undefined) {
     // Grafana's All without an All value: the alternation of every value, or nothing to match when there is none.
     vars[VAR.topPods] = values.topPods.length === 0 ? '' : `(${values.topPods.map(escapeRegex).join('|')})`;
+    // Grafana's pipe format: the values joined by '|', unescaped.
+    vars[`${VAR.topPods}:pipe`] = values.topPods.join('|');
   } else if (new RegExp(`\\$\\{?${VAR.topPods}\\b`).test(expr)) {
     throw new Error(`expandVariables: the query reads $${VAR.topPods}; resolve it first (VARIABLES.topPods over the range) and pass 'topPods'`);
   }
-  return expr.replace(/\$\{(\w+)\}|\$(\w+)/g, (match, braced: string | undefined, bare: string | undefined) => vars[braced ?? bare!] ?? match);
+  return expr.replace(/\$\{(\w+(?::pipe)?)\}|\$(\w+)/g, (match, braced: string | undefined, bare: string | undefined) => vars[braced ?? bare!] ?? match);
 }

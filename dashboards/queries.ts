@@ -30,10 +30,15 @@ function pickedPods(allRule: string, podRule: string, suffix = '', allMatchers =
 }
 const byDestination = `${byVendor}, ${DESTINATION_LABEL}=~"$${VAR.destination}"`;
 
-/** The n pods that moved the most bytes over the range; with All, of the top_pods candidates. */
+/**
+ * The n pods that moved the most bytes over the range; with All, of the top_pods candidates. Their names go in as
+ * `a|b|c` (Grafana's pipe format): Prometheus 2.42 looks such a set up directly in its index but matches the default
+ * regex format `(a|b|c)` against every pod name (findSetMatches in tsdb/querier.go); 2.53 does both directly.
+ * Pod names are DNS names: their only regex character, the dot, matches itself (and any character, never fewer pods).
+ */
 function topPodTotals(n: number): string {
   const overRange = `sum_over_time(${RULE.podBytes5m}`;
-  return `topk(${n}, sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${pickedPods(overRange, overRange, '[$__range])', `, ${LABEL.pod}=~"$${VAR.topPods}"`)}) * ${COST_RULE_INTERVAL_SECONDS})`;
+  return `topk(${n}, sum ${by(LABEL.vendor, LABEL.namespace, LABEL.pod)} (${pickedPods(overRange, overRange, '[$__range])', `, ${LABEL.pod}=~"\${${VAR.topPods}:pipe}"`)}) * ${COST_RULE_INTERVAL_SECONDS})`;
 }
 
 /** The largest total over the range that a pod outside every top list can have had (0 if none can exist). */

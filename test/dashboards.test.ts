@@ -71,7 +71,7 @@ describe('the five dashboards', () => {
       for (const values of [{ topPods: [] }, { vendor: ['vendor-a'], topPods: ['p-1'] }, { vendor: ['vendor-a', 'vendor-b'], destination: ['example.com', 'a.b+c'], pod: ['p-1'], topPods: ['p-1', 'p.2'] }]) {
         const expr = expandVariables(q.expr, values);
         expect({ panel: `${q.dashboard} / ${q.panel} / ${q.refId}`, expr, errors: promqlErrors(expr) }).toEqual({ panel: `${q.dashboard} / ${q.panel} / ${q.refId}`, expr, errors: [] });
-        expect(expr).not.toMatch(/\$(vendor|namespace|pod|destination|top_pods|__range|__rate_interval)\b/);
+        expect(expr).not.toMatch(/\$\{?(vendor|namespace|pod|destination|top_pods|__range|__rate_interval)\b/);
       }
     }
   });
@@ -104,6 +104,11 @@ describe('the five dashboards', () => {
     expect(expandVariables('x{pod=~"$top_pods"}', { topPods: ['web-1', 'web.2'] })).toBe('x{pod=~"(web-1|web\\\\.2)"}');
     expect(expandVariables('x{pod=~"$top_pods"}', { topPods: [] })).toBe('x{pod=~""}');
     expect(() => expandVariables('x{pod=~"$top_pods"}')).toThrow("the query reads $top_pods; resolve it first");
+    // The panel takes the pipe format, which Prometheus 2.42 looks up in its index as a set.
+    expect(expandVariables('x{pod=~"${top_pods:pipe}"}', { topPods: ['web-1', 'web-2'] })).toBe('x{pod=~"web-1|web-2"}');
+    expect(expandVariables('x{pod=~"${top_pods:pipe}"}', { topPods: [] })).toBe('x{pod=~""}');
+    expect(() => expandVariables('x{pod=~"${top_pods:pipe}"}')).toThrow("the query reads $top_pods");
+    expect(panelQueries(dashboards).find(q => q.panel === 'Top pods over the range')!.expr).toContain('pod=~"${top_pods:pipe}"');
   });
 
   test('traffic with no known destination counts TLS without SNI, empty destinations, pods not measured and every vendor gateway', () => {
