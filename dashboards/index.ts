@@ -134,6 +134,11 @@ export interface VariableValues {
   readonly rateIntervalSeconds?: number;
 }
 
+/** Whether a query reads the hidden top_pods variable, which must be resolved before it runs. */
+export function readsTopPods(expr: string): boolean {
+  return new RegExp(`\\$\\{?${VAR.topPods}\\b`).test(expr);
+}
+
 /**
  * Substitutes Grafana's variables as Grafana does for Prometheus: a multi-value selection becomes a regex
  * alternation of escaped values, All becomes `.*`; unknown `$name` references are left alone.
@@ -157,7 +162,7 @@ export function expandVariables(expr: string, values: VariableValues = {}): stri
     vars[VAR.topPods] = values.topPods.length === 0 ? '' : `(${values.topPods.map(escapeRegex).join('|')})`;
     // Grafana's pipe format: the values joined by '|', unescaped.
     vars[`${VAR.topPods}:pipe`] = values.topPods.join('|');
-  } else if (new RegExp(`\\$\\{?${VAR.topPods}\\b`).test(expr)) {
+  } else if (readsTopPods(expr)) {
     throw new Error(`expandVariables: the query reads $${VAR.topPods}; resolve it first (VARIABLES.topPods over the range) and pass 'topPods'`);
   }
   return expr.replace(/\$\{(\w+(?::pipe)?)\}|\$(\w+)/g, (match, braced: string | undefined, bare: string | undefined) => vars[braced ?? bare!] ?? match);

@@ -1,4 +1,4 @@
-import { VARIABLES, VariableValues, expandVariables } from '../../dashboards';
+import { VARIABLES, VariableValues, expandVariables, readsTopPods } from '../../dashboards';
 import { PrometheusProcess } from './prometheus-process';
 
 /**
@@ -15,6 +15,6 @@ export async function resolveTopPods(prom: PrometheusProcess, values: VariableVa
 
 /** Grafana's substitution of a panel query at `endMs`, with top_pods resolved first. */
 export async function expandPanelQuery(prom: PrometheusProcess, expr: string, values: VariableValues, endMs: number): Promise<string> {
-  const topPods = /\$\{?top_pods\b/.test(expr) ? await resolveTopPods(prom, values, endMs) : undefined;
+  const topPods = readsTopPods(expr) ? await resolveTopPods(prom, values, endMs) : undefined;
   return expandVariables(expr, { ...values, ...(topPods ? { topPods } : {}) });
 }
