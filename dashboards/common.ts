@@ -122,14 +122,14 @@ export function dashboard(ctx: DashboardContext, uid: string, title: string, des
     .withVariable(new DatasourceVariableBuilder(DATASOURCE_VAR).label('Datasource').type('prometheus')
       .current({ text: 'Prometheus', value: ctx.defaultDatasource }));
   for (const name of ['vendor', ...variables] as const) {
-    const { label, query, allValue } = VARIABLES[name];
+    const { label, query, allValue, hidden } = VARIABLES[name];
     const variable = new QueryVariableBuilder(VAR[name]).label(label).datasource(DATASOURCE)
       .query(query).definition(query)
       .refresh(VariableRefresh.OnTimeRangeChanged).sort(VariableSort.AlphabeticalAsc)
       .multi(true).includeAll(true);
     if (allValue !== undefined) variable.allValue(allValue);
     variable.current({ text: 'All', value: '$__all' });
-    builder.withVariable(allValue === undefined ? variable.hide(VariableHide.HideVariable) : variable);
+    builder.withVariable(hidden ? variable.hide(VariableHide.HideVariable) : variable);
   }
   return builder;
 }
