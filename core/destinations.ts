@@ -11,10 +11,17 @@ export interface DestinationGuard {
   readonly pinned: readonly string[];
   /** Public suffixes of more than one label (co.uk, com.au) the fold keeps whole. */
   readonly publicSuffixes: readonly string[];
+  /** The top list ranks destinations by their average rate over this window (RANK_CURRENT: their current rate). */
+  readonly rankWindow: string;
+  /** How far (0.5: 50%) an unlisted destination must rank above a listed one to take its place. 0: no preference. */
+  readonly hysteresis: number;
 }
 
+/** Rank window that ranks destinations by the per-destination rule's own (5-minute) rate, without averaging. */
+export const RANK_CURRENT = '5m';
+
 /** No folding, no limit: every host by name. */
-export const UNBOUNDED_DESTINATIONS: DestinationGuard = { fold: 'none', maxPerVendor: 0, pinned: [], publicSuffixes: [] };
+export const UNBOUNDED_DESTINATIONS: DestinationGuard = { fold: 'none', maxPerVendor: 0, pinned: [], publicSuffixes: [], rankWindow: RANK_CURRENT, hysteresis: 0 };
 
 /**
  * Adds `destination`: the SNI of a TLS connection when known; else the request's host (HTTP: the Host header
@@ -62,21 +69,47 @@ export function foldToRegistrableDomain(expr: string, guard: DestinationGuard): 
   return guard.pinned.length ? `label_replace(${folded}, "${d}", "$1", "${d}", "=(.*)")` : folded;
 }
 
-/**
- * Bounds the destinations of the recorded per-destination sums (`destination` already resolved and folded): keeps the
- * pinned destinations and the top `maxPerVendor` others per `keep` group by name and sums the rest into "(other)".
- * `unless` (not a subtraction) makes "(other)" exactly the sum of the remaining series and absent when nothing remains.
- */
-export function boundDestinations(perDestination: string, keep: readonly string[], guard: DestinationGuard): string {
+/** The destinations a bound ranks: the per-`keep`-group sums without the pinned ones, and the pinned ones. */
+function splitPinned(perDestination: string, keep: readonly string[], guard: DestinationGuard): { summed: string; ranked: string; pinnedPart?: string } {
   const d = DESTINATION_LABEL;
   const summed = `sum ${by(...keep, d)} (${perDestination})`;
-  if (guard.maxPerVendor <= 0) return summed;
   const pinned = guard.pinned.map(h => `label_replace(vector(1), "${d}", "${h}", "", "")`).join(' or ');
-  const ranked = pinned ? `(${summed} unless on (${d}) (${pinned}))` : summed;
-  const top = `topk ${by(...keep)} (${guard.maxPerVendor}, ${ranked})`;
+  if (!pinned) return { summed, ranked: summed };
+  return { summed, ranked: `(${summed} unless on (${d}) (${pinned}))`, pinnedPart: `(${summed} and on (${d}) (${pinned}))` };
+}
+
+/**
+ * The top list of the destination bound (undefined without a limit): per `keep` group, the `maxPerVendor`
+ * destinations of the recorded per-destination sums (a metric name) with the highest score, valued at it. The score is
+ * a destination's average over `rankWindow`, times 1 + `hysteresis` if `listed` (this rule's own recorded output)
+ * held it at the previous evaluation. A long tail of near-equal, noisy destinations would otherwise swap places at
+ * every evaluation, and the bounded rule would hold every one of them over a few hours. The boost is a factor per
+ * current destination (1 or 1 + hysteresis), so that the average over the window is read once.
+ */
+export function listDestinations(perDestination: string, keep: readonly string[], guard: DestinationGuard, listed: string): string | undefined {
+  if (guard.maxPerVendor <= 0) return undefined;
+  const { ranked } = splitPinned(perDestination, keep, guard);
+  const on = `on (${[...keep, DESTINATION_LABEL].join(', ')})`;
+  const average = guard.rankWindow === RANK_CURRENT ? ranked : `sum ${by(...keep, DESTINATION_LABEL)} (avg_over_time(${perDestination}[${guard.rankWindow}]))`;
+  const boost = `((${ranked} * 0 + 1 unless ${on} ${listed}) or (${ranked} * 0 + ${1 + guard.hysteresis} and ${on} ${listed}))`;
+  const score = guard.hysteresis > 0 ? `${average} * ${on} ${boost}`
+    : average === ranked ? ranked : `(${average} and ${on} ${ranked})`;
+  return `topk ${by(...keep)} (${guard.maxPerVendor}, ${score})`;
+}
+
+/**
+ * Bounds the destinations of the recorded per-destination sums (`destination` already resolved and folded): keeps the
+ * pinned destinations and those of the top list `listed` (see listDestinations) by name, at their current rate, and
+ * sums the rest per `keep` group into "(other)". `unless` (not a subtraction) makes "(other)" exactly the sum of the
+ * remaining series and absent when nothing remains.
+ */
+export function boundDestinations(perDestination: string, keep: readonly string[], guard: DestinationGuard, listed: string): string {
+  const { summed, ranked, pinnedPart } = splitPinned(perDestination, keep, guard);
+  if (guard.maxPerVendor <= 0) return summed;
+  const on = `on (${[...keep, DESTINATION_LABEL].join(', ')})`;
   return [
-    ...(pinned ? [`(${summed} and on (${d}) (${pinned}))`] : []),
-    top,
-    `label_replace(sum ${by(...keep)} (${ranked} unless ${top}), "${d}", "${OTHER_DESTINATION}", "", "")`,
+    ...(pinnedPart ? [pinnedPart] : []),
+    `(${ranked} and ${on} ${listed})`,
+    `label_replace(sum ${by(...keep)} (${ranked} unless ${on} ${listed}), "${DESTINATION_LABEL}", "${OTHER_DESTINATION}", "", "")`,
   ].join(' or ');
 }

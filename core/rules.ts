@@ -1,5 +1,5 @@
 import { Vendor, VendorCatalog } from './vendor';
-import { DestinationGuard, UNBOUNDED_DESTINATIONS, boundDestinations, foldToRegistrableDomain, withDestination } from './destinations';
+import { DestinationGuard, UNBOUNDED_DESTINATIONS, boundDestinations, foldToRegistrableDomain, listDestinations, withDestination } from './destinations';
 import {
   ALL_PODS, DESTINATION_LABEL, GATEWAY_LABEL, ISTIO, LABEL, NOT_MEASURED_DESTINATION, TOP_PODS, shardPartial,
 } from './metric-contract';
@@ -109,8 +109,17 @@ const GROUPS: ReadonlyArray<{ readonly key: GroupKey; readonly everyEvaluations?
 /** A group's interval: none for the totals (Prometheus' evaluation interval), else as a duration. */
 function groupInterval(group: (typeof GROUPS)[number], ruleIntervalSeconds: number): string | undefined {
   if (group.everyEvaluations === 1) return undefined;
-  const seconds = group.intervalSeconds ?? group.everyEvaluations! * ruleIntervalSeconds;
+  const seconds = groupIntervalSeconds(group.key, ruleIntervalSeconds);
   return seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`;
+}
+
+/**
+ * Seconds between two evaluations of a rule group.
+ * @internal
+ */
+export function groupIntervalSeconds(key: GroupKey, ruleIntervalSeconds: number): number {
+  const group = GROUPS.find(g => g.key === key)!;
+  return group.intervalSeconds ?? group.everyEvaluations! * ruleIntervalSeconds;
 }
 
 /** What a rule's expression is built from: RuleSettings with every default applied. */
@@ -265,6 +274,9 @@ const RULES = {
   /** The unbounded per-destination sums; they add up across shards. See destinationRuleExprs. */
   destinations: intermediate('destination_unbounded:proxy_requests:rate5m', 'destinations', 'partial',
     (c): string | undefined => destinationRuleExprs(c.destinations, c.jobs.destinations).destinations),
+  /** The bound's top list per vendor and protocol, from fleet-wide sums and its own previous list. See listDestinations. */
+  destinationsListed: intermediate('destination_listed:proxy_requests:rank_score', 'destinations', 'global',
+    (c): string | undefined => destinationRuleExprs(c.destinations, c.jobs.destinations).destinationsListed),
   /** Requests and connections per vendor, protocol and destination host, bounded; ranked on the global Prometheus. */
   destinationRequests: rule('proxy_vendor_destination:proxy_requests:rate5m', 'destinations', 'global',
     (c): string | undefined => destinationRuleExprs(c.destinations, c.jobs.destinations).destinationRequests),
@@ -359,9 +371,10 @@ export const DESTINATION_RULE_LABELS: Readonly<Record<string, readonly string[]>
  * destination job, summed per vendor, protocol and the Istio tags before the label functions run (on a few series per
  * host, not per pod), folded if asked; plus, as destination "(not measured)", the requests and connections of pods
  * whose destination scrape is failing (`up == 0` there, from the totals), so they always add up to the vendor's
- * total. `destinationRequests` (the contract's): the bound over the recorded sums.
+ * total. `destinationsListed` (intermediate): the top list, steadied by its own previous one. `destinationRequests`
+ * (the contract's): the recorded sums, by name if listed or pinned, else in "(other)".
  */
-export function destinationRuleExprs(guard: DestinationGuard, destinationJob: string): { destinations: string; destinationRequests: string } {
+export function destinationRuleExprs(guard: DestinationGuard, destinationJob: string): { destinations: string; destinationsListed?: string; destinationRequests: string } {
   const keep = DESTINATION_RULE_LABELS[RULE.destinationRequests];
   const d = DESTINATION_LABEL;
   const perTags = `sum ${by(...keep, LABEL.sni, LABEL.host, 'destination_service')} (${rate(DESTINATION_COUNTERS, ATTRIBUTED, '5m')})`;
@@ -372,7 +385,8 @@ export function destinationRuleExprs(guard: DestinationGuard, destinationJob: st
   return {
     // One outer sum: the shape the sharded layer sums partials of.
     destinations: `sum ${by(...keep, d)} (${folded} or ${notMeasured})`,
-    destinationRequests: boundDestinations(INTERMEDIATE.destinations, keep, guard),
+    destinationsListed: listDestinations(INTERMEDIATE.destinations, keep, guard, INTERMEDIATE.destinationsListed),
+    destinationRequests: boundDestinations(INTERMEDIATE.destinations, keep, guard, INTERMEDIATE.destinationsListed),
   };
 }
 

@@ -120,7 +120,7 @@ describe('destination guard', () => {
 
   test('no fold, top 200 (the default): every host by name, no "(other)" below the limit', () => {
     const metrics = stack(undefined);
-    expect(metrics.destinations).toEqual({ fold: 'none', maxPerVendor: 200, pinned: [NOT_MEASURED_DESTINATION, GATEWAY], publicSuffixes: [] });
+    expect(metrics.destinations).toEqual({ fold: 'none', maxPerVendor: 200, pinned: [NOT_MEASURED_DESTINATION, GATEWAY], publicSuffixes: [], rankWindow: '1h', hysteresis: 0.5 });
     const { status, output } = promtoolTest(metrics.renderRules(), [
       at(`count by (proxy_vendor, request_protocol) (${RULE.destinationRequests})`, [
         [a({ request_protocol: 'http' }), 7], [a({ request_protocol: 'tcp' }), 3], [b({ request_protocol: 'http' }), 2], [b({ request_protocol: 'tcp' }), 1],
@@ -163,9 +163,22 @@ describe('destination guard', () => {
     [{ fold: 'tld' as any }, '\'destinations.fold\' ("tld") must be \'none\' or \'registrable-domain\''],
     [{ maxPerVendor: -1 }, '\'destinations.maxPerVendor\' (-1) must be >= 0'],
     [{ maxPerVendor: 2.5 }, '\'destinations.maxPerVendor\' (2.5) must be a whole number'],
+    [{ rankWindow: '1m' }, '\'destinations.rankWindow\' ("1m") must be between \'5m\' (the rate window) and \'24h\''],
+    [{ rankWindow: '2d' }, '\'destinations.rankWindow\' ("2d") must be between \'5m\' (the rate window) and \'24h\''],
+    [{ rankWindow: 'hourly' }, '\'destinations.rankWindow\' ("hourly") must be a Prometheus duration'],
+    [{ hysteresis: -0.1 }, '\'destinations.hysteresis\' (-0.1) must be >= 0'],
+    [{ hysteresis: 5 }, '\'destinations.hysteresis\' (5) must be <= 4'],
     [{ extraPublicSuffixes: ['uk'] }, '\'destinations.extraPublicSuffixes[0]\' ("uk") must have at least two labels'],
     [{ extraPublicSuffixes: ['Co.UK'] }, '\'destinations.extraPublicSuffixes[0]\' ("Co.UK") must be a DNS name'],
   ])('rejects %j', (destinations, message) => {
     expect(() => validateLikeApp(stack(destinations))).toThrow(message);
+  });
+
+  test('hysteresis needs the top list evaluated within Prometheus\' 5-minute lookback, where it reads its previous list', () => {
+    const withInterval = (evaluationInterval: string, destinations?: MetricsStackProps['destinations']) => () => validateLikeApp(
+      new MetricsStack(Testing.chart(), 'metrics', { vendors, crawlerNamespaces: ['crawlers'], destinations, prometheus: { evaluationInterval } }));
+    expect(withInterval('2m30s')).toThrow('\'destinations.hysteresis\' (0.5) needs the destination rules evaluated more often than every 5 minutes (every 300 s with \'prometheus.evaluationInterval\' 2m30s)');
+    expect(withInterval('2m')).not.toThrow();
+    expect(withInterval('2m30s', { hysteresis: 0 })).not.toThrow();
   });
 });

@@ -148,14 +148,20 @@ describe('MetricsStack with prometheus.shards', () => {
     expect(onShard).not.toContain('topk');
     expect(rulesOf(metrics, 'prometheus-shard-0').find((r: any) => r.record === RULE.destinationRequests)).toBeUndefined();
     expect(rulesOf(metrics).find((r: any) => r.record === INTERMEDIATE.destinations).expr).toBe(`sum by (proxy_vendor, request_protocol, destination) (${partial})`);
+    // The top list, ranked by the hourly average of the fleet-wide sums and steadied by its own previous list.
+    expect(rulesOf(metrics, 'prometheus-shard-0').find((r: any) => r.record === INTERMEDIATE.destinationsListed)).toBeUndefined();
+    const listOnGlobal = rulesOf(metrics).find((r: any) => r.record === INTERMEDIATE.destinationsListed).expr;
+    expect(listOnGlobal).toContain('topk by (proxy_vendor, request_protocol) (200, ');
+    expect(listOnGlobal).toContain(`avg_over_time(${INTERMEDIATE.destinations}[1h])`);
+    expect(listOnGlobal).toContain(`and on (proxy_vendor, request_protocol, destination) ${INTERMEDIATE.destinationsListed}`);
     const onGlobal = rulesOf(metrics).find((r: any) => r.record === RULE.destinationRequests).expr;
-    expect(onGlobal).toContain('topk by (proxy_vendor, request_protocol) (200, ');
+    expect(onGlobal).toContain(`and on (proxy_vendor, request_protocol, destination) ${INTERMEDIATE.destinationsListed}`);
     expect(onGlobal).toContain(INTERMEDIATE.destinations);
     expect(onGlobal).toContain('"(other)"');
     // A fold happens where hosts are known, on the shards; the global bound does not fold again.
     expect(rulesOf(folded, 'prometheus-shard-0').find((r: any) => r.record === partial).expr).toContain('label_replace');
+    expect(rulesOf(folded).find((r: any) => r.record === INTERMEDIATE.destinationsListed).expr).toContain('(50, ');
     const foldedGlobal = rulesOf(folded).find((r: any) => r.record === RULE.destinationRequests).expr;
-    expect(foldedGlobal).toContain('(50, ');
     expect(foldedGlobal).not.toContain('(?i)');
     // The per-pod intermediates stay on the shards: the global rules read their sums.
     const sent = configOf(metrics, 'prometheus-shard-0').remote_write[0].write_relabel_configs[0].regex;

@@ -1,9 +1,10 @@
 import { AlertOptions, resolveAlertOptions } from '../../core/alerts';
 import { DestinationGuard } from '../../core/destinations';
 import {
-  PropertyChecks, checkCurrencyUnit, checkDnsLabel, checkDnsName, checkHttpUrl, checkNonEmpty, checkNumber, checkRetentionSize, checkUnique,
+  PropertyChecks, PropertyError, checkCurrencyUnit, checkDnsLabel, checkDnsName, checkHttpUrl, checkNonEmpty, checkNumber, checkRetentionSize, checkUnique,
   parseDuration, parseStorageQuantity,
 } from '../../core/validation';
+import { groupIntervalSeconds } from '../../core/rules';
 import { VendorCatalog } from '../../core/vendor';
 import { AlertmanagerOptions, ResolvedAlertmanagerConfig, resolveAlertmanagerConfig } from '../alertmanager/alertmanager-config';
 import type { GrafanaOptions, MetricsStackMode, MetricsStackProps, PrometheusOptions } from '../metrics-stack';
@@ -112,6 +113,13 @@ export function resolveMetricsSettings(props: MetricsStackProps, v: PropertyChec
   const destinationSampleLimit = v.value(() => checkNumber('prometheus.destinationSampleLimit', prom.destinationSampleLimit ?? 20000, { min: 1, integer: true }), 20000);
   const alerts = v.value(() => resolveAlertOptions(props.alerts), resolveAlertOptions(undefined));
   const destinations = v.value(() => resolveDestinationGuard(props.destinations, props.vendors), resolveDestinationGuard(undefined, props.vendors));
+  // The top list reads its own previous evaluation, which a query sees for 5 minutes (Prometheus' lookback delta).
+  const listIntervalSeconds = groupIntervalSeconds('destinations', Math.max(1, Math.round(evaluationMs / 1000)));
+  if (destinations.hysteresis > 0 && listIntervalSeconds >= 300) {
+    v.run(() => {
+      throw new PropertyError('destinations.hysteresis', destinations.hysteresis, `needs the destination rules evaluated more often than every 5 minutes (every ${listIntervalSeconds} s with 'prometheus.evaluationInterval' ${evaluationInterval}): the top list reads its previous evaluation; set it to 0 or the interval below 2m30s`);
+    });
+  }
   const grafana = props.grafana ?? {};
   const adminSecretName = grafana.adminSecretName ?? 'grafana-admin';
   v.run(() => checkDnsName('grafana.adminSecretName', adminSecretName));

@@ -1,8 +1,8 @@
 import { NOT_MEASURED_DESTINATION } from '../../core/metric-contract';
-import { DestinationGuard } from '../../core/destinations';
+import { DestinationGuard, RANK_CURRENT } from '../../core/destinations';
 import { countryCodeSecondLevelSuffixes } from '../internal/public-suffixes';
 import { VendorCatalog } from '../../core/vendor';
-import { PropertyError, checkDnsName, checkNumber } from '../../core/validation';
+import { PropertyError, checkDnsName, checkNumber, parseDuration } from '../../core/validation';
 
 /** How the per-destination recording rules bound the number of distinct destinations. */
 export interface DestinationOptions {
@@ -23,6 +23,20 @@ export interface DestinationOptions {
    */
   readonly maxPerVendor?: number;
   /**
+   * The top list ranks destinations by their average rate over this window: a long tail of near-equal destinations
+   * then keeps the same names from one evaluation to the next instead of bringing new series every minute. Values
+   * are always the current rates. '5m' ranks by the current rate. Each evaluation reads the per-destination sums over
+   * the window: about one sample per minute and distinct destination.
+   * @default '1h'
+   */
+  readonly rankWindow?: string;
+  /**
+   * How far an unlisted destination must rank above a listed one to take its place in the top list (0.5: 50% above
+   * its average). Listed destinations keep their place through noise and ties. 0 ranks afresh at every evaluation.
+   * @default 0.5
+   */
+  readonly hysteresis?: number;
+  /**
    * More multi-label public suffixes to respect when folding, e.g. 'kawasaki.jp' or 'github.io'.
    * @default []
    */
@@ -30,6 +44,10 @@ export interface DestinationOptions {
 }
 
 export const DEFAULT_MAX_DESTINATIONS_PER_VENDOR = 200;
+const DEFAULT_RANK_WINDOW = '1h';
+const DEFAULT_HYSTERESIS = 0.5;
+/** Longest rank window: each evaluation reads the window of every distinct destination. */
+const MAX_RANK_WINDOW_MS = 24 * 3_600_000;
 
 /**
  * Validates the options and resolves them into the guard the destination rules are built from.
@@ -41,6 +59,12 @@ export function resolveDestinationGuard(opts: DestinationOptions | undefined, ve
     throw new PropertyError('destinations.fold', fold, 'must be \'none\' or \'registrable-domain\'');
   }
   const maxPerVendor = checkNumber('destinations.maxPerVendor', opts?.maxPerVendor ?? DEFAULT_MAX_DESTINATIONS_PER_VENDOR, { min: 0, integer: true });
+  const rankWindow = opts?.rankWindow ?? DEFAULT_RANK_WINDOW;
+  const rankMs = parseDuration('destinations.rankWindow', rankWindow);
+  if (rankMs < parseDuration('destinations.rankWindow', RANK_CURRENT) || rankMs > MAX_RANK_WINDOW_MS) {
+    throw new PropertyError('destinations.rankWindow', rankWindow, `must be between '${RANK_CURRENT}' (the rate window) and '24h'`);
+  }
+  const hysteresis = checkNumber('destinations.hysteresis', opts?.hysteresis ?? DEFAULT_HYSTERESIS, { min: 0, max: 4 });
   const extra = opts?.extraPublicSuffixes ?? [];
   extra.forEach((suffix, i) => {
     checkDnsName(`destinations.extraPublicSuffixes[${i}]`, suffix);
@@ -51,6 +75,9 @@ export function resolveDestinationGuard(opts: DestinationOptions | undefined, ve
     maxPerVendor,
     // Gateways (the misrouting alert reads them) and "(not measured)" are never ranked away into "(other)".
     pinned: [...new Set([...vendors.vendors.flatMap(v => v.gatewayHosts), NOT_MEASURED_DESTINATION])].sort(),
+    // One spelling for the current rate, which the bound reads without averaging.
+    rankWindow: rankMs === parseDuration('destinations.rankWindow', RANK_CURRENT) ? RANK_CURRENT : rankWindow,
+    hysteresis,
     publicSuffixes: fold === 'registrable-domain' ? [...new Set([...countryCodeSecondLevelSuffixes(), ...extra])].sort() : [],
   };
 }
