@@ -26,13 +26,13 @@ import { parseArgs } from 'node:util';
 import * as YAML from 'yaml';
 import { DashboardJson, VARIABLES, expandVariables, panelQueries, proxyDashboards } from '../dashboards';
 import { resolveTopPods } from '../test/support/grafana-variables';
-import { DESTINATION_SCRAPE_JOB, SCRAPE_JOB } from '../core/metric-contract';
+import { DESTINATION_SCRAPE_JOB, LABEL, SCRAPE_JOB } from '../core/metric-contract';
 import { destinationRuleExprs, INTERMEDIATE, RULE } from '../core/rules';
 import { UNBOUNDED_DESTINATIONS } from '../core/destinations';
 import { resolveDestinationGuard } from '../lib/prometheus/destinations';
 import { BASELINE_PREFIX, baselineRuleGroups } from '../test/support/baseline-rules';
 import { PrometheusProcess } from '../test/support/prometheus-process';
-import { Fleet, benchVendors, buildFleet, hostPool, product } from './support/fleet';
+import { Fleet, VENDORS, benchVendors, buildFleet, hostPool, product } from './support/fleet';
 import { inlineRules } from './support/panels';
 import { RemoteWriter, encodeLabels } from './support/remote-write';
 import { RuleGroupYaml, backfillRules } from '../test/support/rule-backfill';
@@ -129,12 +129,15 @@ async function ingest(prom: PrometheusProcess, fleet: Fleet, startMs: number, en
   const started = Date.now();
   const labels = fleet.series.map(s => encodeLabels(s.labels));
   const base = startMs - 60_000;
+  // Whole counts, as Envoy's counters are, each counter with its own phase: with one phase for all, the 2,000 equal
+  // sites of a broad crawler would all round alike, and their 5-minute rates would err alike (2% of a vendor's sum).
+  const phase = fleet.series.map((_, i) => ((i * 2654435761) >>> 0) / 2 ** 32);
   const writer = new RemoteWriter(`${prom.url}/api/v1/write`);
   let logged = 0;
   for (let t0 = startMs; t0 <= endMs; t0 += 20 * STEP_S * 1000) {
     const ts: number[] = [];
     for (let t = t0; t < t0 + 20 * STEP_S * 1000 && t <= endMs; t += STEP_S * 1000) ts.push(t);
-    await writer.write(labels, ts, (i, t) => fleet.series[i].gauge ?? Math.round(fleet.series[i].rate * (t - base) / 1000));
+    await writer.write(labels, ts, (i, t) => fleet.series[i].gauge ?? Math.floor(fleet.series[i].rate * (t - base) / 1000 + phase[i]));
     if (Date.now() - logged > 30_000 || t0 + 20 * STEP_S * 1000 > endMs) {
       logged = Date.now();
       log(`  ingested up to ${new Date(ts[ts.length - 1]).toISOString().slice(11, 19)} (${(writer.samples / 1e6).toFixed(1)}M samples)`);
@@ -308,11 +311,20 @@ function parseDuration(d: string): number {
   return Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'];
 }
 
+/** Distinct series of a recorded rule over the range, in all and per vendor: what a range panel over it reads. */
+async function seriesOverRange(prom: PrometheusProcess, record: string, endMs: number, rangeS: number): Promise<{ total: number; perVendor: Record<string, number> }> {
+  const perVendor = await prom.query(`count by (${LABEL.vendor}) (count_over_time(${record}[${rangeS}s]))`, endMs);
+  const counts = Object.fromEntries(perVendor.map(s => [s.metric[LABEL.vendor], s.value]));
+  return { total: Object.values(counts).reduce((a, b) => a + b, 0), perVendor: counts };
+}
+
 async function scale(pods: number, runs: number): Promise<Record<string, unknown>> {
   log(`== ${pods} pods`);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `bench-cardinality-${pods}-`));
   const prod = product();
-  const broadPods = args.broad !== undefined ? Number(args.broad) : Math.max(1, Math.round(pods / 500));
+  // At least one per vendor, so that every scale crawls the same destinations per vendor: the destination rule's
+  // series are bounded by the guard per vendor, and a scale without a vendor's long tail would read fewer of them.
+  const broadPods = args.broad !== undefined ? Number(args.broad) : Math.max(VENDORS.length, Math.round(pods / 500));
   const fleet = buildFleet(pods, prod, { broadPods });
   const rangeHours = args['range-hours'] !== undefined ? Number(args['range-hours']) : dashboardRangeHours();
   const rangeS = rangeHours * 3600;
@@ -342,6 +354,10 @@ async function scale(pods: number, runs: number): Promise<Record<string, unknown
     const topPods = await checkTopPods(prom, dashboards, endMs, rangeS);
     panels.push({ dashboard: 'proxy-bandwidth', panel: 'variable top_pods (label values)', refId: '-', expr: VARIABLES.topPods.query, instant: true, stepSeconds: 0,
       rules: await timeCall(() => resolveTopPods(prom, { rangeSeconds: rangeS }, endMs), runs), candidates: topPods.length });
+    const viaSeries = await resolveTopPods(prom, { rangeSeconds: rangeS }, endMs, 'series');
+    if (viaSeries.join() !== topPods.join()) throw new Error(`top_pods differs by endpoint: label values ${topPods.length} pods, series ${viaSeries.length}`);
+    panels.push({ dashboard: 'proxy-bandwidth', panel: 'variable top_pods (series)', refId: '-', expr: VARIABLES.topPods.query, instant: true, stepSeconds: 0,
+      rules: await timeCall(() => resolveTopPods(prom, { rangeSeconds: rangeS }, endMs, 'series'), runs), candidates: viaSeries.length });
     for (const p of panelQueries(dashboards)) {
       // All selected, the default range, the panel's step and Grafana's $__rate_interval for a 15 s scrape interval.
       const stepS = grafanaStepSeconds(rangeS, p.interval);
@@ -358,6 +374,8 @@ async function scale(pods: number, runs: number): Promise<Record<string, unknown
     panels.push({ dashboard: 'proxy-bandwidth', panel: 'Top pods over the range, every pod a candidate', refId: 'A', candidates: everyPod.length, expr: worst, instant: true, stepSeconds: 0,
       rules: await timeQuery(prom, worst, endMs, rangeS, 0, runs, true) });
     const dataDir = path.join(prom.dir, 'data');
+    const destinationSeries = await seriesOverRange(prom, RULE.destinationRequests, endMs, rangeS);
+    log(`  ${RULE.destinationRequests}: ${destinationSeries.total} series over the range (${JSON.stringify(destinationSeries.perVendor)})`);
     return {
       pods,
       broadPods,
@@ -375,6 +393,7 @@ async function scale(pods: number, runs: number): Promise<Record<string, unknown
       truthWorstRelativeError: truth,
       ruleCycleMs: { layered: perCycle('layered'), flat: perCycle('flat') },
       ruleGroups: groups,
+      destinationSeries,
       panels,
     };
   } finally {
@@ -408,11 +427,19 @@ async function destinations(pods: number, distinct: number): Promise<Record<stri
     const perGuard = Object.entries(guards).map(([name, guard], i) => {
       const exprs = destinationRuleExprs(guard, DESTINATION_SCRAPE_JOB);
       const recorded = `${INTERMEDIATE.destinations}_guard${i}`;
-      return { name, recorded, exprs: { destinations: exprs.destinations, destinationRequests: exprs.destinationRequests.split(INTERMEDIATE.destinations).join(recorded) } };
+      const listed = `${INTERMEDIATE.destinationsListed}_guard${i}`;
+      const rename = (expr: string) => expr.split(INTERMEDIATE.destinationsListed).join(listed).split(INTERMEDIATE.destinations).join(recorded);
+      return {
+        name, recorded, listed: exprs.destinationsListed ? listed : undefined,
+        exprs: { destinations: exprs.destinations, destinationsListed: exprs.destinationsListed && rename(exprs.destinationsListed), destinationRequests: rename(exprs.destinationRequests) },
+      };
     });
+    // The top lists' history is backfilled without their own previous lists (promtool reads a rule's inputs from the
+    // server, where the list is not yet): ranked by the hourly average, without hysteresis.
     const groups: RuleGroupYaml[] = [
       ...podRules.map(g => ({ ...g, rules: g.rules.filter(r => r.record && r.record !== INTERMEDIATE.destinations && !r.expr.includes(INTERMEDIATE.destinations)) })),
       { name: 'guards', rules: perGuard.map(g => ({ record: g.recorded, expr: g.exprs.destinations })) },
+      { name: 'guard-lists', rules: perGuard.flatMap(g => g.listed ? [{ record: g.listed, expr: g.exprs.destinationsListed! }] : []) },
     ];
     await backfillRules(prom, groups, { startMs, endMs, work, windowMs: GUARD_HISTORY_MIN * 60_000, tag: 'guards', log });
     const rows: Record<string, unknown> = {};
@@ -430,8 +457,9 @@ async function destinations(pods: number, distinct: number): Promise<Record<stri
       };
       row.destinationRequests = { seriesOverHour: range.length, evaluationMs: await timed(g.exprs.destinationRequests) };
       row.perHostEvaluationMs = await timed(g.exprs.destinations);
+      if (g.exprs.destinationsListed) row.listEvaluationMs = await timed(g.exprs.destinationsListed);
       rows[g.name] = row;
-      log(`  ${g.name}: ${range.length} series over 1h, per-host sums ${row.perHostEvaluationMs} ms, bound ${(row.destinationRequests as any).evaluationMs} ms`);
+      log(`  ${g.name}: ${range.length} series over 1h, per-host sums ${row.perHostEvaluationMs} ms, top list ${row.listEvaluationMs ?? '-'} ms, bound ${(row.destinationRequests as any).evaluationMs} ms`);
     }
     return {
       pods, distinctDestinations: distinct, destinationsPerPod: 20,

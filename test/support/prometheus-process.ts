@@ -156,6 +156,11 @@ export class PrometheusProcess {
     return this.api(`/api/v1/label/${encodeURIComponent(label)}/values`, { 'match[]': match, start: apiTime(startMs), end: apiTime(endMs) });
   }
 
+  /** /api/v1/series: the label sets of the series matching `match` with samples in [start, end]; times in ms. */
+  public async series(match: string, startMs: number, endMs: number): Promise<Array<Record<string, string>>> {
+    return this.api('/api/v1/series', { 'match[]': match, start: apiTime(startMs), end: apiTime(endMs) });
+  }
+
   /** /api/v1/targets: `activeTargets` (labels, health, lastError, scrapeUrl, ...) and `droppedTargets`. */
   public async targets(): Promise<{ activeTargets: any[]; droppedTargets: any[] }> {
     return this.api('/api/v1/targets', {});
