@@ -27,8 +27,8 @@ export function destinationsDashboard(ctx: DashboardContext): Dashboard {
       .withTransformation(columnNames({ A: 'Requests/s' })))
     .withRow(new RowBuilder('Over time'))
     .withPanel(timeseriesPanel('Requests/s per destination', 'Requests and connections per second of the selected destinations (the 10 busiest at each step).', 'reqps')
-      // A 5-minute step, the rule's own window: top-N membership changes between evaluations, so every step reads
-      // many destination series, and a 1-minute step would read each five times for nothing new.
+      // A 5-minute step, the rule's own window: every step reads each listed destination of every selected vendor
+      // (up to maxPerVendor per vendor and protocol), and a 1-minute step would read each five times for nothing new.
       .span(24).interval('5m').withTarget(query('A', e.destinationRequestRate(10), '{{destination}}')));
   if (!ctx.gateways) return board.build();
   return board

@@ -18,9 +18,49 @@ export interface BackfillOptions {
   readonly log?: (msg: string) => void;
 }
 
+const EVAL_INTERVAL_S = 30;
+const wordOf = (name: string) => new RegExp(`(?<![A-Za-z0-9_:])${name}(?![A-Za-z0-9_:])`);
+
+/** A PromQL expression whose value is exactly `series` (value 1 each): label_replace chains over vector(1). */
+function literalVector(series: Array<Record<string, string>>): string {
+  if (series.length === 0) return 'vector(1) < 0';
+  const quote = (v: string) => JSON.stringify(v.replace(/\$/g, '$$$$'));
+  return `(${series.map(labels => Object.entries(labels).reduce((e, [k, v]) => `label_replace(${e}, ${quote(k)}, ${quote(v)}, "", "")`, 'vector(1)')).join(' or ')})`;
+}
+
+/**
+ * History of a rule that reads its own previous output (promtool's backfill reads a rule's inputs from the server,
+ * where its own history does not exist yet): evaluated step by step, each step's own reference replaced by the
+ * previous step's series, written as OpenMetrics and turned into blocks. Without stale markers, a series that left
+ * the output stays visible to later readers for the 5-minute lookback, as if it had left up to 5 minutes later.
+ */
+async function backfillSequential(prom: PrometheusProcess, rule: { record: string; expr: string }, o: BackfillOptions, out: string): Promise<void> {
+  const lines: string[] = [];
+  const seriesLines = new Map<string, string[]>();
+  let previous: Array<Record<string, string>> = [];
+  for (let t = Math.ceil(o.startMs / (EVAL_INTERVAL_S * 1000)) * EVAL_INTERVAL_S * 1000; t <= o.endMs; t += EVAL_INTERVAL_S * 1000) {
+    const expr = rule.expr.replace(new RegExp(wordOf(rule.record).source, 'g'), literalVector(previous));
+    const result = await prom.query(expr, t);
+    previous = result.map(r => Object.fromEntries(Object.entries(r.metric).filter(([k]) => k !== '__name__')));
+    for (const r of result) {
+      const labels = Object.entries(r.metric).filter(([k]) => k !== '__name__').sort(([a], [b]) => a.localeCompare(b));
+      const key = `${rule.record}{${labels.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}}`;
+      if (!seriesLines.has(key)) seriesLines.set(key, []);
+      seriesLines.get(key)!.push(`${key} ${r.value} ${t / 1000}`);
+    }
+  }
+  for (const samples of seriesLines.values()) lines.push(...samples);
+  const file = path.join(o.work, `${o.tag}-${rule.record.replace(/[^A-Za-z0-9_]/g, '_')}.om`);
+  fs.writeFileSync(file, `# TYPE ${rule.record} gauge\n${lines.join('\n')}\n# EOF\n`);
+  const r = spawnSync('promtool', ['tsdb', 'create-blocks-from', 'openmetrics', file, out], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`promtool create-blocks-from openmetrics failed (${r.status}):\n${(r.stderr ?? '').slice(-2000)}`);
+  o.log?.(`  ${o.tag} ${rule.record}: evaluated step by step, ${seriesLines.size} series, ${lines.length} samples`);
+}
+
 /**
  * Recording-rule history with `promtool tsdb create-blocks-from rules`, one pass per dependency level (a pass reads
- * the blocks of earlier ones), each pass's blocks moved into the server's data directory. Returns the seconds taken.
+ * the blocks of earlier ones), each pass's blocks moved into the server's data directory; a rule that reads its own
+ * output is evaluated step by step instead (backfillSequential). Returns the seconds taken.
  */
 export async function backfillRules(prom: PrometheusProcess, groups: RuleGroupYaml[], o: BackfillOptions): Promise<number> {
   const started = Date.now();
@@ -29,7 +69,7 @@ export async function backfillRules(prom: PrometheusProcess, groups: RuleGroupYa
   const level = new Map<string, number>();
   const levelOf = (r: any): number => {
     if (level.has(r.record)) return level.get(r.record)!;
-    const deps = records.filter(d => d.record !== r.record && names.has(d.record) && new RegExp(`(?<![A-Za-z0-9_:])${d.record}(?![A-Za-z0-9_:])`).test(r.expr));
+    const deps = records.filter(d => d.record !== r.record && names.has(d.record) && wordOf(d.record!).test(r.expr));
     const l = deps.length ? 1 + Math.max(...deps.map(levelOf)) : 0;
     level.set(r.record, l);
     return l;
@@ -40,13 +80,16 @@ export async function backfillRules(prom: PrometheusProcess, groups: RuleGroupYa
     const passGroups = groups
       .map(g => ({ ...g, rules: g.rules.filter(r => r.record && level.get(r.record) === l) }))
       .filter(g => g.rules.length > 0);
-    const file = path.join(o.work, `rules-${o.tag}-${l}.yml`);
-    fs.writeFileSync(file, YAML.stringify({ groups: passGroups }, { lineWidth: 0 }));
     const out = path.join(o.work, `blocks-${o.tag}-${l}`);
-    for (let from = o.startMs; from < o.endMs; from += o.windowMs) {
+    const selfReading = (r: { record?: string; expr: string }) => wordOf(r.record!).test(r.expr);
+    for (const r of passGroups.flatMap(g => g.rules).filter(selfReading)) await backfillSequential(prom, r as { record: string; expr: string }, o, out);
+    const promtoolGroups = passGroups.map(g => ({ ...g, rules: g.rules.filter(r => !selfReading(r)) })).filter(g => g.rules.length > 0);
+    const file = path.join(o.work, `rules-${o.tag}-${l}.yml`);
+    fs.writeFileSync(file, YAML.stringify({ groups: promtoolGroups }, { lineWidth: 0 }));
+    for (let from = o.startMs; promtoolGroups.length > 0 && from < o.endMs; from += o.windowMs) {
       const to = Math.min(o.endMs, from + o.windowMs);
       const r = spawnSync('promtool', ['tsdb', 'create-blocks-from', 'rules', `--start=${Math.floor(from / 1000)}`, `--end=${Math.floor(to / 1000)}`,
-        `--url=${prom.url}`, `--output-dir=${out}`, '--eval-interval=30s', '--quiet', file], { encoding: 'utf8', maxBuffer: 1 << 26 });
+        `--url=${prom.url}`, `--output-dir=${out}`, `--eval-interval=${EVAL_INTERVAL_S}s`, '--quiet', file], { encoding: 'utf8', maxBuffer: 1 << 26 });
       if (r.status !== 0) throw new Error(`promtool create-blocks-from rules failed (${r.status}):\n${(r.stderr ?? '').slice(-2000)}`);
     }
     const blocks = fs.readdirSync(out).filter(d => fs.existsSync(path.join(out, d, 'meta.json')));
