@@ -29,38 +29,42 @@ function literalVector(series: Array<Record<string, string>>): string {
 }
 
 /**
- * History of a rule that reads its own previous output (promtool's backfill reads a rule's inputs from the server,
- * where its own history does not exist yet): evaluated step by step, each step's own reference replaced by the
- * previous step's series, written as OpenMetrics and turned into blocks. Without stale markers, a series that left
- * the output stays visible to later readers for the 5-minute lookback, as if it had left up to 5 minutes later.
+ * History of rules evaluated step by step with instant queries, as Prometheus' rule manager evaluates them, written
+ * as OpenMetrics and turned into blocks. Needed where promtool's backfill (range queries) differs:
+ * - a rule that reads its own previous output: promtool reads a rule's inputs from the server, where its own history
+ *   does not exist yet; here each step's own reference is replaced by the previous step's series. Without stale
+ *   markers, a series that left the output stays visible to later readers for the 5-minute lookback.
+ * - a rule that evaluates `topk` twice (a bound and its remainder): a range query assembles each subexpression's
+ *   series through a map, so tied values may be ranked differently by the two (rangeEval in promql/engine.go of
+ *   v2.42.0; only an instant query keeps the input order), and the remainder then misses or repeats series.
  */
-async function backfillSequential(prom: PrometheusProcess, rule: { record: string; expr: string }, o: BackfillOptions, out: string): Promise<void> {
-  const lines: string[] = [];
-  const seriesLines = new Map<string, string[]>();
-  let previous: Array<Record<string, string>> = [];
-  for (let t = Math.ceil(o.startMs / (EVAL_INTERVAL_S * 1000)) * EVAL_INTERVAL_S * 1000; t <= o.endMs; t += EVAL_INTERVAL_S * 1000) {
-    const expr = rule.expr.replace(new RegExp(wordOf(rule.record).source, 'g'), literalVector(previous));
-    const result = await prom.query(expr, t);
-    previous = result.map(r => Object.fromEntries(Object.entries(r.metric).filter(([k]) => k !== '__name__')));
-    for (const r of result) {
-      const labels = Object.entries(r.metric).filter(([k]) => k !== '__name__').sort(([a], [b]) => a.localeCompare(b));
-      const key = `${rule.record}{${labels.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}}`;
-      if (!seriesLines.has(key)) seriesLines.set(key, []);
-      seriesLines.get(key)!.push(`${key} ${r.value} ${t / 1000}`);
+async function backfillStepByStep(prom: PrometheusProcess, rules: Array<{ record: string; expr: string }>, o: BackfillOptions, out: string): Promise<void> {
+  for (const rule of rules) {
+    const samplesBySeries = new Map<string, string[]>();
+    const self = new RegExp(wordOf(rule.record).source, 'g');
+    let previous: Array<Record<string, string>> = [];
+    for (let t = Math.ceil(o.startMs / (EVAL_INTERVAL_S * 1000)) * EVAL_INTERVAL_S * 1000; t <= o.endMs; t += EVAL_INTERVAL_S * 1000) {
+      const result = await prom.query(rule.expr.replace(self, () => literalVector(previous)), t);
+      previous = result.map(r => Object.fromEntries(Object.entries(r.metric).filter(([k]) => k !== '__name__')));
+      previous.forEach((labels, i) => {
+        const key = `${rule.record}{${Object.keys(labels).sort().map(k => `${k}=${JSON.stringify(labels[k])}`).join(',')}}`;
+        if (!samplesBySeries.has(key)) samplesBySeries.set(key, []);
+        samplesBySeries.get(key)!.push(`${key} ${result[i].value} ${t / 1000}`);
+      });
     }
+    const file = path.join(o.work, `${o.tag}-${rule.record.replace(/[^A-Za-z0-9_]/g, '_')}.om`);
+    fs.writeFileSync(file, `# TYPE ${rule.record} gauge\n${[...samplesBySeries.values()].flat().join('\n')}\n# EOF\n`);
+    const r = spawnSync('promtool', ['tsdb', 'create-blocks-from', 'openmetrics', file, out], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    if (r.status !== 0) throw new Error(`promtool create-blocks-from openmetrics failed (${r.status}):\n${(r.stderr ?? '').slice(-2000)}`);
+    fs.rmSync(file);
+    o.log?.(`  ${o.tag} ${rule.record}: evaluated step by step, ${samplesBySeries.size} series`);
   }
-  for (const samples of seriesLines.values()) lines.push(...samples);
-  const file = path.join(o.work, `${o.tag}-${rule.record.replace(/[^A-Za-z0-9_]/g, '_')}.om`);
-  fs.writeFileSync(file, `# TYPE ${rule.record} gauge\n${lines.join('\n')}\n# EOF\n`);
-  const r = spawnSync('promtool', ['tsdb', 'create-blocks-from', 'openmetrics', file, out], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  if (r.status !== 0) throw new Error(`promtool create-blocks-from openmetrics failed (${r.status}):\n${(r.stderr ?? '').slice(-2000)}`);
-  o.log?.(`  ${o.tag} ${rule.record}: evaluated step by step, ${seriesLines.size} series, ${lines.length} samples`);
 }
 
 /**
  * Recording-rule history with `promtool tsdb create-blocks-from rules`, one pass per dependency level (a pass reads
  * the blocks of earlier ones), each pass's blocks moved into the server's data directory; a rule that reads its own
- * output is evaluated step by step instead (backfillSequential). Returns the seconds taken.
+ * output or ranks twice is evaluated step by step instead (backfillStepByStep). Returns the seconds taken.
  */
 export async function backfillRules(prom: PrometheusProcess, groups: RuleGroupYaml[], o: BackfillOptions): Promise<number> {
   const started = Date.now();
@@ -81,9 +85,9 @@ export async function backfillRules(prom: PrometheusProcess, groups: RuleGroupYa
       .map(g => ({ ...g, rules: g.rules.filter(r => r.record && level.get(r.record) === l) }))
       .filter(g => g.rules.length > 0);
     const out = path.join(o.work, `blocks-${o.tag}-${l}`);
-    const selfReading = (r: { record?: string; expr: string }) => wordOf(r.record!).test(r.expr);
-    for (const r of passGroups.flatMap(g => g.rules).filter(selfReading)) await backfillSequential(prom, r as { record: string; expr: string }, o, out);
-    const promtoolGroups = passGroups.map(g => ({ ...g, rules: g.rules.filter(r => !selfReading(r)) })).filter(g => g.rules.length > 0);
+    const stepByStep = (r: { record?: string; expr: string }) => wordOf(r.record!).test(r.expr) || (r.expr.match(/\btopk\b/g) ?? []).length > 1;
+    await backfillStepByStep(prom, passGroups.flatMap(g => g.rules).filter(stepByStep) as Array<{ record: string; expr: string }>, o, out);
+    const promtoolGroups = passGroups.map(g => ({ ...g, rules: g.rules.filter(r => !stepByStep(r)) })).filter(g => g.rules.length > 0);
     const file = path.join(o.work, `rules-${o.tag}-${l}.yml`);
     fs.writeFileSync(file, YAML.stringify({ groups: promtoolGroups }, { lineWidth: 0 }));
     for (let from = o.startMs; promtoolGroups.length > 0 && from < o.endMs; from += o.windowMs) {
