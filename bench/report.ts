@@ -1,12 +1,13 @@
 /**
  * Markdown tables from bench/results/*.json (written by bench/cardinality.ts).
  *
- *   npx ts-node --transpile-only bench/report.ts
+ *   npx ts-node --transpile-only bench/report.ts [results directory]
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-const dir = path.join(__dirname, 'results');
+/** Results directory: the first argument, else bench/results. */
+const dir = process.argv[2] ?? path.join(__dirname, 'results');
 const scales = fs.readdirSync(dir).filter(f => /^cardinality-\d+\.json$/.test(f))
   .map(f => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'))).sort((a, b) => a.pods - b.pods);
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -66,12 +67,13 @@ if (timed.length) {
     });
     console.log(`| ${name} | ${p.instant ? 'ⓘ' : `${p.stepSeconds} s`} | ${cells.join(' | ')} | ${ratio(at(last, p)?.medianMs, at(timed[0], p)?.medianMs)} |`);
   }
-  console.log('\n| pods | median of panel medians | slowest panel median | panels over 200 ms | slowest panel, largest ÷ smallest scale |');
-  console.log('| --- | --- | --- | --- | --- |');
+  console.log('\n| pods | median of panel medians | slowest panel median | panels over 200 ms | most grown panel, largest ÷ smallest scale | destination rule series over the range |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
   for (const s of timed) {
     const meds = s.panels.map((p: any) => p.rules.medianMs).filter((x: number) => Number.isFinite(x));
     const growth = Math.max(...s.panels.map((p: any) => p.rules.medianMs / (at(timed[0], p)?.medianMs ?? NaN)).filter((x: number) => Number.isFinite(x)));
-    console.log(`| ${fmt(s.pods)} | ${fmt(median(meds), 1)} | ${fmt(Math.max(...meds), 1)} | ${meds.filter((x: number) => x > 200).length} | ${growth.toFixed(1)}× |`);
+    const destinationSeries = s.destinationSeries ? fmt(s.destinationSeries.total) : '–';
+    console.log(`| ${fmt(s.pods)} | ${fmt(median(meds), 1)} | ${fmt(Math.max(...meds), 1)} | ${meds.filter((x: number) => x > 200).length} | ${growth.toFixed(1)}× | ${destinationSeries} |`);
   }
 }
 
