@@ -434,8 +434,7 @@ async function destinations(pods: number, distinct: number): Promise<Record<stri
         exprs: { destinations: exprs.destinations, destinationsListed: exprs.destinationsListed && rename(exprs.destinationsListed), destinationRequests: rename(exprs.destinationRequests) },
       };
     });
-    // The top lists' history is backfilled without their own previous lists (promtool reads a rule's inputs from the
-    // server, where the list is not yet): ranked by the hourly average, without hysteresis.
+    // backfillRules evaluates the top lists step by step, each step reading the previous step's list.
     const groups: RuleGroupYaml[] = [
       ...podRules.map(g => ({ ...g, rules: g.rules.filter(r => r.record && r.record !== INTERMEDIATE.destinations && !r.expr.includes(INTERMEDIATE.destinations)) })),
       { name: 'guards', rules: perGuard.map(g => ({ record: g.recorded, expr: g.exprs.destinations })) },

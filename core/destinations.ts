@@ -69,13 +69,17 @@ export function foldToRegistrableDomain(expr: string, guard: DestinationGuard): 
   return guard.pinned.length ? `label_replace(${folded}, "${d}", "$1", "${d}", "=(.*)")` : folded;
 }
 
-/** The destinations a bound ranks: the per-`keep`-group sums without the pinned ones, and the pinned ones. */
-function splitPinned(perDestination: string, keep: readonly string[], guard: DestinationGuard): { summed: string; ranked: string; pinnedPart?: string } {
+/**
+ * The destinations a bound ranks: the per-`keep`-group sums without the pinned ones, the pinned ones, and the `on`
+ * clause that matches a destination within its group.
+ */
+function splitPinned(perDestination: string, keep: readonly string[], guard: DestinationGuard): { summed: string; ranked: string; pinnedPart?: string; on: string } {
   const d = DESTINATION_LABEL;
   const summed = `sum ${by(...keep, d)} (${perDestination})`;
+  const on = `on (${[...keep, d].join(', ')})`;
   const pinned = guard.pinned.map(h => `label_replace(vector(1), "${d}", "${h}", "", "")`).join(' or ');
-  if (!pinned) return { summed, ranked: summed };
-  return { summed, ranked: `(${summed} unless on (${d}) (${pinned}))`, pinnedPart: `(${summed} and on (${d}) (${pinned}))` };
+  if (!pinned) return { summed, ranked: summed, on };
+  return { summed, ranked: `(${summed} unless on (${d}) (${pinned}))`, pinnedPart: `(${summed} and on (${d}) (${pinned}))`, on };
 }
 
 /**
@@ -88,8 +92,7 @@ function splitPinned(perDestination: string, keep: readonly string[], guard: Des
  */
 export function listDestinations(perDestination: string, keep: readonly string[], guard: DestinationGuard, listed: string): string | undefined {
   if (guard.maxPerVendor <= 0) return undefined;
-  const { ranked } = splitPinned(perDestination, keep, guard);
-  const on = `on (${[...keep, DESTINATION_LABEL].join(', ')})`;
+  const { ranked, on } = splitPinned(perDestination, keep, guard);
   const average = guard.rankWindow === RANK_CURRENT ? ranked : `sum ${by(...keep, DESTINATION_LABEL)} (avg_over_time(${perDestination}[${guard.rankWindow}]))`;
   const boost = `((${ranked} * 0 + 1 unless ${on} ${listed}) or (${ranked} * 0 + ${1 + guard.hysteresis} and ${on} ${listed}))`;
   const score = guard.hysteresis > 0 ? `${average} * ${on} ${boost}`
@@ -104,9 +107,8 @@ export function listDestinations(perDestination: string, keep: readonly string[]
  * remaining series and absent when nothing remains.
  */
 export function boundDestinations(perDestination: string, keep: readonly string[], guard: DestinationGuard, listed: string): string {
-  const { summed, ranked, pinnedPart } = splitPinned(perDestination, keep, guard);
+  const { summed, ranked, pinnedPart, on } = splitPinned(perDestination, keep, guard);
   if (guard.maxPerVendor <= 0) return summed;
-  const on = `on (${[...keep, DESTINATION_LABEL].join(', ')})`;
   return [
     ...(pinnedPart ? [pinnedPart] : []),
     `(${ranked} and ${on} ${listed})`,

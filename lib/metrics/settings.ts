@@ -109,12 +109,13 @@ export function resolveMetricsSettings(props: MetricsStackProps, v: PropertyChec
   const scrapeMs = v.value(() => parseDuration('prometheus.scrapeInterval', scrapeInterval), 15_000);
   const evaluationInterval = prom.evaluationInterval ?? (operatorMode ? OPERATOR_EVALUATION_INTERVAL : '30s');
   const evaluationMs = v.value(() => parseDuration('prometheus.evaluationInterval', evaluationInterval), 30_000);
+  const ruleIntervalSeconds = Math.max(1, Math.round(evaluationMs / 1000));
   const sampleLimit = v.value(() => checkNumber('prometheus.sampleLimit', prom.sampleLimit ?? 20000, { min: 1, integer: true }), 20000);
   const destinationSampleLimit = v.value(() => checkNumber('prometheus.destinationSampleLimit', prom.destinationSampleLimit ?? 20000, { min: 1, integer: true }), 20000);
   const alerts = v.value(() => resolveAlertOptions(props.alerts), resolveAlertOptions(undefined));
   const destinations = v.value(() => resolveDestinationGuard(props.destinations, props.vendors), resolveDestinationGuard(undefined, props.vendors));
   // The top list reads its own previous evaluation, which a query sees for 5 minutes (Prometheus' lookback delta).
-  const listIntervalSeconds = groupIntervalSeconds('destinations', Math.max(1, Math.round(evaluationMs / 1000)));
+  const listIntervalSeconds = groupIntervalSeconds('destinations', ruleIntervalSeconds);
   if (destinations.hysteresis > 0 && listIntervalSeconds >= 300) {
     v.run(() => {
       throw new PropertyError('destinations.hysteresis', destinations.hysteresis, `needs the destination rules evaluated more often than every 5 minutes (every ${listIntervalSeconds} s with 'prometheus.evaluationInterval' ${evaluationInterval}): the top list reads its previous evaluation; set it to 0 or the interval below 2m30s`);
@@ -158,7 +159,7 @@ export function resolveMetricsSettings(props: MetricsStackProps, v: PropertyChec
     scrapeInterval,
     scrapeMs,
     evaluationInterval,
-    ruleIntervalSeconds: Math.max(1, Math.round(evaluationMs / 1000)),
+    ruleIntervalSeconds,
     sampleLimit,
     destinationSampleLimit,
     alerts,

@@ -61,7 +61,8 @@ export function resolveDestinationGuard(opts: DestinationOptions | undefined, ve
   const maxPerVendor = checkNumber('destinations.maxPerVendor', opts?.maxPerVendor ?? DEFAULT_MAX_DESTINATIONS_PER_VENDOR, { min: 0, integer: true });
   const rankWindow = opts?.rankWindow ?? DEFAULT_RANK_WINDOW;
   const rankMs = parseDuration('destinations.rankWindow', rankWindow);
-  if (rankMs < parseDuration('destinations.rankWindow', RANK_CURRENT) || rankMs > MAX_RANK_WINDOW_MS) {
+  const currentMs = parseDuration('destinations.rankWindow', RANK_CURRENT);
+  if (rankMs < currentMs || rankMs > MAX_RANK_WINDOW_MS) {
     throw new PropertyError('destinations.rankWindow', rankWindow, `must be between '${RANK_CURRENT}' (the rate window) and '24h'`);
   }
   const hysteresis = checkNumber('destinations.hysteresis', opts?.hysteresis ?? DEFAULT_HYSTERESIS, { min: 0, max: 4 });
@@ -76,7 +77,7 @@ export function resolveDestinationGuard(opts: DestinationOptions | undefined, ve
     // Gateways (the misrouting alert reads them) and "(not measured)" are never ranked away into "(other)".
     pinned: [...new Set([...vendors.vendors.flatMap(v => v.gatewayHosts), NOT_MEASURED_DESTINATION])].sort(),
     // One spelling for the current rate, which the bound reads without averaging.
-    rankWindow: rankMs === parseDuration('destinations.rankWindow', RANK_CURRENT) ? RANK_CURRENT : rankWindow,
+    rankWindow: rankMs === currentMs ? RANK_CURRENT : rankWindow,
     hysteresis,
     publicSuffixes: fold === 'registrable-domain' ? [...new Set([...countryCodeSecondLevelSuffixes(), ...extra])].sort() : [],
   };
