@@ -5,5 +5,6 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   testTimeout: 60000,
+  setupFilesAfterEnv: ['<rootDir>/test/support/remove-temp-dirs.ts'],
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };

@@ -12,6 +12,7 @@ import { materializeConfig, promtool } from './support/prometheus-config';
 import { PrometheusProcess } from './support/prometheus-process';
 import { expectValidObjects } from './support/schemas';
 import { findObject, synthMetricsStack } from './support/synth';
+import { tempDir } from './support/temp-dir';
 
 const vendors = () => new VendorCatalog([{ name: 'vendor-a' }, { name: 'vendor-b' }]);
 
@@ -32,7 +33,7 @@ const EVERY_RECEIVER: AlertmanagerOptions = {
 const stack = (props: Partial<StandaloneMetricsStackProps> = {}) => synthMetricsStack({ vendors: vendors(), crawlerNamespaces: ['crawlers'], ...props });
 
 function writeTemp(name: string, content: string): string {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'am-config-')), name);
+  const file = path.join(tempDir('am-config'), name);
   fs.writeFileSync(file, content);
   return file;
 }

@@ -1,12 +1,11 @@
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { Testing } from 'cdk8s';
 import * as YAML from 'yaml';
 import { MetricsStack } from '../lib/metrics-stack';
 import { DEFAULT_RUNBOOK_URL, alertGroups, resolveAlertOptions } from '../core/alerts';
 import { VendorCatalog } from '../core/vendor';
-import { promtool } from './support/prometheus-config';
+import { checkRules, PRODUCT_GROUP_ORDER, promtoolTestRules } from './support/prometheus-config';
 import { PodRef, gatewayHttpSeries, httpSeries, series, tcpSeries } from './support/istio-series';
 
 // GIVEN the default thresholds and a vendor model with a TCP gateway (a), an inspected gateway (b) and direct traffic (c).
@@ -39,13 +38,10 @@ function minutesBefore(time: string): string {
 
 /** Runs promtool test rules: the alert fires at `firesAt` with the expected labels and annotations, and not one step earlier. */
 function check(c: Case): { status: number; output: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alerts-test-'));
-  fs.writeFileSync(path.join(dir, 'rules.yml'), rulesYaml);
   const severity = YAML.parse(rulesYaml).groups.flatMap((g: any) => g.rules).find((r: any) => r.alert === c.alert).labels.severity;
-  fs.writeFileSync(path.join(dir, 'tests.yml'), YAML.stringify({
-    rule_files: ['rules.yml'],
+  return promtoolTestRules(rulesYaml, {
     evaluation_interval: '1m',
-    group_eval_order: ['proxy-telemetry.vendors', 'proxy-telemetry.rules', 'proxy-telemetry.destinations', 'proxy-telemetry.latency', 'proxy-telemetry.cost', 'proxy-telemetry.alerts'],
+    group_eval_order: PRODUCT_GROUP_ORDER,
     tests: [{
       interval: '1m',
       input_series: c.inputSeries,
@@ -61,10 +57,7 @@ function check(c: Case): { status: number; output: string } {
         },
       ],
     }],
-  }, { lineWidth: 0 }));
-  const r = promtool(['test', 'rules', path.join(dir, 'tests.yml')]);
-  fs.rmSync(dir, { recursive: true, force: true });
-  return { status: r.status, output: r.stdout + r.stderr };
+  });
 }
 
 const scrapeSamples = (p: PodRef, job: string) =>
@@ -285,11 +278,7 @@ describe('alerts', () => {
   });
 
   test('the rule file passes promtool check rules --lint-fatal with several vendors that have gateways', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alerts-lint-'));
-    fs.writeFileSync(path.join(dir, 'rules.yml'), rulesYaml);
-    const r = promtool(['check', 'rules', '--lint=all', '--lint-fatal', path.join(dir, 'rules.yml')]);
-    fs.rmSync(dir, { recursive: true, force: true });
-    expect({ status: r.status, output: r.stdout + r.stderr }).toMatchObject({ status: 0 });
+    expect(checkRules(rulesYaml, ['--lint=all', '--lint-fatal'])).toMatchObject({ status: 0 });
     // Every alert name once.
     const names = YAML.parse(rulesYaml).groups.flatMap((g: any) => g.rules).filter((x: any) => x.alert).map((x: any) => x.alert);
     expect(names).toEqual([...new Set(names)]);

@@ -1,9 +1,9 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import { builtinModules } from 'module';
-import * as os from 'os';
 import * as path from 'path';
 import * as YAML from 'yaml';
+import { tempDir } from './support/temp-dir';
 
 /**
  * The library as a user installs it: `npm pack` of this repository, installed into a fresh app laid out as
@@ -59,7 +59,7 @@ function run(cmd: string, args: string[], cwd: string): string {
 let tarball: string;
 
 beforeAll(() => {
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'pack-'));
+  const out = tempDir('pack');
   // `npm pack` runs `prepare` (the build) first.
   const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', out], ROOT));
   tarball = path.join(out, packed[0].filename);
@@ -99,7 +99,7 @@ describe.each(Object.entries(PEER_ENDS))('a cdk8s app at the %s end of the peer 
   let dir: string;
 
   beforeAll(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'consumer-'));
+    dir = tempDir('consumer');
     fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({
       name: 'consumer', version: '1.0.0', private: true,
       dependencies: { ...peers, 'proxy-telemetry': `file:${tarball}` },

@@ -1,6 +1,5 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { createHash } from 'crypto';
 import * as YAML from 'yaml';
@@ -12,11 +11,12 @@ import { CDK8S_SCRATCH_OUTPUT, outputTarget, synthesizeInto } from '../bin/synth
 import { injectedPodTargets, plainPodTargets } from './support/pod-discovery';
 import { discoveredTargets, materializeConfig, promtool } from './support/prometheus-config';
 import { KubeObject, expectValidObjects } from './support/schemas';
+import { tempDir } from './support/temp-dir';
 
 const DIST = path.join(__dirname, '..', 'dist');
 
 function synthToTemp(): { dir: string; files: string[] } {
-  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'synth-')), 'dist');
+  const dir = path.join(tempDir('synth'), 'dist');
   return { dir, files: synthesizeInto(dir, buildDefaultApp) };
 }
 
@@ -160,14 +160,14 @@ describe('default app', () => {
     });
 
     test('`cdk8s synth -o DIR` writes what dist/ holds', () => {
-      const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cdk8s-synth-')), 'out');
+      const out = path.join(tempDir('cdk8s-synth'), 'out');
       cdk8s(['synth', '-o', out]);
       for (const file of files) expect({ file, content: fs.readFileSync(path.join(out, file), 'utf8') }).toEqual({ file, content: fs.readFileSync(path.join(dir, file), 'utf8') });
     }, 120_000);
 
     test('`cdk8s synth --format helm` gives a chart whose templates render to the manifests: every `{{` escaped, no third-party CRDs', () => {
       // GIVEN / WHEN
-      const chart = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cdk8s-helm-')), 'chart');
+      const chart = path.join(tempDir('cdk8s-helm'), 'chart');
       cdk8s(['synth', '--format', 'helm', '--chart-version', '1.2.3', '-o', chart]);
 
       // THEN

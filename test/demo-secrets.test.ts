@@ -1,6 +1,4 @@
 import { X509Certificate, createPrivateKey } from 'crypto';
-import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { Testing } from 'cdk8s';
 import * as YAML from 'yaml';
@@ -10,6 +8,7 @@ import { generateDemoCa } from '../gateway';
 import { buildDefaultApp } from '../main';
 import { synthesizeInto } from '../bin/synthesize';
 import { KubeObject, expectValidObjects } from './support/schemas';
+import { tempDir } from './support/temp-dir';
 
 /** The demo gateways' CA and credentials: what the default app asks for, and how deploy-time makes it. */
 
@@ -109,7 +108,7 @@ describe('proxy-telemetry demo-secrets', () => {
 
   test('prints the manifests for `kubectl create -f -`', async () => {
     // GIVEN a synthesized default app
-    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'demo-secrets-')), 'dist');
+    const dir = path.join(tempDir('demo-secrets'), 'dist');
     synthesizeInto(dir, buildDefaultApp);
     const { io: stdio, out } = io();
 

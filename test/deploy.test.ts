@@ -1,9 +1,9 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as YAML from 'yaml';
 import { configDump } from './support/envoy-config-dump';
+import { tempDir } from './support/temp-dir';
 
 /**
  * `npm run deploy` against a stand-in kubectl that answers like a cluster (a scenario file decides how), so that
@@ -90,7 +90,7 @@ function runDeploy(dir: string, args: string[], env: Record<string, string> = {}
 const calls = (log: string) => fs.readFileSync(log, 'utf8').trim().split('\n');
 
 function scenario(s: Scenario = {}, args: string[] = ['--outdir', 'out']): { status: number; output: string; calls: string[] } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-'));
+  const dir = tempDir('deploy');
   const { log } = fakeKubectl(dir, s);
   const r = runDeploy(dir, args);
   return { ...r, calls: fs.existsSync(log) ? calls(log) : [] };
@@ -99,7 +99,7 @@ function scenario(s: Scenario = {}, args: string[] = ['--outdir', 'out']): { sta
 describe('npm run deploy', () => {
   test('synthesizes, checks the cluster and its mesh, applies server-side, waits for every rollout, checks a sidecar and prints port-forwards', () => {
     // GIVEN a cluster with Istio 1.24 and nothing in the way
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-'));
+    const dir = tempDir('deploy');
     const { log } = fakeKubectl(dir);
 
     // WHEN
@@ -248,7 +248,7 @@ describe('npm run deploy', () => {
   });
 
   test('a failing --app stops before applying and leaves the output directory as it was', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-'));
+    const dir = tempDir('deploy');
     const { log } = fakeKubectl(dir);
     fs.mkdirSync(path.join(dir, 'out'));
     fs.writeFileSync(path.join(dir, 'out', 'keep.k8s.yaml'), 'kind: ConfigMap\n');
@@ -279,7 +279,7 @@ describe('npm run deploy', () => {
   });
 
   test('a missing kubectl is reported by name', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-'));
+    const dir = tempDir('deploy');
     const { status, output } = runDeploy(dir, ['--outdir', 'out'], { KUBECTL: path.join(dir, 'no-such-kubectl') });
     expect(status).toBe(1);
     expect(output).toContain('cannot run');

@@ -1,6 +1,3 @@
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import { Testing } from 'cdk8s';
 import * as YAML from 'yaml';
 import { OTHER_DESTINATION } from '../core/metric-contract';
@@ -9,7 +6,7 @@ import { DestinationOptions } from '../lib/prometheus/destinations';
 import { MetricsStack } from '../lib/metrics-stack';
 import { VendorCatalog } from '../core/vendor';
 import { PodRef, series, tcpSeries } from './support/istio-series';
-import { promtool } from './support/prometheus-config';
+import { promtoolTestRules } from './support/prometheus-config';
 import { promqlErrors } from './support/promql';
 
 /**
@@ -61,20 +58,9 @@ function rulesFor(destinations: DestinationOptions): string {
 }
 
 /** Runs promtool; returns the failures it prints ("got: ...") so that a test can read what was measured. */
-function promtoolTest(rulesYaml: string, tests: unknown[]): { status: number; output: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'destination-ranking-'));
-  try {
-    fs.writeFileSync(path.join(dir, 'rules.yml'), rulesYaml);
-    fs.writeFileSync(path.join(dir, 'tests.yml'), YAML.stringify({
-      rule_files: ['rules.yml'], evaluation_interval: '1m',
-      tests: [{ interval: '1m', input_series: inputSeries, promql_expr_test: tests }],
-    }, { lineWidth: 0 }));
-    const r = promtool(['test', 'rules', path.join(dir, 'tests.yml')]);
-    return { status: r.status, output: r.stdout + r.stderr };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
+const promtoolTest = (rulesYaml: string, tests: unknown[]) => promtoolTestRules(rulesYaml, {
+  evaluation_interval: '1m', tests: [{ interval: '1m', input_series: inputSeries, promql_expr_test: tests }],
+});
 
 const tcp = (matchers = '') => `${RULE.destinationRequests}{request_protocol="tcp"${matchers ? `, ${matchers}` : ''}}`;
 /** Distinct TCP destinations the bounded rule held in the last hour. */

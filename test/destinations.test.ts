@@ -1,6 +1,3 @@
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import { Testing } from 'cdk8s';
 import { validateLikeApp } from './support/synth';
 import { getDomain } from 'tldts';
@@ -12,7 +9,7 @@ import { registrableDomainRegex } from '../core/destinations';
 import { MetricsStack, MetricsStackProps } from '../lib/metrics-stack';
 import { VendorCatalog } from '../core/vendor';
 import { PodRef, httpSeries, series, tcpSeries } from './support/istio-series';
-import { promtool } from './support/prometheus-config';
+import { PRODUCT_GROUP_ORDER, promtoolTestRules } from './support/prometheus-config';
 import { promqlErrors } from './support/promql';
 
 /**
@@ -67,18 +64,10 @@ const inputSeries = [
   up(b2, 'crawler-destinations', 0),
 ];
 
-function promtoolTest(rulesYaml: string, tests: unknown[]): { status: number; output: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'destinations-test-'));
-  fs.writeFileSync(path.join(dir, 'rules.yml'), rulesYaml);
-  fs.writeFileSync(path.join(dir, 'tests.yml'), YAML.stringify({
-    rule_files: ['rules.yml'], evaluation_interval: '1m',
-    group_eval_order: ['proxy-telemetry.vendors', 'proxy-telemetry.rules', 'proxy-telemetry.destinations', 'proxy-telemetry.latency', 'proxy-telemetry.cost', 'proxy-telemetry.alerts'],
-    tests: [{ interval: '1m', input_series: inputSeries, promql_expr_test: tests }],
-  }, { lineWidth: 0 }));
-  const r = promtool(['test', 'rules', path.join(dir, 'tests.yml')]);
-  fs.rmSync(dir, { recursive: true, force: true });
-  return { status: r.status, output: r.stdout + r.stderr };
-}
+const promtoolTest = (rulesYaml: string, tests: unknown[]) => promtoolTestRules(rulesYaml, {
+  evaluation_interval: '1m', group_eval_order: PRODUCT_GROUP_ORDER,
+  tests: [{ interval: '1m', input_series: inputSeries, promql_expr_test: tests }],
+});
 
 const at = (expr: string, samples: Array<[Record<string, string>, number]>) => ({
   expr: `round(${expr} * ${SCALE})`, eval_time: '10m',

@@ -1,10 +1,10 @@
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { loadConfig as loadCrawlerConfig } from '../crawler/src/config';
 import { generateDemoCa } from '../gateway';
 import { GATEWAY_ENV_VARIABLES } from '../gateway/src/defaults';
 import { loadConfig as loadGatewayConfig } from '../gateway/src/config';
+import { tempDir } from './support/temp-dir';
 
 /**
  * The environment contract of the crawler and of the demo gateway is stated once, in their READMEs' tables: the
@@ -39,7 +39,7 @@ function reads(load: (env: Record<string, string | undefined>) => unknown, env: 
   return read;
 }
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'env-contract-'));
+const tmp = tempDir('env-contract');
 const ca = generateDemoCa();
 fs.writeFileSync(path.join(tmp, 'ca.crt'), ca.certPem);
 fs.writeFileSync(path.join(tmp, 'ca.key'), ca.keyPem);

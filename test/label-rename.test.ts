@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as YAML from 'yaml';
-import { promtool } from './support/prometheus-config';
+import { checkRules } from './support/prometheus-config';
 
 /**
  * The vendor label is named in one place (LABEL.vendor in core/metric-contract.ts): a copy of the sources with that one
@@ -33,6 +33,14 @@ process.stdout.write(JSON.stringify({ rules: stack.renderRules(), config: stack.
 /** Synthesizes a copy of the sources, after `edit` (file under the copy, replaced text, new text). */
 function render(edit?: { file: string; from: string; to: string }): { rules: string; config: string; alertmanager: string; dashboards: unknown[]; ruleNames: Record<string, string> } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'label-rename-'));
+  try {
+    return renderIn(dir, edit);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function renderIn(dir: string, edit?: { file: string; from: string; to: string }): { rules: string; config: string; alertmanager: string; dashboards: unknown[]; ruleNames: Record<string, string> } {
   for (const d of SOURCES) fs.cpSync(path.join(ROOT, d), path.join(dir, d), { recursive: true, filter: src => !src.includes(`${path.sep}node_modules`) });
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
   for (const f of ['package.json', 'tsconfig.json']) fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
@@ -68,9 +76,7 @@ test('renaming the vendor label is one edit: rules, alerts, scrape config, Alert
   expect(YAML.parse(after.alertmanager).route.group_by).toEqual(['billing_vendor', 'alertname']);
   expect(text(after.dashboards)).toContain('{{billing_vendor}}');
   // And the renamed rules are still valid Prometheus rules.
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'label-rename-')), 'rules.yml');
-  fs.writeFileSync(file, after.rules);
-  expect(promtool(['check', 'rules', file]).status).toBe(0);
+  expect(checkRules(after.rules)).toMatchObject({ status: 0 });
 }, 120_000);
 
 test('adding a recording rule is one record in core/rules.ts: it is written to its group, named in RULE, and valid', () => {
@@ -84,7 +90,5 @@ test('adding a recording rule is one record in core/rules.ts: it is written to i
   const totals = YAML.parse(after.rules).groups.find((g: any) => g.name === 'proxy-telemetry.rules');
   expect(totals.rules.at(-1)).toEqual({ record: 'proxy_vendor:proxy_active_pods:count', expr: 'count by (proxy_vendor) (proxy_vendor_pod:proxy_requests:rate5m > 0)' });
   expect(after.ruleNames.activePods).toBe('proxy_vendor:proxy_active_pods:count');
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'add-rule-')), 'rules.yml');
-  fs.writeFileSync(file, after.rules);
-  expect(promtool(['check', 'rules', file]).status).toBe(0);
+  expect(checkRules(after.rules)).toMatchObject({ status: 0 });
 }, 120_000);

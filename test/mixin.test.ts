@@ -1,5 +1,4 @@
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as YAML from 'yaml';
 import type * as Cli from '../bin/proxy-telemetry';
@@ -10,6 +9,7 @@ import { proxyMixin } from '../mixin';
 import { VendorCatalog } from '../core/vendor';
 import { promtool } from './support/prometheus-config';
 import { findObject, synthChart } from './support/synth';
+import { tempDir } from './support/temp-dir';
 
 /** `proxy-telemetry mixin --out DIR`: the rules, alerts and dashboards as files, as the operator mode deploys them. */
 
@@ -25,7 +25,7 @@ function io() {
 
 test('writes rules.yaml, alerts.yaml and the dashboards: promtool accepts them, and together they are the PrometheusRule the operator mode deploys', async () => {
   // GIVEN a vendor file
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mixin-'));
+  const dir = tempDir('mixin');
   const vendors = [
     { name: 'acme', endpoints: ['gw.acme.example:22225'], pricePerGiB: 4, monthlyBudget: 900 },
     { name: 'globex', endpoints: ['proxy.globex.example:7777'], gateway: { inspect: 'http' }, pricePer1kRequests: 0.5 },
@@ -56,7 +56,7 @@ test('writes rules.yaml, alerts.yaml and the dashboards: promtool accepts them, 
 });
 
 test('without --vendors it is the demo\'s; --mode standalone selects the standalone jobs', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mixin-'));
+  const dir = tempDir('mixin');
   expect(await cli(['mixin', '--out', dir, '--mode', 'standalone'], io().io)).toBe(0);
   const rules = fs.readFileSync(path.join(dir, 'rules.yaml'), 'utf8');
   expect(rules).toContain('job="crawler-sidecars"');
@@ -74,7 +74,7 @@ test.each<[string[], number, string]>([
 });
 
 test('bad vendor settings are reported as the constructs report them', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mixin-'));
+  const dir = tempDir('mixin');
   fs.writeFileSync(path.join(dir, 'vendors.json'), JSON.stringify([{ name: 'acme', weight: 0 }]));
   const { io: stdio, err } = io();
   expect(await cli(['mixin', '--out', dir, '--vendors', path.join(dir, 'vendors.json')], stdio)).toBe(1);

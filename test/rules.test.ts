@@ -1,12 +1,9 @@
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import { Testing } from 'cdk8s';
 import * as YAML from 'yaml';
 import { MetricsStack } from '../lib/metrics-stack';
 import { RULE } from '../core/rules';
 import { VendorCatalog } from '../core/vendor';
-import { promtool } from './support/prometheus-config';
+import { checkRules, expectRuleTestsPass, PRODUCT_GROUP_ORDER, promtoolTestRules } from './support/prometheus-config';
 import { promqlErrors } from './support/promql';
 import { PodRef, gatewayHttpSeries, httpSeries, series, tcpSeries } from './support/istio-series';
 
@@ -42,25 +39,9 @@ const SCALE = 1e9;
 const sample = (labels: Record<string, string>, value: number): Sample =>
   ({ labels: series('', labels), value: Math.round(value * SCALE) });
 
-function runPromtoolTests(tests: unknown[]): { status: number; output: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rules-test-'));
-  fs.writeFileSync(path.join(dir, 'rules.yml'), rulesYaml);
-  fs.writeFileSync(path.join(dir, 'tests.yml'), YAML.stringify({
-    rule_files: ['rules.yml'],
-    evaluation_interval: '1m',
-    group_eval_order: ['proxy-telemetry.vendors', 'proxy-telemetry.rules', 'proxy-telemetry.destinations', 'proxy-telemetry.latency', 'proxy-telemetry.scrape', 'proxy-telemetry.cost', 'proxy-telemetry.alerts'],
-    tests,
-  }, { lineWidth: 0 }));
-  const r = promtool(['test', 'rules', path.join(dir, 'tests.yml')]);
-  fs.rmSync(dir, { recursive: true, force: true });
-  return { status: r.status, output: r.stdout + r.stderr };
-}
-
-function expectPromtoolPass(tests: unknown[]): void {
-  const { status, output } = runPromtoolTests(tests);
-  if (status !== 0) throw new Error(`promtool test rules failed:\n${output}`);
-  expect(output).toContain('SUCCESS');
-}
+const ruleTests = (tests: unknown[]) => ({ evaluation_interval: '1m', group_eval_order: PRODUCT_GROUP_ORDER, tests });
+const runPromtoolTests = (tests: unknown[]) => promtoolTestRules(rulesYaml, ruleTests(tests));
+const expectPromtoolPass = (tests: unknown[]) => expectRuleTestsPass(rulesYaml, ruleTests(tests));
 
 describe('recording rules', () => {
   test('the PromQL parser reports a broken expression, so the check below can fail', () => {
@@ -72,9 +53,7 @@ describe('recording rules', () => {
     for (const rule of groups.flatMap((g: any) => g.rules)) {
       expect({ rule: rule.record ?? rule.alert, errors: promqlErrors(rule.expr) }).toEqual({ rule: rule.record ?? rule.alert, errors: [] });
     }
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rules-'));
-    fs.writeFileSync(path.join(dir, 'rules.yml'), rulesYaml);
-    expect(promtool(['check', 'rules', path.join(dir, 'rules.yml')]).status).toBe(0);
+    expect(checkRules(rulesYaml)).toMatchObject({ status: 0 });
   });
 
   test('the rule file matches the snapshot and names every contract rule', () => {

@@ -1,12 +1,9 @@
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import { Testing } from 'cdk8s';
 import * as YAML from 'yaml';
 import { MetricsStack } from '../lib/metrics-stack';
 import { DEFAULT_RUNBOOK_URL } from '../core/alerts';
 import { VendorCatalog } from '../core/vendor';
-import { promtool } from './support/prometheus-config';
+import { expectRuleTestsPass } from './support/prometheus-config';
 
 // GIVEN the global Prometheus' rules of a sharded stack that also writes to a store.
 const rulesYaml = new MetricsStack(Testing.chart(), 'metrics', {
@@ -16,11 +13,8 @@ const rulesYaml = new MetricsStack(Testing.chart(), 'metrics', {
 
 /** promtool test rules: `alert` fires at `firesAt` as expected and not one evaluation (1m) earlier. */
 function expectFiresAt(alert: string, firesAt: number, inputSeries: unknown[], labels: Record<string, string>, description: string): void {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scale-out-alerts-'));
-  fs.writeFileSync(path.join(dir, 'rules.yml'), rulesYaml);
   const rule = YAML.parse(rulesYaml).groups.flatMap((g: any) => g.rules).find((r: any) => r.alert === alert);
-  fs.writeFileSync(path.join(dir, 'tests.yml'), YAML.stringify({
-    rule_files: ['rules.yml'],
+  expectRuleTestsPass(rulesYaml, {
     evaluation_interval: '1m',
     tests: [{
       interval: '1m',
@@ -35,11 +29,7 @@ function expectFiresAt(alert: string, firesAt: number, inputSeries: unknown[], l
         },
       ],
     }],
-  }, { lineWidth: 0 }));
-  const r = promtool(['test', 'rules', path.join(dir, 'tests.yml')]);
-  fs.rmSync(dir, { recursive: true, force: true });
-  if (r.status !== 0) throw new Error(`promtool test rules failed:\n${r.stdout}${r.stderr}`);
-  expect(r.stdout).toContain('SUCCESS');
+  });
 }
 
 test('PrometheusShardDown fires 5 minutes after a shard stops answering the global scrape, not earlier', () => {

@@ -7,6 +7,7 @@ import { buildAllOptionsApp } from './support/all-options-app';
 import { Finding, readText, repoFiles, scanObjects, scanText } from './support/credential-scan';
 import { podTemplates, podViolations, PodTemplate } from './support/pod-security';
 import { KubeObject, expectValidObjects } from './support/schemas';
+import { tempDir } from './support/temp-dir';
 
 const ROOT = path.join(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');
@@ -17,7 +18,7 @@ function readObjects(dir: string): Record<string, KubeObject[]> {
 }
 
 function synthAllOptions(): Record<string, KubeObject[]> {
-  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'all-options-')), 'dist');
+  const dir = path.join(tempDir('all-options'), 'dist');
   synthesizeInto(dir, buildAllOptionsApp);
   return readObjects(dir);
 }

@@ -4,13 +4,14 @@ import * as path from 'path';
 import * as YAML from 'yaml';
 import { run, RunResult } from './binaries';
 import { SdTarget, withFileSd } from './pod-discovery';
+import { tempDir } from './temp-dir';
 
 /**
  * Writes a synthesized Prometheus config (with kubernetes_sd swapped for file_sd) and its rule file into a
  * temporary directory laid out like the container's /etc/prometheus.
  */
 export function materializeConfig(configYaml: string, rulesYaml: string, targets: SdTarget[]): { dir: string; configFile: string; rulesFile: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'prom-config-'));
+  const dir = tempDir('prom-config');
   const targetsFile = path.join(dir, 'targets.json');
   fs.writeFileSync(targetsFile, JSON.stringify(targets, null, 2));
   const rulesFile = path.join(dir, 'rules.yml');
@@ -25,6 +26,56 @@ export function materializeConfig(configYaml: string, rulesYaml: string, targets
 
 export function promtool(args: string[]): RunResult {
   return run('promtool', args);
+}
+
+/**
+ * The product's rule groups, producers before their readers: promtool evaluates groups one after another at each
+ * step, and a reader evaluated first would see the previous step's values.
+ */
+export const PRODUCT_GROUP_ORDER = [
+  'proxy-telemetry.vendors', 'proxy-telemetry.rules', 'proxy-telemetry.destinations', 'proxy-telemetry.latency',
+  'proxy-telemetry.scrape', 'proxy-telemetry.cost', 'proxy-telemetry.alerts',
+];
+
+/** A `promtool test rules` file, its `rule_files` aside. */
+export interface RuleTestFile {
+  readonly evaluation_interval?: string;
+  readonly group_eval_order?: string[];
+  readonly tests: unknown[];
+}
+
+/**
+ * `promtool test rules` on a rule file: rules.yml and tests.yml in a temporary directory, removed afterwards.
+ * Returns promtool's exit status and output; a failed expectation prints what promtool got.
+ */
+export function promtoolTestRules(rulesYaml: string, file: RuleTestFile): { status: number; output: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rule-tests-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'rules.yml'), rulesYaml);
+    fs.writeFileSync(path.join(dir, 'tests.yml'), YAML.stringify({ rule_files: ['rules.yml'], ...file }, { lineWidth: 0 }));
+    const r = promtool(['test', 'rules', path.join(dir, 'tests.yml')]);
+    return { status: r.status, output: r.stdout + r.stderr };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `promtool check rules` on a rule file (written to a temporary directory, removed afterwards), with `flags`. */
+export function checkRules(rulesYaml: string, flags: string[] = []): { status: number; output: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rule-check-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'rules.yml'), rulesYaml);
+    const r = promtool(['check', 'rules', ...flags, path.join(dir, 'rules.yml')]);
+    return { status: r.status, output: r.stdout + r.stderr };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `promtoolTestRules` that must pass: throws with promtool's output otherwise. */
+export function expectRuleTestsPass(rulesYaml: string, file: RuleTestFile): void {
+  const { status, output } = promtoolTestRules(rulesYaml, file);
+  if (status !== 0 || !output.includes('SUCCESS')) throw new Error(`promtool test rules failed (${status}):\n${output}`);
 }
 
 /** Target labels after relabeling, per `promtool check service-discovery` (a JSON array of results). */
