@@ -38,7 +38,7 @@ import { RemoteWriter, encodeLabels } from './support/remote-write';
 import { RuleGroupYaml, backfillRules } from '../test/support/rule-backfill';
 
 const STEP_S = 15;
-const RUNS = 5;
+const RUNS = 11;
 /**
  * History of the flat rules: they read raw series (even their 1 h cost rules), and other flat rules only at the
  * evaluation time, so the last few minutes are all that one evaluation at the end of the range needs.
@@ -174,14 +174,17 @@ async function checkTruth(prom: PrometheusProcess, fleet: Fleet, at: number, pre
   const failures: string[] = [];
   const worst: Record<string, number> = {};
   const byVendor = async (expr: string) => new Map((await prom.query(expr, at)).map(s => [s.metric.proxy_vendor, s.value]));
+  // A rule's series of its last evaluation only. Backfilled history has no stale markers, so a series that left a top
+  // list would stay visible for 5 minutes and be counted twice; the rule manager would have marked it stale.
+  const last = (selector: string) => `(${selector} and timestamp(${selector}) == scalar(max(timestamp(${selector}))))`;
   const checks: Array<[string, string, (t: ReturnType<Fleet['truth']['get']> & {}) => number]> = [
-    ['requests', `sum by (proxy_vendor) (${prefix}${RULE.requests}{request_protocol="http"})`, t => t.requests],
-    ['connections', `sum by (proxy_vendor) (${prefix}${RULE.requests}{request_protocol="tcp"})`, t => t.connections],
-    ['destination requests', `sum by (proxy_vendor) (${prefix}${RULE.destinationRequests}{request_protocol="http"})`, t => t.requests],
-    ['destination connections', `sum by (proxy_vendor) (${prefix}${RULE.destinationRequests}{request_protocol="tcp"})`, t => t.connections],
-    ['pod requests', `sum by (proxy_vendor) (${prefix}${RULE.podRequests})`, t => t.requests + t.connections],
-    ['upload', `${prefix}${RULE.vendorSentBytes}`, t => t.uploadBytes],
-    ['download', `${prefix}${RULE.vendorReceivedBytes}`, t => t.downloadBytes],
+    ['requests', `sum by (proxy_vendor) (${last(`${prefix}${RULE.requests}{request_protocol="http"}`)})`, t => t.requests],
+    ['connections', `sum by (proxy_vendor) (${last(`${prefix}${RULE.requests}{request_protocol="tcp"}`)})`, t => t.connections],
+    ['destination requests', `sum by (proxy_vendor) (${last(`${prefix}${RULE.destinationRequests}{request_protocol="http"}`)})`, t => t.requests],
+    ['destination connections', `sum by (proxy_vendor) (${last(`${prefix}${RULE.destinationRequests}{request_protocol="tcp"}`)})`, t => t.connections],
+    ['pod requests', `sum by (proxy_vendor) (${last(`${prefix}${RULE.podRequests}`)})`, t => t.requests + t.connections],
+    ['upload', last(`${prefix}${RULE.vendorSentBytes}`), t => t.uploadBytes],
+    ['download', last(`${prefix}${RULE.vendorReceivedBytes}`), t => t.downloadBytes],
   ];
   for (const [what, expr, want] of checks) {
     const got = await byVendor(expr);
@@ -196,28 +199,74 @@ async function checkTruth(prom: PrometheusProcess, fleet: Fleet, at: number, pre
   return Object.fromEntries(Object.entries(worst).map(([k, v]) => [k, Number(v.toExponential(2))]));
 }
 
-interface Timing { medianMs: number; slowestMs: number; runs: number; series: number; error?: string }
+interface Timing {
+  medianMs: number;
+  slowestMs: number;
+  /** Prometheus' own time for the query (`stats.timings.execTotalTime`), median: no HTTP or JSON. */
+  serverMs?: number;
+  /** Samples the query read (`stats.samples.totalQueryableSamples`): the same in every run, or the run stops. */
+  samples?: number;
+  runs: number;
+  series: number;
+  error?: string;
+}
 
-/** A panel's query as Grafana sends it: query_range over the range at Grafana's step, or an instant query at the end. */
-async function timeQuery(prom: PrometheusProcess, expr: string, endMs: number, rangeS: number, stepS: number, runs: number, instant: boolean, timeout?: string): Promise<Timing> {
-  const once = async () => {
-    const t = process.hrtime.bigint();
-    const params: Record<string, string> = instant
-      ? { query: expr, time: String(endMs / 1000) }
-      : { query: expr, start: String((endMs - rangeS * 1000) / 1000), end: String(endMs / 1000), step: String(stepS) };
-    if (timeout) params.timeout = timeout;
-    const res = await fetch(`${prom.url}/api/v1/${instant ? 'query' : 'query_range'}?${new URLSearchParams(params)}`);
-    const body: any = await res.json();
-    if (body.status !== 'success') throw new Error(`${body.errorType}: ${body.error}`);
-    return { ms: Number(process.hrtime.bigint() - t) / 1e6, series: body.data.result.length };
+interface PanelQuery { expr: string; instant: boolean; rangeS: number; stepS: number; timeout?: string }
+
+/** One query as Grafana sends it (query_range over the range at its step, or instant at the end), with its stats. */
+async function queryOnce(prom: PrometheusProcess, q: PanelQuery, endMs: number): Promise<{ ms: number; serverMs: number; samples: number; series: number }> {
+  const t = process.hrtime.bigint();
+  const params: Record<string, string> = q.instant
+    ? { query: q.expr, time: String(endMs / 1000), stats: 'all' }
+    : { query: q.expr, start: String((endMs - q.rangeS * 1000) / 1000), end: String(endMs / 1000), step: String(q.stepS), stats: 'all' };
+  if (q.timeout) params.timeout = q.timeout;
+  const res = await fetch(`${prom.url}/api/v1/${q.instant ? 'query' : 'query_range'}?${new URLSearchParams(params)}`);
+  const body: any = await res.json();
+  if (body.status !== 'success') throw new Error(`${body.errorType}: ${body.error}`);
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  const stats = body.data.stats;
+  return { ms, serverMs: stats.timings.execTotalTime * 1000, samples: stats.samples.totalQueryableSamples, series: body.data.result.length };
+}
+
+/** Median and slowest of the runs; throws if the samples read differ between runs (the data changed under the bench). */
+function summarize(runs: Array<{ ms: number; serverMs: number; samples: number; series: number }>): Timing {
+  const samples = new Set(runs.map(r => r.samples));
+  if (samples.size !== 1) throw new Error(`samples read differ between runs: ${[...samples].join(', ')}`);
+  return {
+    medianMs: round1(median(runs.map(r => r.ms))), slowestMs: round1(Math.max(...runs.map(r => r.ms))),
+    serverMs: round1(median(runs.map(r => r.serverMs))), samples: runs[0].samples, runs: runs.length, series: runs[0].series,
   };
+}
+
+/**
+ * Every panel query, each warmed once, then `runs` rounds with the queries in a new random order each round, so that a
+ * slow moment of the server (a GC, a compaction) falls on any query alike, not on the few timed then.
+ */
+async function timePanels(prom: PrometheusProcess, queries: PanelQuery[], endMs: number, runs: number): Promise<Timing[]> {
+  const results = queries.map(() => [] as Array<Awaited<ReturnType<typeof queryOnce>>>);
+  const errors = new Map<number, string>();
+  for (const [i, q] of queries.entries()) {
+    try {
+      await queryOnce(prom, q, endMs);
+    } catch (err) {
+      errors.set(i, (err as Error).message.slice(0, 300));
+    }
+  }
+  for (let round = 0; round < runs; round++) {
+    for (const i of shuffle(queries.map((_, j) => j)).filter(j => !errors.has(j))) results[i].push(await queryOnce(prom, queries[i], endMs));
+    log(`  panel round ${round + 1}/${runs}`);
+  }
+  return results.map((r, i) => errors.has(i) ? { medianMs: NaN, slowestMs: NaN, runs: 0, series: 0, error: errors.get(i) } : summarize(r));
+}
+
+/** One query timed alone (the raw variants, which take seconds to minutes): fewer runs when slow. */
+async function timeQuery(prom: PrometheusProcess, q: PanelQuery, endMs: number, runs: number): Promise<Timing> {
   try {
-    const warm = await once();
-    // Raw queries at large scales take seconds to minutes: fewer runs there.
+    const warm = await queryOnce(prom, q, endMs);
     const n = warm.ms > 30_000 ? 1 : warm.ms > 5_000 ? 3 : runs;
-    const times: number[] = [];
-    for (let i = 0; i < n; i++) times.push((await once()).ms);
-    return { medianMs: round1(median(times)), slowestMs: round1(Math.max(...times)), runs: n, series: warm.series };
+    const times = [];
+    for (let i = 0; i < n; i++) times.push(await queryOnce(prom, q, endMs));
+    return summarize(times);
   } catch (err) {
     return { medianMs: NaN, slowestMs: NaN, runs: 0, series: 0, error: (err as Error).message.slice(0, 300) };
   }
@@ -358,21 +407,27 @@ async function scale(pods: number, runs: number): Promise<Record<string, unknown
     if (viaSeries.join() !== topPods.join()) throw new Error(`top_pods differs by endpoint: label values ${topPods.length} pods, series ${viaSeries.length}`);
     panels.push({ dashboard: 'proxy-bandwidth', panel: 'variable top_pods (series)', refId: '-', expr: VARIABLES.topPods.query, instant: true, stepSeconds: 0,
       rules: await timeCall(() => resolveTopPods(prom, { rangeSeconds: rangeS }, endMs, 'series'), runs), candidates: viaSeries.length });
-    for (const p of panelQueries(dashboards)) {
-      // All selected, the default range, the panel's step and Grafana's $__rate_interval for a 15 s scrape interval.
+    // All selected, the default range, the panel's step and Grafana's $__rate_interval for a 15 s scrape interval.
+    const queries = panelQueries(dashboards).map(p => {
       const stepS = grafanaStepSeconds(rangeS, p.interval);
-      const expr = expandVariables(p.expr, { rangeSeconds: rangeS, rateIntervalSeconds: Math.max(4 * STEP_S, stepS + STEP_S), topPods });
-      const onRules = await timeQuery(prom, expr, endMs, rangeS, stepS, runs, p.instant);
-      const raw = args.raw ? inlineRules(expr, SCRAPE_JOB) : undefined;
-      const onRaw = raw && raw !== expr ? await timeQuery(prom, raw, endMs, rangeS, stepS, runs, p.instant, args['raw-timeout']) : undefined;
-      log(`  ${p.dashboard} / ${p.panel} (${p.refId}): ${onRules.medianMs} ms${onRaw ? `, raw ${onRaw.medianMs} ms` : ''}${onRules.error ? ` ERROR ${onRules.error}` : ''}`);
-      panels.push({ ...p, expr, stepSeconds: stepS, rules: onRules, raw: onRaw });
-    }
+      return { p, q: { expr: expandVariables(p.expr, { rangeSeconds: rangeS, rateIntervalSeconds: Math.max(4 * STEP_S, stepS + STEP_S), topPods }), instant: p.instant, rangeS, stepS } };
+    });
     // The worst case of the top pods panel: top lists that changed so often that every pod was a candidate.
     const everyPod = await prom.labelValues('pod', RULE.podBytes5m, endMs - rangeS * 1000, endMs);
     const worst = expandVariables(panelQueries(dashboards).find(q => q.panel === 'Top pods over the range')!.expr, { rangeSeconds: rangeS, topPods: everyPod });
+    // The floor: what any query costs on this server, whatever it reads.
+    const floor = { expr: 'vector(1)', instant: true, rangeS, stepS: 0 };
+    const timings = await timePanels(prom, [...queries.map(x => x.q), { expr: worst, instant: true, rangeS, stepS: 0 }, floor], endMs, runs);
+    for (const [i, { p, q }] of queries.entries()) {
+      const onRules = timings[i];
+      const raw = args.raw ? inlineRules(q.expr, SCRAPE_JOB) : undefined;
+      const onRaw = raw && raw !== q.expr ? await timeQuery(prom, { ...q, expr: raw, timeout: args['raw-timeout'] }, endMs, runs) : undefined;
+      log(`  ${p.dashboard} / ${p.panel} (${p.refId}): ${onRules.medianMs} ms (server ${onRules.serverMs} ms, ${onRules.samples} samples)${onRaw ? `, raw ${onRaw.medianMs} ms` : ''}${onRules.error ? ` ERROR ${onRules.error}` : ''}`);
+      panels.push({ ...p, expr: q.expr, stepSeconds: q.stepS, rules: onRules, raw: onRaw });
+    }
     panels.push({ dashboard: 'proxy-bandwidth', panel: 'Top pods over the range, every pod a candidate', refId: 'A', candidates: everyPod.length, expr: worst, instant: true, stepSeconds: 0,
-      rules: await timeQuery(prom, worst, endMs, rangeS, 0, runs, true) });
+      rules: timings[queries.length] });
+    panels.push({ dashboard: '-', panel: 'any query (vector(1))', refId: '-', expr: floor.expr, instant: true, stepSeconds: 0, rules: timings[queries.length + 1] });
     const dataDir = path.join(prom.dir, 'data');
     const destinationSeries = await seriesOverRange(prom, RULE.destinationRequests, endMs, rangeS);
     log(`  ${RULE.destinationRequests}: ${destinationSeries.total} series over the range (${JSON.stringify(destinationSeries.perVendor)})`);

@@ -53,8 +53,8 @@ if (largest) {
 const timed = scales.filter(s => s.panels.length > 0);
 if (timed.length) {
   console.log(`Panel queries over the dashboards' default range (${timed[0].rangeHours} h; step: the panel's own, ⓘ instant), median ms (slowest of the runs):\n`);
-  console.log(`| dashboard / panel (refId) | step | ${timed.map(s => `@${fmt(s.pods)}`).join(' | ')} | largest ÷ smallest |`);
-  console.log(`| --- | --- | ${timed.map(() => '---').join(' | ')} | --- |`);
+  console.log(`| dashboard / panel (refId) | step | ${timed.map(s => `@${fmt(s.pods)}`).join(' | ')} | largest ÷ smallest | server time, largest ÷ smallest | samples read, largest ÷ smallest |`);
+  console.log(`| --- | --- | ${timed.map(() => '---').join(' | ')} | --- | --- | --- |`);
   // Panels matched by dashboard, title and query across scales; a panel missing at a scale shows '–'.
   const keyOf = (p: any) => `${p.dashboard}/${p.panel}/${p.refId}`;
   const at = (s: any, p: any) => s.panels.find((q: any) => keyOf(q) === keyOf(p))?.rules;
@@ -65,7 +65,10 @@ if (timed.length) {
       const t = at(s, p);
       return !t ? '–' : t.error ? 'error' : `${fmt(t.medianMs, 1)} (${fmt(t.slowestMs, 1)})`;
     });
-    console.log(`| ${name} | ${p.instant ? 'ⓘ' : `${p.stepSeconds} s`} | ${cells.join(' | ')} | ${ratio(at(last, p)?.medianMs, at(timed[0], p)?.medianMs)} |`);
+    // Prometheus' own time and the samples read: older results have neither.
+    const server = ratio(at(last, p)?.serverMs, at(timed[0], p)?.serverMs);
+    const samples = at(last, p)?.samples !== undefined ? `${ratio(at(last, p).samples, at(timed[0], p)?.samples)} (${fmt(at(last, p).samples)})` : '–';
+    console.log(`| ${name} | ${p.instant ? 'ⓘ' : `${p.stepSeconds} s`} | ${cells.join(' | ')} | ${ratio(at(last, p)?.medianMs, at(timed[0], p)?.medianMs)} | ${server} | ${samples} |`);
   }
   console.log('\n| pods | median of panel medians | slowest panel median | panels over 200 ms | most grown panel, largest ÷ smallest scale | destination rule series over the range |');
   console.log('| --- | --- | --- | --- | --- | --- |');
