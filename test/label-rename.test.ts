@@ -1,9 +1,9 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as YAML from 'yaml';
 import { checkRules } from './support/prometheus-config';
+import { tempDir } from './support/temp-dir';
 
 /**
  * The vendor label is named in one place (LABEL.vendor in core/metric-contract.ts): a copy of the sources with that one
@@ -32,15 +32,7 @@ process.stdout.write(JSON.stringify({ rules: stack.renderRules(), config: stack.
 
 /** Synthesizes a copy of the sources, after `edit` (file under the copy, replaced text, new text). */
 function render(edit?: { file: string; from: string; to: string }): { rules: string; config: string; alertmanager: string; dashboards: unknown[]; ruleNames: Record<string, string> } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'label-rename-'));
-  try {
-    return renderIn(dir, edit);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function renderIn(dir: string, edit?: { file: string; from: string; to: string }): { rules: string; config: string; alertmanager: string; dashboards: unknown[]; ruleNames: Record<string, string> } {
+  const dir = tempDir('label-rename');
   for (const d of SOURCES) fs.cpSync(path.join(ROOT, d), path.join(dir, d), { recursive: true, filter: src => !src.includes(`${path.sep}node_modules`) });
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
   for (const f of ['package.json', 'tsconfig.json']) fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
