@@ -8,11 +8,12 @@
  * keep-lists, see bench/support/fleet.ts) are written into the head of a fresh Prometheus 2.42 through its
  * remote-write receiver, at the 15 s scrape interval, as if it had scraped them for the dashboards' default range.
  * The recording rules' history is computed by `promtool tsdb create-blocks-from rules` against that server and
- * loaded as blocks; so is the last hour of the flat rules the layered ones replaced (bench/baseline/), renamed
+ * loaded as blocks; so are the last few minutes of the flat rules the layered ones replaced (bench/baseline/), renamed
  * `flat_*`. Before anything is timed, both rule sets' totals per vendor are checked against the fleet's ground
  * truth; the run stops there if they differ by more than 2%. Then: one evaluation cycle of each rule set (every
  * recording rule as an instant query at the end, median of shuffled rounds), every dashboard panel query over the
- * dashboards' default range, head series, series in blocks, TSDB size and memory.
+ * dashboards' default range (shuffled rounds, with Prometheus' own time and the samples read), head series, series in
+ * blocks, TSDB size and memory.
  * With --destinations N the pods crawl N distinct hosts between them and the destination rule's series are
  * counted with and without the destination guard.
  *
