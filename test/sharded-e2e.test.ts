@@ -1,6 +1,5 @@
 import * as fs from 'fs';
 import { DashboardJson, panelQueries } from '../dashboards';
-import * as os from 'os';
 import * as path from 'path';
 import { Testing } from 'cdk8s';
 import * as YAML from 'yaml';
@@ -21,6 +20,7 @@ import { site, tlsSite, viaGateway } from './support/fleet';
 import { SidecarSim } from './support/sidecar-sim';
 import { FleetPod, contractIntent, expectClose, withSidecars } from './support/simulated-stack';
 import { findObject } from './support/synth';
+import { tempDir } from './support/temp-dir';
 
 /**
  * Scale-out with real processes: two shard Prometheus servers with the rendered shard configurations scrape the
@@ -58,19 +58,12 @@ let shards: PrometheusProcess[] = [];
 let global: PrometheusProcess;
 let store: PrometheusProcess;
 let contractStore: PrometheusProcess;
-const tempDirs: string[] = [];
 /** Shard of each pod, as hashmod of its target address predicts. */
 let shardOf: Map<string, number>;
 let objects: KubeObject[];
 /** A time (ms) by which every sample up to it has reached the stores. */
 let AT: number;
 let dashboards: DashboardJson[];
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sharded-e2e-'));
-  tempDirs.push(dir);
-  return dir;
-}
 
 /** Flags of a rendered Prometheus Deployment, minus those PrometheusProcess sets for a local run. */
 function productArgs(name: string): string[] {
@@ -94,7 +87,7 @@ function localRemoteWrite(config: any, urls: Record<string, string>): void {
 }
 
 async function startReceiver(): Promise<PrometheusProcess> {
-  const dir = tempDir();
+  const dir = tempDir('sharded-e2e');
   const configFile = path.join(dir, 'prometheus.yml');
   fs.writeFileSync(configFile, YAML.stringify({ global: { scrape_interval: '1s' } }));
   return PrometheusProcess.start({ configFile, args: ['--web.enable-remote-write-receiver'] });
@@ -148,7 +141,6 @@ beforeAll(async () => {
   const storeUrls = { [STORE_URL]: `${store.url}/api/v1/write`, [CONTRACT_STORE_URL]: `${contractStore.url}/api/v1/write` };
 
   const globalConfig = materializeConfig(stack.renderPrometheusConfig('prometheus'), everySecond(stack.renderRules('prometheus')), []);
-  tempDirs.push(globalConfig.dir);
   editConfig(globalConfig.configFile, c => localRemoteWrite(c, storeUrls));
   global = await PrometheusProcess.start({ configFile: globalConfig.configFile, args: productArgs('prometheus') });
   const globalWriteUrl = 'http://prometheus.monitoring.svc:9090/api/v1/write';
@@ -156,7 +148,6 @@ beforeAll(async () => {
   for (let i = 0; i < SHARDS; i++) {
     const name = `prometheus-shard-${i}`;
     const config = materializeConfig(stack.renderPrometheusConfig(name), everySecond(stack.renderRules(name)), targets);
-    tempDirs.push(config.dir);
     editConfig(config.configFile, c => localRemoteWrite(c, { ...storeUrls, [globalWriteUrl]: `${global.url}/api/v1/write` }));
     shards.push(await PrometheusProcess.start({ configFile: config.configFile, args: productArgs(name) }));
   }
@@ -192,7 +183,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([...shards, global, store, contractStore].filter(Boolean).map(p => p.stop()));
   await sim?.stop();
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('every simulated target is up in exactly one shard, the one hashmod of its address picks', async () => {

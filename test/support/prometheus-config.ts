@@ -49,23 +49,25 @@ export interface RuleTestFile {
  * Returns promtool's exit status and output; a failed expectation prints what promtool got.
  */
 export function promtoolTestRules(rulesYaml: string, file: RuleTestFile): { status: number; output: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rule-tests-'));
-  try {
-    fs.writeFileSync(path.join(dir, 'rules.yml'), rulesYaml);
-    fs.writeFileSync(path.join(dir, 'tests.yml'), YAML.stringify({ rule_files: ['rules.yml'], ...file }, { lineWidth: 0 }));
-    const r = promtool(['test', 'rules', path.join(dir, 'tests.yml')]);
-    return { status: r.status, output: r.stdout + r.stderr };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  return withRulesFile(rulesYaml, rulesFile => {
+    const testsFile = path.join(path.dirname(rulesFile), 'tests.yml');
+    fs.writeFileSync(testsFile, YAML.stringify({ rule_files: [path.basename(rulesFile)], ...file }, { lineWidth: 0 }));
+    return ['test', 'rules', testsFile];
+  });
 }
 
 /** `promtool check rules` on a rule file (written to a temporary directory, removed afterwards), with `flags`. */
 export function checkRules(rulesYaml: string, flags: string[] = []): { status: number; output: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rule-check-'));
+  return withRulesFile(rulesYaml, rulesFile => ['check', 'rules', ...flags, rulesFile]);
+}
+
+/** Runs promtool with the arguments `args` gives for `rulesYaml` written to rules.yml in a directory removed after. */
+function withRulesFile(rulesYaml: string, args: (rulesFile: string) => string[]): { status: number; output: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'promtool-rules-'));
   try {
-    fs.writeFileSync(path.join(dir, 'rules.yml'), rulesYaml);
-    const r = promtool(['check', 'rules', ...flags, path.join(dir, 'rules.yml')]);
+    const rulesFile = path.join(dir, 'rules.yml');
+    fs.writeFileSync(rulesFile, rulesYaml);
+    const r = promtool(args(rulesFile));
     return { status: r.status, output: r.stdout + r.stderr };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
