@@ -1,6 +1,6 @@
 import { App, Chart } from 'cdk8s';
 import { CrawlTarget, DemoGateway, MeshTelemetry, MetricsStack, VendorCatalog, VendorCrawler, VendorProps } from './lib';
-import { ExtraFiles, asHelmTemplates, outputTarget, synthesizeInto } from './bin/synthesize';
+import { ExtraFiles, asHelmTemplates, copyOutput, outputTarget, synthesizeInto } from './lib/internal/synthesize';
 
 /**
  * The demo: three vendors, each with an in-cluster demo gateway that serves every site itself, 9 crawler pods at
@@ -106,6 +106,7 @@ if (require.main === module) {
     // A Helm chart gets the manifests only: the dashboards for import are provisioned by the chart's ConfigMaps.
     const files = synthesizeInto(target.dir, app => (target.helm ? void buildDefaultApp(app) : buildDefaultApp(app)));
     if (target.helm) asHelmTemplates(target.dir);
+    if (target.copyTo !== undefined) copyOutput(target.dir, target.copyTo);
     console.log(`Synthesized ${files.length} files into ${target.dir}/`);
   } catch (err) {
     console.error(`Synthesis failed, ${target.dir}/ left unchanged: ${(err as Error).message}`);

@@ -6,7 +6,7 @@ import { NOTHING_EXISTS, missingDemoSecretManifests, randomPassword, requiredDem
 import type * as Cli from '../bin/proxy-telemetry';
 import { generateDemoCa } from '../gateway';
 import { buildDefaultApp } from '../main';
-import { synthesizeInto } from '../bin/synthesize';
+import { synthesizeInto } from '../lib/internal/synthesize';
 import { KubeObject, expectValidObjects } from './support/schemas';
 import { tempDir } from './support/temp-dir';
 

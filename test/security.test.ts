@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as YAML from 'yaml';
-import { synthesizeInto } from '../bin/synthesize';
+import { synthesizeInto } from '../lib/internal/synthesize';
 import { buildAllOptionsApp } from './support/all-options-app';
 import { Finding, readText, repoFiles, scanObjects, scanText } from './support/credential-scan';
 import { podTemplates, podViolations, PodTemplate } from './support/pod-security';
