@@ -10,6 +10,9 @@ export * from './vendor-crawler';
 export * from './demo-gateway';
 export * from './metrics-stack';
 
+// What crawler pods of your own need from their sidecar
+export { PROXY_CONFIG_ANNOTATION, TRANSPARENT_PROXY_HEADERS, makeSidecarTransparent, sidecarHeaderGaps, transparentProxyConfig } from './mesh/proxy-config';
+
 // Their option types
 export * from './alertmanager/alertmanager-config';
 export * from './grafana/dashboard';

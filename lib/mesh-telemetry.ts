@@ -5,13 +5,13 @@ import {
 } from '../imports/networking.istio.io';
 import { Telemetry } from '../imports/telemetry.istio.io';
 import { VENDOR_POD_LABEL } from '../core/metric-contract';
-import { gatewayInspectionSpec, sniInspectorSpec } from './mesh/envoy-filters';
+import { gatewayInspectionSpec, transparentHttpSpec } from './mesh/envoy-filters';
 import { MetricTags, metricOverrides } from './mesh/telemetry-overrides';
 import { CrawlerEgressPolicies } from './network/crawler-egress-policies';
 import { CrawlerEgressOptions } from './network/network-policy-options';
 import { DEFAULT_DNS_PEERS, NetworkPeer, checkPeers, podsIn } from './network/peers';
 import { RESERVED_PORTS, Vendor, VendorCatalog, VendorEndpoint } from '../core/vendor';
-import { PropertyChecks, PropertyError, checkDnsLabel, checkNonEmpty, checkNumber, checkUnique, parseDuration } from '../core/validation';
+import { PropertyChecks, PropertyError, checkDnsLabel, checkNonEmpty, checkNumber, checkUnique } from '../core/validation';
 
 export type { MetricTags } from './mesh/telemetry-overrides';
 
@@ -65,19 +65,16 @@ export interface MeshTelemetryProps {
    */
   readonly httpPorts?: number[];
   /**
-   * Add Envoy's TLS inspector to the sidecar's passthrough listener (an EnvoyFilter on `virtualOutbound`), so that
-   * HTTPS the crawler encrypts itself reports its server name (SNI) as destination. Without it every direct HTTPS
-   * destination is "unknown".
-   * @default true
+   * Ports on which crawlers open TLS to sites themselves (HTTPS without a vendor gateway). Each port gets an
+   * address-less TLS ServiceEntry (host `tls-<port>.proxy-telemetry.invalid`): Istio then builds a listener for the
+   * port with its own TLS inspector and a passthrough default chain that carries the stats filter (istio/istio
+   * `listener.go` buildListenerFromEntry), so the SNI tag names the site; other sites still pass through
+   * (ALLOW_ANY). Nothing else is touched: connections on other ports are handed to their listener at once. A
+   * connection on these ports that never sends a ClientHello waits for one (Istio sets no listener-filter timeout
+   * there): do not list ports that carry server-first protocols. An empty list turns SNI destinations off.
+   * @default [443]
    */
-  readonly sniInspection?: boolean;
-  /**
-   * How long the TLS inspector waits for a connection's first bytes before letting it through uninspected.
-   * Client-first protocols (TLS, HTTP) never wait; server-first ones (SMTP, MySQL) through the passthrough
-   * listener are delayed by up to this.
-   * @default '1s'
-   */
-  readonly sniInspectionTimeout?: string;
+  readonly tlsPorts?: number[];
   /**
    * Hosts outside the crawler namespace that crawler sidecars need configuration for, in Sidecar
    * `namespace/host` form. Unknown external hosts still work through ALLOW_ANY.
@@ -118,8 +115,8 @@ export class MeshTelemetry extends Construct {
   public readonly metricTags: MetricTags;
   /** Ports on which the sidecars parse direct plain HTTP. */
   public readonly httpPorts: readonly number[];
-  /** Whether the sidecars inspect direct TLS for its server name. */
-  public readonly sniInspection: boolean;
+  /** Ports on which the sidecars read the server name of direct TLS. */
+  public readonly tlsPorts: readonly number[];
 
   constructor(scope: Construct, id: string, props: MeshTelemetryProps) {
     super(scope, id);
@@ -148,12 +145,7 @@ export class MeshTelemetry extends Construct {
       return tags;
     }, 'minimal');
     this.httpPorts = v.value(() => checkHttpPorts(props.httpPorts ?? [80], props.vendors), [80]);
-    this.sniInspection = props.sniInspection ?? true;
-    // Envoy reads protobuf durations: seconds with an 's' suffix.
-    const sniTimeout = `${v.value(() => parseDuration('sniInspectionTimeout', props.sniInspectionTimeout ?? '1s'), 1000) / 1000}s`;
-    if (props.sniInspectionTimeout !== undefined && !this.sniInspection) {
-      v.fail('sniInspectionTimeout', props.sniInspectionTimeout, 'is set while \'sniInspection\' is false');
-    }
+    this.tlsPorts = v.value(() => checkTlsPorts(props.tlsPorts ?? [443], this.httpPorts, props.vendors), [443]);
     const extraEgressHosts = props.extraEgressHosts ?? ['istio-system/*'];
     extraEgressHosts.forEach((h, i) => {
       if (!/^[^/\s]+\/[^/\s]+$/.test(h)) v.fail(`extraEgressHosts[${i}]`, h, 'must be \'namespace/host\', e.g. \'istio-system/*\'');
@@ -171,6 +163,8 @@ export class MeshTelemetry extends Construct {
       };
     }
 
+    // Ports where the sidecars parse HTTP to an inspected gateway.
+    const inspectedPorts = props.vendors.vendors.filter(v => v.inspected).flatMap(v => v.endpoints.map(e => e.port));
     // In-cluster gateways: the crawler sidecars must import their Services.
     const gatewayServices = props.vendors.vendors.flatMap(v => v.endpoints.filter(e => e.serviceNamespace).map(e => `${e.serviceNamespace}/${e.host}`));
     for (const ns of this.namespaces) {
@@ -195,11 +189,13 @@ export class MeshTelemetry extends Construct {
           egress: [{ hosts: [...new Set(['./*', ...extraEgressHosts, ...gatewayServices])] }],
         },
       });
-      for (const port of this.httpPorts) httpListener(scopeNs, ns, port);
-      if (this.sniInspection) {
-        new EnvoyFilter(scopeNs, 'SniInspector', {
-          metadata: { name: 'proxy-telemetry-sni', namespace: ns, labels: PART_OF },
-          spec: sniInspectorSpec(sniTimeout),
+      for (const port of this.httpPorts) portEntry(scopeNs, ns, port, 'HTTP');
+      for (const port of this.tlsPorts) portEntry(scopeNs, ns, port, 'TLS');
+      const httpListenerPorts = [...new Set([...this.httpPorts, ...inspectedPorts])].sort((a, b) => a - b);
+      if (httpListenerPorts.length > 0) {
+        new EnvoyFilter(scopeNs, 'TransparentHttp', {
+          metadata: { name: 'proxy-telemetry-transparent-http', namespace: ns, labels: PART_OF },
+          spec: transparentHttpSpec(httpListenerPorts),
         });
       }
       for (const vendor of props.vendors.vendors) {
@@ -221,30 +217,35 @@ export class MeshTelemetry extends Construct {
 const PART_OF = { 'app.kubernetes.io/part-of': 'proxy-telemetry' };
 
 /**
- * Host of the ServiceEntry that gives sidecars an HTTP listener on a port; `.invalid` never resolves (RFC 6761).
+ * Host of the ServiceEntry that gives sidecars a listener on a port; `.invalid` never resolves (RFC 6761).
  * @internal
  */
-export function httpListenerHost(port: number): string {
-  return `http-${port}.proxy-telemetry.invalid`;
+export function portListenerHost(port: number, protocol: 'HTTP' | 'TLS' = 'HTTP'): string {
+  return `${protocol.toLowerCase()}-${port}.proxy-telemetry.invalid`;
 }
 
 /**
- * An address-less HTTP ServiceEntry on `port`. Istio binds HTTP service ports to the wildcard address
- * (istio/istio `pilot/pkg/networking/core/listener.go` buildSidecarOutboundListener), so the sidecar gets an HTTP
- * listener `0.0.0.0_<port>`; its route configuration ends with the `allow_any` virtual host to PassthroughCluster
- * (`httproute.go` buildCatchAllVirtualHost), so every site keeps working and istio_requests_total carries the Host
- * header as destination_service. A Sidecar egress listener on the port alone is not enough: Istio builds listeners
- * only for the services it imports (`listener.go`, one call per service of the egress listener).
+ * An address-less ServiceEntry on `port` that makes Istio build a wildcard listener `0.0.0.0_<port>` for it, as
+ * for any service of resolution NONE without addresses (istio/istio `pilot/pkg/networking/core/listener.go`
+ * buildSidecarOutboundListeners). A Sidecar egress listener on the port alone is not enough: Istio builds
+ * listeners only for the services it imports.
+ * - HTTP: an HTTP connection manager whose route configuration ends with the `allow_any` virtual host to
+ *   PassthroughCluster (`httproute.go` buildCatchAllVirtualHost), so every site keeps working and
+ *   istio_requests_total carries the Host header as destination_service.
+ * - TLS: a TLS inspector (the chain matches the entry's host by SNI) with no listener-filter timeout, and the
+ *   PassthroughFilterChain (stats filter, tcp_proxy to PassthroughCluster) for every other server name
+ *   (`buildListenerFromEntry`, `listener_builder.go` buildOutboundCatchAllNetworkFiltersOnly; 1.22–1.28).
  */
-function httpListener(scope: Construct, namespace: string, port: number): void {
-  new ServiceEntry(scope, `HttpListener-${port}`, {
-    metadata: { name: `proxy-telemetry-http-${port}`, namespace, labels: PART_OF },
+function portEntry(scope: Construct, namespace: string, port: number, protocol: 'HTTP' | 'TLS'): void {
+  const name = `${protocol.toLowerCase()}-${port}`;
+  new ServiceEntry(scope, `${protocol === 'HTTP' ? 'HttpListener' : 'TlsListener'}-${port}`, {
+    metadata: { name: `proxy-telemetry-${name}`, namespace, labels: PART_OF },
     spec: {
-      hosts: [httpListenerHost(port)],
+      hosts: [portListenerHost(port, protocol)],
       exportTo: ['.'],
       location: ServiceEntrySpecLocation.MESH_UNDERSCORE_EXTERNAL,
       resolution: ServiceEntrySpecResolution.NONE,
-      ports: [{ number: port, name: `http-${port}`, protocol: 'HTTP' }],
+      ports: [{ number: port, name, protocol }],
     },
   });
 }
@@ -262,7 +263,7 @@ function gatewayEntry(scope: Construct, namespace: string, vendor: Vendor, endpo
   if (vendor.inspected) {
     new EnvoyFilter(scope, `GatewayInspection-${vendor.name}-${endpoint.port}`, {
       metadata: { name, namespace, labels: { ...PART_OF, [VENDOR_POD_LABEL]: vendor.name } },
-      spec: gatewayInspectionSpec(endpoint, name),
+      spec: gatewayInspectionSpec(vendor.name, endpoint, name),
     });
   }
 }
@@ -279,6 +280,22 @@ function gatewayServiceEntry(scope: Construct, namespace: string, vendor: Vendor
       ports: [{ number: endpoint.port, name: `${protocol.toLowerCase()}-${endpoint.port}`, protocol }],
     },
   });
+}
+
+/** TLS ports: unique, not an HTTP port, not the sidecar's own ports, not a vendor gateway's port. */
+function checkTlsPorts(ports: number[], httpPorts: readonly number[], vendors: VendorCatalog): readonly number[] {
+  if (!Array.isArray(ports)) throw new PropertyError('tlsPorts', ports, 'must be a list of port numbers');
+  ports.forEach((port, i) => {
+    const property = `tlsPorts[${i}]`;
+    checkNumber(property, port, { min: 1, max: 65535, integer: true });
+    if (ports.indexOf(port) !== i) throw new PropertyError(property, port, 'is a duplicate');
+    if (httpPorts.includes(port)) throw new PropertyError(property, port, 'is also in \'httpPorts\': a port is parsed as HTTP or inspected as TLS, not both');
+    const reserved = RESERVED_PORTS.get(port);
+    if (reserved !== undefined && port !== 443 && port !== 80) throw new PropertyError(property, port, `is ${reserved}`);
+    const owner = vendors.vendors.find(v => v.endpoints.some(e => e.port === port));
+    if (owner) throw new PropertyError(property, port, `is a gateway port of vendor '${owner.name}'`);
+  });
+  return [...ports];
 }
 
 /** HTTP ports: unique, not TLS's 443, not the sidecar's own ports, not a vendor gateway's port. */

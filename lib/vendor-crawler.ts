@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { Chart, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { CRAWLER_IMAGE, CRAWLER_METRICS_PORT, CRAWLER_SCRIPT_PATH, bundleCrawler } from '../crawler';
+import { PROXY_CONFIG_ANNOTATION, transparentProxyConfig } from './mesh/proxy-config';
 import { VENDOR_POD_LABEL } from '../core/metric-contract';
 import { VendorCatalog, VendorEndpoint } from '../core/vendor';
 import { PropertyChecks, PropertyError, checkDnsLabel, checkDnsName, checkHttpUrl, checkNonEmpty, checkNumber, parseDuration, parseStorageQuantity } from '../core/validation';
@@ -290,8 +291,9 @@ export class VendorCrawler extends Construct {
       podMetadata: {
         labels: { ...this.labels(), 'sidecar.istio.io/inject': 'true' },
         annotations: {
-          // The crawler must not send before its sidecar can see (and count) the traffic.
-          'proxy.istio.io/config': '{"holdApplicationUntilProxyStarts":true}',
+          // The crawler must not send before its sidecar can see (and count) the traffic, and the sidecar must not add
+          // headers to what the crawler sends (lib/mesh/proxy-config.ts).
+          [PROXY_CONFIG_ANNOTATION]: transparentProxyConfig('{"holdApplicationUntilProxyStarts":true}'),
           ...sidecarAnnotations,
         },
       },

@@ -102,7 +102,7 @@ describe('default app', () => {
       'vendor-a-gateway tcp-proxy:8080', 'vendor-b-gateway http-proxy:8081', 'vendor-c-gateway tcp-proxy:8082', 'catalog http:80,https:443', 'forum http:80,https:443',
     ]);
     // In-cluster gateways: no ServiceEntry competes with Istio's registry; the crawlers' Sidecar imports the Services.
-    expect(objects.filter(o => o.kind === 'ServiceEntry').map(o => o.metadata.name)).toEqual(['proxy-telemetry-http-80']);
+    expect(objects.filter(o => o.kind === 'ServiceEntry').map(o => o.metadata.name)).toEqual(['proxy-telemetry-http-80', 'proxy-telemetry-tls-443']);
     const sidecar = objects.find(o => o.kind === 'Sidecar')!;
     expect(sidecar.spec.egress[0].hosts).toEqual(expect.arrayContaining(['proxy-demo/vendor-a-gateway.proxy-demo.svc.cluster.local']));
     // Nothing secret in dist/: the CA and the passwords are made at deploy time, as the annotations list them.

@@ -40,30 +40,43 @@ describe('MeshTelemetry', () => {
     expect(sidecar.spec.outboundTrafficPolicy).toEqual({ mode: 'ALLOW_ANY' });
     expect(sidecar.spec.egress).toEqual([{ hosts: ['./*', 'istio-system/*'] }]);
 
-    // The TLS inspector on virtualOutbound, with a timeout that lets server-first protocols through.
-    const sni = findObject(objects, 'EnvoyFilter', 'proxy-telemetry-sni', 'crawlers');
-    expect(sni.spec.configPatches).toHaveLength(1);
-    expect(sni.spec.configPatches[0].match).toEqual({ context: 'SIDECAR_OUTBOUND', listener: { name: 'virtualOutbound' } });
-    expect(sni.spec.configPatches[0].patch.value).toMatchObject({
-      listener_filters: [{ name: 'envoy.filters.listener.tls_inspector' }], listener_filters_timeout: '1s', continue_on_listener_filters_timeout: true,
+    // SNI from the listener of port 443 that an address-less TLS ServiceEntry gives: nothing patches virtualOutbound.
+    expect(findObject(objects, 'ServiceEntry', 'proxy-telemetry-tls-443', 'crawlers').spec).toEqual({
+      hosts: ['tls-443.proxy-telemetry.invalid'], exportTo: ['.'], location: 'MESH_EXTERNAL', resolution: 'NONE',
+      ports: [{ number: 443, name: 'tls-443', protocol: 'TLS' }],
     });
+    expect(JSON.stringify(objects)).not.toContain('virtualOutbound');
+
+    // Every HTTP listener port (80, and the inspected gateway's) keeps paths as sent and drops x-forwarded-proto.
+    const transparent = findObject(objects, 'EnvoyFilter', 'proxy-telemetry-transparent-http', 'crawlers');
+    expect(transparent.spec.workloadSelector).toBeUndefined();
+    expect(transparent.spec.configPatches.map((p: any) => [p.applyTo, p.match.listener?.portNumber ?? p.match.routeConfiguration?.portNumber, p.patch.operation])).toEqual([
+      ['NETWORK_FILTER', 80, 'MERGE'], ['VIRTUAL_HOST', 80, 'MERGE'], ['NETWORK_FILTER', 22225, 'MERGE'], ['VIRTUAL_HOST', 22225, 'MERGE'],
+    ]);
+    expect(transparent.spec.configPatches[0].match.listener.filterChain).toEqual({ filter: { name: 'envoy.filters.network.http_connection_manager' } });
+    expect(transparent.spec.configPatches[0].patch.value.typed_config).toMatchObject({ normalize_path: false, merge_slashes: false, path_with_escaped_slashes_action: 'KEEP_UNCHANGED' });
+    expect(transparent.spec.configPatches[1].match.routeConfiguration.vhost).toEqual({ name: 'allow_any' });
+    expect(transparent.spec.configPatches[1].patch.value).toEqual({ request_headers_to_remove: ['x-forwarded-proto'] });
 
     // The inspected gateway: CONNECT and absolute-form routes in allow_any of route configuration 22225, absolute-form upstream.
+    // Only vendor-b's pods get them: route configuration 22225 is every pod's.
     const inspection = findObject(objects, 'EnvoyFilter', 'proxy-vendor-vendor-b-22225', 'crawlers');
+    expect(inspection.spec.workloadSelector).toEqual({ labels: { 'proxy-vendor': 'vendor-b' } });
     const [forward, connect, cluster] = inspection.spec.configPatches;
     for (const route of [forward, connect]) {
       expect(route.match).toEqual({ context: 'SIDECAR_OUTBOUND', routeConfiguration: { portNumber: 22225, vhost: { name: 'allow_any' } } });
       expect(route.patch.operation).toBe('INSERT_FIRST');
       expect(route.patch.value.route).toMatchObject({ cluster: 'outbound|22225||proxy.vendor-b.example', timeout: '0s' });
+      expect(route.patch.value.request_headers_to_remove).toEqual(['x-forwarded-proto']);
     }
     expect(forward.patch.value.match).toEqual({ prefix: '/' });
     expect(connect.patch.value.match).toEqual({ connect_matcher: {} });
     expect(connect.patch.value.route.upgrade_configs).toEqual([{ upgrade_type: 'CONNECT' }]);
     expect(cluster.match).toEqual({ context: 'SIDECAR_OUTBOUND', cluster: { name: 'outbound|22225||proxy.vendor-b.example' } });
     expect(cluster.patch.value.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicit_http_config)
-      .toEqual({ http_protocol_options: { send_fully_qualified_url: true } });
+      .toEqual({ http_protocol_options: { send_fully_qualified_url: true, header_key_format: { stateful_formatter: { name: 'preserve_case', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.http.header_formatters.preserve_case.v3.PreserveCaseFormatterConfig' } } } } });
     // No inspection EnvoyFilter for TCP gateways.
-    expect(objects.filter(o => o.kind === 'EnvoyFilter').map(o => o.metadata.name).sort()).toEqual(['proxy-telemetry-sni', 'proxy-vendor-vendor-b-22225']);
+    expect(objects.filter(o => o.kind === 'EnvoyFilter').map(o => o.metadata.name).sort()).toEqual(['proxy-telemetry-transparent-http', 'proxy-vendor-vendor-b-22225']);
 
     // Minimal tags: the contract's tags only; destinations (SNI, request host) on the two counters of the destination
     // job only, every other metric free of them; no inbound metrics.
@@ -86,14 +99,19 @@ describe('MeshTelemetry', () => {
     for (const o of overrides.filter(o => o.tagOverrides)) for (const op of Object.values<any>(o.tagOverrides)) expect(['REMOVE', 'UPSERT']).toContain(op.operation);
   });
 
-  test('httpPorts, sniInspection and its timeout', () => {
-    const objects = synthChart(chart => new MeshTelemetry(chart, 'mesh', { vendors: vendors(), httpPorts: [80, 8080], sniInspectionTimeout: '2m' }));
+  test('httpPorts and tlsPorts: a listener each; empty lists turn parsing, SNI and the transparency patches off', () => {
+    const objects = synthChart(chart => new MeshTelemetry(chart, 'mesh', { vendors: vendors(), httpPorts: [80, 8080], tlsPorts: [443, 8443] }));
     expectValidObjects(objects);
     expect(objects.filter(o => o.metadata.name.startsWith('proxy-telemetry-http-')).map(o => o.spec.ports[0].number)).toEqual([80, 8080]);
-    expect(findObject(objects, 'EnvoyFilter', 'proxy-telemetry-sni').spec.configPatches[0].patch.value.listener_filters_timeout).toBe('120s');
+    expect(objects.filter(o => o.metadata.name.startsWith('proxy-telemetry-tls-')).map(o => [o.spec.hosts[0], o.spec.ports[0]])).toEqual([
+      ['tls-443.proxy-telemetry.invalid', { number: 443, name: 'tls-443', protocol: 'TLS' }],
+      ['tls-8443.proxy-telemetry.invalid', { number: 8443, name: 'tls-8443', protocol: 'TLS' }],
+    ]);
+    expect(new Set(findObject(objects, 'EnvoyFilter', 'proxy-telemetry-transparent-http').spec.configPatches.map((p: any) => p.match.listener?.portNumber ?? p.match.routeConfiguration.portNumber)))
+      .toEqual(new Set([80, 8080, 22225]));
 
-    const off = synthChart(chart => new MeshTelemetry(chart, 'mesh', { vendors: vendors(), httpPorts: [], sniInspection: false }));
-    expect(off.filter(o => o.metadata.name.startsWith('proxy-telemetry-http-') || o.metadata.name === 'proxy-telemetry-sni')).toEqual([]);
+    const off = synthChart(chart => new MeshTelemetry(chart, 'mesh', { vendors: new VendorCatalog([{ name: 'vendor-a', endpoints: ['gw.vendor-a.example:8000'] }]), httpPorts: [], tlsPorts: [] }));
+    expect(off.filter(o => o.metadata.name.startsWith('proxy-telemetry-http-') || o.metadata.name.startsWith('proxy-telemetry-tls-') || o.kind === 'EnvoyFilter')).toEqual([]);
   });
 
   test('metricTags standard keeps Istio\'s tags and only adds the SNI and host tags', () => {
@@ -140,7 +158,7 @@ describe('MeshTelemetry', () => {
 
     // THEN
     expectValidObjects(objects);
-    expect(objects.filter(o => o.kind === 'ServiceEntry').map(o => o.metadata.name)).toEqual(['proxy-telemetry-http-80']);
+    expect(objects.filter(o => o.kind === 'ServiceEntry').map(o => o.metadata.name)).toEqual(['proxy-telemetry-http-80', 'proxy-telemetry-tls-443']);
     expect(findObject(objects, 'Sidecar', 'default').spec.egress).toEqual([{
       hosts: ['./*', 'istio-system/*', 'proxy-demo/gateway-a.proxy-demo.svc.cluster.local', 'proxy-demo/gateway-b.proxy-demo.svc.cluster.local'],
     }]);
@@ -151,7 +169,7 @@ describe('MeshTelemetry', () => {
   test('createNamespaces false leaves namespaces to the user', () => {
     const objects = synthChart(chart => new MeshTelemetry(chart, 'mesh', { vendors: vendors(), createNamespaces: false }));
     expect(objects.filter(o => o.kind === 'Namespace')).toEqual([]);
-    expect(objects.map(o => o.kind).sort()).toEqual(['EnvoyFilter', 'EnvoyFilter', 'ServiceEntry', 'ServiceEntry', 'ServiceEntry', 'ServiceEntry', 'Sidecar', 'Telemetry']);
+    expect(objects.map(o => o.kind).sort()).toEqual(['EnvoyFilter', 'EnvoyFilter', 'ServiceEntry', 'ServiceEntry', 'ServiceEntry', 'ServiceEntry', 'ServiceEntry', 'Sidecar', 'Telemetry']);
   });
 
   test.each([
@@ -168,8 +186,11 @@ describe('MeshTelemetry', () => {
     [{ httpPorts: [8000] }, '\'httpPorts[0]\' (8000) is a gateway port of vendor \'vendor-a\''],
     [{ httpPorts: [80, 80] }, '\'httpPorts[1]\' (80) is a duplicate'],
     [{ httpPorts: [0] }, '\'httpPorts[0]\' (0) must be >= 1'],
-    [{ sniInspectionTimeout: 'soon' }, '\'sniInspectionTimeout\' ("soon") must be a Prometheus duration'],
-    [{ sniInspection: false, sniInspectionTimeout: '1s' }, '\'sniInspectionTimeout\' ("1s") is set while \'sniInspection\' is false'],
+    [{ tlsPorts: [443, 443] }, '\'tlsPorts[1]\' (443) is a duplicate'],
+    [{ tlsPorts: [80] }, '\'tlsPorts[0]\' (80) is also in \'httpPorts\''],
+    [{ tlsPorts: [15090] }, '\'tlsPorts[0]\' (15090) is a port of the istio-proxy sidecar itself'],
+    [{ tlsPorts: [8001] }, '\'tlsPorts[0]\' (8001) is a gateway port of vendor \'vendor-a\''],
+    [{ tlsPorts: [70000] }, '\'tlsPorts[0]\' (70000) must be <= 65535'],
   ])('rejects %j', (props, message) => {
     expect(() => synthChart(chart => new MeshTelemetry(chart, 'mesh', { vendors: vendors(), ...props }))).toThrow(message);
   });

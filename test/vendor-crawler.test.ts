@@ -1,7 +1,8 @@
 import * as kplus from 'cdk8s-plus-27';
-import { Size } from 'cdk8s';
+import { Size, Testing } from 'cdk8s';
 import { VendorCatalog } from '../core/vendor';
 import { PUBLIC_TEST_TARGETS, VendorCrawler, VendorCrawlerProps } from '../lib/vendor-crawler';
+import { TRANSPARENT_PROXY_HEADERS, makeSidecarTransparent, sidecarHeaderGaps, transparentProxyConfig } from '../lib/mesh/proxy-config';
 import { KubeObject, expectValidObjects } from './support/schemas';
 import { findObject, synthChart } from './support/synth';
 
@@ -29,7 +30,15 @@ describe('VendorCrawler', () => {
     expectValidObjects(objects);
     const template = podSpec(objects);
     expect(template.metadata.labels).toMatchObject({ 'proxy-vendor': 'vendor-a', 'sidecar.istio.io/inject': 'true' });
-    expect(template.metadata.annotations['proxy.istio.io/config']).toBe('{"holdApplicationUntilProxyStarts":true}');
+    // The sidecar holds the crawler until it runs, and adds no header to what the crawler sends.
+    expect(JSON.parse(template.metadata.annotations['proxy.istio.io/config'])).toEqual({
+      holdApplicationUntilProxyStarts: true,
+      proxyHeaders: {
+        server: { disabled: true }, requestId: { disabled: true }, attemptCount: { disabled: true }, envoyDebugHeaders: { disabled: true },
+        metadataExchangeHeaders: { mode: 'IN_MESH' }, preserveHttp1HeaderCase: true,
+      },
+    });
+    expect(sidecarHeaderGaps(template.metadata.annotations)).toEqual([]);
     const deployment = findObject(objects, 'Deployment', 'crawler-vendor-a');
     expect(deployment.metadata.namespace).toBe('crawlers');
     expect(deployment.spec.replicas).toBe(1);
@@ -133,7 +142,7 @@ describe('VendorCrawler', () => {
     const objects = crawler({ sidecarResources: { cpuRequest: '200m', cpuLimit: '2', memoryRequest: '256Mi', memoryLimit: '1Gi' }, statsEvictionInterval: '1m' });
     expectValidObjects(objects);
     expect(findObject(objects, 'Deployment', 'crawler-vendor-a').spec.template.metadata.annotations).toEqual({
-      'proxy.istio.io/config': '{"holdApplicationUntilProxyStarts":true}',
+      'proxy.istio.io/config': transparentProxyConfig('{"holdApplicationUntilProxyStarts":true}'),
       'sidecar.istio.io/proxyCPU': '200m', 'sidecar.istio.io/proxyCPULimit': '2',
       'sidecar.istio.io/proxyMemory': '256Mi', 'sidecar.istio.io/proxyMemoryLimit': '1Gi',
       'sidecar.istio.io/statsEvictionInterval': '60s',
@@ -168,5 +177,40 @@ describe('VendorCrawler', () => {
     [{ env: { 'BAD-NAME': 'x' } }, '\'env.BAD-NAME\' ("x") has a name that is not a valid environment variable name'],
   ])('rejects %j', (props, message) => {
     expect(() => crawler(props as Partial<VendorCrawlerProps>)).toThrow(message);
+  });
+});
+
+describe('crawler pods of your own', () => {
+  test('makeSidecarTransparent gives a Deployment the proxy headers and keeps its own ProxyConfig', () => {
+    // GIVEN a Deployment with a ProxyConfig of its own
+    const chart = Testing.chart();
+    const deployment = new kplus.Deployment(chart, 'mine', {
+      containers: [{ image: 'registry.example.com/crawler:1', securityContext: { ensureNonRoot: false } }],
+      podMetadata: { annotations: { 'proxy.istio.io/config': 'proxyStatsMatcher:\n  inclusionPrefixes: [cluster.outbound]\nproxyHeaders:\n  requestId: {disabled: false}\n' } },
+    });
+
+    // WHEN
+    makeSidecarTransparent(deployment);
+
+    // THEN
+    const template = Testing.synth(chart).find(o => o.kind === 'Deployment').spec.template;
+    expect(JSON.parse(template.metadata.annotations['proxy.istio.io/config'])).toEqual({
+      proxyStatsMatcher: { inclusionPrefixes: ['cluster.outbound'] },
+      proxyHeaders: { ...TRANSPARENT_PROXY_HEADERS },
+    });
+    expect(sidecarHeaderGaps(template.metadata.annotations)).toEqual([]);
+  });
+
+  test('sidecarHeaderGaps names what a pod lacks', () => {
+    expect(sidecarHeaderGaps(undefined)).toEqual([
+      'proxyHeaders.server.disabled', 'proxyHeaders.requestId.disabled', 'proxyHeaders.attemptCount.disabled',
+      'proxyHeaders.envoyDebugHeaders.disabled', 'proxyHeaders.metadataExchangeHeaders.mode', 'proxyHeaders.preserveHttp1HeaderCase',
+    ]);
+    expect(sidecarHeaderGaps({ 'proxy.istio.io/config': transparentProxyConfig().replace('"IN_MESH"', '"ALL"') })).toEqual(['proxyHeaders.metadataExchangeHeaders.mode']);
+    expect(sidecarHeaderGaps({ 'proxy.istio.io/config': 'not: [valid' })).toHaveLength(6);
+  });
+
+  test('a ProxyConfig that is not an object is refused with the annotation and its value', () => {
+    expect(() => transparentProxyConfig('[1, 2]')).toThrow('\'proxy.istio.io/config\' ([1, 2]) must be a ProxyConfig object');
   });
 });

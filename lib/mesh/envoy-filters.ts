@@ -4,6 +4,7 @@ import {
   EnvoyFilterSpecConfigPatchesMatchContext as Context,
   EnvoyFilterSpecConfigPatchesPatchOperation as Operation,
 } from '../../imports/networking.istio.io';
+import { VENDOR_POD_LABEL } from '../../core/metric-contract';
 import { VendorEndpoint } from '../../core/vendor';
 
 /** Name Istio gives the listener that takes every outbound connection first (istio/istio `pilot/pkg/model/listener.go`). */
@@ -11,6 +12,7 @@ export const VIRTUAL_OUTBOUND_LISTENER = 'virtualOutbound';
 /** Virtual host of a sidecar route configuration that sends unknown hosts to PassthroughCluster under ALLOW_ANY. */
 export const ALLOW_ANY_VHOST = 'allow_any';
 export const TLS_INSPECTOR = 'envoy.filters.listener.tls_inspector';
+export const HTTP_CONNECTION_MANAGER = 'envoy.filters.network.http_connection_manager';
 
 /** Envoy's name of the outbound cluster of a service port (istio/istio `pilot/pkg/model/service.go` BuildSubsetKey). */
 export function outboundCluster(endpoint: VendorEndpoint): string {
@@ -18,31 +20,53 @@ export function outboundCluster(endpoint: VendorEndpoint): string {
 }
 
 /**
- * Adds Envoy's TLS inspector to `virtualOutbound`, the listener where direct HTTPS lands (through its passthrough
- * filter chain) when no listener exists for its port. Istio builds that listener without listener filters
- * (istio/istio `pilot/pkg/networking/core/listener_builder.go` buildVirtualOutboundListener), so without this
- * `connection.requested_server_name` is empty (istio/istio#23176). A LISTENER MERGE appends to the repeated
- * `listener_filters`. The inspector waits for the client's first bytes; `continue_on_listener_filters_timeout`
- * lets server-first protocols (SMTP, MySQL) through after `timeout` instead of closing them; Istio's own
- * default for this listener is no timeout at all (`meshConfig.protocolDetectionTimeout` 0s).
+ * Headers Envoy adds that no ProxyConfig setting turns off, removed on the routes and virtual hosts we patch. Envoy sets
+ * `x-forwarded-proto` when the request has none (`conn_manager_utility.cc` mutateRequestHeaders; istio/istio
+ * `tests/integration/pilot/headers_test.go`: "Envoy has no way to turn this off"). A crawler that sets it itself
+ * loses it there too: crawlers do not send proxy headers, and a site must not learn of the hop.
  */
-export function sniInspectorSpec(timeout: string): EnvoyFilterSpec {
+export const UNWANTED_REQUEST_HEADERS = ['x-forwarded-proto'];
+
+/** Envoy's HTTP/1 formatter that keeps header names as the client wrote them. */
+const PRESERVE_CASE = {
+  stateful_formatter: {
+    name: 'preserve_case',
+    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.http.header_formatters.preserve_case.v3.PreserveCaseFormatterConfig' },
+  },
+};
+
+/**
+ * Keeps requests on the sidecar's HTTP listeners as the crawler wrote them, for every pod of the namespace:
+ * - the HTTP connection manager of each port normalizes no path: Istio sets `normalize_path: true` on every HTTP
+ *   connection manager, outbound included (istio/istio `listener_builder.go` buildHTTPConnectionManager, from
+ *   `meshConfig.pathNormalization`, default BASE), which rewrites `/a/../b` before it reaches the site;
+ * - the `allow_any` virtual host of each port drops UNWANTED_REQUEST_HEADERS (Istio adds no header mutation of its
+ *   own there: `httproute.go` buildCatchAllVirtualHost).
+ */
+export function transparentHttpSpec(ports: readonly number[]): EnvoyFilterSpec {
   return {
-    configPatches: [{
-      applyTo: ApplyTo.LISTENER,
-      match: { context: Context.SIDECAR_UNDERSCORE_OUTBOUND, listener: { name: VIRTUAL_OUTBOUND_LISTENER } },
-      patch: {
-        operation: Operation.MERGE,
-        value: {
-          listener_filters: [{
-            name: TLS_INSPECTOR,
-            typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' },
-          }],
-          listener_filters_timeout: timeout,
-          continue_on_listener_filters_timeout: true,
+    configPatches: ports.flatMap(port => [
+      {
+        applyTo: ApplyTo.NETWORK_UNDERSCORE_FILTER,
+        match: { context: Context.SIDECAR_UNDERSCORE_OUTBOUND, listener: { portNumber: port, filterChain: { filter: { name: HTTP_CONNECTION_MANAGER } } } },
+        patch: {
+          operation: Operation.MERGE,
+          value: {
+            typed_config: {
+              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+              normalize_path: false,
+              merge_slashes: false,
+              path_with_escaped_slashes_action: 'KEEP_UNCHANGED',
+            },
+          },
         },
       },
-    }],
+      {
+        applyTo: ApplyTo.VIRTUAL_UNDERSCORE_HOST,
+        match: { context: Context.SIDECAR_UNDERSCORE_OUTBOUND, routeConfiguration: { portNumber: port, vhost: { name: ALLOW_ANY_VHOST } } },
+        patch: { operation: Operation.MERGE, value: { request_headers_to_remove: [...UNWANTED_REQUEST_HEADERS] } },
+      },
+    ]),
   };
 }
 
@@ -60,9 +84,11 @@ const GATEWAY_IDLE_TIMEOUT = '3600s';
  *   envoyproxy/envoy#32939); the tunnel is one request, with the gateway's response code;
  * - `prefix: /` for absolute-form requests; the cluster's `send_fully_qualified_url` keeps them absolute-form
  *   upstream. A map MERGE replaces Istio's `HttpProtocolOptions` whole, so the patch carries all it needs.
- * `timeout: 0s` disables the route timeout that would cut long tunnels and downloads.
+ * `timeout: 0s` disables the route timeout that would cut long tunnels and downloads. Only the vendor's own pods get
+ * the routes (`workloadSelector`): route configuration `<port>` is every pod's, so without it plain HTTP from any
+ * vendor's pods to any site on this port would go to this gateway.
  */
-export function gatewayInspectionSpec(endpoint: VendorEndpoint, routePrefix: string): EnvoyFilterSpec {
+export function gatewayInspectionSpec(vendor: string, endpoint: VendorEndpoint, routePrefix: string): EnvoyFilterSpec {
   const cluster = outboundCluster(endpoint);
   const inAllowAny = {
     context: Context.SIDECAR_UNDERSCORE_OUTBOUND,
@@ -73,10 +99,14 @@ export function gatewayInspectionSpec(endpoint: VendorEndpoint, routePrefix: str
     match: inAllowAny,
     patch: {
       operation: Operation.INSERT_UNDERSCORE_FIRST,
-      value: { name: `${routePrefix}-${name}`, match, route: { cluster, timeout: '0s', idle_timeout: GATEWAY_IDLE_TIMEOUT, ...extra } },
+      value: {
+        name: `${routePrefix}-${name}`, match, route: { cluster, timeout: '0s', idle_timeout: GATEWAY_IDLE_TIMEOUT, ...extra },
+        request_headers_to_remove: [...UNWANTED_REQUEST_HEADERS],
+      },
     },
   });
   return {
+    workloadSelector: { labels: { [VENDOR_POD_LABEL]: vendor } },
     configPatches: [
       // INSERT_FIRST puts each route before the ones already there: CONNECT ends up first.
       route('forward', { prefix: '/' }),
@@ -91,7 +121,8 @@ export function gatewayInspectionSpec(endpoint: VendorEndpoint, routePrefix: str
               'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
                 '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
                 common_http_protocol_options: { idle_timeout: GATEWAY_IDLE_TIMEOUT },
-                explicit_http_config: { http_protocol_options: { send_fully_qualified_url: true } },
+                // Istio puts the preserve_case formatter on HTTP clusters (>= 1.25); this MERGE replaces its options whole.
+                explicit_http_config: { http_protocol_options: { send_fully_qualified_url: true, header_key_format: PRESERVE_CASE } },
               },
             },
           },
