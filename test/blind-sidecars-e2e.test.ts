@@ -18,7 +18,7 @@ import { FleetPod, byLabels, expectClose, runAccelerated, startSimulatedStack } 
  * miss the truth exactly where the missing object says, and `proxy-telemetry validate` must tell: a test suite
  * that cannot fail on a blind sidecar would prove nothing.
  * - blind-http-c: vendor-c's crawlers without the port-80 HTTP ServiceEntry (a minimal-profile mesh has no other);
- * - blind-sni-c: vendor-c's crawlers without the TLS inspector EnvoyFilter;
+ * - blind-sni-c: vendor-c's crawlers without the TLS ServiceEntry on 443, whose listener's TLS inspector reads server names;
  * - unrouted-b: vendor-b's crawlers, inspected gateway, without the gateway's EnvoyFilter routes.
  */
 
@@ -30,18 +30,21 @@ const vendors = new VendorCatalog([
   { name: 'unrouted-b', endpoints: [UNROUTED_GATEWAY], gateway: { inspect: 'http' } },
 ]);
 
-const without = (kind: string, name: string) => (objects: KubeObject[]) =>
-  SidecarModel.fromObjects(objects.filter(o => !(o.kind === kind && o.metadata.name === name)), NS);
+/** The sidecar of a pod of `vendor` (EnvoyFilters select pods by their proxy-vendor label), without some objects. */
+const without = (vendor: string | undefined, kind: string, ...names: string[]) => (objects: KubeObject[]) =>
+  SidecarModel.fromObjects(objects.filter(o => !(o.kind === kind && names.includes(o.metadata.name))), NS, { podLabels: vendor ? { 'proxy-vendor': vendor } : {} });
 const fleet = fleetPods('127.13.0');
 const copies = (vendor: string, as: string, n: number, sidecar: FleetPod['sidecar'], flows = (f: CrawlerFlow) => f): FleetPod[] =>
   fleet.filter(p => p.vendor === vendor).map((p, i) => ({
     ...p, name: p.name.replace(vendor, as), vendor: as, ip: `127.13.${n}.${i + 1}`, flows: p.flows.map(flows), sidecar,
   }));
 const PODS: FleetPod[] = [
-  ...fleet,
-  ...copies('vendor-c', 'blind-http-c', 1, without('ServiceEntry', 'proxy-telemetry-http-80')),
-  ...copies('vendor-c', 'blind-sni-c', 2, without('EnvoyFilter', 'proxy-telemetry-sni')),
-  ...copies('vendor-b', 'unrouted-b', 3, without('EnvoyFilter', 'proxy-vendor-unrouted-b-22226'),
+  // Every pod's sidecar is the model of its own pod: its vendor label decides which EnvoyFilters apply.
+  ...fleet.map(p => ({ ...p, sidecar: without(p.vendor, 'None') })),
+  ...copies('vendor-c', 'blind-http-c', 1, without('blind-http-c', 'ServiceEntry', 'proxy-telemetry-http-80')),
+  // SNI comes from the TLS ServiceEntry's listener (tlsPorts 443); without it no listener filter reads server names.
+  ...copies('vendor-c', 'blind-sni-c', 2, without('blind-sni-c', 'ServiceEntry', 'proxy-telemetry-tls-443')),
+  ...copies('vendor-b', 'unrouted-b', 3, without('unrouted-b', 'EnvoyFilter', 'proxy-vendor-unrouted-b-22226'),
     f => (f.kind === 'gateway' && f.gateway === INSPECTED_GATEWAY ? { ...f, gateway: UNROUTED_GATEWAY } : f)),
 ];
 const CLI = path.join(__dirname, '..', 'bin', 'proxy-telemetry.js');

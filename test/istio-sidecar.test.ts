@@ -20,9 +20,10 @@ const catalog = () => new VendorCatalog([
   { name: 'vendor-c' },
 ]);
 
-function model(props: Partial<MeshTelemetryProps> = {}, opts: { profile?: IstioProfile; edit?: (objects: KubeObject[]) => KubeObject[] } = {}): SidecarModel {
+/** The sidecar of a vendor-b crawler pod (the inspected gateway's EnvoyFilter selects vendor-b's pods). */
+function model(props: Partial<MeshTelemetryProps> = {}, opts: { profile?: IstioProfile; edit?: (objects: KubeObject[]) => KubeObject[]; podLabels?: Record<string, string> } = {}): SidecarModel {
   const objects = synthChart(chart => new MeshTelemetry(chart, 'mesh', { vendors: catalog(), ...props }));
-  return SidecarModel.fromObjects(opts.edit ? opts.edit(objects) : objects, 'crawlers', { profile: opts.profile });
+  return SidecarModel.fromObjects(opts.edit ? opts.edit(objects) : objects, 'crawlers', { profile: opts.profile, podLabels: opts.podLabels ?? { 'proxy-vendor': 'vendor-b' } });
 }
 
 /** The one observation of a flow, with the tags the Telemetry gives the counter the destination rule reads. */
@@ -52,8 +53,10 @@ describe('sidecar model, minimal-profile mesh with the product\'s manifests', ()
     expect(obs.path).toBe('virtualOutbound → virtualOutbound-catchall-tcp');
   });
 
-  test('direct TLS: TCP through virtualOutbound, SNI from the product\'s TLS inspector; none without SNI', () => {
+  test('direct TLS: TCP through the TLS ServiceEntry\'s listener 0.0.0.0:443 and its PassthroughFilterChain, SNI from its TLS inspector; none without SNI', () => {
     expect(observe(m, tlsSite('www.wikipedia.org', 2)).tagValues).toEqual({ destination_sni: 'www.wikipedia.org' });
+    expect(observe(m, tlsSite('www.wikipedia.org', 2)).path).toBe('listener 0.0.0.0:443 → PassthroughFilterChain');
+    expect(m.virtualOutbound.tlsInspector).toBe(false);
     expect(observe(m, tlsSite('93.184.216.34', 2, { sni: false })).tagValues).toEqual({ destination_sni: '' });
     expect(observe(m, tlsSite('www.wikipedia.org', 2))).toMatchObject({ kind: 'tcp', destination: { service: 'unknown' }, connectionsPerSecond: 2 });
   });
@@ -108,7 +111,7 @@ describe('sidecar model: in-cluster gateways (Kubernetes Services)', () => {
     })),
     service('gateway-a', 'tcp-proxy', 3128), service('gateway-b', 'http-proxy', 3129),
   ];
-  const m = SidecarModel.fromObjects(objects, 'crawlers');
+  const m = SidecarModel.fromObjects(objects, 'crawlers', { podLabels: { 'proxy-vendor': 'demo-b' } });
 
   test('a TCP gateway Service: its cluster IP\'s listener, connections to the Service', () => {
     const obs = observe(m, viaGateway('gateway-a.proxy-demo.svc.cluster.local:3128', 'https', 'www.example.org', 2));
@@ -123,7 +126,8 @@ describe('sidecar model: in-cluster gateways (Kubernetes Services)', () => {
   });
 
   test('without the Sidecar importing the gateway\'s namespace, the Service is unknown to the sidecar: passthrough to "unknown"', () => {
-    const blind = SidecarModel.fromObjects(objects.map(o => o.kind === 'Sidecar' ? { ...o, spec: { ...o.spec, egress: [{ hosts: ['./*', 'istio-system/*'] }] } } : o), 'crawlers');
+    const blind = SidecarModel.fromObjects(objects.map(o => o.kind === 'Sidecar' ? { ...o, spec: { ...o.spec, egress: [{ hosts: ['./*', 'istio-system/*'] }] } } : o), 'crawlers',
+      { podLabels: { 'proxy-vendor': 'demo-a' } });
     expect(observe(blind, viaGateway('gateway-a.proxy-demo.svc.cluster.local:3128', 'https', 'www.example.org', 2)).destination.service).toBe('unknown');
   });
 });
@@ -141,10 +145,11 @@ describe('sidecar model: what goes wrong without the product\'s manifests', () =
     expect(observe(lucky, site('example.com', 5))).toMatchObject({ kind: 'http', destination: { service: 'example.com' } });
   });
 
-  test('no TLS inspector: direct TLS has an empty server name', () => {
-    const blind = model({ sniInspection: false });
+  test('no TLS inspector (neither the TLS ServiceEntry\'s listener nor one on virtualOutbound): direct TLS has an empty server name', () => {
+    const blind = model({}, { edit: withoutObject('ServiceEntry', 'proxy-telemetry-tls-443') });
     expect(blind.virtualOutbound.tlsInspector).toBe(false);
-    expect(observe(blind, tlsSite('www.wikipedia.org', 2)).tagValues).toEqual({ destination_sni: '' });
+    expect(blind.listenerFor('203.0.113.9', 443)).toBeUndefined();
+    expect(observe(blind, tlsSite('www.wikipedia.org', 2))).toMatchObject({ tagValues: { destination_sni: '' }, path: 'virtualOutbound → virtualOutbound-catchall-tcp' });
   });
 
   test('one ServiceEntry with two hosts and two ports: the first host takes both ports, the other gateway\'s traffic is misrouted', () => {
@@ -187,5 +192,14 @@ describe('sidecar model: what goes wrong without the product\'s manifests', () =
     expect(() => model({ sniExpression: 'connection.sni' }).tags('TCP_CLOSED_CONNECTIONS', { sni: 'x' })).toThrow("Telemetry expression 'connection.sni' is not modelled");
     expect(() => model({}, { edit: add({ apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name: 'other', namespace: 'crawlers' }, spec: {} }) }))
       .toThrow('namespace crawlers has 2 Telemetry resources without selector; Istio uses only one');
+    // The model is for one pod: an EnvoyFilter that selects pods by label needs the pod's labels.
+    const objects = synthChart(chart => new MeshTelemetry(chart, 'mesh', { vendors: catalog() }));
+    expect(() => SidecarModel.fromObjects(objects, 'crawlers')).toThrow('EnvoyFilter crawlers/proxy-vendor-vendor-b-22225 selects pods by labels {"proxy-vendor":"vendor-b"}');
+    expect(() => model({}, { edit: add({ apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', metadata: { name: 'x', namespace: 'crawlers' },
+      spec: { configPatches: [{ applyTo: 'VIRTUAL_HOST', match: { context: 'SIDECAR_OUTBOUND', routeConfiguration: { portNumber: 80, vhost: { name: 'allow_any' } } },
+        patch: { operation: 'MERGE', value: { request_headers_to_add: [{ header: { key: 'a', value: 'b' } }] } } }] } }) })).toThrow('virtual host fields request_headers_to_add are not modelled');
+    expect(() => model({}, { edit: add({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'x' } }) }).deliver({ kind: 'server-first', host: 'db', port: 3306, perSecond: 1, upBytes: 1, downBytes: 1 })).not.toThrow();
+    expect(() => SidecarModel.fromObjects(objects, 'crawlers', { podLabels: {}, podAnnotations: { 'proxy.istio.io/config': 'proxyMetadata: {ISTIO_META_DNS_CAPTURE: "true"}' } }))
+      .toThrow('proxy.istio.io/config: proxyMetadata.ISTIO_META_DNS_CAPTURE not modelled');
   });
 });

@@ -47,7 +47,8 @@ describe('MeshTelemetry', () => {
     });
     expect(JSON.stringify(objects)).not.toContain('virtualOutbound');
 
-    // Every HTTP listener port (80, and the inspected gateway's) keeps paths as sent and drops x-forwarded-proto.
+    // Every HTTP listener port (80, and the inspected gateway's) keeps paths as sent and drops x-forwarded-proto and
+    // the metadata-exchange headers (allow_any leads to PassthroughCluster only).
     const transparent = findObject(objects, 'EnvoyFilter', 'proxy-telemetry-transparent-http', 'crawlers');
     expect(transparent.spec.workloadSelector).toBeUndefined();
     expect(transparent.spec.configPatches.map((p: any) => [p.applyTo, p.match.listener?.portNumber ?? p.match.routeConfiguration?.portNumber, p.patch.operation])).toEqual([
@@ -56,7 +57,7 @@ describe('MeshTelemetry', () => {
     expect(transparent.spec.configPatches[0].match.listener.filterChain).toEqual({ filter: { name: 'envoy.filters.network.http_connection_manager' } });
     expect(transparent.spec.configPatches[0].patch.value.typed_config).toMatchObject({ normalize_path: false, merge_slashes: false, path_with_escaped_slashes_action: 'KEEP_UNCHANGED' });
     expect(transparent.spec.configPatches[1].match.routeConfiguration.vhost).toEqual({ name: 'allow_any' });
-    expect(transparent.spec.configPatches[1].patch.value).toEqual({ request_headers_to_remove: ['x-forwarded-proto'] });
+    expect(transparent.spec.configPatches[1].patch.value).toEqual({ request_headers_to_remove: ['x-forwarded-proto', 'x-envoy-peer-metadata', 'x-envoy-peer-metadata-id'] });
 
     // The inspected gateway: CONNECT and absolute-form routes in allow_any of route configuration 22225, absolute-form upstream.
     // Only vendor-b's pods get them: route configuration 22225 is every pod's.
@@ -67,7 +68,7 @@ describe('MeshTelemetry', () => {
       expect(route.match).toEqual({ context: 'SIDECAR_OUTBOUND', routeConfiguration: { portNumber: 22225, vhost: { name: 'allow_any' } } });
       expect(route.patch.operation).toBe('INSERT_FIRST');
       expect(route.patch.value.route).toMatchObject({ cluster: 'outbound|22225||proxy.vendor-b.example', timeout: '0s' });
-      expect(route.patch.value.request_headers_to_remove).toEqual(['x-forwarded-proto']);
+      expect(route.patch.value.request_headers_to_remove).toEqual(['x-forwarded-proto', 'x-envoy-peer-metadata', 'x-envoy-peer-metadata-id']);
     }
     expect(forward.patch.value.match).toEqual({ prefix: '/' });
     expect(connect.patch.value.match).toEqual({ connect_matcher: {} });

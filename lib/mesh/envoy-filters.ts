@@ -20,12 +20,16 @@ export function outboundCluster(endpoint: VendorEndpoint): string {
 }
 
 /**
- * Headers Envoy adds that no ProxyConfig setting turns off, removed on the routes and virtual hosts we patch. Envoy sets
- * `x-forwarded-proto` when the request has none (`conn_manager_utility.cc` mutateRequestHeaders; istio/istio
- * `tests/integration/pilot/headers_test.go`: "Envoy has no way to turn this off"). A crawler that sets it itself
- * loses it there too: crawlers do not send proxy headers, and a site must not learn of the hop.
+ * Request headers removed on the routes and virtual hosts we patch, none of which lead to a mesh peer:
+ * - `x-forwarded-proto`: Envoy sets it when the request has none (`conn_manager_utility.cc` mutateRequestHeaders) and
+ *   no setting turns it off (istio/istio `tests/integration/pilot/headers_test.go`: "Envoy has no way to turn this
+ *   off"). A crawler that sets it itself loses it there too: crawlers do not send proxy headers.
+ * - `x-envoy-peer-metadata` / `-id`: with `metadataExchangeHeaders: IN_MESH` Istio skips them for PassthroughCluster
+ *   and MESH_EXTERNAL clusters only (istio/proxy `peer_metadata/filter.cc` skipMXHeaders); an in-cluster vendor gateway
+ *   is a Kubernetes Service, and a crawler pod without the annotation sends them everywhere. The peer metadata filter
+ *   runs before the router, whose route and virtual host header removal (finalizeRequestHeaders) takes them out.
  */
-export const UNWANTED_REQUEST_HEADERS = ['x-forwarded-proto'];
+export const UNWANTED_REQUEST_HEADERS = ['x-forwarded-proto', 'x-envoy-peer-metadata', 'x-envoy-peer-metadata-id'];
 
 /** Envoy's HTTP/1 formatter that keeps header names as the client wrote them. */
 const PRESERVE_CASE = {
@@ -40,8 +44,8 @@ const PRESERVE_CASE = {
  * - the HTTP connection manager of each port normalizes no path: Istio sets `normalize_path: true` on every HTTP
  *   connection manager, outbound included (istio/istio `listener_builder.go` buildHTTPConnectionManager, from
  *   `meshConfig.pathNormalization`, default BASE), which rewrites `/a/../b` before it reaches the site;
- * - the `allow_any` virtual host of each port drops UNWANTED_REQUEST_HEADERS (Istio adds no header mutation of its
- *   own there: `httproute.go` buildCatchAllVirtualHost).
+ * - the `allow_any` virtual host of each port (PassthroughCluster: never a mesh peer) drops UNWANTED_REQUEST_HEADERS
+ *   (Istio adds no header mutation of its own there: `httproute.go` buildCatchAllVirtualHost).
  */
 export function transparentHttpSpec(ports: readonly number[]): EnvoyFilterSpec {
   return {

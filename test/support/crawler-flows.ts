@@ -24,8 +24,10 @@ export interface DirectHttp {
   upBytes: number;
   downBytes: number;
   durationMs: number;
-  /** HTTP/2 with prior knowledge (h2c) or HTTP/1.1. @default '1.1' */
-  httpVersion?: '1.1' | '2';
+  /** HTTP/2 with prior knowledge (h2c), HTTP/1.1 or HTTP/1.0. @default '1.1' */
+  httpVersion?: '1.0' | '1.1' | '2';
+  /** The request path as the crawler writes it (dot segments, double slashes kept). @default '/' */
+  path?: string;
 }
 
 /** HTTPS the crawler encrypts itself, straight to a site. */
@@ -63,9 +65,45 @@ export interface ViaGateway {
   upBytes: number;
   downBytes: number;
   durationMs: number;
+  /** http: the path of the absolute-form URL. @default '/' */
+  path?: string;
 }
 
-export type CrawlerFlow = DirectHttp | DirectTls | ViaGateway;
+/**
+ * A TCP service that speaks first (a MySQL greeting on 3306, an SMTP banner on 25, an SSH banner on 22): the
+ * client sends nothing until it has read the server's banner. Whatever waits for the client's first bytes
+ * (a listener filter) waits for ever or until its timeout.
+ */
+export interface ServerFirst {
+  kind: 'server-first';
+  host: string;
+  port: number;
+  /** Connections per second. */
+  perSecond: number;
+  /** Bytes per connection, the banner included in downBytes. */
+  upBytes: number;
+  downBytes: number;
+}
+
+/** A client that opens a connection and waits (a pre-warmed pool connection, a health probe that only connects). */
+export interface Silent {
+  kind: 'silent';
+  host: string;
+  port: number;
+  /** Connections per second. */
+  perSecond: number;
+}
+
+export type CrawlerFlow = DirectHttp | DirectTls | ViaGateway | ServerFirst | Silent;
+
+/** What the client sends before it reads anything: what a listener filter waiting for bytes gets to see. */
+export function clientFirstBytes(flow: CrawlerFlow): 'tls-client-hello' | 'plaintext' | 'nothing' {
+  switch (flow.kind) {
+    case 'tls': return 'tls-client-hello';
+    case 'http': case 'gateway': return 'plaintext';
+    case 'server-first': case 'silent': return 'nothing';
+  }
+}
 
 export function parseHostPort(value: string): { host: string; port: number } {
   const m = /^([^:]+):(\d+)$/.exec(value);
@@ -101,6 +139,11 @@ export interface ContractView {
 }
 
 export function contractView(flow: CrawlerFlow, intent: ContractIntent): ContractView {
+  if (flow.kind === 'server-first' || flow.kind === 'silent') {
+    // A TCP connection to a site: the contract names no destination without SNI.
+    const [up, down] = flow.kind === 'silent' ? [0, 0] : [flow.upBytes, flow.downBytes];
+    return { protocol: 'tcp', destination: 'unknown', perSecond: flow.perSecond, uploadBytesPerSecond: flow.perSecond * up, downloadBytesPerSecond: flow.perSecond * down };
+  }
   const bytes = { uploadBytesPerSecond: flow.perSecond * flow.upBytes, downloadBytesPerSecond: flow.perSecond * flow.downBytes };
   const perConnection = flow.kind === 'tls' ? 1 : flow.requestsPerConnection ?? 1;
   switch (flow.kind) {
@@ -126,6 +169,8 @@ export function contractView(flow: CrawlerFlow, intent: ContractIntent): Contrac
 
 /** What the crawler itself did per second: requests (inside tunnels and TLS too), connections, bytes. */
 export function crawlerTruth(flow: CrawlerFlow): { requests: number; connections: number; uploadBytes: number; downloadBytes: number } {
+  if (flow.kind === 'server-first') return { requests: 0, connections: flow.perSecond, uploadBytes: flow.perSecond * flow.upBytes, downloadBytes: flow.perSecond * flow.downBytes };
+  if (flow.kind === 'silent') return { requests: 0, connections: flow.perSecond, uploadBytes: 0, downloadBytes: 0 };
   const k = flow.requestsPerConnection ?? 1;
   const requests = flow.kind === 'http' || (flow.kind === 'gateway' && flow.scheme === 'http') ? flow.perSecond : flow.perSecond * k;
   const connections = flow.kind === 'http' || (flow.kind === 'gateway' && flow.scheme === 'http') ? flow.perSecond / k : flow.perSecond;

@@ -1,3 +1,4 @@
+import { VENDOR_POD_LABEL } from '../../core/metric-contract';
 import * as YAML from 'yaml';
 import { Testing } from 'cdk8s';
 import { MeshTelemetry, MeshTelemetryProps } from '../../lib/mesh-telemetry';
@@ -28,11 +29,14 @@ export function contractIntent(mesh: MeshTelemetry, vendors: VendorCatalog): Con
   };
 }
 
-/** Attaches to each pod the sidecar model of its namespace, built from `objects`. */
+/** Attaches to each pod the sidecar model of its namespace and vendor label (EnvoyFilters select pods by it), built from `objects`. */
 export function withSidecars(pods: FleetPod[], objects: KubeObject[], profile: IstioProfile = 'minimal'): SimPod[] {
   const models = new Map<string, SidecarModel>();
-  const model = (ns: string) => models.get(ns) ?? models.set(ns, SidecarModel.fromObjects(objects, ns, { profile })).get(ns)!;
-  return pods.map(p => ({ ...p, sidecar: typeof p.sidecar === 'function' ? p.sidecar(objects) : p.sidecar ?? model(p.namespace) }));
+  const model = (ns: string, vendor: string | undefined) => {
+    const key = `${ns}/${vendor ?? ''}`;
+    return models.get(key) ?? models.set(key, SidecarModel.fromObjects(objects, ns, { profile, podLabels: vendor ? { [VENDOR_POD_LABEL]: vendor } : {} })).get(key)!;
+  };
+  return pods.map(p => ({ ...p, sidecar: typeof p.sidecar === 'function' ? p.sidecar(objects) : p.sidecar ?? model(p.namespace, p.vendor) }));
 }
 
 export interface SimulatedStack {
