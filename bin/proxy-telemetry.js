@@ -7,7 +7,7 @@ const path = require('path');
 const source = path.join(__dirname, 'proxy-telemetry.ts');
 let cli;
 if (fs.existsSync(source)) {
-  require('ts-node').register({ transpileOnly: true });
+  require('ts-node').register({ transpileOnly: true, project: path.join(__dirname, '..', 'tsconfig.json') });
   cli = require(source);
 } else {
   cli = require(path.join(__dirname, '..', 'build', 'bin', 'proxy-telemetry.js'));

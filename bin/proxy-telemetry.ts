@@ -1,6 +1,7 @@
 /**
- * Command-line entry of proxy-telemetry. `proxy-telemetry validate --prometheus URL` checks a running
- * Prometheus against requirements A–D of the metric contract.
+ * Command-line entry of proxy-telemetry: `proxy-telemetry <command> [options]`, one CLI for a clone and for an
+ * installed package. Each command has its usage text (options, defaults, exit codes) next to it; `--help` alone
+ * lists the commands. The CLI never imports the demo app (main.ts): deploy runs an app as `cdk8s synth` does.
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
@@ -10,16 +11,40 @@ import { bundleCrawler } from '../crawler';
 import { parseArgs } from 'util';
 import * as YAML from 'yaml';
 import { checkHttpUrl } from '../core/validation';
-import { VendorProps } from '../core/vendor';
+import { Io, UsageError, reportError, stdio, wantsHelp } from './command';
+import { DEPLOY_USAGE, deploy } from './deploy';
 import { missingDemoSecretManifests, requiredDemoSecrets } from './demo-secrets';
-import { renderMixin } from './mixin';
+import { MIXIN_USAGE, mixinCommand } from './mixin';
 import { EXIT, formatResult, httpQueryClient, parseDuration, PORT_FORWARD_HINT, validate } from './validate';
 
-const USAGE = `Usage: proxy-telemetry validate --prometheus URL [--window 1h] [--top 5] [--timeout 10s] [--json]
-       proxy-telemetry demo-secrets [--dir dist]
-       proxy-telemetry crawl        (the synthetic crawler, configured by environment variables: crawler/README.md)
-       proxy-telemetry mixin --out DIR [--vendors FILE] [--mode prometheus-operator|standalone] [--namespace monitoring]
-                                    [--crawler-namespaces crawlers]
+export type { Io } from './command';
+
+/** validate's exit codes, which tell why a check failed; the other commands use 0, 1 and 2 only. */
+const VALIDATE_EXIT_CODES = `  0  all checks PASS
+  1  some check FAILs
+  2  usage error
+  3  Prometheus unreachable (connection refused, DNS, timeout, not a Prometheus API)
+  4  Prometheus has no Istio series (sidecars not scraped)
+  5  the recording rules (group proxy-telemetry.rules) are not loaded`;
+
+/** The overview `proxy-telemetry --help` prints. */
+export const CLI_USAGE = `Usage: proxy-telemetry <command> [options]
+
+Commands:
+  validate      check a running Prometheus against the metric contract, per vendor (validate --prometheus URL)
+  deploy        synthesize your cdk8s app (cdk8s.yaml's, or --app CMD), check the cluster's mesh, apply, make the
+                demo secrets, wait for the rollouts and check a crawler sidecar
+  mixin         write the recording rules, alerts and dashboards for your vendors as files
+                (mixin --out DIR --vendors FILE)
+  demo-secrets  print the demo gateways' CA and proxy credentials as manifests to create once
+  crawl         run the synthetic crawler here, configured by environment variables
+
+Run 'proxy-telemetry <command> --help' for a command's options, their defaults and its exit codes.
+Every command exits 0 on success, 1 on failure and 2 on a usage error (crawl: the crawler's own codes).
+validate's exit codes tell why it failed:
+${VALIDATE_EXIT_CODES}`;
+
+const VALIDATE_USAGE = `Usage: proxy-telemetry validate --prometheus URL [--window 1h] [--top 5] [--timeout 10s] [--json]
 
 Queries a running Prometheus and reports, per proxy vendor, whether the metric contract works:
   A. request count (HTTP requests/s, TCP connections/s, counts over --window)
@@ -37,33 +62,45 @@ Options:
   --json             print the result as JSON
   -h, --help         show this help
 
-mixin writes the recording rules (rules.yaml), the alerts (alerts.yaml) and the dashboards (dashboards/*.json)
-as MetricsStack deploys them, for the vendors of --vendors (a JSON or YAML list of vendor settings; default: the
-demo's), for deploying them by other means (jsonnet, Helm, Terraform), like \`mixtool generate all\`.
-
-demo-secrets prints a new CA and new proxy credentials for the demo gateways in the manifests of --dir, as
-Secrets and ConfigMaps to create once: proxy-telemetry demo-secrets | kubectl create -f -
-(npm run deploy does this itself, keeping what the cluster already has.)
-
 Exit codes:
-  0  all checks PASS
-  1  some check FAILs
-  2  usage error
-  3  Prometheus unreachable (connection refused, DNS, timeout, not a Prometheus API)
-  4  Prometheus has no Istio series (sidecars not scraped)
-  5  the recording rules (group proxy-telemetry.rules) are not loaded`;
+${VALIDATE_EXIT_CODES}`;
 
-class UsageError extends Error {}
+type Command = (argv: string[], io: Io) => number | Promise<number>;
 
-interface Io { out: (s: string) => void; err: (s: string) => void }
-
-const stdio: Io = { out: s => process.stdout.write(s), err: s => process.stderr.write(s) };
+/** The commands by name; each parses the arguments after its name. */
+const COMMANDS: Record<string, Command> = {
+  'validate': (argv, io) => validateCommand(argv, io, false),
+  'deploy': deploy,
+  'mixin': mixinCommand,
+  'demo-secrets': demoSecretsCommand,
+  'crawl': crawlCommand,
+};
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[], io: Io = stdio): Promise<number> {
-  if (argv[0] === 'demo-secrets') return demoSecretsCommand(argv.slice(1), io);
-  if (argv[0] === 'crawl') return crawlCommand(argv.slice(1), io);
-  if (argv[0] === 'mixin') return mixinCommand(argv.slice(1), io);
+  const [first, ...rest] = argv;
+  if (first !== undefined && Object.prototype.hasOwnProperty.call(COMMANDS, first)) return COMMANDS[first](rest, io);
+  if (first === undefined || !first.startsWith('-')) {
+    const message = first === undefined ? 'missing command' : `unknown command '${first}'`;
+    return reportError(io, new UsageError(`${message} (commands: ${Object.keys(COMMANDS).join(', ')})`), undefined, CLI_USAGE);
+  }
+  // Options before the command name, as validate has always taken them: `--prometheus URL validate`.
+  if (wantsHelp(argv) && !argv.includes('validate')) {
+    io.out(`${CLI_USAGE}\n`);
+    return EXIT.pass;
+  }
+  return validateCommand(argv, io, true);
+}
+
+/**
+ * `validate --prometheus URL ...`. `named`: the command name is among `argv` (options came first), as a positional
+ * that must be `validate`.
+ */
+async function validateCommand(argv: string[], io: Io, named: boolean): Promise<number> {
+  if (wantsHelp(argv)) {
+    io.out(`${VALIDATE_USAGE}\n`);
+    return EXIT.pass;
+  }
   try {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -78,13 +115,9 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
-    if (values.help) {
-      io.out(`${USAGE}\n`);
-      return EXIT.pass;
-    }
-    const [command, ...rest] = positionals;
-    if (command === undefined) throw new UsageError('missing command: validate');
-    if (command !== 'validate') throw new UsageError(`unknown command '${command}'`);
+    const rest = named ? positionals.slice(1) : positionals;
+    if (named && positionals[0] === undefined) throw new UsageError('missing command: validate');
+    if (named && positionals[0] !== 'validate') throw new UsageError(`unknown command '${positionals[0]}'`);
     if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
     if (!values.prometheus) throw new UsageError('--prometheus URL is required');
     try {
@@ -105,26 +138,37 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     else io.err(formatResult(result));
     return result.exitCode;
   } catch (err) {
-    const e = err as Error & { code?: string };
-    if (err instanceof UsageError || (typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS'))) {
-      io.err(`proxy-telemetry: ${e.message}\n${USAGE.split('\n')[0]}\nRun 'proxy-telemetry --help' for options and exit codes.\n`);
-      return EXIT.usage;
-    }
-    io.err(`proxy-telemetry: ${e.message}\n`);
-    return EXIT.fail;
+    return reportError(io, err, 'validate', VALIDATE_USAGE);
   }
 }
 
+const DEMO_SECRETS_USAGE = `Usage: proxy-telemetry demo-secrets [--dir dist]
+
+Prints a new CA and new proxy credentials for the demo gateways in the manifests of --dir, as Secrets and
+ConfigMaps to create once: proxy-telemetry demo-secrets | kubectl create -f -
+(deploy does this itself, keeping what the cluster already has.)
+
+Options:
+  --dir DIR    directory of synthesized manifests (default: dist)
+  -h, --help   show this help
+
+Exit codes:
+  0  printed, or nothing to make (no demo gateway in --dir)
+  1  the manifests cannot be read
+  2  usage error (a bad option, or --dir is not a directory)`;
+
 /** `demo-secrets [--dir DIR]`: the demo gateways' CA and credentials as manifests on stdout. */
 function demoSecretsCommand(argv: string[], io: Io): number {
+  if (wantsHelp(argv)) {
+    io.out(`${DEMO_SECRETS_USAGE}\n`);
+    return EXIT.pass;
+  }
   try {
     const { values } = parseArgs({ args: argv, strict: true, options: { dir: { type: 'string', default: 'dist' }, help: { type: 'boolean', short: 'h', default: false } } });
-    if (values.help) {
-      io.out(`${USAGE}\n`);
-      return EXIT.pass;
-    }
     const dir = values.dir!;
-    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`--dir '${dir}' is not a directory of synthesized manifests (run 'npm run synth' first)`);
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+      throw new UsageError(`--dir '${dir}' is not a directory of synthesized manifests (synthesize first: cdk8s synth, or npm run synth in this repository)`);
+    }
     const objects = fs.readdirSync(dir).filter(f => f.endsWith('.yaml')).sort()
       .flatMap(f => YAML.parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8')).map(d => d.toJSON()));
     const needed = requiredDemoSecrets(objects);
@@ -135,15 +179,25 @@ function demoSecretsCommand(argv: string[], io: Io): number {
     io.out(missingDemoSecretManifests(needed).map(o => YAML.stringify(o)).join('---\n'));
     return EXIT.pass;
   } catch (err) {
-    const e = err as Error & { code?: string };
-    if (err instanceof UsageError || (typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS'))) {
-      io.err(`proxy-telemetry: ${e.message}\n`);
-      return EXIT.usage;
-    }
-    io.err(`proxy-telemetry: ${e.message}\n`);
-    return EXIT.fail;
+    return reportError(io, err, 'demo-secrets', DEMO_SECRETS_USAGE);
   }
 }
+
+// The usage line shows the environment: the crawler takes no argument.
+const CRAWL_USAGE = `Usage: PROXY_VENDOR=acme TARGETS=https://shop.example/ [HTTPS_PROXY=http://gw.acme.example:22225 ...] proxy-telemetry crawl
+
+Runs the synthetic crawler on this machine exactly as its pods run it (the bundle VendorCrawler mounts, run by this
+Node.js), configured by environment variables only: PROXY_VENDOR and TARGETS are required; HTTPS_PROXY,
+REQUESTS_PER_SECOND, CONCURRENCY, DURATION_SECONDS, ... (crawler/README.md lists them all). SIGINT and SIGTERM make
+it drain, as in a pod.
+
+Options:
+  -h, --help   show this help (the crawler takes no other argument)
+
+Exit codes (the crawler's own):
+  0  done (DURATION_SECONDS) or drained after SIGINT/SIGTERM
+  1  runtime failure (e.g. the metrics port in use), or a second signal
+  2  invalid configuration (the variable and its value are named), or an argument given`;
 
 /**
  * `crawl`: the synthetic crawler on this machine, exactly as its pods run it: the bundle `VendorCrawler` mounts, run by
@@ -151,12 +205,11 @@ function demoSecretsCommand(argv: string[], io: Io): number {
  * SIGTERM are passed on, so it drains as in a pod.
  */
 async function crawlCommand(argv: string[], io: Io): Promise<number> {
-  if (argv.length > 0) {
-    const help = argv.length === 1 && (argv[0] === '-h' || argv[0] === '--help');
-    (help ? io.out : io.err)(`Usage: PROXY_VENDOR=acme TARGETS=https://shop.example/ [HTTPS_PROXY=http://gw:8080 ...] proxy-telemetry crawl
-The synthetic crawler, configured by environment variables only (crawler/README.md lists them).\n`);
-    return help ? EXIT.pass : EXIT.usage;
+  if (wantsHelp(argv)) {
+    io.out(`${CRAWL_USAGE}\n`);
+    return EXIT.pass;
   }
+  if (argv.length > 0) return reportError(io, new UsageError(`unexpected argument '${argv[0]}': the crawler is configured by environment variables only`), 'crawl', CRAWL_USAGE);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'proxy-telemetry-crawler-'));
   const script = path.join(dir, 'crawler.js');
   fs.writeFileSync(script, bundleCrawler());
@@ -179,55 +232,14 @@ The synthetic crawler, configured by environment variables only (crawler/README.
   }
 }
 
-/** `mixin --out DIR ...`: rules, alerts and dashboards as files. */
-function mixinCommand(argv: string[], io: Io): number {
-  try {
-    const { values } = parseArgs({
-      args: argv, strict: true,
-      options: {
-        'out': { type: 'string' },
-        'vendors': { type: 'string' },
-        'mode': { type: 'string', default: 'prometheus-operator' },
-        'namespace': { type: 'string', default: 'monitoring' },
-        'crawler-namespaces': { type: 'string', default: 'crawlers' },
-        'help': { type: 'boolean', short: 'h', default: false },
-      },
-    });
-    if (values.help) {
-      io.out(`${USAGE}\n`);
-      return EXIT.pass;
-    }
-    if (!values.out) throw new UsageError('--out DIR is required');
-    if (values.mode !== 'prometheus-operator' && values.mode !== 'standalone') throw new UsageError(`--mode '${values.mode}' must be prometheus-operator or standalone`);
-    let vendors: VendorProps[] | undefined;
-    if (values.vendors !== undefined) {
-      let text: string;
-      try {
-        text = fs.readFileSync(values.vendors, 'utf8');
-      } catch (err) {
-        throw new UsageError(`--vendors '${values.vendors}' cannot be read: ${(err as Error).message}`);
-      }
-      vendors = YAML.parse(text);
-      if (!Array.isArray(vendors)) throw new UsageError(`--vendors '${values.vendors}' must hold a list of vendors ({ name, endpoints?, pricePerGiB?, ... })`);
-    }
-    const files = renderMixin({
-      vendors, mode: values.mode, namespace: values.namespace,
-      crawlerNamespaces: values['crawler-namespaces']!.split(',').map(n => n.trim()).filter(Boolean),
-    });
-    for (const [file, content] of Object.entries(files)) {
-      const dest = path.join(values.out, file);
-      fs.mkdirSync(path.dirname(dest), { recursive: true });
-      fs.writeFileSync(dest, content);
-    }
-    io.out(`wrote ${Object.keys(files).sort().join(', ')} into ${values.out}/\n`);
-    return EXIT.pass;
-  } catch (err) {
-    const e = err as Error & { code?: string };
-    const usage = err instanceof UsageError || (typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS'));
-    io.err(`proxy-telemetry: ${e.message}\n`);
-    return usage ? EXIT.usage : EXIT.fail;
-  }
-}
+/** Each command's usage text: what `proxy-telemetry <command> --help` prints. */
+export const COMMAND_USAGE: Readonly<Record<string, string>> = {
+  'validate': VALIDATE_USAGE,
+  'deploy': DEPLOY_USAGE,
+  'mixin': MIXIN_USAGE,
+  'demo-secrets': DEMO_SECRETS_USAGE,
+  'crawl': CRAWL_USAGE,
+};
 
 /** Runs with the process arguments and sets the exit code. */
 export function run(): void {

@@ -3,7 +3,6 @@ import * as kplus from 'cdk8s-plus-27';
 import { DashboardJson } from '../dashboards';
 import { Mixin, MixinSettings, mixinDashboards, proxyMixin } from '../mixin';
 import { AlertOptions } from '../core/alerts';
-import { DEMO_GATEWAY_JOB } from '../core/metric-contract';
 import { DestinationGuard } from '../core/destinations';
 import { RuleGroup } from '../core/rules';
 import { PropertyChecks, PropertyError } from '../core/validation';
@@ -11,6 +10,7 @@ import { VendorCatalog } from '../core/vendor';
 import { AlertmanagerOptions } from './alertmanager/alertmanager-config';
 import { DashboardModel } from './grafana/dashboard';
 import { MetricsBackend, checkRuleGroup } from './metrics/backend';
+import { mixinSettingsOf } from './metrics/mixin-settings';
 import { OperatorBackend } from './metrics/operator-backend';
 import { STANDALONE_ONLY_PROMETHEUS, resolveMetricsSettings } from './metrics/settings';
 import { StandaloneBackend } from './metrics/standalone-backend';
@@ -356,22 +356,9 @@ export class MetricsStack extends Construct {
     this.prometheusUrl = this.backend.prometheusUrl;
     this.alertmanagerUrl = this.backend.alertmanagerUrl;
 
-    // The mixin for these settings (rules, alerts, dashboards), placed by the backend.
-    const jobs = this.backend.jobs;
-    this.mixinSettings = {
-      vendors: this.vendors,
-      jobs,
-      sampleLimits: { totals: this.sampleLimit, destinations: this.destinationSampleLimit },
-      destinations: this.destinations,
-      ruleIntervalSeconds: s.ruleIntervalSeconds,
-      alerts: s.alerts,
-      dashboards: {
-        enabled: s.dashboards.enabled,
-        currencyUnit: s.dashboards.currencyUnit,
-        demoGateways: this.podScrapes.some(t => t.job === DEMO_GATEWAY_JOB),
-        datasourceUid: this.backend.datasourceUid,
-      },
-    };
+    // The mixin for these settings (rules, alerts, dashboards), placed by the backend; `proxy-telemetry mixin` resolves
+    // its settings through the same function.
+    this.mixinSettings = mixinSettingsOf(s, this.backend.datasourceUid);
     this.mixin = proxyMixin(this.mixinSettings);
     this.backend.addContract(this.mixin.records, this.mixin.prometheusAlerts);
     this.dashboards = this.mixin.grafanaDashboards;

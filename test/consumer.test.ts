@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import { builtinModules } from 'module';
 import * as path from 'path';
 import * as YAML from 'yaml';
+import type * as Cli from '../bin/proxy-telemetry';
 import { tempDir } from './support/temp-dir';
 
 /**
@@ -11,6 +12,10 @@ import { tempDir } from './support/temp-dir';
  * at the low and the high end of the peer range. The app must type-check with `tsc --noEmit`, synthesize with
  * `cdk8s synth`, and hold one copy of cdk8s: a second one makes synthesis fail on objects of the other copy.
  */
+
+// What each command's --help prints, from the source the tarball is built from.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { CLI_USAGE, COMMAND_USAGE }: typeof Cli = require('../bin/proxy-telemetry.ts');
 
 const ROOT = path.join(__dirname, '..');
 const PACKAGE = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
@@ -131,6 +136,42 @@ describe.each(Object.entries(PEER_ENDS))('a cdk8s app at the %s end of the peer 
     const r = spawnSync(path.join(dir, 'node_modules', '.bin', 'proxy-telemetry'), ['crawl'], { cwd: dir, env: { ...env, TARGETS: 'http://127.0.0.1:9/' }, encoding: 'utf8', timeout: 60_000 });
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 2, stderr: expect.stringContaining('crawler: invalid configuration: PROXY_VENDOR=') });
   });
+
+  test('`npx proxy-telemetry <command> --help` prints each command\'s own usage from the installed package', () => {
+    const help = (args: string[]) => {
+      const r = spawnSync('npx', ['--no-install', 'proxy-telemetry', ...args], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+      return { args, status: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    expect(help(['--help'])).toEqual({ args: ['--help'], status: 0, stdout: `${CLI_USAGE}\n`, stderr: '' });
+    for (const [command, usage] of Object.entries(COMMAND_USAGE)) {
+      expect(help([command, '--help'])).toEqual({ args: [command, '--help'], status: 0, stdout: `${usage}\n`, stderr: '' });
+    }
+    expect(help(['deploy', '-h']).stdout).toMatch(/^Usage: proxy-telemetry deploy /);
+  }, 180_000);
+
+  test('`proxy-telemetry mixin` writes the rules, alerts and dashboards for a vendor file', () => {
+    fs.writeFileSync(path.join(dir, 'vendors.yaml'), YAML.stringify([{ name: 'acme', endpoints: ['gw.acme.example:22225'], pricePerGiB: 4 }]));
+    const r = spawnSync(path.join(dir, 'node_modules', '.bin', 'proxy-telemetry'), ['mixin', '--out', 'mixin', '--vendors', 'vendors.yaml'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(fs.readFileSync(path.join(dir, 'mixin', 'rules.yaml'), 'utf8')).toContain('job=\"monitoring/crawler-sidecars\"');
+    expect(fs.readdirSync(path.join(dir, 'mixin')).sort()).toEqual(['alerts.yaml', 'dashboards', 'rules.yaml']);
+  });
+
+  test('`proxy-telemetry deploy` synthesizes the project\'s cdk8s.yaml app and stops at a cluster it cannot reach', () => {
+    // GIVEN a kubectl that reaches no cluster
+    const kubectl = path.join(dir, 'no-cluster-kubectl');
+    fs.writeFileSync(kubectl, '#!/bin/sh\necho "error: no cluster here" >&2\nexit 1\n', { mode: 0o755 });
+
+    // WHEN
+    const r = spawnSync(path.join(dir, 'node_modules', '.bin', 'proxy-telemetry'), ['deploy', '--outdir', 'deployed'], {
+      cwd: dir, encoding: 'utf8', timeout: 180_000, env: { ...process.env, KUBECTL: kubectl },
+    });
+
+    // THEN the app ran (not this repository's demo), and nothing was applied
+    expect({ status: r.status, output: r.stdout + r.stderr }).toEqual({ status: 1, output: expect.stringContaining('kubectl cannot reach the cluster: error: no cluster here') });
+    expect(r.stdout).toContain(`manifests into deployed/ with the app of ${path.join(dir, 'cdk8s.yaml')}`);
+    expect(fs.readdirSync(path.join(dir, 'deployed'))).toEqual(['proxy-telemetry.k8s.yaml']);
+  }, 240_000);
 
   test('cdk8s synth writes the manifests', () => {
     expect(run(CDK8S_CLI, ['synth'], dir)).toContain('dist/proxy-telemetry.k8s.yaml');

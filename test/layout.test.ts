@@ -4,7 +4,8 @@ import * as path from 'path';
 /**
  * The folders say the architecture: `core/` (the metric contract, the rules, the alerts, the vendor model, validation)
  * imports nothing of ours; `dashboards/` builds on the core only; `mixin/` puts the two together as data; `lib/`
- * (constructs) places the mixin; `bin/` (app and CLI) and `main.ts` use everything. No import goes back up that line.
+ * (constructs) places the mixin; `bin/` (the CLI) and `main.ts` (the demo app) use everything but each other. No import
+ * goes back up that line.
  */
 
 const ROOT = path.join(__dirname, '..');
@@ -34,7 +35,7 @@ function folderImports(): Record<string, string[]> {
 
 test('top-level folders import along core → dashboards → mixin → lib → bin only; the core imports nothing of ours', () => {
   expect(folderImports()).toEqual({
-    bin: ['core', 'crawler', 'gateway', 'lib', 'main'],
+    bin: ['core', 'crawler', 'gateway', 'lib', 'mixin'],
     dashboards: ['core'],
     mixin: ['core', 'dashboards'],
     gateway: ['crawler'],
@@ -87,4 +88,32 @@ test('the two programs share code through crawler/src/shared only, and that fold
     && !(i.file === 'gateway/bundle.ts' && i.target === 'crawler/bundle'))).toEqual([]);
   expect(fromGateway.length).toBeGreaterThan(0);
   expect(fileImports('crawler/src/shared').filter(i => !i.target.startsWith('crawler/src/shared/'))).toEqual([]);
+});
+
+/** The repository's TypeScript files that `file` imports, directly or through others (relative imports, as files). */
+function importClosure(file: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (f: string): void => {
+    for (const m of fs.readFileSync(path.join(ROOT, f), 'utf8').matchAll(/(?:from|require\()\s*['"](\.[^'"]+)['"]/g)) {
+      const target = path.resolve(path.dirname(path.join(ROOT, f)), m[1]);
+      const found = [target, `${target}.ts`, path.join(target, 'index.ts')].find(c => c.endsWith('.ts') && fs.existsSync(c));
+      if (found === undefined) continue;
+      const rel = path.relative(ROOT, found).split(path.sep).join('/');
+      if (!seen.has(rel)) {
+        seen.add(rel);
+        visit(rel);
+      }
+    }
+  };
+  visit(file);
+  return seen;
+}
+
+test('the CLI and the demo app stand apart: nothing under bin/ imports main.ts, and main.ts imports none of the CLI', () => {
+  // The CLI runs the demo as any cdk8s app (cdk8s.yaml's `app`); the demo builds on the library, not on the CLI.
+  const bin = fs.readdirSync(path.join(ROOT, 'bin')).filter(f => f.endsWith('.ts')).map(f => `bin/${f}`);
+  expect(bin).toContain('bin/proxy-telemetry.ts');
+  expect(bin.filter(f => importClosure(f).has('main.ts'))).toEqual([]);
+  const cli = ['bin/proxy-telemetry.ts', 'bin/deploy.ts', 'bin/validate.ts', 'bin/mixin.ts', 'bin/demo-secrets.ts'];
+  expect(cli.filter(f => importClosure('main.ts').has(f))).toEqual([]);
 });

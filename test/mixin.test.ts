@@ -4,14 +4,18 @@ import * as YAML from 'yaml';
 import type * as Cli from '../bin/proxy-telemetry';
 import { DEMO_VENDORS } from '../main';
 import { Testing } from 'cdk8s';
-import { MetricsStack } from '../lib/metrics-stack';
+import { MetricsStack, MetricsStackMode, MetricsStackProps } from '../lib/metrics-stack';
+import { resolveMixinSettings } from '../lib/metrics/mixin-settings';
 import { proxyMixin } from '../mixin';
 import { VendorCatalog } from '../core/vendor';
 import { promtool } from './support/prometheus-config';
 import { findObject, synthChart } from './support/synth';
 import { tempDir } from './support/temp-dir';
 
-/** `proxy-telemetry mixin --out DIR`: the rules, alerts and dashboards as files, as the operator mode deploys them. */
+/**
+ * `proxy-telemetry mixin --out DIR --vendors FILE`: the rules, alerts and dashboards as files, as the operator mode
+ * deploys them.
+ */
 
 // The TypeScript source, not the bin/ shim of the same name that jest would resolve first.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -55,30 +59,71 @@ test('writes rules.yaml, alerts.yaml and the dashboards: promtool accepts them, 
   expect(JSON.stringify(rules)).toContain('job=\\"observability/crawler-sidecars\\"');
 });
 
-test('without --vendors it is the demo\'s; --mode standalone selects the standalone jobs', async () => {
+test('--vendors is required: no made-up vendors; --mode standalone selects the standalone jobs', async () => {
+  // WITHOUT --vendors: a usage error that says what the file holds
   const dir = tempDir('mixin');
-  expect(await cli(['mixin', '--out', dir, '--mode', 'standalone'], io().io)).toBe(0);
-  const rules = fs.readFileSync(path.join(dir, 'rules.yaml'), 'utf8');
+  const { io: stdio, err } = io();
+  expect(await cli(['mixin', '--out', dir, '--mode', 'standalone'], stdio)).toBe(2);
+  expect(err.join('')).toContain('--vendors FILE is required: a JSON or YAML list of your vendors\' settings as VendorCatalog takes them');
+  expect(fs.readdirSync(dir)).toEqual([]);
+
+  // WITH a vendor file
+  fs.writeFileSync(path.join(dir, 'vendors.json'), JSON.stringify(DEMO_VENDORS));
+  expect(await cli(['mixin', '--out', path.join(dir, 'out'), '--vendors', path.join(dir, 'vendors.json'), '--mode', 'standalone'], io().io)).toBe(0);
+  const rules = fs.readFileSync(path.join(dir, 'out', 'rules.yaml'), 'utf8');
   expect(rules).toContain('job="crawler-sidecars"');
   for (const v of DEMO_VENDORS) expect(rules).toContain(`proxy_vendor: ${v.name}`);
+});
+
+test.each<[MetricsStackMode, string]>([['standalone', 'monitoring'], ['prometheus-operator', 'observability']])(
+  'resolveMixinSettings gives the settings a %s MetricsStack in %s builds its mixin from', (mode, namespace) => {
+    // GIVEN
+    const vendors = new VendorCatalog(DEMO_VENDORS);
+    const props = { vendors, crawlerNamespaces: ['crawlers'], mode, namespace } as MetricsStackProps;
+    const stack = new MetricsStack(Testing.chart(), 'metrics', props);
+
+    // WHEN
+    const settings = resolveMixinSettings(props);
+
+    // THEN the jobs the rules select are the ones the stack scrapes, and the mixin is the stack's
+    expect(settings.jobs).toEqual({ totals: stack.scrapeJob, destinations: stack.destinationScrapeJob });
+    const mixin = proxyMixin(settings);
+    expect(mixin.prometheusRules).toEqual(stack.mixin.prometheusRules);
+    expect(mixin.prometheusAlerts).toEqual(stack.mixin.prometheusAlerts);
+    // The dashboards differ in the datasource only: an input for Grafana's import instead of the stack's own.
+    expect(Object.fromEntries(mixin.grafanaDashboards.map(d => [`dashboards/${d.uid}.json`, `${JSON.stringify(d, null, 2)}\n`]))).toEqual(stack.dashboardFiles());
+  });
+
+test('resolveMixinSettings reports every invalid prop with its value, as synthesis of the stack would', () => {
+  const vendors = new VendorCatalog(DEMO_VENDORS);
+  expect(() => resolveMixinSettings({ vendors, crawlerNamespaces: ['Crawlers'], mode: 'prometheus-operator', namespace: 'Ops' }))
+    .toThrow(/'namespace' \("Ops"\) must be a DNS label[\s\S]*'crawlerNamespaces\[0\]' \("Crawlers"\) must be a DNS label/);
 });
 
 test.each<[string[], number, string]>([
   [['mixin'], 2, '--out DIR is required'],
   [['mixin', '--out', '/tmp/x', '--mode', 'helm'], 2, '--mode \'helm\' must be prometheus-operator or standalone'],
   [['mixin', '--out', '/tmp/x', '--vendors', '/nonexistent.yaml'], 2, '--vendors \'/nonexistent.yaml\' cannot be read'],
+  [['mixin', '--out', '/tmp/x', '--vendors', __filename], 2, `--vendors '${__filename}' is not JSON or YAML`],
+  [['mixin', '--out', '/tmp/x', '--vendors', path.join(__dirname, '..', 'package.json')], 2, 'must hold a list of vendors'],
 ])('%j exits %i', async (args, status, message) => {
   const { io: stdio, err } = io();
   expect(await cli(args, stdio)).toBe(status);
   expect(err.join('')).toContain(message);
 });
 
-test('bad vendor settings are reported as the constructs report them', async () => {
+test('bad vendor settings and options are reported as the constructs report them: property and value', async () => {
   const dir = tempDir('mixin');
   fs.writeFileSync(path.join(dir, 'vendors.json'), JSON.stringify([{ name: 'acme', weight: 0 }]));
   const { io: stdio, err } = io();
   expect(await cli(['mixin', '--out', dir, '--vendors', path.join(dir, 'vendors.json')], stdio)).toBe(1);
-  expect(err.join('')).toContain('\'vendors[0].weight\' (0) must be > 0');
+  expect(err.join('')).toContain(`--vendors '${path.join(dir, 'vendors.json')}': 'vendors[0].weight' (0) must be > 0`);
+
+  fs.writeFileSync(path.join(dir, 'vendors.json'), JSON.stringify([{ name: 'acme' }]));
+  const bad = io();
+  expect(await cli(['mixin', '--out', dir, '--vendors', path.join(dir, 'vendors.json'), '--namespace', 'Ops'], bad.io)).toBe(1);
+  expect(bad.err.join('')).toContain('\'namespace\' ("Ops") must be a DNS label');
+  expect(fs.readdirSync(dir)).toEqual(['vendors.json']);
 });
 
 test('proxyMixin: what MetricsStack deploys, as data, from resolved settings alone', () => {

@@ -1,2 +1,0 @@
-// Moved: the synthesis helpers are shared by the demo app and the CLI.
-export * from '../lib/internal/synthesize';
