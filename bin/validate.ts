@@ -1,5 +1,5 @@
 import { parseDuration as parsePromDuration } from '../core/validation';
-import { DESTINATION_LABEL, GATEWAY_LABEL, ISTIO, LABEL } from '../core/metric-contract';
+import { DEMO_GATEWAY_METRICS, DESTINATION_LABEL, GATEWAY_LABEL, ISTIO, LABEL } from '../core/metric-contract';
 import { RULE, RULE_GROUP } from '../core/rules';
 
 /**
@@ -128,7 +128,8 @@ function count(v: number): string {
 
 // ---- result ----
 
-export type Status = 'PASS' | 'FAIL';
+/** `NOT CHECKED`: what the check reads is not in this Prometheus (not a failure). */
+export type Status = 'PASS' | 'FAIL' | 'NOT CHECKED';
 export type Outcome = 'checked' | 'unreachable' | 'empty' | 'rules-missing';
 
 export interface RequestFigures {
@@ -164,6 +165,14 @@ export interface SidecarFinding {
   detail: string;
 }
 
+/** Requests that reached a demo gateway with a header a crawler sidecar added, over the window. */
+export interface InjectedHeaderFigures {
+  vendor: string;
+  header: string;
+  /** Requests counted over the window (increase of the counter, or the value of a series born in the window). */
+  requests: number;
+}
+
 export interface Check<T> {
   status: Status;
   title: string;
@@ -190,6 +199,8 @@ export interface ValidationResult {
     D: Check<ByteFigures>;
     /** Whether the sidecars parse what the product configured: HTTP, server names, inspected gateways. */
     E: Check<SidecarFinding>;
+    /** Whether the sidecars leave the crawler's requests as it wrote them: headers the demo gateways received that the crawler never sends. */
+    F: Check<InjectedHeaderFigures>;
   };
   /** Bytes/s per namespace from crawler pods without the proxy-vendor label. */
   unattributed?: Array<{ namespace: string; bytesPerSecond: number }>;
@@ -271,7 +282,7 @@ export async function validate(client: QueryClient, opts: ValidateOptions): Prom
     for (const u of unattributed.filter(u => u.bytesPerSecond > 0)) {
       warnings.push(`unattributed traffic: ${humanRate(u.bytesPerSecond)} in namespace ${u.namespace || '(none)'} from pods without the proxy-vendor label (${RULE.unattributedBytes})`);
     }
-    const allPass = Object.values(checks).every(c => c.status === 'PASS');
+    const allPass = !Object.values(checks).some(c => c.status === 'FAIL');
     return { ...base, checks, unattributed, warnings, exitCode: allPass ? EXIT.pass : EXIT.fail };
   } catch (err) {
     if (err instanceof UnreachableError) {
@@ -370,7 +381,45 @@ async function runChecks(
   const C = await bytes('Bandwidth sent (upload)', RULE.vendorSentBytes, RULE.podSentBytes);
   const D = await bytes('Bandwidth received (download)', RULE.vendorReceivedBytes, RULE.podReceivedBytes);
   const E = await sidecarCheck(q, aVendors);
-  return { A, B, C, D, E };
+  const F = await transparencyCheck(q, windowText);
+  return { A, B, C, D, E, F };
+}
+
+/**
+ * The sidecar is transparent: no request reached a demo gateway with a header a sidecar adds and the crawler never
+ * sends (`gateway_injected_headers_total`, counted by the demo gateways only). Counted over the window: the increase of
+ * each series, or for a series born within the window (a gateway that started, or a header first seen) its value.
+ */
+export async function transparencyCheck(q: (expr: string) => Promise<Sample[]>, windowText: string): Promise<Check<InjectedHeaderFigures>> {
+  const metric = DEMO_GATEWAY_METRICS.injectedHeaders;
+  const title = 'The sidecar is transparent';
+  const query = `sum by (vendor, header) (increase(${metric}[${windowText}]))`;
+  const present = await q(`count(${metric})`);
+  if (present.length === 0 || present[0].value === 0) {
+    return {
+      title, query, status: 'NOT CHECKED', vendors: [],
+      note: `no ${metric} series: only the demo gateways measure the headers a sidecar adds (run the demo, or check a crawler pod's proxy.istio.io/config proxyHeaders)`,
+    };
+  }
+  const [increased, born] = await Promise.all([
+    q(query),
+    q(`sum by (vendor, header) (${metric} unless ${metric} offset ${windowText})`),
+  ]);
+  const counts = new Map<string, InjectedHeaderFigures>();
+  for (const s of [...increased, ...born]) {
+    const vendor = s.metric.vendor ?? '';
+    const header = s.metric.header ?? '';
+    const key = `${vendor}\u0000${header}`;
+    const row = counts.get(key) ?? { vendor, header, requests: 0 };
+    row.requests = Math.max(row.requests, Math.round(s.value));
+    counts.set(key, row);
+  }
+  const added = [...counts.values()].filter(r => r.requests > 0).sort((a, b) => a.vendor.localeCompare(b.vendor) || b.requests - a.requests || a.header.localeCompare(b.header));
+  const check: Check<InjectedHeaderFigures> = { title, query, status: added.length > 0 ? 'FAIL' : 'PASS', vendors: added };
+  check.note = added.length > 0
+    ? `the demo gateways received headers the crawler never sends: the crawler pods' sidecars add them. Give the pods the transparent proxyHeaders (makeSidecarTransparent(), annotation proxy.istio.io/config) and restart them`
+    : `no request reached the demo gateways with a header a sidecar adds (${metric}, over ${windowText})`;
+  return check;
 }
 
 /**
@@ -432,7 +481,7 @@ export function formatResult(r: ValidationResult): string {
     lines.push('', `ERROR (${r.outcome}, exit code ${r.exitCode}): ${r.message ?? ''}`);
     return lines.join('\n') + '\n';
   }
-  const { A, B, C, D, E } = r.checks;
+  const { A, B, C, D, E, F } = r.checks;
   const none = (v: unknown[]): string[] => (v.length === 0 ? ['    (no vendor series)'] : []);
 
   lines.push('', `A. ${A.title}: ${A.status}`, `   ${A.query}`);
@@ -467,9 +516,17 @@ export function formatResult(r: ValidationResult): string {
   for (const f of E.vendors) lines.push(`    ${f.status.padEnd(5)} ${f.vendor.padEnd(20)} ${f.detail}`);
   if (E.vendors.length === 0) lines.push('    (nothing to report)');
 
+  if (F) {
+    lines.push('', `F. ${F.title}: ${F.status}`, `   ${F.query}`);
+    for (const v of F.vendors) lines.push(`    ${v.vendor.padEnd(20)} ${v.header.padEnd(32)} ${count(v.requests).padStart(10)} requests over ${r.window.text}`);
+    if (F.note) lines.push(`   ${F.note}`);
+  }
+
   lines.push('');
   for (const w of r.warnings) lines.push(`WARNING: ${w}`);
   const failed = (Object.entries(r.checks) as Array<[string, Check<unknown>]>).filter(([, c]) => c.status === 'FAIL').map(([k]) => k);
-  lines.push(failed.length === 0 ? 'Result: PASS (A, B, C, D, E)' : `Result: FAIL (${failed.join(', ')})`);
+  const passed = (Object.entries(r.checks) as Array<[string, Check<unknown>]>).filter(([, c]) => c.status === 'PASS').map(([k]) => k);
+  const skipped = (Object.entries(r.checks) as Array<[string, Check<unknown>]>).filter(([, c]) => c.status === 'NOT CHECKED').map(([k]) => k);
+  lines.push(failed.length === 0 ? `Result: PASS (${passed.join(', ')})${skipped.length > 0 ? `; not checked: ${skipped.join(', ')}` : ''}` : `Result: FAIL (${failed.join(', ')})`);
   return lines.join('\n') + '\n';
 }

@@ -142,6 +142,11 @@ export const DEMO_GATEWAY_JOB = 'demo-gateways';
 export const DEMO_GATEWAY_METRICS = {
   /** Bytes on client connections, TLS records included, by `vendor` and `direction` (`sent` to the crawlers, `received`). */
   wireBytes: 'gateway_wire_bytes_total',
+  /**
+   * Requests that reached a demo gateway with a header a sidecar adds and the crawler never sends, by `vendor` and
+   * lower-case `header`: 0 everywhere when the crawler sidecars are transparent.
+   */
+  injectedHeaders: 'gateway_injected_headers_total',
 } as const;
 
 // ---- scale-out: several Prometheus shards and a global layer ----

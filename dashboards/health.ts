@@ -10,7 +10,7 @@ export function healthDashboard(ctx: DashboardContext): Dashboard {
   const e = ctx.expr;
   const latency = timeseriesPanel('HTTP request duration', 'Percentiles of plain-HTTP request durations per vendor, from the sidecar histogram.', 'ms');
   QUANTILES.forEach((q, i) => latency.withTarget(query(String.fromCharCode(65 + i), e.latencyQuantile(q), `${VENDOR_LEGEND} p${q * 100}`)));
-  return dashboard(ctx, HEALTH_UID, 'Proxy Performance & Health',
+  const board = dashboard(ctx, HEALTH_UID, 'Proxy Performance & Health',
     'Latency and errors of HTTP traffic per vendor, 407 and 429 answers, scrape health of the crawler sidecars and Prometheus ingestion.')
     .withRow(new RowBuilder('Traffic'))
     .withPanel(latency)
@@ -38,6 +38,15 @@ export function healthDashboard(ctx: DashboardContext): Dashboard {
     .withPanel(timeseriesPanel('Head series', 'Series in the in-memory head block: the main driver of Prometheus memory.', 'short')
       .withTarget(query('A', e.headSeries, '{{instance}}')))
     .withPanel(timeseriesPanel('Samples appended/s', 'Ingestion rate.', 'short')
-      .withTarget(query('A', e.samplesAppended, '{{instance}}')))
+      .withTarget(query('A', e.samplesAppended, '{{instance}}')));
+  if (!ctx.demoGateways) return board.build();
+  return board
+    .withRow(new RowBuilder('Demo gateways'))
+    .withPanel(timeseriesPanel('Headers the sidecar added',
+      'Requests/s that reached the demo gateways with a header the crawler never sends and a sidecar adds (x-envoy-*, x-request-id, x-forwarded-*, trace context), '
+      + 'per vendor and header. Flat at 0 when the sidecars are transparent; otherwise the crawler pods lack the proxy.istio.io/config proxyHeaders (`proxy-telemetry validate` names them).', 'reqps')
+      .span(24)
+      .min(0)
+      .withTarget(query('A', e.injectedHeaderRate, `${VENDOR_LEGEND} {{header}}`)))
     .build();
 }

@@ -117,6 +117,8 @@ export function panelExpr(o: PanelExprOptions) {
     // The demo gateways' own count: downloads they served (sent), uploads they received.
     demoGatewayServedRate: demoGatewayRate('sent'),
     demoGatewayReceivedRate: demoGatewayRate('received'),
+    // Requests/s that reached the demo gateways with a header the crawler sidecars added, per vendor and header.
+    injectedHeaderRate: `sum ${by(LABEL.vendor, 'header')} (label_replace(rate(${DEMO_GATEWAY_METRICS.injectedHeaders}{job="${DEMO_GATEWAY_JOB}", vendor=~"$vendor"}[$__rate_interval]), "${LABEL.vendor}", "$1", "vendor", "(.*)"))`,
     sentOverRange: totalOverRange(`${RULE.vendorSentBytes}{${byVendor}}`, o.ruleIntervalSeconds),
     receivedOverRange: totalOverRange(`${RULE.vendorReceivedBytes}{${byVendor}}`, o.ruleIntervalSeconds),
     vendorSentOverRange: totalOverRange(`${RULE.vendorSentBytes}{${byVendor}}`, o.ruleIntervalSeconds, LABEL.vendor),

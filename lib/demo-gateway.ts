@@ -26,6 +26,11 @@ export const DEMO_SECRETS_ANNOTATION = 'proxy-telemetry.io/demo-secrets';
 export const DEMO_GATEWAY_APP = 'proxy-demo-gateway';
 /** Container port of the site server (the Services of `sites` map ports 80 and 443 to it). */
 export const DEMO_SITE_PORT = 8443;
+/**
+ * Port of the gateway's banner: a server-first TCP service (it speaks first, like a database) that deploy's probe
+ * reaches from a crawler pod through its sidecar, to prove the sidecar neither delays nor closes such connections.
+ */
+export const DEMO_BANNER_PORT = 2525;
 
 /**
  * Something a demo gateway or its crawlers need at deploy time:
@@ -202,6 +207,7 @@ export class DemoGateway extends Construct {
     };
     if (pageSizes) env.PAGE_SIZES = kplus.EnvValue.fromValue(pageSizes.map(p => `${p.bytes}=${p.weight}`).join(','));
     if (sites.length > 0) env.SITE_PORT = kplus.EnvValue.fromValue(String(DEMO_SITE_PORT));
+    env.BANNER_PORT = kplus.EnvValue.fromValue(String(DEMO_BANNER_PORT));
     if (props.authentication ?? true) {
       const secretName = `proxy-telemetry-demo-${this.vendor}-credentials`;
       this.need({ kind: 'Secret', namespace: this.namespace, name: secretName, content: 'credentials' });
@@ -231,6 +237,7 @@ export class DemoGateway extends Construct {
           { number: this.port, name: 'proxy' },
           ...(sites.length > 0 ? [{ number: DEMO_SITE_PORT, name: 'site' }] : []),
           { number: GATEWAY_METRICS_PORT, name: 'metrics' },
+          { number: DEMO_BANNER_PORT, name: 'banner' },
         ],
         securityContext: restrictedContainerSecurity(GATEWAY_RUN_AS_USER),
         resources: props.resources ?? {
@@ -252,7 +259,14 @@ export class DemoGateway extends Construct {
     const proxyPortName = vendor?.inspected ? 'http-proxy' : 'tcp-proxy';
     new k8s.KubeService(this, 'Service', {
       metadata: { name: this.name, namespace: this.namespace, labels: podLabels },
-      spec: { selector: podLabels, ports: [{ name: proxyPortName, port: this.port, targetPort: k8s.IntOrString.fromString('proxy') }] },
+      spec: {
+        selector: podLabels,
+        ports: [
+          { name: proxyPortName, port: this.port, targetPort: k8s.IntOrString.fromString('proxy') },
+          // `tcp-` tells Istio the banner is TCP: no protocol sniffing, which would wait for the client to speak first.
+          { name: 'tcp-banner', port: DEMO_BANNER_PORT, targetPort: k8s.IntOrString.fromString('banner') },
+        ],
+      },
     });
     sites.forEach(site => new k8s.KubeService(this, `Site-${site}`, {
       metadata: { name: site, namespace: this.namespace, labels: { ...podLabels, 'proxy-telemetry.io/demo-site': site } },
@@ -275,7 +289,7 @@ export class DemoGateway extends Construct {
         ingress: [
           {
             from: fromNamespaces,
-            ports: [this.port, ...(sites.length > 0 ? [DEMO_SITE_PORT] : [])].map(port => ({ protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) })),
+            ports: [this.port, DEMO_BANNER_PORT, ...(sites.length > 0 ? [DEMO_SITE_PORT] : [])].map(port => ({ protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) })),
           },
           {
             from: [{ namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: monitoringNamespace } } }],
@@ -327,8 +341,9 @@ function pickEndpoint(vendor: string, endpoints: readonly VendorEndpoint[], want
   if (endpoint.port < 1024) {
     throw new PropertyError('endpoint', `${endpoint.host}:${endpoint.port}`, 'must use a port >= 1024: the gateway runs without privileges');
   }
-  if (endpoint.port === GATEWAY_METRICS_PORT || endpoint.port === DEMO_SITE_PORT) {
-    throw new PropertyError('endpoint', `${endpoint.host}:${endpoint.port}`, `must not use port ${endpoint.port}, the gateway's ${endpoint.port === GATEWAY_METRICS_PORT ? 'metrics' : 'site'} port`);
+  const taken: Record<number, string> = { [GATEWAY_METRICS_PORT]: 'metrics', [DEMO_SITE_PORT]: 'site', [DEMO_BANNER_PORT]: 'banner' };
+  if (taken[endpoint.port] !== undefined) {
+    throw new PropertyError('endpoint', `${endpoint.host}:${endpoint.port}`, `must not use port ${endpoint.port}, the gateway's ${taken[endpoint.port]} port`);
   }
   return endpoint;
 }

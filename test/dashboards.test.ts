@@ -124,6 +124,21 @@ describe('the five dashboards', () => {
   });
 });
 
+describe('demo gateway panels', () => {
+  test('"Headers the sidecar added" on the health dashboard only with demoGateways: the rate of gateway_injected_headers_total per vendor and header', () => {
+    const health = (demoGateways?: boolean) => proxyDashboards({ vendors, job: SCRAPE_JOB, ruleIntervalSeconds: 30, demoGateways }).find(d => d.uid === 'proxy-health')!;
+    expect(panels(health()).map(p => p.title)).not.toContain('Headers the sidecar added');
+    const withDemo = proxyDashboards({ vendors, job: SCRAPE_JOB, ruleIntervalSeconds: 30, demoGateways: true });
+    const panel = panels(withDemo.find(d => d.uid === 'proxy-health')!).find(p => p.title === 'Headers the sidecar added');
+    expect(panel).toMatchObject({ type: 'timeseries', datasource: { type: 'prometheus', uid: '${datasource}' }, fieldConfig: { defaults: { unit: 'reqps' } } });
+    expect(panel.targets.map((t: any) => t.legendFormat)).toEqual(['{{proxy_vendor}} {{header}}']);
+    const q = panelQueries(withDemo).find(x => x.panel === 'Headers the sidecar added')!;
+    expect(q.expr).toBe('sum by (proxy_vendor, header) (label_replace(rate(gateway_injected_headers_total{job="demo-gateways", vendor=~"$vendor"}[$__rate_interval]), "proxy_vendor", "$1", "vendor", "(.*)"))');
+    for (const values of [{}, { vendor: ['vendor-a', 'vendor-b'] }]) expect(promqlErrors(expandVariables(q.expr, values))).toEqual([]);
+    expect(metricNames(expandVariables(q.expr, {}))).toEqual(['gateway_injected_headers_total']);
+  });
+});
+
 describe('MetricsStack provisions the dashboards', () => {
   test('one ConfigMap per dashboard, below the last-applied annotation limit, mounted into Grafana', () => {
     // GIVEN

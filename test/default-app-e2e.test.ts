@@ -1,3 +1,4 @@
+import { KNOWN_INJECTED_HEADERS } from '../gateway/src/injected';
 import * as fs from 'fs';
 import { Testing } from 'cdk8s';
 import * as YAML from 'yaml';
@@ -45,12 +46,13 @@ const INTENT: ContractIntent = {
 };
 
 /** The app's sidecars, on a mesh whose istio-system holds only istiod. */
-const SIDECAR = SidecarModel.fromObjects(OBJECTS, NS, { profile: 'minimal' });
+/** Each crawler Deployment's sidecar: its labels select EnvoyFilters, its annotations carry its ProxyConfig. */
+const sidecarOf = (deployment: KubeObject): SidecarModel => SidecarModel.fromDeployment(OBJECTS, deployment, { profile: 'minimal' });
 const answers = demoGatewayAnswers(OBJECTS);
 
 const CRAWLER_PODS: Array<SimPod & { deployment: KubeObject }> = CRAWLERS.flatMap((d, i) => Array.from({ length: d.spec.replicas }, (_, j) => ({
   name: `${d.metadata.name}-6b8f9c7d5-p${j}`, namespace: NS, vendor: d.spec.template.metadata.labels['proxy-vendor'] as string,
-  ip: `127.12.${i}.${j + 1}`, flows: syntheticCrawlerFlows(d, undefined, answers), sidecar: SIDECAR, deployment: d,
+  ip: `127.12.${i}.${j + 1}`, flows: syntheticCrawlerFlows(d, undefined, answers), sidecar: sidecarOf(d), deployment: d,
 })));
 
 /**
@@ -63,18 +65,26 @@ function gatewayStandIn(gateway: KubeObject, i: number): SimPod & { deployment: 
   const hosts = OBJECTS.filter(o => o.kind === 'Service' && o.metadata.namespace === gateway.metadata.namespace
     && Object.entries(o.spec.selector).every(([k, v]) => selector[k] === v)).map(s => `${s.metadata.name}.${s.metadata.namespace}.svc.cluster.local`);
   const bytes = { proxy: { sent: 0, received: 0 }, direct: { sent: 0, received: 0 } };
-  for (const flow of CRAWLER_PODS.flatMap(p => p.flows)) {
-    const path = flow.kind === 'gateway' ? (hosts.includes(flow.gateway.split(':')[0]) ? 'proxy' : undefined) : (hosts.includes(flow.host) ? 'direct' : undefined);
-    if (!path) continue;
-    const t = crawlerTruth(flow);
-    bytes[path].sent += t.downloadBytes;
-    bytes[path].received += t.uploadBytes;
+  // Requests/s that arrive with a header the crawler did not send: what the sidecar model says each pod's sidecar adds.
+  const injected = new Map<string, number>(KNOWN_INJECTED_HEADERS.map(h => [h, 0]));
+  for (const pod of CRAWLER_PODS) {
+    for (const flow of pod.flows) {
+      const path = flow.kind === 'gateway' ? (hosts.includes(flow.gateway.split(':')[0]) ? 'proxy' : undefined) : (hosts.includes(flow.host) ? 'direct' : undefined);
+      if (!path) continue;
+      const t = crawlerTruth(flow);
+      bytes[path].sent += t.downloadBytes;
+      bytes[path].received += t.uploadBytes;
+      for (const header of pod.sidecar.deliver(flow).headersAdded) injected.set(header, (injected.get(header) ?? 0) + flow.perSecond);
+    }
   }
   const counters = (['proxy', 'direct'] as const).flatMap(path => (['sent', 'received'] as const).map(direction => ({
     series: `${DEMO_GATEWAY_METRICS.wireBytes}{vendor="${vendor}",path="${path}",direction="${direction}"}`, perSecond: bytes[path][direction],
   })));
+  for (const [header, perSecond] of injected) {
+    counters.push({ series: `${DEMO_GATEWAY_METRICS.injectedHeaders}{vendor="${vendor}",header="${header}"}`, perSecond });
+  }
   return {
-    name: `${gateway.metadata.name}-5d4c8-q0`, namespace: gateway.metadata.namespace!, ip: `127.13.${i}.1`, flows: [], sidecar: SIDECAR, deployment: gateway,
+    name: `${gateway.metadata.name}-5d4c8-q0`, namespace: gateway.metadata.namespace!, ip: `127.13.${i}.1`, flows: [], sidecar: sidecarOf(gateway), deployment: gateway,
     standIn: { path: '/metrics', counters },
   };
 }
@@ -118,7 +128,9 @@ describe('the default app\'s demo on a minimal-profile mesh', () => {
     const codes = new Set(CRAWLER_PODS.flatMap(p => p.flows.map(f => (f.kind === 'gateway' ? f.responseCode : undefined))));
     expect([...codes].sort()).toEqual([200, 407, 429]);
     expect(httpPorts).toEqual([80]);
-    expect(SIDECAR.virtualOutbound.tlsInspector).toBe(true);
+    // SNI from the TLS listener of port 443, not from an inspector on virtualOutbound.
+    expect(CRAWLER_PODS[0].sidecar.virtualOutbound.tlsInspector).toBe(false);
+    expect(CRAWLER_PODS[0].sidecar.listenerFor('203.0.113.9', 443)?.kind).toBe('tls');
   });
 
   test('A: HTTP requests and TCP connections per vendor equal the truth', async () => {
@@ -172,6 +184,12 @@ describe('the default app\'s demo on a minimal-profile mesh', () => {
       // The stale-credentials crawler's refusals come from vendor-b's gateway too.
       expectClose(served.get(vendor), sim.rates({ vendor }).downloadBytes, `${vendor} bytes served by its gateway`);
     }
+  });
+
+  test('the demo gateways receive no header the crawlers did not send: the sidecars are transparent', async () => {
+    const injected = await byLabels(prom, `sum by (header) (rate(${DEMO_GATEWAY_METRICS.injectedHeaders}{job="${DEMO_GATEWAY_JOB}"}[${RATE_WINDOW_SECONDS}s]))`, 'header');
+    expect([...injected.keys()].sort()).toEqual([...KNOWN_INJECTED_HEADERS].sort());
+    expect([...injected.entries()].filter(([, rate]) => rate !== 0)).toEqual([]);
   });
 
   test('every panel of every dashboard returns data on the demo', async () => {

@@ -44,7 +44,10 @@ describe('DemoGateway', () => {
     });
     expect(env(deployment).SITE_PORT).toBeUndefined();
     // A TCP gateway: the Service port name makes Istio treat it as TCP.
-    expect(findObject(objects, 'Service', 'vendor-a-gateway').spec.ports).toEqual([{ name: 'tcp-proxy', port: 8080, targetPort: 'proxy' }]);
+    // The banner port: a server-first TCP service that deploy's probe reaches through a crawler's sidecar.
+    expect(findObject(objects, 'Service', 'vendor-a-gateway').spec.ports).toEqual([
+      { name: 'tcp-proxy', port: 8080, targetPort: 'proxy' }, { name: 'tcp-banner', port: 2525, targetPort: 'banner' },
+    ]);
     // What the crawlers get: the same credentials Secret in their namespace, the CA certificate only.
     expect(gw.proxyCredentials).toEqual({ secretName: 'proxy-telemetry-demo-vendor-a-credentials' });
     expect(gw.caCertificate).toEqual({ configMapName: 'proxy-telemetry-demo-ca', key: 'ca.crt' });
@@ -66,7 +69,7 @@ describe('DemoGateway', () => {
     expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
     expect(policy.spec.egress).toEqual([]);
     expect(policy.spec.ingress).toEqual([
-      { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'crawlers' } } }], ports: [{ protocol: 'TCP', port: 8080 }, { protocol: 'TCP', port: 8443 }] },
+      { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'crawlers' } } }], ports: [{ protocol: 'TCP', port: 8080 }, { protocol: 'TCP', port: 2525 }, { protocol: 'TCP', port: 8443 }] },
       { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ protocol: 'TCP', port: 9102 }] },
     ]);
   });

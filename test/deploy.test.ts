@@ -6,9 +6,14 @@ import { configDump } from './support/envoy-config-dump';
 import { tempDir } from './support/temp-dir';
 
 /**
- * `npm run deploy` against a stand-in kubectl that answers like a cluster (a scenario file decides how), so that
- * every branch of the preflight, the apply and the sidecar checks can be reached without a cluster.
+ * `proxy-telemetry deploy` (`npm run deploy` in this repository) against a stand-in kubectl that answers like a
+ * cluster (a scenario file decides how), so that every branch of the preflight, the apply and the sidecar checks can
+ * be reached without a cluster. The app is what cdk8s.yaml in the working directory runs, as in a user's project.
  */
+
+const ROOT = path.join(__dirname, '..');
+/** The demo app as a cdk8s project's cdk8s.yaml names it (this repository's runs `ts-node main.ts`). */
+const DEMO_CDK8S_YAML = YAML.stringify({ language: 'typescript', app: `${path.join(ROOT, 'node_modules', '.bin', 'ts-node')} --transpile-only ${path.join(ROOT, 'main.ts')}` });
 
 interface Scenario {
   /** Stderr and exit code of `get --raw /version` (no cluster, bad context). */
@@ -18,18 +23,28 @@ interface Scenario {
   mesh?: string;
   telemetries?: Array<{ name: string; namespace: string; spec?: object }>;
   applyFails?: boolean;
-  /** The crawler sidecar's Envoy config dump. */
-  dump?: object;
+  /** The crawler sidecars' Envoy config dumps, by pod name (default: healthyDump of the pod's vendor). */
+  dumps?: Record<string, object>;
+  /** What the server-first probe in a crawler container prints (default: the banner after 12 ms). */
+  probe?: string;
   /** Objects the cluster has, by `<kind> <name> -n <namespace>` (kind lower-case), as `kubectl get -o json` prints them. */
   existing?: Record<string, object>;
 }
 
-/** What a crawler sidecar of the default app gets: HTTP on 80, the TLS inspector, and vendor-b's inspected gateway. */
-const healthyDump = () => configDump({
-  listeners: [{ name: 'virtualOutbound', listener_filters: [{ name: 'envoy.filters.listener.tls_inspector' }] }, { name: '0.0.0.0_80' }, { name: '0.0.0.0_8081' }],
+/**
+ * What a crawler sidecar of the default app gets: HTTP on 80, TLS on 443 with its own inspector, nothing on
+ * virtualOutbound, and vendor-b's inspected gateway routes in vendor-b's pods only.
+ */
+const healthyDump = (vendor: string) => configDump({
+  listeners: [
+    { name: 'virtualOutbound' }, { name: '0.0.0.0_80' }, { name: '0.0.0.0_443', listener_filters: [{ name: 'envoy.filters.listener.tls_inspector' }] }, { name: '0.0.0.0_8081' },
+  ],
   routes: [{
     name: '8081',
-    virtual_hosts: [{ name: 'allow_any', domains: ['*'], routes: ['proxy-vendor-vendor-b-8081-connect', 'proxy-vendor-vendor-b-8081-forward', 'allow_any'].map(name => ({ name })) }],
+    virtual_hosts: [{
+      name: 'allow_any', domains: ['*'],
+      routes: [...(vendor === 'vendor-b' ? ['proxy-vendor-vendor-b-8081-connect', 'proxy-vendor-vendor-b-8081-forward'] : []), 'allow_any'].map(name => ({ name })),
+    }],
   }],
   clusters: [{
     name: 'outbound|8081||vendor-b-gateway.proxy-demo.svc.cluster.local',
@@ -37,13 +52,17 @@ const healthyDump = () => configDump({
   }],
 });
 
+/** The crawler pods the stand-in cluster runs: one of vendor-a, one of vendor-b. */
+const PODS = ['vendor-a', 'vendor-b'].map(vendor => ({ name: `crawler-${vendor}-6b8f9-p0`, vendor }));
+
 /** A stand-in kubectl (a node script) that logs its arguments and answers from the scenario. */
 function fakeKubectl(dir: string, scenario: Scenario = {}): { log: string } {
   const log = path.join(dir, 'calls.log');
   const s = {
     server: { stderr: '', status: 0 }, istioCrds: true, istioImage: 'docker.io/istio/pilot:1.24.2',
-    mesh: 'defaultConfig:\n  holdApplicationUntilProxyStarts: false\n', telemetries: [{ name: 'proxy-telemetry', namespace: 'crawlers' }], dump: healthyDump(),
-    ...scenario,
+    mesh: 'defaultConfig:\n  holdApplicationUntilProxyStarts: false\n', telemetries: [{ name: 'proxy-telemetry', namespace: 'crawlers' }],
+    pods: PODS, probe: 'banner 12 220 proxy-telemetry probe', ...scenario,
+    dumps: Object.fromEntries(PODS.map(p => [p.name, scenario.dumps?.[p.name] ?? healthyDump(p.vendor)])),
   };
   fs.writeFileSync(path.join(dir, 'scenario.json'), JSON.stringify(s));
   fs.writeFileSync(path.join(dir, 'kubectl'), `#!/usr/bin/env node
@@ -72,34 +91,44 @@ if (/(^| )apply /.test(cmd) && cmd.endsWith('-f -')) {
 }
 if (/(^| )apply /.test(cmd)) s.applyFails ? fail('error: unable to recognize') : out('applied\\n');
 if (cmd.includes('get secret')) fail('NotFound');
-if (cmd.includes('get pods')) out({ items: [{ metadata: { name: 'crawler-vendor-a-6b8f9-p0' }, status: { containerStatuses: [{ name: 'crawler', ready: true }, { name: 'istio-proxy', ready: true }] } }] });
-if (cmd.includes('config_dump')) out(s.dump);
+if (cmd.includes('get pods')) out({ items: s.pods.map(p => ({ metadata: { name: p.name, labels: { 'proxy-vendor': p.vendor } }, status: { containerStatuses: [{ name: 'crawler', ready: true }, { name: 'istio-proxy', ready: true }] } })) });
+if (cmd.includes('config_dump')) out(s.dumps[args[args.indexOf('exec') + 3]]);
+// The probe prints its outcome on stdout and exits 1 unless the banner came.
+if (cmd.includes(' -c crawler -- node -e ')) { process.stdout.write(s.probe + '\\n'); process.exit(s.probe.startsWith('banner ') ? 0 : 1); }
 process.exit(0);
 `, { mode: 0o755 });
   return { log };
 }
 
 function runDeploy(dir: string, args: string[], env: Record<string, string> = {}): { status: number; output: string } {
-  const root = path.join(__dirname, '..');
-  const r = spawnSync(path.join(root, 'node_modules', '.bin', 'ts-node'), ['--transpile-only', path.join(root, 'bin', 'deploy.ts'), ...args], {
-    encoding: 'utf8', cwd: dir, env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, ...env }, timeout: 60_000,
+  // The CLI's source in script mode: ts-node finds this repository's tsconfig from the script, whatever the cwd.
+  const r = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'ts-node'), ['--transpile-only', path.join(ROOT, 'bin', 'proxy-telemetry.ts'), 'deploy', ...args], {
+    encoding: 'utf8', cwd: dir, env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, ...env }, timeout: 120_000,
   });
   return { status: r.status ?? -1, output: r.stdout + r.stderr };
 }
+
+/** An app command that writes one crawler Deployment, as `new App()` does into CDK8S_OUTDIR. */
+const MY_APP = (() => {
+  const manifest = YAML.stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'my-crawler', namespace: 'crawlers' }, spec: {} });
+  return `node -e "require('fs').writeFileSync(require('path').join(process.env.CDK8S_OUTDIR, 'app.k8s.yaml'), ${JSON.stringify(manifest).replace(/"/g, '\\"')})"`;
+})();
 
 const calls = (log: string) => fs.readFileSync(log, 'utf8').trim().split('\n');
 
 function scenario(s: Scenario = {}, args: string[] = ['--outdir', 'out']): { status: number; output: string; calls: string[] } {
   const dir = tempDir('deploy');
+  fs.writeFileSync(path.join(dir, 'cdk8s.yaml'), DEMO_CDK8S_YAML);
   const { log } = fakeKubectl(dir, s);
   const r = runDeploy(dir, args);
   return { ...r, calls: fs.existsSync(log) ? calls(log) : [] };
 }
 
-describe('npm run deploy', () => {
-  test('synthesizes, checks the cluster and its mesh, applies server-side, waits for every rollout, checks a sidecar and prints port-forwards', () => {
-    // GIVEN a cluster with Istio 1.24 and nothing in the way
+describe('proxy-telemetry deploy', () => {
+  test('synthesizes cdk8s.yaml\'s app, checks the cluster and its mesh, applies server-side, waits for every rollout, checks a sidecar and prints port-forwards', () => {
+    // GIVEN a cdk8s project (the demo app) and a cluster with Istio 1.24 and nothing in the way
     const dir = tempDir('deploy');
+    fs.writeFileSync(path.join(dir, 'cdk8s.yaml'), DEMO_CDK8S_YAML);
     const { log } = fakeKubectl(dir);
 
     // WHEN
@@ -107,6 +136,7 @@ describe('npm run deploy', () => {
 
     // THEN
     expect({ status, output }).toEqual({ status: 0, output: expect.stringContaining('Reach the stack with') });
+    expect(output).toMatch(new RegExp(`synthesized \\d+ manifests into out/ with the app of ${path.join(dir, 'cdk8s.yaml')}`));
     expect(calls(log)).toEqual([
       '--context prod get --raw /version',
       '--context prod get crd telemetries.telemetry.istio.io serviceentries.networking.istio.io sidecars.networking.istio.io envoyfilters.networking.istio.io -o name',
@@ -145,14 +175,20 @@ describe('npm run deploy', () => {
       '--context prod rollout status deployment/prometheus -n monitoring --timeout=2m',
       '--context prod rollout status deployment/grafana -n monitoring --timeout=2m',
       '--context prod get pods -n crawlers -l proxy-vendor -o json',
+      // The first ready crawler and one of each vendor with an inspected gateway: its routes are in its pods only.
       '--context prod exec -n crawlers crawler-vendor-a-6b8f9-p0 -c istio-proxy -- pilot-agent request GET config_dump',
+      '--context prod exec -n crawlers crawler-vendor-b-6b8f9-p0 -c istio-proxy -- pilot-agent request GET config_dump',
+      // The server-first probe: the demo gateway's banner, from a crawler container through its sidecar.
+      expect.stringMatching(/^--context prod exec -n crawlers deploy\/crawler-vendor-a -c crawler -- node -e .* vendor-a-gateway\.proxy-demo\.svc\.cluster\.local 2525$/),
     ]);
     expect(output).toContain('preflight: istio-system/istiod: Istio 1.24.2');
-    expect(output).toContain('sidecar: sidecar of crawler-vendor-a-6b8f9-p0.crawlers: HTTP listeners on 80, TLS inspector on virtualOutbound');
+    expect(output).toContain('sidecar: sidecar of crawler-vendor-a-6b8f9-p0.crawlers: HTTP listeners on 80, TLS inspector on 0.0.0.0_443 and none on virtualOutbound, 0 inspected gateway(s) of its vendor routed, 1 of other vendors absent');
+    expect(output).toContain('sidecar: sidecar of crawler-vendor-b-6b8f9-p0.crawlers: HTTP listeners on 80, TLS inspector on 0.0.0.0_443 and none on virtualOutbound, 1 inspected gateway(s) of its vendor routed');
+    expect(output).toContain('sidecar: server-first probe from crawlers/crawler-vendor-a to vendor-a-gateway.proxy-demo.svc.cluster.local:2525: banner after 12 ms');
     // kubectl apply -f is not recursive: the dashboards for import stay out of the apply.
     expect(fs.readdirSync(path.join(dir, 'out'))).toEqual(['0000-mesh.k8s.yaml', '0001-demo.k8s.yaml', '0002-crawlers.k8s.yaml', '0003-monitoring.k8s.yaml', 'dashboards']);
     // Nothing secret was written to disk.
-    expect(fs.readdirSync(dir).sort()).toEqual(['calls.log', 'kubectl', 'out', 'scenario.json']);
+    expect(fs.readdirSync(dir).sort()).toEqual(['calls.log', 'cdk8s.yaml', 'kubectl', 'out', 'scenario.json']);
     expect(output).toContain('kubectl port-forward -n monitoring svc/grafana 3000:3000');
     expect(output).toContain('kubectl port-forward -n monitoring svc/prometheus 9090:9090');
     // No admin Secret yet: the command to create one is printed, with a generated password.
@@ -216,11 +252,26 @@ describe('npm run deploy', () => {
     expect(r.output).toContain('WARNING: Telemetry istio-system/mesh-default applies mesh-wide');
   });
 
-  test('a sidecar without the port-80 listener or the TLS inspector fails the deploy, naming the istioctl command that shows it', () => {
-    const r = scenario({ dump: configDump({ listeners: [{ name: 'virtualOutbound' }] }) });
+  test('a sidecar without the port-80 listener or the TLS listener fails the deploy, naming the istioctl command that shows it', () => {
+    const r = scenario({ dumps: { 'crawler-vendor-a-6b8f9-p0': configDump({ listeners: [{ name: 'virtualOutbound' }] }) } });
     expect(r.status).toBe(1);
     expect(r.output).toContain('no listener 0.0.0.0_80: plain HTTP on port 80 is seen as TCP (`istioctl proxy-config listeners crawler-vendor-a-6b8f9-p0.crawlers --port 80`)');
-    expect(r.output).toContain('virtualOutbound has no tls_inspector');
+    expect(r.output).toContain('no listener 0.0.0.0_443: TLS on port 443 has no server name');
+  });
+
+  test('the harms of a mesh configured the old way fail the deploy: an inspector on virtualOutbound, another vendor\'s gateway routes, a server-first service cut', () => {
+    // GIVEN vendor-a's sidecar with the TLS inspector patched into virtualOutbound and vendor-b's routes, and a probe
+    // whose banner never comes (the inspector's timeout blackholes the connection)
+    const old = healthyDump('vendor-b') as any;
+    const listeners = old.configs.find((c: any) => c.dynamic_listeners).dynamic_listeners;
+    listeners.find((l: any) => l.name === 'virtualOutbound').active_state.listener.listener_filters = [{ name: 'envoy.filters.listener.tls_inspector' }];
+    const r = scenario({ dumps: { 'crawler-vendor-a-6b8f9-p0': old }, probe: 'closed 1003' });
+
+    // THEN
+    expect(r.status).toBe(1);
+    expect(r.output).toContain('sidecar of crawler-vendor-a-6b8f9-p0.crawlers: virtualOutbound has a tls_inspector listener filter');
+    expect(r.output).toContain('routes proxy-vendor-vendor-b-8081-connect, proxy-vendor-vendor-b-8081-forward of vendor vendor-b\'s inspected gateway are in this vendor-a pod\'s sidecar');
+    expect(r.output).toContain('server-first probe from crawlers/crawler-vendor-a to vendor-a-gateway.proxy-demo.svc.cluster.local:2525: no banner (closed 1003 ms)');
   });
 
   test('a failed apply fails the deploy and skips the rollouts', () => {
@@ -231,15 +282,11 @@ describe('npm run deploy', () => {
   });
 
   test('--app deploys your own cdk8s app: it writes into CDK8S_OUTDIR, then the same checks, apply and rollouts run on its manifests', () => {
-    // GIVEN an app command that writes one crawler Deployment, as `new App()` does into CDK8S_OUTDIR
-    const manifest = YAML.stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'my-crawler', namespace: 'crawlers' }, spec: {} });
-    const app = `node -e "require('fs').writeFileSync(require('path').join(process.env.CDK8S_OUTDIR, 'app.k8s.yaml'), ${JSON.stringify(manifest).replace(/"/g, '\\"')})"`;
-
-    // WHEN
-    const r = scenario({}, ['--outdir', 'out', '--app', app, '--skip-sidecar-checks']);
+    // WHEN in a project whose cdk8s.yaml runs the demo: --app runs yours instead
+    const r = scenario({}, ['--outdir', 'out', '--app', MY_APP, '--skip-sidecar-checks']);
 
     // THEN
-    expect(r.output).toContain('synthesized 1 manifests into out/');
+    expect(r.output).toContain('synthesized 1 manifests into out/ with --app');
     expect(r.calls).toContain('apply --server-side --field-manager=proxy-telemetry -f out');
     expect(r.calls.filter(c => c.startsWith('rollout'))).toEqual(['rollout status deployment/my-crawler -n crawlers --timeout=5m']);
     // No demo gateway, no Grafana: nothing to make, nothing to forward.
@@ -280,8 +327,29 @@ describe('npm run deploy', () => {
 
   test('a missing kubectl is reported by name', () => {
     const dir = tempDir('deploy');
+    fs.writeFileSync(path.join(dir, 'cdk8s.yaml'), YAML.stringify({ app: MY_APP }));
     const { status, output } = runDeploy(dir, ['--outdir', 'out'], { KUBECTL: path.join(dir, 'no-such-kubectl') });
     expect(status).toBe(1);
-    expect(output).toContain('cannot run');
+    expect(output).toContain(`cannot run '${path.join(dir, 'no-such-kubectl')}'`);
+  });
+
+  test('without cdk8s.yaml and without --app it is a usage error naming the file, before anything runs', () => {
+    const dir = tempDir('deploy');
+    const { log } = fakeKubectl(dir);
+    const r = runDeploy(dir, ['--outdir', 'out']);
+    expect(r.status).toBe(2);
+    expect(r.output).toContain(`no cdk8s.yaml in ${dir} and no --app`);
+    expect(fs.existsSync(log)).toBe(false);
+    expect(fs.existsSync(path.join(dir, 'out'))).toBe(false);
+  });
+
+  test('a cdk8s.yaml without an app is a usage error naming the file and the key', () => {
+    const dir = tempDir('deploy');
+    const { log } = fakeKubectl(dir);
+    fs.writeFileSync(path.join(dir, 'cdk8s.yaml'), 'language: typescript\noutput: dist\n');
+    const r = runDeploy(dir, ['--outdir', 'out']);
+    expect(r.status).toBe(2);
+    expect(r.output).toContain(`${path.join(dir, 'cdk8s.yaml')} has no 'app'`);
+    expect(fs.existsSync(log)).toBe(false);
   });
 });

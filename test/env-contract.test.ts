@@ -61,7 +61,7 @@ test('the demo gateway reads exactly the variables its README documents, and exp
   const env = {
     VENDOR: 'acme', PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', SITE_PORT: '0', SITE_HOST: '127.0.0.1',
     PAGE_SIZES: '1024=2,4096', RATE_LIMIT_SHARE: '0.1', PROXY_USERNAME: 'u', PROXY_PASSWORD: 'p', CA_CERT_FILE: path.join(tmp, 'ca.crt'),
-    CA_KEY_FILE: path.join(tmp, 'ca.key'), MAX_SITES: '10', LOG_LEVEL: 'info', LOG_INTERVAL_SECONDS: '10',
+    CA_KEY_FILE: path.join(tmp, 'ca.key'), MAX_SITES: '10', LOG_LEVEL: 'info', LOG_INTERVAL_SECONDS: '10', BANNER_PORT: '0',
   };
   const table = [...documented('gateway/README.md')].sort();
   expect([...reads(loadGatewayConfig, env)].sort()).toEqual(table);

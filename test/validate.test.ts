@@ -10,6 +10,8 @@ import { materializeConfig } from './support/prometheus-config';
 import { PrometheusProcess, freePort } from './support/prometheus-process';
 import { SidecarSim } from './support/sidecar-sim';
 import { expectClose, startSimulatedStack } from './support/simulated-stack';
+import { DEMO_GATEWAY_JOB } from '../core/metric-contract';
+import { GatewayRun, LOOPBACK, cleanup as stopGateways, proxyRequest, removeTemporaryFiles as removeGatewayFiles, startGateway } from './gateway/helpers';
 
 /**
  * `proxy-telemetry validate`, run as a child process against real Prometheus servers: one with the product's
@@ -27,6 +29,9 @@ let sim: SidecarSim;
 let full: PrometheusProcess;
 let noRules: PrometheusProcess;
 let empty: PrometheusProcess;
+/** The full stack plus two demo gateways: vendor-a's received headers a sidecar adds, vendor-b's did not. */
+let demo: PrometheusProcess;
+let gateways: GatewayRun[] = [];
 let configDir: string;
 let emptyConfigDir: string;
 /** Resolves once the simulated clock has caught up and the rules have been evaluated over full windows. */
@@ -61,10 +66,27 @@ beforeAll(async () => {
   const emptyConfig = materializeConfig(stack.renderPrometheusConfig(), stack.renderRules(), []);
   emptyConfigDir = emptyConfig.dir;
 
-  [full, noRules, empty] = await Promise.all([
+  // Two demo gateways (the real bundle): one got requests as a default sidecar forwards them, one as the crawler wrote them.
+  gateways = await Promise.all([startGateway({ VENDOR: 'vendor-a' }), startGateway({ VENDOR: 'vendor-b' })]);
+  const [dirty, clean] = gateways;
+  for (let i = 0; i < 3; i++) {
+    expect((await proxyRequest(dirty.port, `http://example.com/p${i}`, { 'x-request-id': `id-${i}`, 'x-envoy-peer-metadata': 'Q2lRS0JrTkNUMUZVUlEK', 'x-proxy-vendor': 'vendor-a' })).status).toBe(200);
+  }
+  expect((await proxyRequest(dirty.port, 'http://example.com/clean', { 'x-proxy-vendor': 'vendor-a' })).status).toBe(200);
+  expect((await proxyRequest(clean.port, 'http://example.org/', { 'x-proxy-vendor': 'vendor-b', 'user-agent': 'crawler', accept: '*/*' })).status).toBe(200);
+  const withGateways = YAML.parse(fs.readFileSync(config.configFile, 'utf8'));
+  withGateways.scrape_configs.push({
+    job_name: DEMO_GATEWAY_JOB, scrape_interval: '1s',
+    static_configs: [{ targets: gateways.map(g => `${LOOPBACK}:${g.metricsPort}`) }],
+  });
+  const demoFile = path.join(configDir, 'prometheus-demo-gateways.yml');
+  fs.writeFileSync(demoFile, YAML.stringify(withGateways));
+
+  [full, noRules, empty, demo] = await Promise.all([
     PrometheusProcess.start({ configFile: config.configFile }),
     PrometheusProcess.start({ configFile: noRulesFile }),
     PrometheusProcess.start({ configFile: emptyConfig.configFile }),
+    PrometheusProcess.start({ configFile: demoFile }),
   ]);
   await sim.waitForAllScraped(20_000);
   sim.startClock({ historySeconds: 420, speedup: 20 });
@@ -75,7 +97,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await caughtUp?.catch(() => undefined);
-  await Promise.all([full?.stop(), noRules?.stop(), empty?.stop()]);
+  await Promise.all([full?.stop(), noRules?.stop(), empty?.stop(), demo?.stop()]);
+  await stopGateways();
+  removeGatewayFiles();
   await sim?.stop();
   for (const dir of [configDir, emptyConfigDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -169,6 +193,38 @@ test('the full stack passes A–D with figures within 2% of the truth', async ()
   const unlabelled = sim.rates({ vendor: null });
   expectClose(r.unattributed!.find(u => u.namespace === NS)?.bytesPerSecond, unlabelled.uploadBytes + unlabelled.downloadBytes, 'unattributed bytes/s');
   expect(r.warnings).toHaveLength(1);
+  // F: no demo gateway is scraped here, so nothing measures the headers: not checked, and no failure.
+  expect(r.checks!.F).toMatchObject({ status: 'NOT CHECKED', vendors: [] });
+  expect(r.checks!.F.note).toContain('only the demo gateways measure');
+  expect(text.stdout).toContain('F. The sidecar is transparent: NOT CHECKED');
+  expect(text.stdout).toContain('Result: PASS (A, B, C, D, E); not checked: F');
+}, 60_000);
+
+test('with demo gateways scraped, F fails naming each vendor and header a sidecar added, with counts; a vendor whose requests arrived as sent is not listed', async () => {
+  await caughtUp;
+  const deadline = Date.now() + 20_000;
+  while (((await demo.query('sum(gateway_injected_headers_total{vendor="vendor-a"})'))[0]?.value ?? 0) < 6) {
+    if (Date.now() > deadline) throw new Error('the demo gateways were never scraped');
+    await new Promise(r => setTimeout(r, 200));
+  }
+  expect((await demo.query('count(gateway_injected_headers_total{vendor="vendor-b"})'))[0]?.value).toBeGreaterThan(0);
+  const [text, json] = await Promise.all([
+    cli(['validate', '--prometheus', demo.url]),
+    cli(['validate', '--prometheus', demo.url, '--json']),
+  ]);
+  expect(text.code).toBe(1);
+  expect(text.stdout).toContain('F. The sidecar is transparent: FAIL');
+  expect(text.stdout).toMatch(/vendor-a\s+x-envoy-peer-metadata\s+3 requests over 1h/);
+  expect(text.stdout).toMatch(/vendor-a\s+x-request-id\s+3 requests over 1h/);
+  expect(text.stdout).toMatch(/Result: FAIL \(.*F\)/);
+  const r = JSON.parse(json.stdout) as ValidationResult;
+  expect(json.code).toBe(1);
+  expect(r.checks!.F.status).toBe('FAIL');
+  expect(r.checks!.F.vendors).toEqual([
+    { vendor: 'vendor-a', header: 'x-envoy-peer-metadata', requests: 3 },
+    { vendor: 'vendor-a', header: 'x-request-id', requests: 3 },
+  ]);
+  expect(r.checks!.F.note).toContain('proxy.istio.io/config');
 }, 60_000);
 
 test('a Prometheus scraping the sidecars without the rules exits 5', async () => {

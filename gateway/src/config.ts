@@ -22,6 +22,8 @@ export interface GatewayConfig extends LogSettings {
   /** The site port, where the gateway plays the sites themselves; unset = none, 0 = a free port. */
   sitePort?: number;
   siteHost?: string;
+  /** The banner port (a server-first TCP service for the deploy probe, bound on HOST); unset = none, 0 = a free port. */
+  bannerPort?: number;
   pageSizes: PageSize[];
   /** Share of requests answered 429, in parts per PARTS (a million). */
   rateLimitParts: number;
@@ -116,6 +118,13 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   const port = portNumber(env, 'PORT', DEFAULT_PROXY_PORT);
   const metricsPort = portNumber(env, 'METRICS_PORT', DEFAULT_METRICS_PORT);
   const { sitePort, siteHost } = sitePortOf(env, port, metricsPort);
+  let bannerPort: number | undefined;
+  if (read(env, 'BANNER_PORT') !== undefined) {
+    bannerPort = portNumber(env, 'BANNER_PORT', 0);
+    for (const [name, other] of [['PORT', port], ['METRICS_PORT', metricsPort], ['SITE_PORT', sitePort]] as const) {
+      if (bannerPort !== 0 && other !== undefined && bannerPort === other) throw new ConfigError('BANNER_PORT', env.BANNER_PORT, `must differ from ${name} (${other})`);
+    }
+  }
   const maxSites = integer(env, 'MAX_SITES', DEFAULT_MAX_SITES, 1, 10_000);
   const log = logSettings(env);
   const credentials = readCredentials(env);
@@ -130,6 +139,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     metricsHost: read(env, 'METRICS_HOST'),
     sitePort,
     siteHost,
+    bannerPort,
     pageSizes,
     rateLimitParts,
     credentials,

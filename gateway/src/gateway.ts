@@ -127,6 +127,7 @@ export class Gateway {
     this.tunnelHttp1 = http.createServer({ keepAliveTimeout: IDLE_TIMEOUT_MS }, serveInTunnel);
     this.tunnelHttp1.on('clientError', (err: Error, socket: net.Socket) => this.onClientError(err, socket));
     this.tunnelHttp1.on('connect', (req: http.IncomingMessage, socket: net.Socket) => {
+      metrics.recordInjectedHeaders(req.headers);
       const { site, via } = this.locate(req);
       this.refuseConnect(socket, { site, via }, 405, 'Method Not Allowed', `Allow: ${ALLOWED_METHODS}\r\n`);
     });
@@ -218,6 +219,7 @@ export class Gateway {
 
   /** Requests on the proxy port itself: absolute-form, or a 400. */
   private onProxyRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.metrics.recordInjectedHeaders(req.headers);
     let url: URL | undefined;
     try {
       url = /^[a-z][a-z0-9+.-]*:\/\//i.test(req.url ?? '') ? new URL(req.url!) : undefined;
@@ -251,6 +253,7 @@ export class Gateway {
   }
 
   private onConnect(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
+    this.metrics.recordInjectedHeaders(req.headers);
     // Errors after this point (a client reset) are ends of tunnels, nothing more.
     socket.on('error', (err) => this.logger.debug('tunnel socket error', { error: errorMessage(err) }));
     const authority = parseAuthority(req.url ?? '');
@@ -365,6 +368,7 @@ export class Gateway {
    * host and path (an HTTP/2 CONNECT gets 405: the gateway is the site here).
    */
   private onTunnelRequest(req: Request, res: Response): void {
+    this.metrics.recordInjectedHeaders(req.headers);
     const at = this.locate(req);
     if (req.method === 'CONNECT') {
       // No body, as for the HTTP/1.1 CONNECT answers.

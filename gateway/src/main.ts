@@ -22,6 +22,7 @@ import {
 import { Redactor } from '../../crawler/src/shared/redact';
 import { GatewayConfig, loadConfig } from './config';
 import { GATEWAY_VERSION } from './defaults';
+import { BannerServer } from './banner';
 import { Gateway } from './gateway';
 import { PARTS } from './limiter';
 import { GatewayMetrics } from './metrics';
@@ -72,8 +73,19 @@ async function main(): Promise<number> {
       return EXIT_FAILURE;
     }
   }
+  let banner: BannerServer | undefined;
+  let bannerPort: number | undefined;
+  if (config.bannerPort !== undefined) {
+    const requested = config.bannerPort;
+    banner = new BannerServer();
+    bannerPort = await openOrLog(logger, 'banner port failed to open', requested, () => banner!.listen(requested, config.host));
+    if (bannerPort === undefined) {
+      metricsServer?.close();
+      return EXIT_FAILURE;
+    }
+  }
   const startedAt = performance.now();
-  logger.info('start', describe(config, port, sitePort));
+  logger.info('start', { ...describe(config, port, sitePort), bannerPort: bannerPort ?? null });
   if (config.caSource === 'generated') {
     logger.warn('CA_CERT_FILE and CA_KEY_FILE are unset: signing with a CA generated in memory for this process; clients can fetch it from /ca.pem on the metrics port', {
       ca: config.ca.subject,
@@ -86,6 +98,7 @@ async function main(): Promise<number> {
   const signal = await stopSignal;
   // drain() closes the listener before its first await: once `stopping` is
   // logged, new connections are refused.
+  banner?.close();
   const draining = gateway.drain(DRAIN_TIMEOUT_MS);
   logger.info('stopping', { signal, inFlight: gateway.inFlightRequests, connections: gateway.openConnections });
 

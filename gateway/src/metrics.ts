@@ -1,6 +1,7 @@
 import type * as net from 'node:net';
 import { Counter, Gauge } from 'prom-client';
 import { Increment, programRegistry } from '../../crawler/src/shared/metrics';
+import { KNOWN_INJECTED_HEADERS, injectedHeaders } from './injected';
 
 /** How a request reached the gateway; `connect` is the CONNECT itself. */
 export type Protocol = 'http1.1' | 'h2' | 'h2c' | 'connect';
@@ -28,6 +29,8 @@ export class GatewayMetrics {
   private readonly wire: Counter<'vendor' | 'path' | 'direction'>;
   private readonly wireChildren = new Map<TrafficPath, { received: Increment; sent: Increment }>();
   private readonly caExpiry: { set(value: number): void };
+  private readonly injected: Counter<'vendor' | 'header'>;
+  private readonly injectedChildren = new Map<string, Increment>();
   private readonly sites = new Set<string>();
   // Label children are cached: hashing label sets per request costs more
   // than the rest of the bookkeeping.
@@ -86,6 +89,13 @@ export class GatewayMetrics {
       collect: flushAll,
     });
     this.wireFor('proxy');
+    this.injected = new Counter({
+      name: 'gateway_injected_headers_total',
+      help: 'Requests received (absolute-form, CONNECT, and requests in tunnels and on the site port) that carried a header a sidecar adds and the crawler never sends (x-envoy-*, x-request-id, x-forwarded-*, trace context), by lower-case header name: 0 everywhere when the sidecars are transparent.',
+      labelNames: ['vendor', 'header'],
+      registers,
+    });
+    for (const header of KNOWN_INJECTED_HEADERS) this.injectedFor(header).inc(0);
     this.caExpiry = new Gauge({
       name: 'gateway_ca_expiry_timestamp_seconds',
       help: 'End of validity of the demo CA certificate the gateway signs with (Unix time).',
@@ -133,6 +143,20 @@ export class GatewayMetrics {
 
   recordHandshake(site: string, path: TrafficPath, result: HandshakeResult): void {
     this.handshakes.labels({ vendor: this.vendor, site, path, alpn: result }).inc();
+  }
+
+  /** Counts each header of a received request that a sidecar added (once per request and header). */
+  recordInjectedHeaders(headers: NodeJS.Dict<string | string[]>): void {
+    for (const header of injectedHeaders(headers)) this.injectedFor(header).inc();
+  }
+
+  private injectedFor(header: string): Increment {
+    let child = this.injectedChildren.get(header);
+    if (!child) {
+      child = this.injected.labels({ vendor: this.vendor, header });
+      this.injectedChildren.set(header, child);
+    }
+    return child;
   }
 
   /** Counts a client connection's bytes from now on, until it closes. */

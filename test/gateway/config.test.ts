@@ -135,6 +135,8 @@ describe('gateway loadConfig', () => {
     ['SITE_PORT equal to PORT', 'SITE_PORT', () => ({ PORT: '3128', SITE_PORT: '3128' }), 'must differ from PORT (3128)'],
     ['SITE_PORT equal to the default PORT', 'SITE_PORT', () => ({ SITE_PORT: '8080' }), 'must differ from PORT (8080)'],
     ['SITE_PORT equal to METRICS_PORT', 'SITE_PORT', () => ({ METRICS_PORT: '9200', SITE_PORT: '9200' }), 'must differ from METRICS_PORT (9200)'],
+    ['BANNER_PORT equal to PORT', 'BANNER_PORT', () => ({ PORT: '3128', BANNER_PORT: '3128' }), 'must differ from PORT (3128)'],
+    ['BANNER_PORT equal to SITE_PORT', 'BANNER_PORT', () => ({ SITE_PORT: '8443', BANNER_PORT: '8443' }), 'must differ from SITE_PORT (8443)'],
     ['SITE_HOST without SITE_PORT', 'SITE_HOST', () => ({ SITE_HOST: '0.0.0.0' }), 'has no effect without SITE_PORT'],
     ['PAGE_SIZES empty list', 'PAGE_SIZES', () => ({ PAGE_SIZES: ',' }), 'no sizes'],
     ['PAGE_SIZES with units', 'PAGE_SIZES', () => ({ PAGE_SIZES: '4k=1' }), 'bytes or bytes=weight'],
