@@ -11,7 +11,7 @@ import * as YAML from 'yaml';
 import { RuleGroup } from '../core/rules';
 import { VendorCatalog, VendorProps } from '../core/vendor';
 import { resolveMixinSettings } from '../lib/metrics/mixin-settings';
-import type { MetricsStackMode } from '../lib/metrics-stack';
+import type { MetricsStackMode } from '../lib/metrics/metrics-stack-props';
 import { proxyMixin } from '../mixin';
 import { Io, UsageError, reportError, wantsHelp } from './command';
 

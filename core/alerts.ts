@@ -8,53 +8,59 @@ import { VendorCatalog } from './vendor';
 export interface AlertOptions {
   /**
    * Fire when more than this percentage of crawler sidecar targets of a namespace are down.
-   * @default 10
+   * @default DEFAULT_TARGETS_DOWN_PERCENT (10)
    */
   readonly targetsDownPercent?: number;
   /**
    * Share of HTTP requests answered 4xx/5xx or not at all above which a vendor alerts.
-   * @default 0.05
+   * @default DEFAULT_ERROR_RATIO (0.05)
    */
   readonly errorRatio?: number;
   /**
    * Share of HTTP requests answered 407 (proxy authentication required) above which a vendor alerts.
-   * @default 0.01
+   * @default DEFAULT_PROXY_AUTH_RATIO (0.01)
    */
   readonly proxyAuthRatio?: number;
   /**
    * Share of HTTP requests answered 429 (rate limited) above which a vendor alerts.
-   * @default 0.05
+   * @default DEFAULT_RATE_LIMIT_RATIO (0.05)
    */
   readonly rateLimitRatio?: number;
   /**
    * Fraction of the scrape sample limit at which a target is reported as close to it.
-   * @default 0.8
+   * @default DEFAULT_SAMPLE_LIMIT_RATIO (0.8)
    */
   readonly sampleLimitRatio?: number;
   /**
    * How long a vendor may carry no traffic before it alerts.
-   * @default '15m'
+   * @default DEFAULT_TRAFFIC_STOPPED_FOR ('15m')
    */
   readonly trafficStoppedFor?: string;
   /**
    * Base URL of the runbook; each alert links to `<runbookUrl>#<alert name in lower case>`.
-   * @default 'https://github.com/proxy-telemetry/proxy-telemetry/blob/main/docs/runbook.md'
+   * @default DEFAULT_RUNBOOK_URL ('https://github.com/proxy-telemetry/proxy-telemetry/blob/main/docs/runbook.md')
    */
   readonly runbookUrl?: string;
 }
 
+export const DEFAULT_TARGETS_DOWN_PERCENT = 10;
+export const DEFAULT_ERROR_RATIO = 0.05;
+export const DEFAULT_PROXY_AUTH_RATIO = 0.01;
+export const DEFAULT_RATE_LIMIT_RATIO = 0.05;
+export const DEFAULT_SAMPLE_LIMIT_RATIO = 0.8;
+export const DEFAULT_TRAFFIC_STOPPED_FOR = '15m';
 export const DEFAULT_RUNBOOK_URL = 'https://github.com/proxy-telemetry/proxy-telemetry/blob/main/docs/runbook.md';
 
 /** Resolves and validates alert options. */
 export function resolveAlertOptions(o: AlertOptions = {}): Required<AlertOptions> {
   const ratio = (name: keyof AlertOptions, value: number) => checkNumber(`alerts.${name}`, value, { minExclusive: 0, max: 1 });
   const resolved: Required<AlertOptions> = {
-    targetsDownPercent: checkNumber('alerts.targetsDownPercent', o.targetsDownPercent ?? 10, { min: 0, max: 100 }),
-    errorRatio: ratio('errorRatio', o.errorRatio ?? 0.05),
-    proxyAuthRatio: ratio('proxyAuthRatio', o.proxyAuthRatio ?? 0.01),
-    rateLimitRatio: ratio('rateLimitRatio', o.rateLimitRatio ?? 0.05),
-    sampleLimitRatio: ratio('sampleLimitRatio', o.sampleLimitRatio ?? 0.8),
-    trafficStoppedFor: o.trafficStoppedFor ?? '15m',
+    targetsDownPercent: checkNumber('alerts.targetsDownPercent', o.targetsDownPercent ?? DEFAULT_TARGETS_DOWN_PERCENT, { min: 0, max: 100 }),
+    errorRatio: ratio('errorRatio', o.errorRatio ?? DEFAULT_ERROR_RATIO),
+    proxyAuthRatio: ratio('proxyAuthRatio', o.proxyAuthRatio ?? DEFAULT_PROXY_AUTH_RATIO),
+    rateLimitRatio: ratio('rateLimitRatio', o.rateLimitRatio ?? DEFAULT_RATE_LIMIT_RATIO),
+    sampleLimitRatio: ratio('sampleLimitRatio', o.sampleLimitRatio ?? DEFAULT_SAMPLE_LIMIT_RATIO),
+    trafficStoppedFor: o.trafficStoppedFor ?? DEFAULT_TRAFFIC_STOPPED_FOR,
     runbookUrl: o.runbookUrl ?? DEFAULT_RUNBOOK_URL,
   };
   parseDuration('alerts.trafficStoppedFor', resolved.trafficStoppedFor);

@@ -69,7 +69,10 @@ export interface RuleSettings {
   readonly jobs: CrawlerJobs;
   /** @default UNBOUNDED_DESTINATIONS */
   readonly destinations?: DestinationGuard;
-  /** Evaluation interval of the totals group in seconds, which the cost rules' hourly averages weigh its samples by. @default 30 */
+  /**
+   * Evaluation interval of the totals group in seconds, which the cost rules' hourly averages weigh its samples by.
+   * @default DEFAULT_RULE_INTERVAL_SECONDS (30)
+   */
   readonly ruleIntervalSeconds?: number;
 }
 
@@ -86,6 +89,12 @@ type GroupKey = keyof typeof RULE_GROUPS;
 
 /** Name of the rule group holding the totals, which every deployment loads. */
 export const RULE_GROUP = RULE_GROUPS.totals;
+
+/**
+ * Rule evaluation interval in seconds when none is given: MetricsStack's `prometheus.evaluationInterval` default
+ * ('30s') and the mixin's `ruleIntervalSeconds` default.
+ */
+export const DEFAULT_RULE_INTERVAL_SECONDS = 30;
 
 /** Evaluation interval of the cost rule group: 1h averages of the 5m rules, which change slowly. */
 export const COST_RULE_INTERVAL_SECONDS = 300;
@@ -399,7 +408,7 @@ export function contractRules(settings: RuleSettings): ContractRule[] {
     vendors: settings.vendors,
     jobs: settings.jobs,
     destinations: settings.destinations ?? UNBOUNDED_DESTINATIONS,
-    ruleIntervalSeconds: settings.ruleIntervalSeconds ?? 30,
+    ruleIntervalSeconds: settings.ruleIntervalSeconds ?? DEFAULT_RULE_INTERVAL_SECONDS,
   };
   const specs: RuleSpec[] = Object.values(RULES);
   const out: ContractRule[] = [];

@@ -6,7 +6,7 @@ export interface VendorProps {
   readonly name: string;
   /**
    * Share of synthetic crawler traffic, relative to the other vendors' weights.
-   * @default 1
+   * @default DEFAULT_VENDOR_WEIGHT (1)
    */
   readonly weight?: number;
   /**
@@ -19,7 +19,7 @@ export interface VendorProps {
   readonly endpoints?: string[];
   /**
    * How crawler sidecars handle traffic to this vendor's gateways.
-   * @default - `{ inspect: 'tcp' }`: connections and bytes to the gateway host
+   * @default - `{ inspect: DEFAULT_GATEWAY_INSPECTION }` ('tcp'): connections and bytes to the gateway host
    */
   readonly gateway?: GatewayOptions;
   /**
@@ -57,11 +57,16 @@ export interface VendorProps {
  */
 export type GatewayInspection = 'tcp' | 'http';
 
+/** Relative share of a vendor's synthetic crawler traffic when `weight` is not set. */
+export const DEFAULT_VENDOR_WEIGHT = 1;
+/** What crawler sidecars parse of a vendor's gateway traffic when `gateway.inspect` is not set. */
+export const DEFAULT_GATEWAY_INSPECTION: GatewayInspection = 'tcp';
+
 /** Per-vendor gateway settings. */
 export interface GatewayOptions {
   /**
    * What the sidecar parses of traffic to the gateways.
-   * @default 'tcp'
+   * @default DEFAULT_GATEWAY_INSPECTION ('tcp')
    */
   readonly inspect?: GatewayInspection;
 }
@@ -92,10 +97,10 @@ export class Vendor {
   /** @param path property path used in error messages, e.g. `vendors[2]` */
   constructor(props: VendorProps, path = 'vendor') {
     this.name = checkDnsLabel(`${path}.name`, props.name);
-    this.weight = checkNumber(`${path}.weight`, props.weight ?? 1, { minExclusive: 0 });
+    this.weight = checkNumber(`${path}.weight`, props.weight ?? DEFAULT_VENDOR_WEIGHT, { minExclusive: 0 });
     this.endpoints = (props.endpoints ?? []).map((e, i) => parseEndpoint(`${path}.endpoints[${i}]`, e));
     checkUnique(`${path}.endpoints`, this.endpoints.map(e => `${e.host}:${e.port}`));
-    this.inspect = props.gateway?.inspect ?? 'tcp';
+    this.inspect = props.gateway?.inspect ?? DEFAULT_GATEWAY_INSPECTION;
     if (this.inspect !== 'tcp' && this.inspect !== 'http') {
       throw new PropertyError(`${path}.gateway.inspect`, this.inspect, 'must be \'tcp\' or \'http\'');
     }

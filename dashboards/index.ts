@@ -1,10 +1,10 @@
-import { ALL_PODS, DESTINATION_LABEL, DESTINATION_SCRAPE_JOB, NOT_MEASURED_DESTINATION } from '../core/metric-contract';
+import { DESTINATION_SCRAPE_JOB, NOT_MEASURED_DESTINATION } from '../core/metric-contract';
 import { escapeRegex } from '../core/promql';
-import { VAR, panelExpr } from './queries';
+import { panelExpr } from './queries';
 import { VendorCatalog } from '../core/vendor';
 import { checkCurrencyUnit, checkNumber } from '../core/validation';
 import { bandwidthDashboard } from './bandwidth';
-import { DATASOURCE_VAR, DashboardContext } from './common';
+import { DashboardContext } from './common';
 import { costDashboard } from './cost';
 import { destinationsDashboard } from './destinations';
 import { healthDashboard } from './health';
@@ -16,6 +16,9 @@ export { BANDWIDTH_UID, COST_UID, DASHBOARD_TAG, DESTINATIONS_UID, HEALTH_UID, O
 
 /** Input name of the datasource in exported dashboards; Grafana's import asks for it. */
 export const DATASOURCE_INPUT = 'DS_PROMETHEUS';
+
+/** Grafana unit of the billing currency on the cost dashboard when none is given: US dollars. */
+export const DEFAULT_CURRENCY_UNIT = 'currencyUSD';
 
 export interface ProxyDashboardsProps {
   /** The vendor model: its gateway hosts mark traffic whose destination is hidden in a tunnel. */
@@ -31,7 +34,7 @@ export interface ProxyDashboardsProps {
   readonly ruleIntervalSeconds: number;
   /**
    * Grafana unit of the billing currency.
-   * @default 'currencyUSD'
+   * @default DEFAULT_CURRENCY_UNIT ('currencyUSD')
    */
   readonly currencyUnit?: string;
   /**
@@ -75,7 +78,7 @@ export function proxyDashboards(props: ProxyDashboardsProps): DashboardJson[] {
       // gateways; "(not measured)": pods over the destination sample limit.
       unknownDestinations: ['', 'unknown', escapeRegex(NOT_MEASURED_DESTINATION), ...[...new Set(gateways)].map(escapeRegex)].join('|'),
     }),
-    currencyUnit: props.currencyUnit ?? 'currencyUSD',
+    currencyUnit: props.currencyUnit ?? DEFAULT_CURRENCY_UNIT,
     defaultDatasource: props.datasourceUid ?? `\${${DATASOURCE_INPUT}}`,
     gateways: gateways.length > 0,
     demoGateways: props.demoGateways ?? false,
@@ -92,78 +95,4 @@ function withImportInput(d: DashboardJson): DashboardJson {
     __requires: [{ type: 'datasource', id: 'prometheus', name: 'Prometheus', version: '1.0.0' }],
     ...d,
   };
-}
-
-/** One query of one panel. */
-export interface PanelQuery {
-  readonly dashboard: string;
-  readonly panel: string;
-  readonly refId: string;
-  /** PromQL with Grafana variables. */
-  readonly expr: string;
-  /** Instant (true) or range query. */
-  readonly instant: boolean;
-  /** Panel relative time such as 'now/M', if the panel overrides the dashboard range. */
-  readonly timeFrom?: string;
-  /** The panel's minimum query step (Grafana's "Min interval"), e.g. '1m'. */
-  readonly interval?: string;
-}
-
-/** Every panel query of the given dashboards (default: the five, for any vendor model). */
-export function panelQueries(dashboards: DashboardJson[]): PanelQuery[] {
-  return dashboards.flatMap(d => (d.panels ?? []).flatMap((p: any) => (p.targets ?? []).map((t: any) => ({
-    dashboard: d.uid, panel: p.title, refId: t.refId, expr: t.expr, instant: t.instant === true, ...(p.timeFrom ? { timeFrom: p.timeFrom } : {}),
-    ...(p.interval ? { interval: p.interval } : {}),
-  }))));
-}
-
-/** Values of the dashboard variables; unset ones mean All. */
-export interface VariableValues {
-  readonly vendor?: string[];
-  readonly namespace?: string[];
-  readonly pod?: string[];
-  readonly destination?: string[];
-  /**
-   * Values of the hidden top_pods variable: what Grafana's query of it (VARIABLES.topPods) returns over the range.
-   * Required by the queries that use it; an empty list matches no pod.
-   */
-  readonly topPods?: string[];
-  /** `$__range` in seconds. @default 3600 */
-  readonly rangeSeconds?: number;
-  /** `$__rate_interval` in seconds. @default 60 */
-  readonly rateIntervalSeconds?: number;
-}
-
-/** Whether a query reads the hidden top_pods variable, which must be resolved before it runs. */
-export function readsTopPods(expr: string): boolean {
-  return new RegExp(`\\$\\{?${VAR.topPods}\\b`).test(expr);
-}
-
-/**
- * Substitutes Grafana's variables as Grafana does for Prometheus: a multi-value selection becomes a regex
- * alternation of escaped values, All becomes `.*`; unknown `$name` references are left alone.
- */
-export function expandVariables(expr: string, values: VariableValues = {}): string {
-  const multi = (selected?: string[]) => (selected === undefined ? '.*'
-    : selected.length === 1 ? escapeRegex(selected[0]) : `(${selected.map(escapeRegex).join('|')})`);
-  const range = values.rangeSeconds ?? 3600;
-  const vars: Record<string, string> = {
-    vendor: multi(values.vendor),
-    namespace: multi(values.namespace),
-    pod: values.pod === undefined ? ALL_PODS : multi(values.pod),
-    [DESTINATION_LABEL]: multi(values.destination),
-    __range_s: String(range),
-    __range: `${range}s`,
-    __rate_interval: `${values.rateIntervalSeconds ?? 60}s`,
-    [DATASOURCE_VAR]: 'prometheus',
-  };
-  if (values.topPods !== undefined) {
-    // Grafana's All without an All value: the alternation of every value, or nothing to match when there is none.
-    vars[VAR.topPods] = values.topPods.length === 0 ? '' : `(${values.topPods.map(escapeRegex).join('|')})`;
-    // Grafana's pipe format: the values joined by '|', unescaped.
-    vars[`${VAR.topPods}:pipe`] = values.topPods.join('|');
-  } else if (readsTopPods(expr)) {
-    throw new Error(`expandVariables: the query reads $${VAR.topPods}; resolve it first (VARIABLES.topPods over the range) and pass 'topPods'`);
-  }
-  return expr.replace(/\$\{(\w+(?::pipe)?)\}|\$(\w+)/g, (match, braced: string | undefined, bare: string | undefined) => vars[braced ?? bare!] ?? match);
 }

@@ -9,6 +9,8 @@ import { PodScrape } from './prometheus/scrape-config';
 import { DEMO_GATEWAY_JOB } from '../core/metric-contract';
 import { PropertyChecks, PropertyError, checkDnsLabel, checkNonEmpty, checkNumber, checkUnique } from '../core/validation';
 import { VendorCatalog, VendorEndpoint } from '../core/vendor';
+import { DEFAULT_CRAWLER_NAMESPACE } from './mesh-telemetry';
+import { DEFAULT_MONITORING_NAMESPACE } from './metrics/settings';
 import { CaCertificateSource, ProxyCredentials } from './vendor-crawler';
 
 /** Namespace of the demo gateways unless told otherwise: outside the mesh, so nothing measures them but their own metrics. */
@@ -32,6 +34,19 @@ export const DEMO_SITE_PORT = 8443;
  */
 export const DEMO_BANNER_PORT = 2525;
 
+// The defaults of DemoGateway's props, which their docs name.
+/** Relative share of pages of a page size. */
+export const DEFAULT_PAGE_WEIGHT = 1;
+/** Gateway pods. */
+export const DEFAULT_GATEWAY_REPLICAS = 1;
+/** Share of proxied requests and CONNECTs answered 429: none. */
+export const DEFAULT_RATE_LIMIT_SHARE = 0;
+/** Container resources of a demo gateway. */
+export const DEFAULT_GATEWAY_RESOURCES: kplus.ContainerResources = {
+  cpu: { request: kplus.Cpu.millis(50), limit: kplus.Cpu.millis(500) },
+  memory: { request: Size.mebibytes(64), limit: Size.mebibytes(192) },
+};
+
 /**
  * Something a demo gateway or its crawlers need at deploy time:
  * - `ca`: a TLS Secret with the demo CA's certificate and key (one per namespace, shared by the gateways there);
@@ -54,7 +69,7 @@ export interface PageSize {
   readonly bytes: number;
   /**
    * Relative share of pages of this size.
-   * @default 1
+   * @default DEFAULT_PAGE_WEIGHT (1)
    */
   readonly weight?: number;
 }
@@ -74,7 +89,7 @@ export interface DemoGatewayProps {
   readonly endpoint?: string;
   /**
    * Gateway pods.
-   * @default 1
+   * @default DEFAULT_GATEWAY_REPLICAS (1)
    */
   readonly replicas?: number;
   /**
@@ -84,7 +99,7 @@ export interface DemoGatewayProps {
   readonly pageSizes?: PageSize[];
   /**
    * Share of proxied requests and CONNECTs answered 429 Too Many Requests, from 0 to 1 (at most 6 decimals).
-   * @default 0
+   * @default DEFAULT_RATE_LIMIT_SHARE (0)
    */
   readonly rateLimitShare?: number;
   /**
@@ -95,7 +110,7 @@ export interface DemoGatewayProps {
   /**
    * Namespaces of the crawlers that use this gateway: the CA certificate and the credentials are placed there,
    * and only their pods may connect.
-   * @default ['crawlers']
+   * @default [DEFAULT_CRAWLER_NAMESPACE] (['crawlers'])
    */
   readonly crawlerNamespaces?: string[];
   /**
@@ -107,12 +122,12 @@ export interface DemoGatewayProps {
   readonly sites?: string[];
   /**
    * Namespace of the Prometheus that scrapes the gateway's own metrics; only its pods may reach the metrics port.
-   * @default 'monitoring'
+   * @default DEFAULT_MONITORING_NAMESPACE ('monitoring', MetricsStack's namespace)
    */
   readonly monitoringNamespace?: string;
   /**
    * Container resources.
-   * @default - requests 50m CPU / 64Mi, limits 500m CPU / 192Mi
+   * @default DEFAULT_GATEWAY_RESOURCES (requests 50m CPU / 64Mi, limits 500m CPU / 192Mi)
    */
   readonly resources?: kplus.ContainerResources;
 }
@@ -159,25 +174,25 @@ export class DemoGateway extends Construct {
     this.namespace = endpoint.serviceNamespace!;
     this.name = endpoint.host.split('.')[0];
     this.port = endpoint.port;
-    const replicas = v.value(() => checkNumber('replicas', props.replicas ?? 1, { min: 0, integer: true }), 1);
+    const replicas = v.value(() => checkNumber('replicas', props.replicas ?? DEFAULT_GATEWAY_REPLICAS, { min: 0, integer: true }), DEFAULT_GATEWAY_REPLICAS);
     const rateLimitShare = v.value(() => {
-      const share = checkNumber('rateLimitShare', props.rateLimitShare ?? 0, { min: 0, max: 1 });
+      const share = checkNumber('rateLimitShare', props.rateLimitShare ?? DEFAULT_RATE_LIMIT_SHARE, { min: 0, max: 1 });
       if (Math.abs(share * 1e6 - Math.round(share * 1e6)) > 1e-6) throw new PropertyError('rateLimitShare', share, 'must have at most 6 decimals');
       return share;
-    }, 0);
+    }, DEFAULT_RATE_LIMIT_SHARE);
     const pageSizes = props.pageSizes === undefined ? undefined : v.value(() => checkNonEmpty('pageSizes', props.pageSizes).map((p, i) => ({
       bytes: checkNumber(`pageSizes[${i}].bytes`, p.bytes, { min: 1, max: 16 * 2 ** 20, integer: true }),
-      weight: checkNumber(`pageSizes[${i}].weight`, p.weight ?? 1, { min: 1, integer: true }),
+      weight: checkNumber(`pageSizes[${i}].weight`, p.weight ?? DEFAULT_PAGE_WEIGHT, { min: 1, integer: true }),
     })), undefined);
     this.crawlerNamespaces = v.value(() => {
-      const namespaces = checkNonEmpty('crawlerNamespaces', props.crawlerNamespaces ?? ['crawlers']).map((ns, i) => checkDnsLabel(`crawlerNamespaces[${i}]`, ns));
+      const namespaces = checkNonEmpty('crawlerNamespaces', props.crawlerNamespaces ?? [DEFAULT_CRAWLER_NAMESPACE]).map((ns, i) => checkDnsLabel(`crawlerNamespaces[${i}]`, ns));
       checkUnique('crawlerNamespaces', namespaces);
       if (namespaces.includes(this.namespace)) {
         throw new PropertyError('crawlerNamespaces', this.namespace, 'includes the gateway\'s own namespace; the gateway must run outside the crawlers\' mesh namespaces');
       }
       return namespaces;
-    }, ['crawlers']);
-    const monitoringNamespace = v.value(() => checkDnsLabel('monitoringNamespace', props.monitoringNamespace ?? 'monitoring'), 'monitoring');
+    }, [DEFAULT_CRAWLER_NAMESPACE]);
+    const monitoringNamespace = v.value(() => checkDnsLabel('monitoringNamespace', props.monitoringNamespace ?? DEFAULT_MONITORING_NAMESPACE), DEFAULT_MONITORING_NAMESPACE);
     const sites = v.value(() => {
       const names = (props.sites ?? []).map((site, i) => checkDnsLabel(`sites[${i}]`, site));
       checkUnique('sites', names);
@@ -240,10 +255,7 @@ export class DemoGateway extends Construct {
           { number: DEMO_BANNER_PORT, name: 'banner' },
         ],
         securityContext: restrictedContainerSecurity(GATEWAY_RUN_AS_USER),
-        resources: props.resources ?? {
-          cpu: { request: kplus.Cpu.millis(50), limit: kplus.Cpu.millis(500) },
-          memory: { request: Size.mebibytes(64), limit: Size.mebibytes(192) },
-        },
+        resources: props.resources ?? DEFAULT_GATEWAY_RESOURCES,
         readiness: kplus.Probe.fromHttpGet('/healthz', { port: GATEWAY_METRICS_PORT }),
         volumeMounts: [
           { path: GATEWAY_SCRIPT_PATH.replace(/\/[^/]+$/, ''), volume: scriptVolume, readOnly: true },

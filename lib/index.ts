@@ -9,6 +9,7 @@ export * from './mesh-telemetry';
 export * from './vendor-crawler';
 export * from './demo-gateway';
 export * from './metrics-stack';
+export * from './metrics/metrics-stack-props';
 
 // What crawler pods of your own need from their sidecar
 export { PROXY_CONFIG_ANNOTATION, TRANSPARENT_PROXY_HEADERS, makeSidecarTransparent, sidecarHeaderGaps, transparentProxyConfig } from './mesh/proxy-config';
@@ -16,10 +17,12 @@ export { PROXY_CONFIG_ANNOTATION, TRANSPARENT_PROXY_HEADERS, makeSidecarTranspar
 // Their option types
 export * from './alertmanager/alertmanager-config';
 export * from './grafana/dashboard';
+export * from './grafana/grafana-options';
 export * from './network/network-policy-options';
 export * from './network/peers';
 export * from './operator/operator-options';
 export * from './prometheus/destinations';
+export * from './prometheus/prometheus-options';
 export * from './prometheus/remote-write';
 export * from './prometheus/scrape-config';
 

@@ -18,15 +18,34 @@ export type { MetricTags } from './mesh/telemetry-overrides';
 /** Pod Security Standards level. */
 export type PodSecurityLevel = 'privileged' | 'baseline' | 'restricted';
 
+// The defaults of MeshTelemetry's props, which their docs name.
+/** Namespace of the crawler pods (MeshTelemetry's, VendorCrawler's and DemoGateway's default). */
+export const DEFAULT_CRAWLER_NAMESPACE = 'crawlers';
+/** Pod Security level of the crawler namespaces: Istio's init container needs NET_ADMIN and NET_RAW. */
+export const DEFAULT_POD_SECURITY_LEVEL: PodSecurityLevel = 'privileged';
+/** CEL expression of the SNI tag: the server name the crawler's ClientHello asks for. */
+export const DEFAULT_SNI_EXPRESSION = 'connection.requested_server_name';
+/** Tag set of the crawler sidecars' metrics. */
+export const DEFAULT_METRIC_TAGS: MetricTags = 'minimal';
+/** Ports on which crawler sidecars parse direct plain HTTP. */
+export const DEFAULT_HTTP_PORTS: readonly number[] = [80];
+/** Ports on which crawler sidecars read the server name of direct TLS. */
+export const DEFAULT_TLS_PORTS: readonly number[] = [443];
+/** Hosts outside the crawler namespace that crawler sidecars get configuration for. */
+export const DEFAULT_EXTRA_EGRESS_HOSTS: readonly string[] = ['istio-system/*'];
+/** istiod's pods, which crawler pods may reach when `crawlerEgress` restricts them. */
+export const DEFAULT_ISTIOD_PEERS: readonly NetworkPeer[] = [podsIn('istio-system', { app: 'istiod' })];
+
 export interface MeshTelemetryProps {
   /**
-   * The vendor model; every gateway endpoint (`host:port`) gets a ServiceEntry of its own in each crawler
-   * namespace, TCP or (with `gateway.inspect: 'http'`) HTTP.
+   * The vendor model; every gateway endpoint (`host:port`) outside the cluster gets a ServiceEntry of its own in
+   * each crawler namespace, TCP or (with `gateway.inspect: 'http'`) HTTP; an in-cluster gateway Service
+   * (`<service>.<namespace>.svc.cluster.local`) is imported through the Sidecar's egress hosts instead.
    */
   readonly vendors: VendorCatalog;
   /**
    * Namespaces the crawler pods run in.
-   * @default ['crawlers']
+   * @default [DEFAULT_CRAWLER_NAMESPACE] (['crawlers'])
    */
   readonly namespaces?: string[];
   /**
@@ -45,13 +64,14 @@ export interface MeshTelemetryProps {
    * NET_ADMIN and NET_RAW, which only `privileged` admits; with the Istio CNI plugin `baseline` or
    * `restricted` work. Whatever the level, the namespaces warn about pod templates that are not
    * `restricted`.
-   * @default 'privileged'
+   * @default DEFAULT_POD_SECURITY_LEVEL ('privileged')
    */
   readonly podSecurityLevel?: PodSecurityLevel;
   /**
-   * CEL expression for the `destination_sni` tag on TCP metrics: the server name of TLS connections
-   * the crawler opens itself (HTTPS without a vendor gateway).
-   * @default 'connection.requested_server_name'
+   * CEL expression for the `destination_sni` tag, which only closed TCP connections
+   * (`istio_tcp_connections_closed_total`) carry: the server name of TLS connections the crawler opens itself
+   * (HTTPS without a vendor gateway).
+   * @default DEFAULT_SNI_EXPRESSION ('connection.requested_server_name')
    */
   readonly sniExpression?: string;
   /**
@@ -61,7 +81,7 @@ export interface MeshTelemetryProps {
    * that provides one, while unknown hosts still pass through (ALLOW_ANY). On other ports plain HTTP is seen as
    * TCP connections to "unknown". Every connection to these ports is parsed as HTTP: do not list ports that
    * carry TLS or other protocols. An empty list turns HTTP parsing of direct traffic off.
-   * @default [80]
+   * @default DEFAULT_HTTP_PORTS ([80])
    */
   readonly httpPorts?: number[];
   /**
@@ -72,13 +92,13 @@ export interface MeshTelemetryProps {
    * (ALLOW_ANY). Nothing else is touched: connections on other ports are handed to their listener at once. A
    * connection on these ports that never sends a ClientHello waits for one (Istio sets no listener-filter timeout
    * there): do not list ports that carry server-first protocols. An empty list turns SNI destinations off.
-   * @default [443]
+   * @default DEFAULT_TLS_PORTS ([443])
    */
   readonly tlsPorts?: number[];
   /**
    * Hosts outside the crawler namespace that crawler sidecars need configuration for, in Sidecar
    * `namespace/host` form. Unknown external hosts still work through ALLOW_ANY.
-   * @default ['istio-system/*']
+   * @default DEFAULT_EXTRA_EGRESS_HOSTS (['istio-system/*'])
    */
   readonly extraEgressHosts?: string[];
   /**
@@ -89,11 +109,13 @@ export interface MeshTelemetryProps {
   readonly crawlerEgress?: CrawlerEgressOptions;
   /**
    * `'minimal'`: crawler sidecars drop every standard tag the metric contract does not read (source and
-   * destination workload tags, response flags, ...), keep response_code on request counts only and the
-   * duration histogram per pod only, and emit no inbound (server) or closed-connection metrics. Envoy sums
-   * what a removed tag told apart, so no traffic is lost; each pod exposes about 20 times fewer series.
+   * destination workload tags, response flags, ...) and keep on each metric only the tags its rules read:
+   * response_code on request sizes only (their count is the requests by code), not on request counts, which
+   * carry the destination service and the request host instead; the SNI tag on closed TCP connections; the
+   * duration histogram per pod only. Inbound (server) metrics are not emitted. Envoy sums what a removed tag
+   * told apart, so no traffic is lost; each pod exposes about 20 times fewer series.
    * `'standard'`: Istio's full tag set, for tools that read it (e.g. Kiali's graph of the crawler namespaces).
-   * @default 'minimal'
+   * @default DEFAULT_METRIC_TAGS ('minimal')
    */
   readonly metricTags?: MetricTags;
 }
@@ -101,8 +123,9 @@ export interface MeshTelemetryProps {
 /**
  * The Istio side of proxy telemetry, per crawler namespace: the injection label, a Telemetry resource with the
  * tags the metric contract needs, a Sidecar scope with ALLOW_ANY, an HTTP listener on each of `httpPorts`, a TLS
- * inspector for direct HTTPS, and one ServiceEntry per vendor gateway endpoint (TCP; or HTTP with the
- * EnvoyFilter routes that keep CONNECT and absolute-form requests intact, for `gateway.inspect: 'http'`).
+ * listener (with its own TLS inspector) on each of `tlsPorts`, and per vendor gateway endpoint a ServiceEntry (TCP,
+ * or HTTP for `gateway.inspect: 'http'`; none for an in-cluster Service, which the Sidecar imports instead) plus, for
+ * `gateway.inspect: 'http'`, the EnvoyFilter routes that keep CONNECT and absolute-form requests intact.
  */
 export class MeshTelemetry extends Construct {
   /** Crawler namespaces. */
@@ -123,30 +146,30 @@ export class MeshTelemetry extends Construct {
     // Every invalid prop is reported at synthesis, all at once; construction goes on with defaults.
     const v = new PropertyChecks(this);
     this.namespaces = [...v.value(() => {
-      const namespaces = checkNonEmpty('namespaces', props.namespaces ?? ['crawlers']);
+      const namespaces = checkNonEmpty('namespaces', props.namespaces ?? [DEFAULT_CRAWLER_NAMESPACE]);
       namespaces.forEach((ns, i) => checkDnsLabel(`namespaces[${i}]`, ns));
       checkUnique('namespaces', namespaces);
       return namespaces;
-    }, ['crawlers'])];
+    }, [DEFAULT_CRAWLER_NAMESPACE])];
     if (props.revision !== undefined) v.run(() => checkDnsLabel('revision', props.revision!));
     this.podSecurityLevel = v.value(() => {
-      const level = props.podSecurityLevel ?? 'privileged';
+      const level = props.podSecurityLevel ?? DEFAULT_POD_SECURITY_LEVEL;
       if (!['privileged', 'baseline', 'restricted'].includes(level)) throw new PropertyError('podSecurityLevel', level, 'must be one of privileged, baseline, restricted');
       return level;
-    }, 'privileged');
+    }, DEFAULT_POD_SECURITY_LEVEL);
     this.sniExpression = v.value(() => {
-      const expression = props.sniExpression ?? 'connection.requested_server_name';
+      const expression = props.sniExpression ?? DEFAULT_SNI_EXPRESSION;
       if (expression.trim() === '') throw new PropertyError('sniExpression', expression, 'must be a CEL expression');
       return expression;
-    }, 'connection.requested_server_name');
+    }, DEFAULT_SNI_EXPRESSION);
     this.metricTags = v.value(() => {
-      const tags = props.metricTags ?? 'minimal';
+      const tags = props.metricTags ?? DEFAULT_METRIC_TAGS;
       if (tags !== 'minimal' && tags !== 'standard') throw new PropertyError('metricTags', tags, 'must be \'minimal\' or \'standard\'');
       return tags;
-    }, 'minimal');
-    this.httpPorts = v.value(() => checkHttpPorts(props.httpPorts ?? [80], props.vendors), [80]);
-    this.tlsPorts = v.value(() => checkTlsPorts(props.tlsPorts ?? [443], this.httpPorts, props.vendors), [443]);
-    const extraEgressHosts = props.extraEgressHosts ?? ['istio-system/*'];
+    }, DEFAULT_METRIC_TAGS);
+    this.httpPorts = v.value(() => checkHttpPorts(props.httpPorts ?? [...DEFAULT_HTTP_PORTS], props.vendors), DEFAULT_HTTP_PORTS);
+    this.tlsPorts = v.value(() => checkTlsPorts(props.tlsPorts ?? [...DEFAULT_TLS_PORTS], this.httpPorts, props.vendors), DEFAULT_TLS_PORTS);
+    const extraEgressHosts = props.extraEgressHosts ?? DEFAULT_EXTRA_EGRESS_HOSTS;
     extraEgressHosts.forEach((h, i) => {
       if (!/^[^/\s]+\/[^/\s]+$/.test(h)) v.fail(`extraEgressHosts[${i}]`, h, 'must be \'namespace/host\', e.g. \'istio-system/*\'');
     });
@@ -159,7 +182,7 @@ export class MeshTelemetry extends Construct {
       }
       egress = {
         dns: v.value(() => checkPeers('crawlerEgress.dns', props.crawlerEgress!.dns ?? [...DEFAULT_DNS_PEERS]), DEFAULT_DNS_PEERS),
-        istiod: v.value(() => checkPeers('crawlerEgress.istiod', props.crawlerEgress!.istiod ?? [podsIn('istio-system', { app: 'istiod' })]), []),
+        istiod: v.value(() => checkPeers('crawlerEgress.istiod', props.crawlerEgress!.istiod ?? [...DEFAULT_ISTIOD_PEERS]), []),
       };
     }
 

@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { Chart, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { CRAWLER_IMAGE, CRAWLER_METRICS_PORT, CRAWLER_SCRIPT_PATH, bundleCrawler } from '../crawler';
+import { DEFAULT_CRAWLER_NAMESPACE } from './mesh-telemetry';
 import { PROXY_CONFIG_ANNOTATION, transparentProxyConfig } from './mesh/proxy-config';
 import { VENDOR_POD_LABEL } from '../core/metric-contract';
 import { VendorCatalog, VendorEndpoint } from '../core/vendor';
@@ -14,7 +15,7 @@ export interface CrawlTarget {
   readonly url: string;
   /**
    * Relative share of requests.
-   * @default 1
+   * @default DEFAULT_TARGET_WEIGHT (1)
    */
   readonly weight?: number;
 }
@@ -25,12 +26,12 @@ export interface ProxyCredentials {
   readonly secretName: string;
   /**
    * Key of the user name (URL-encoded if it has reserved characters).
-   * @default 'username'
+   * @default DEFAULT_USERNAME_KEY ('username')
    */
   readonly usernameKey?: string;
   /**
    * Key of the password (URL-encoded if it has reserved characters).
-   * @default 'password'
+   * @default DEFAULT_PASSWORD_KEY ('password')
    */
   readonly passwordKey?: string;
 }
@@ -41,7 +42,7 @@ export interface CaCertificateSource {
   readonly configMapName: string;
   /**
    * Key of the PEM certificates in it.
-   * @default 'ca.crt'
+   * @default DEFAULT_CA_CERTIFICATE_KEY ('ca.crt')
    */
   readonly key?: string;
 }
@@ -77,7 +78,7 @@ export interface VendorCrawlerProps {
   readonly vendor: string;
   /**
    * Namespace of the Deployment; must be one of MeshTelemetry's crawler namespaces.
-   * @default 'crawlers'
+   * @default DEFAULT_CRAWLER_NAMESPACE ('crawlers')
    */
   readonly namespace?: string;
   /**
@@ -87,7 +88,7 @@ export interface VendorCrawlerProps {
   readonly name?: string;
   /**
    * Number of crawler pods.
-   * @default 1
+   * @default DEFAULT_CRAWLER_REPLICAS (1)
    */
   readonly replicas?: number;
   /**
@@ -108,17 +109,17 @@ export interface VendorCrawlerProps {
   readonly args?: string[];
   /**
    * User id the crawler container runs as (non-root).
-   * @default 1000
+   * @default DEFAULT_CRAWLER_RUN_AS_USER (1000)
    */
   readonly runAsUser?: number;
   /**
    * Synthetic crawler: requests per second per pod.
-   * @default 1 - polite to sites that did not ask for load; set it for in-cluster demo sites
+   * @default DEFAULT_REQUESTS_PER_SECOND (1): polite to sites that did not ask for load; set it for in-cluster demo sites
    */
   readonly requestsPerSecond?: number;
   /**
    * Synthetic crawler: concurrent requests per pod.
-   * @default 100
+   * @default DEFAULT_CONCURRENCY (100)
    */
   readonly concurrency?: number;
   /**
@@ -149,7 +150,7 @@ export interface VendorCrawlerProps {
   readonly caCertificate?: CaCertificateSource;
   /**
    * Hosts the crawler reaches without the gateway (NO_PROXY).
-   * @default 'localhost,127.0.0.1,.svc,.cluster.local'
+   * @default DEFAULT_NO_PROXY ('localhost,127.0.0.1,.svc,.cluster.local')
    */
   readonly noProxy?: string;
   /**
@@ -159,7 +160,7 @@ export interface VendorCrawlerProps {
   readonly env?: Record<string, string>;
   /**
    * Crawler container resources.
-   * @default - requests 100m CPU / 128Mi, limits 1 CPU / 256Mi
+   * @default DEFAULT_CRAWLER_RESOURCES (requests 100m CPU / 128Mi, limits 1 CPU / 256Mi)
    */
   readonly resources?: kplus.ContainerResources;
   /**
@@ -177,6 +178,31 @@ export interface VendorCrawlerProps {
    */
   readonly statsEvictionInterval?: string;
 }
+
+// The defaults of VendorCrawler's props, which their docs name.
+/** Relative share of requests of a crawl target. */
+export const DEFAULT_TARGET_WEIGHT = 1;
+/** Key of the user name in the proxy credentials Secret. */
+export const DEFAULT_USERNAME_KEY = 'username';
+/** Key of the password in the proxy credentials Secret. */
+export const DEFAULT_PASSWORD_KEY = 'password';
+/** Key of the PEM certificates in the CA ConfigMap. */
+export const DEFAULT_CA_CERTIFICATE_KEY = 'ca.crt';
+/** Crawler pods per vendor. */
+export const DEFAULT_CRAWLER_REPLICAS = 1;
+/** User id of the crawler container. */
+export const DEFAULT_CRAWLER_RUN_AS_USER = 1000;
+/** Synthetic crawler: requests per second per pod, polite to sites that did not ask for load. */
+export const DEFAULT_REQUESTS_PER_SECOND = 1;
+/** Synthetic crawler: concurrent requests per pod. */
+export const DEFAULT_CONCURRENCY = 100;
+/** Hosts the crawler reaches without its gateway: loopback and in-cluster Services. */
+export const DEFAULT_NO_PROXY = 'localhost,127.0.0.1,.svc,.cluster.local';
+/** Crawler container resources. */
+export const DEFAULT_CRAWLER_RESOURCES: kplus.ContainerResources = {
+  cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.units(1) },
+  memory: { request: Size.mebibytes(128), limit: Size.mebibytes(256) },
+};
 
 /** Where the synthetic crawler finds `caCertificate`. */
 const CA_DIRECTORY = '/etc/proxy-telemetry/ca';
@@ -211,10 +237,10 @@ export class VendorCrawler extends Construct {
     const v = new PropertyChecks(this);
     const vendor = v.value(() => props.vendors.get(props.vendor, 'vendor'), undefined);
     this.vendor = vendor?.name ?? String(props.vendor);
-    this.namespace = v.value(() => checkDnsLabel('namespace', props.namespace ?? 'crawlers'), 'crawlers');
+    this.namespace = v.value(() => checkDnsLabel('namespace', props.namespace ?? DEFAULT_CRAWLER_NAMESPACE), DEFAULT_CRAWLER_NAMESPACE);
     const name = v.value(() => checkDnsLabel('name', props.name ?? `crawler-${this.vendor}`), 'crawler');
-    this.replicas = v.value(() => checkNumber('replicas', props.replicas ?? 1, { min: 0, integer: true }), 1);
-    const runAsUser = v.value(() => checkNumber('runAsUser', props.runAsUser ?? 1000, { min: 1, integer: true }), 1000);
+    this.replicas = v.value(() => checkNumber('replicas', props.replicas ?? DEFAULT_CRAWLER_REPLICAS, { min: 0, integer: true }), DEFAULT_CRAWLER_REPLICAS);
+    const runAsUser = v.value(() => checkNumber('runAsUser', props.runAsUser ?? DEFAULT_CRAWLER_RUN_AS_USER, { min: 1, integer: true }), DEFAULT_CRAWLER_RUN_AS_USER);
     if (props.image !== undefined && props.image.trim() === '') v.fail('image', props.image, 'must be an image reference');
 
     const endpoints = vendor?.endpoints ?? [];
@@ -238,23 +264,23 @@ export class VendorCrawler extends Construct {
       let auth = '';
       if (props.proxyCredentials) {
         const secret = kplus.Secret.fromSecretName(this, 'ProxyCredentials', props.proxyCredentials.secretName);
-        env.PROXY_USERNAME = kplus.EnvValue.fromSecretValue({ secret, key: props.proxyCredentials.usernameKey ?? 'username' });
-        env.PROXY_PASSWORD = kplus.EnvValue.fromSecretValue({ secret, key: props.proxyCredentials.passwordKey ?? 'password' });
+        env.PROXY_USERNAME = kplus.EnvValue.fromSecretValue({ secret, key: props.proxyCredentials.usernameKey ?? DEFAULT_USERNAME_KEY });
+        env.PROXY_PASSWORD = kplus.EnvValue.fromSecretValue({ secret, key: props.proxyCredentials.passwordKey ?? DEFAULT_PASSWORD_KEY });
         // Kubernetes expands $(VAR) from earlier entries, so the password never appears in the manifest.
         auth = '$(PROXY_USERNAME):$(PROXY_PASSWORD)@';
       }
       const proxyUrl = `http://${auth}${this.gateway.host}:${this.gateway.port}`;
       env.HTTP_PROXY = kplus.EnvValue.fromValue(proxyUrl);
       env.HTTPS_PROXY = kplus.EnvValue.fromValue(proxyUrl);
-      env.NO_PROXY = kplus.EnvValue.fromValue(props.noProxy ?? 'localhost,127.0.0.1,.svc,.cluster.local');
+      env.NO_PROXY = kplus.EnvValue.fromValue(props.noProxy ?? DEFAULT_NO_PROXY);
     }
 
     const synthetic = props.image === undefined;
     const volumes: Array<{ path: string; volume: kplus.Volume }> = [];
     const ports: kplus.ContainerPort[] = [];
     if (synthetic) {
-      const rps = v.value(() => checkNumber('requestsPerSecond', props.requestsPerSecond ?? 1, { minExclusive: 0 }), 1);
-      const concurrency = v.value(() => checkNumber('concurrency', props.concurrency ?? 100, { min: 1, integer: true }), 100);
+      const rps = v.value(() => checkNumber('requestsPerSecond', props.requestsPerSecond ?? DEFAULT_REQUESTS_PER_SECOND, { minExclusive: 0 }), DEFAULT_REQUESTS_PER_SECOND);
+      const concurrency = v.value(() => checkNumber('concurrency', props.concurrency ?? DEFAULT_CONCURRENCY, { min: 1, integer: true }), DEFAULT_CONCURRENCY);
       if (props.targets === undefined) {
         v.fail('targets', undefined, 'is required for the synthetic crawler: in-cluster demo sites (DemoGateway), or public sites that welcome test traffic (PUBLIC_TEST_TARGETS) at a polite rate; or set \'image\' to run your own crawler');
       }
@@ -267,7 +293,7 @@ export class VendorCrawler extends Construct {
       volumes.push({ path: CRAWLER_SCRIPT_PATH.replace(/\/[^/]+$/, ''), volume: kplus.Volume.fromConfigMap(this, 'ScriptVolume', script, { name: 'script' }) });
       ports.push({ number: CRAWLER_METRICS_PORT, name: 'http-metrics' });
       if (props.caCertificate) {
-        const key = props.caCertificate.key ?? 'ca.crt';
+        const key = props.caCertificate.key ?? DEFAULT_CA_CERTIFICATE_KEY;
         if (!/^[-._a-zA-Z0-9]+$/.test(key)) v.fail('caCertificate.key', key, 'must be a ConfigMap key (letters, digits, \'-\', \'_\', \'.\')');
         const configMapName = v.value(() => checkDnsName('caCertificate.configMapName', props.caCertificate!.configMapName), 'ca');
         const configMap = kplus.ConfigMap.fromConfigMapName(this, 'CaCertificate', configMapName);
@@ -308,10 +334,7 @@ export class VendorCrawler extends Construct {
         envVariables: env,
         ports,
         securityContext: restrictedContainerSecurity(runAsUser),
-        resources: props.resources ?? {
-          cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.units(1) },
-          memory: { request: Size.mebibytes(128), limit: Size.mebibytes(256) },
-        },
+        resources: props.resources ?? DEFAULT_CRAWLER_RESOURCES,
         volumeMounts: [
           ...volumes.map(v => ({ path: v.path, volume: v.volume, readOnly: true })),
           // The root filesystem is read-only; crawlers (and libraries they use) may need scratch space.
@@ -369,5 +392,5 @@ function checkTarget(property: string, target: CrawlTarget): Required<CrawlTarge
   if (/[,=\s]/.test(target.url)) {
     throw new PropertyError(`${property}.url`, target.url, 'must not contain \',\', \'=\' or white space (they separate TARGETS entries)');
   }
-  return { url: target.url, weight: checkNumber(`${property}.weight`, target.weight ?? 1, { min: 1, integer: true }) };
+  return { url: target.url, weight: checkNumber(`${property}.weight`, target.weight ?? DEFAULT_TARGET_WEIGHT, { min: 1, integer: true }) };
 }

@@ -5,7 +5,7 @@
  */
 import { AlertOptions, alertGroups, resolveAlertOptions } from '../core/alerts';
 import { DestinationGuard, UNBOUNDED_DESTINATIONS } from '../core/destinations';
-import { ContractRule, CrawlerJobs, RuleGroup, contractRules, ruleGroups } from '../core/rules';
+import { ContractRule, CrawlerJobs, DEFAULT_RULE_INTERVAL_SECONDS, RuleGroup, contractRules, ruleGroups } from '../core/rules';
 import { VendorCatalog } from '../core/vendor';
 import { DashboardJson, proxyDashboards } from '../dashboards';
 
@@ -24,7 +24,7 @@ export interface MixinSettings {
   readonly destinations?: DestinationGuard;
   /**
    * Rule evaluation interval in seconds: range totals and hourly averages weigh rule samples by it.
-   * @default 30
+   * @default DEFAULT_RULE_INTERVAL_SECONDS (30)
    */
   readonly ruleIntervalSeconds?: number;
   /**
@@ -58,7 +58,7 @@ export interface Mixin {
 
 /** Recording rules, alerts and dashboards for these settings. */
 export function proxyMixin(settings: MixinSettings): Mixin {
-  const ruleIntervalSeconds = settings.ruleIntervalSeconds ?? 30;
+  const ruleIntervalSeconds = settings.ruleIntervalSeconds ?? DEFAULT_RULE_INTERVAL_SECONDS;
   const records = contractRules({
     vendors: settings.vendors, jobs: settings.jobs, destinations: settings.destinations ?? UNBOUNDED_DESTINATIONS, ruleIntervalSeconds,
   });
@@ -78,7 +78,7 @@ export function mixinDashboards(settings: MixinSettings): DashboardJson[] {
     vendors: settings.vendors,
     job: settings.jobs.totals,
     destinationJob: settings.jobs.destinations,
-    ruleIntervalSeconds: settings.ruleIntervalSeconds ?? 30,
+    ruleIntervalSeconds: settings.ruleIntervalSeconds ?? DEFAULT_RULE_INTERVAL_SECONDS,
     currencyUnit: dashboards.currencyUnit,
     datasourceUid: dashboards.datasourceUid,
     demoGateways: dashboards.demoGateways,

@@ -1,34 +1,20 @@
 import * as fs from 'fs';
 import * as http from 'http';
-import * as os from 'os';
 import * as path from 'path';
 import * as YAML from 'yaml';
-import { StandaloneMetricsStackProps } from '../lib/metrics-stack';
+import { StandaloneMetricsStackProps } from '../lib/metrics/metrics-stack-props';
 import { AlertmanagerOptions } from '../lib/alertmanager/alertmanager-config';
 import { VendorCatalog } from '../core/vendor';
+import { EVERY_RECEIVER } from './support/all-options-app';
 import { AlertmanagerProcess } from './support/alertmanager-process';
-import { run } from './support/binaries';
+import { run } from '../harness/binaries';
 import { materializeConfig, promtool } from './support/prometheus-config';
-import { PrometheusProcess } from './support/prometheus-process';
+import { PrometheusProcess } from '../harness/prometheus-process';
 import { expectValidObjects } from './support/schemas';
 import { findObject, synthMetricsStack } from './support/synth';
 import { tempDir } from './support/temp-dir';
 
 const vendors = () => new VendorCatalog([{ name: 'vendor-a' }, { name: 'vendor-b' }]);
-
-/** Every receiver type, two routes, a PVC. */
-const EVERY_RECEIVER: AlertmanagerOptions = {
-  receivers: [
-    { name: 'team-webhook', webhooks: [{ url: 'https://alerts.example.com/hook', bearerTokenKey: 'webhook-token' }, { url: 'http://bridge.tools.svc:8080/alerts', sendResolved: false }] },
-    { name: 'oncall', pagerDuty: [{ routingKeyKey: 'pagerduty-routing-key' }], slack: [{ apiUrlKey: 'slack-url', channel: '#proxy-alerts' }] },
-    { name: 'mail', email: [{ to: 'ops@example.com', from: 'alertmanager@example.com', smarthost: 'smtp.example.com:587', authUsername: 'alertmanager', authPasswordKey: 'smtp-password' }] },
-  ],
-  routes: [
-    { receiver: 'oncall', matchers: ['severity="critical"'], continue: true },
-    { receiver: 'mail', matchers: ['alertname=~"ProxyVendor(Spend|Traffic)OverBudget"'] },
-  ],
-  storageSize: '2Gi',
-};
 
 const stack = (props: Partial<StandaloneMetricsStackProps> = {}) => synthMetricsStack({ vendors: vendors(), crawlerNamespaces: ['crawlers'], ...props });
 
@@ -176,7 +162,7 @@ describe('Alertmanager', () => {
       },
     });
     metrics.addRuleGroup({ name: 'pipeline-check', rules: [{ alert: 'ProxyTelemetryPipelineCheck', expr: 'vector(1)', labels: { proxy_vendor: 'vendor-a', severity: 'warning' } }] });
-    const secrets = fs.mkdtempSync(path.join(os.tmpdir(), 'am-secrets-'));
+    const secrets = tempDir('am-secrets');
     fs.writeFileSync(path.join(secrets, 'hook-token'), 's3cr3t-token\n');
     const amConfig = writeTemp('alertmanager.yml', metrics.renderAlertmanagerConfig()!.split('/etc/alertmanager/secrets').join(secrets));
 
@@ -203,7 +189,6 @@ describe('Alertmanager', () => {
       await prom?.stop();
       am.stop();
       hook.close();
-      fs.rmSync(secrets, { recursive: true, force: true });
     }
   }, 60_000);
 });

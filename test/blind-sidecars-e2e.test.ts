@@ -1,15 +1,14 @@
-import * as fs from 'fs';
 import * as path from 'path';
 import { spawn } from 'child_process';
 import { RULE } from '../core/rules';
 import { VendorCatalog } from '../core/vendor';
 import type { ValidationResult } from '../bin/validate';
-import { CrawlerFlow } from './support/crawler-flows';
+import { CrawlerFlow } from '../harness/crawler-flows';
 import { FLEET_NAMESPACE, FLEET_VENDORS, INSPECTED_GATEWAY, fleetPods } from './support/fleet';
-import { SidecarModel } from './support/istio-sidecar';
-import { PrometheusProcess } from './support/prometheus-process';
-import { KubeObject } from './support/schemas';
-import { SidecarSim } from './support/sidecar-sim';
+import { SidecarModel } from '../harness/istio-sidecar';
+import { PrometheusProcess } from '../harness/prometheus-process';
+import { KubeObject } from '../harness/kube-object';
+import { SidecarSim } from '../harness/sidecar-sim';
 import { FleetPod, byLabels, expectClose, runAccelerated, startSimulatedStack } from './support/simulated-stack';
 
 /**
@@ -51,19 +50,16 @@ const CLI = path.join(__dirname, '..', 'bin', 'proxy-telemetry.js');
 
 let sim: SidecarSim;
 let prom: PrometheusProcess;
-let configDir: string;
 
 beforeAll(async () => {
   const started = await startSimulatedStack(PODS, { vendors, namespace: NS });
   sim = started.sim;
-  configDir = started.config.dir;
   prom = await runAccelerated(sim, started.config.configFile);
 }, 90_000);
 
 afterAll(async () => {
   await prom?.stop();
   await sim?.stop();
-  if (configDir) fs.rmSync(configDir, { recursive: true, force: true });
 });
 
 

@@ -4,13 +4,12 @@ import { MeshTelemetry, MetricTags } from '../lib/mesh-telemetry';
 import { DESTINATION_SCRAPE_JOB, ISTIO, NOT_MEASURED_DESTINATION, SCRAPE_JOB, SCRAPED_SERIES } from '../core/metric-contract';
 import { RULE } from '../core/rules';
 import { VendorCatalog } from '../core/vendor';
-import { PanelQuery, panelQueries } from '../dashboards';
-import { SidecarModel } from './support/istio-sidecar';
-import { expandPanelQuery } from './support/grafana-variables';
-import { PrometheusProcess } from './support/prometheus-process';
-import { MetricRelabel, applyMetricRelabel, broadPod, exposedSeries, floorSeriesPerPod, realisticPod } from './support/realistic-sidecar';
-import { KubeObject } from './support/schemas';
-import { SidecarSim } from './support/sidecar-sim';
+import { SidecarModel } from '../harness/istio-sidecar';
+import { PanelQuery, expandPanelQuery, panelQueries } from '../harness/grafana-variables';
+import { PrometheusProcess } from '../harness/prometheus-process';
+import { MetricRelabel, applyMetricRelabel, broadPod, exposedSeries, floorSeriesPerPod, realisticPod } from '../harness/realistic-sidecar';
+import { KubeObject } from '../harness/kube-object';
+import { SidecarSim } from '../harness/sidecar-sim';
 import { byLabels, expectClose, runAccelerated, startSimulatedStack } from './support/simulated-stack';
 import { synthChart } from './support/synth';
 
@@ -69,7 +68,6 @@ const COLLISION_JOB = 'labeldrop-control';
 
 let sim: SidecarSim;
 let prom: PrometheusProcess;
-let configDir: string;
 let metricRelabel: Record<string, MetricRelabel[]>;
 let rulesYaml: string;
 let sampleLimits: Record<string, number>;
@@ -78,7 +76,6 @@ let panels: PanelQuery[];
 beforeAll(async () => {
   const started = await startSimulatedStack(PODS, { vendors, namespace: NS });
   sim = started.sim;
-  configDir = started.config.dir;
   rulesYaml = started.stack.renderRules();
   panels = panelQueries(started.stack.dashboards);
   const config = YAML.parse(fs.readFileSync(started.config.configFile, 'utf8'));
@@ -102,7 +99,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await prom?.stop();
   await sim?.stop();
-  if (configDir) fs.rmSync(configDir, { recursive: true, force: true });
 });
 
 const perPod = (expr: string) => byLabels(prom, expr, 'pod');

@@ -1,11 +1,10 @@
 import * as fs from 'fs';
 import * as YAML from 'yaml';
-import { PanelQuery, VariableValues, panelQueries } from '../dashboards';
 import { COST_RULE_INTERVAL_SECONDS } from '../core/rules';
 import { FLEET_NAMESPACE, fleetPods, fleetVendors } from './support/fleet';
-import { expandPanelQuery, resolveTopPods } from './support/grafana-variables';
-import { InstantSample, PrometheusProcess } from './support/prometheus-process';
-import { SidecarSim, TruthFilter } from './support/sidecar-sim';
+import { PanelQuery, VariableValues, expandPanelQuery, panelQueries, resolveTopPods } from '../harness/grafana-variables';
+import { InstantSample, PrometheusProcess } from '../harness/prometheus-process';
+import { SidecarSim, TruthFilter } from '../harness/sidecar-sim';
 import { expectClose, runAccelerated, startSimulatedStack } from './support/simulated-stack';
 
 /**
@@ -23,14 +22,12 @@ const RANGE_SECONDS = 20;
 
 let sim: SidecarSim;
 let prom: PrometheusProcess;
-let configDir: string;
 let queries: PanelQuery[];
 let at: number;
 
 beforeAll(async () => {
   const started = await startSimulatedStack(PODS, { vendors, namespace: NS });
   sim = started.sim;
-  configDir = started.config.dir;
   queries = panelQueries(started.stack.dashboards);
   // The cost group's 1m interval, shortened so that it evaluates within this test.
   const rules = YAML.parse(fs.readFileSync(started.config.rulesFile, 'utf8'));
@@ -43,7 +40,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await prom?.stop();
   await sim?.stop();
-  if (configDir) fs.rmSync(configDir, { recursive: true, force: true });
 });
 
 async function run(q: PanelQuery, values: VariableValues = {}): Promise<InstantSample[]> {

@@ -1,13 +1,15 @@
 import { Testing } from 'cdk8s';
 import { validateLikeApp } from './support/synth';
-import { DASHBOARD_TAG, DashboardJson, VARIABLES, expandVariables, panelQueries, proxyDashboards } from '../dashboards';
+import { DASHBOARD_TAG, DashboardJson, VARIABLES, proxyDashboards } from '../dashboards';
+import { expandVariables, panelQueries } from '../harness/grafana-variables';
 import { MAX_DASHBOARD_BYTES } from '../lib/grafana/grafana-server';
 import { SCRAPE_JOB } from '../core/metric-contract';
 import { RULE } from '../core/rules';
 import { MetricsStack } from '../lib/metrics-stack';
 import { VendorCatalog } from '../core/vendor';
 import { metricNames, promqlErrors } from './support/promql';
-import { KubeObject, expectValidObjects } from './support/schemas';
+import { KubeObject } from '../harness/kube-object';
+import { expectValidObjects } from './support/schemas';
 
 const vendors = new VendorCatalog([
   { name: 'vendor-a', endpoints: ['gw.vendor-a.example:8000'], pricePerGiB: 3.5, monthlyBudget: 5000 },

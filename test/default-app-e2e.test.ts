@@ -1,20 +1,18 @@
 import { KNOWN_INJECTED_HEADERS } from '../gateway/src/injected';
-import * as fs from 'fs';
 import { Testing } from 'cdk8s';
 import * as YAML from 'yaml';
-import { PanelQuery, panelQueries } from '../dashboards';
 import { DEMO_VENDORS, buildDefaultApp } from '../main';
 import { DEMO_GATEWAY_JOB, DEMO_GATEWAY_METRICS } from '../core/metric-contract';
 import { RULE } from '../core/rules';
 import { VendorCatalog } from '../core/vendor';
-import { ContractIntent, crawlerTruth } from './support/crawler-flows';
-import { SidecarModel } from './support/istio-sidecar';
+import { ContractIntent, crawlerTruth } from '../harness/crawler-flows';
+import { SidecarModel } from '../harness/istio-sidecar';
 import { injectedPodTargets, plainPodTargets } from './support/pod-discovery';
 import { materializeConfig } from './support/prometheus-config';
-import { expandPanelQuery } from './support/grafana-variables';
-import { PrometheusProcess } from './support/prometheus-process';
-import { KubeObject } from './support/schemas';
-import { SidecarSim, SimPod } from './support/sidecar-sim';
+import { PanelQuery, expandPanelQuery, panelQueries } from '../harness/grafana-variables';
+import { PrometheusProcess } from '../harness/prometheus-process';
+import { KubeObject } from '../harness/kube-object';
+import { SidecarSim, SimPod } from '../harness/sidecar-sim';
 import { byLabels, expectClose, runAccelerated } from './support/simulated-stack';
 import { demoGatewayAnswers, syntheticCrawlerFlows } from './support/synthetic-crawler';
 
@@ -92,7 +90,6 @@ const GATEWAY_PODS = GATEWAYS.map(gatewayStandIn);
 
 let sim: SidecarSim;
 let prom: PrometheusProcess;
-let configDir: string;
 
 beforeAll(async () => {
   sim = await SidecarSim.start([...CRAWLER_PODS, ...GATEWAY_PODS], { scrapeIntervalMs: 1000, intent: INTENT });
@@ -110,14 +107,12 @@ beforeAll(async () => {
     ...CRAWLER_PODS.flatMap(p => injectedPodTargets(p.deployment, { name: p.name, ip: p.ip }, sim.port)),
     ...GATEWAY_PODS.flatMap(p => plainPodTargets(p.deployment, { name: p.name, ip: p.ip }, { metrics: sim.port })),
   ]);
-  configDir = materialized.dir;
   prom = await runAccelerated(sim, materialized.configFile);
 }, 90_000);
 
 afterAll(async () => {
   await prom?.stop();
   await sim?.stop();
-  if (configDir) fs.rmSync(configDir, { recursive: true, force: true });
 });
 
 describe('the default app\'s demo on a minimal-profile mesh', () => {

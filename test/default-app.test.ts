@@ -9,7 +9,8 @@ import { VendorCatalog } from '../core/vendor';
 import { CDK8S_SCRATCH_OUTPUT, outputTarget, synthesizeInto } from '../lib/internal/synthesize';
 import { injectedPodTargets, plainPodTargets } from './support/pod-discovery';
 import { discoveredTargets, materializeConfig, promtool } from './support/prometheus-config';
-import { KubeObject, expectValidObjects } from './support/schemas';
+import { KubeObject } from '../harness/kube-object';
+import { expectValidObjects } from './support/schemas';
 import { tempDir } from './support/temp-dir';
 
 const DIST = path.join(__dirname, '..', 'dist');

@@ -4,7 +4,8 @@ import { DEMO_SECRETS_ANNOTATION, DemoGateway, DemoGatewayProps } from '../lib/d
 import { MetricsStack } from '../lib/metrics-stack';
 import { VendorCatalog } from '../core/vendor';
 import { podTemplates, podViolations } from './support/pod-security';
-import { KubeObject, expectValidObjects } from './support/schemas';
+import { KubeObject } from '../harness/kube-object';
+import { expectValidObjects } from './support/schemas';
 import { findObject, synthChart } from './support/synth';
 
 const vendors = () => new VendorCatalog([

@@ -7,7 +7,8 @@ import type * as Cli from '../bin/proxy-telemetry';
 import { generateDemoCa } from '../gateway';
 import { buildDefaultApp } from '../main';
 import { synthesizeInto } from '../lib/internal/synthesize';
-import { KubeObject, expectValidObjects } from './support/schemas';
+import { KubeObject } from '../harness/kube-object';
+import { expectValidObjects } from './support/schemas';
 import { tempDir } from './support/temp-dir';
 
 /** The demo gateways' CA and credentials: what the default app asks for, and how deploy-time makes it. */

@@ -6,7 +6,8 @@ import { countryCodeSecondLevelSuffixes } from '../lib/internal/public-suffixes'
 import { NOT_MEASURED_DESTINATION, OTHER_DESTINATION } from '../core/metric-contract';
 import { RULE } from '../core/rules';
 import { registrableDomainRegex } from '../core/destinations';
-import { MetricsStack, MetricsStackProps } from '../lib/metrics-stack';
+import { MetricsStack } from '../lib/metrics-stack';
+import { MetricsStackProps } from '../lib/metrics/metrics-stack-props';
 import { VendorCatalog } from '../core/vendor';
 import { PodRef, httpSeries, series, tcpSeries } from './support/istio-series';
 import { PRODUCT_GROUP_ORDER, promtoolTestRules } from './support/prometheus-config';

@@ -1,10 +1,10 @@
 import { MeshTelemetry } from '../lib/mesh-telemetry';
 import { VendorCrawler } from '../lib/vendor-crawler';
 import { VendorCatalog } from '../core/vendor';
-import { CrawlerFlow, ServerFirst, Silent } from './support/crawler-flows';
-import { site, tlsSite, viaGateway } from './support/fleet';
-import { MeshOptions, SidecarModel, telemetryConflicts } from './support/istio-sidecar';
-import { KubeObject } from './support/schemas';
+import { CrawlerFlow, ServerFirst, Silent } from '../harness/crawler-flows';
+import { INSPECTED_GATEWAY, TCP_GATEWAY, fleetVendors, site, tlsSite, viaGateway } from './support/fleet';
+import { MeshOptions, SidecarModel, telemetryConflicts } from '../harness/istio-sidecar';
+import { KubeObject } from '../harness/kube-object';
 import { synthChart } from './support/synth';
 
 /**
@@ -16,13 +16,8 @@ import { synthChart } from './support/synth';
  */
 
 const NS = 'crawlers';
-const TCP_GW = 'gw.vendor-a.example:8000';
-const HTTP_GW = 'proxy.vendor-b.example:22225';
-const vendors = () => new VendorCatalog([
-  { name: 'vendor-a', endpoints: [TCP_GW] },
-  { name: 'vendor-b', endpoints: [HTTP_GW], gateway: { inspect: 'http' } },
-  { name: 'vendor-c' },
-]);
+/** The shared fleet's three vendors: a TCP gateway, an inspected gateway, direct (their prices play no part here). */
+const vendors = fleetVendors;
 
 /** The product's manifests: MeshTelemetry and one VendorCrawler Deployment per vendor. */
 const PRODUCT: KubeObject[] = synthChart(chart => {
@@ -145,7 +140,7 @@ describe('harm 2: headers the sidecar adds to requests to third-party sites', ()
   });
 
   test('today\'s manifests: through the inspected gateway too (the gateway and the site behind it see them)', () => {
-    for (const flow of [viaGateway(HTTP_GW, 'http', 'example.com', 1), viaGateway(HTTP_GW, 'https', 'shop.example.org', 1)]) {
+    for (const flow of [viaGateway(INSPECTED_GATEWAY, 'http', 'example.com', 1), viaGateway(INSPECTED_GATEWAY, 'https', 'shop.example.org', 1)]) {
       const d = pod(TODAY, 'vendor-b').deliver(flow);
       expect(d).toMatchObject({ outcome: 'delivered', cluster: 'outbound|22225||proxy.vendor-b.example' });
       expect(d.headersAdded).toEqual(DEFAULT_ADDED);
@@ -154,8 +149,8 @@ describe('harm 2: headers the sidecar adds to requests to third-party sites', ()
   });
 
   test('the product\'s manifests: nothing added, direct or through the inspected gateway; the crawler\'s responses keep their server header', () => {
-    for (const [vendor, flow] of [['vendor-c', site('example.com', 1)], ['vendor-b', viaGateway(HTTP_GW, 'http', 'example.com', 1)],
-      ['vendor-b', viaGateway(HTTP_GW, 'https', 'shop.example.org', 1)]] as Array<[string, CrawlerFlow]>) {
+    for (const [vendor, flow] of [['vendor-c', site('example.com', 1)], ['vendor-b', viaGateway(INSPECTED_GATEWAY, 'http', 'example.com', 1)],
+      ['vendor-b', viaGateway(INSPECTED_GATEWAY, 'https', 'shop.example.org', 1)]] as Array<[string, CrawlerFlow]>) {
       const d = pod(PRODUCT, vendor).deliver(flow);
       expect({ vendor, outcome: d.outcome, added: d.headersAdded, response: d.responseHeadersChanged }).toEqual({ vendor, outcome: 'delivered', added: [], response: [] });
       // x-forwarded-proto, set by Envoy whatever the config, and the metadata-exchange headers (for pods without the
@@ -166,7 +161,7 @@ describe('harm 2: headers the sidecar adds to requests to third-party sites', ()
 
   test('TCP paths add nothing, today and with the product: direct TLS, a TCP gateway, an undeclared port', () => {
     for (const objects of [TODAY, PRODUCT]) {
-      for (const [vendor, flow] of [['vendor-c', tlsSite('www.wikipedia.org', 1)], ['vendor-a', viaGateway(TCP_GW, 'http', 'example.com', 1)],
+      for (const [vendor, flow] of [['vendor-c', tlsSite('www.wikipedia.org', 1)], ['vendor-a', viaGateway(TCP_GATEWAY, 'http', 'example.com', 1)],
         ['vendor-c', site('example.net', 1, { port: 8080 })]] as Array<[string, CrawlerFlow]>) {
         expect(pod(objects, vendor).deliver(flow)).toMatchObject({ outcome: 'delivered', headersAdded: [], headersRemoved: [], responseHeadersChanged: [], headerCaseKept: true, pathKept: true });
       }
@@ -220,13 +215,13 @@ describe('harm 3: another vendor\'s pods captured by the inspected gateway, path
   });
 
   test('today\'s manifests: /a/../b is normalized and header names lowercased, direct and through the gateway', () => {
-    for (const [vendor, flow] of [['vendor-c', site('example.com', 1, { path: '/a/../b' })], ['vendor-b', viaGateway(HTTP_GW, 'http', 'example.com', 1, { path: '/a/./b' })]] as Array<[string, CrawlerFlow]>) {
+    for (const [vendor, flow] of [['vendor-c', site('example.com', 1, { path: '/a/../b' })], ['vendor-b', viaGateway(INSPECTED_GATEWAY, 'http', 'example.com', 1, { path: '/a/./b' })]] as Array<[string, CrawlerFlow]>) {
       expect(pod(TODAY, vendor).deliver(flow)).toMatchObject({ pathKept: false, headerCaseKept: false });
     }
   });
 
   test('the product\'s manifests: paths and header case kept, direct and through the gateway', () => {
-    for (const [vendor, flow] of [['vendor-c', site('example.com', 1, { path: '/a/../b' })], ['vendor-b', viaGateway(HTTP_GW, 'http', 'example.com', 1, { path: '/a/./b' })]] as Array<[string, CrawlerFlow]>) {
+    for (const [vendor, flow] of [['vendor-c', site('example.com', 1, { path: '/a/../b' })], ['vendor-b', viaGateway(INSPECTED_GATEWAY, 'http', 'example.com', 1, { path: '/a/./b' })]] as Array<[string, CrawlerFlow]>) {
       expect(pod(PRODUCT, vendor).deliver(flow)).toMatchObject({ pathKept: true, headerCaseKept: true });
     }
     // Without our HCM patch a mesh-wide pathNormalization NONE would do the same.
@@ -239,7 +234,7 @@ describe('harm 3: another vendor\'s pods captured by the inspected gateway, path
     expect(pod(PRODUCT, 'vendor-c', { istioVersion: '1.27' }).deliver(site('example.com', 1)).headerCaseKept).toBe(false);
     expect(pod(PRODUCT, 'vendor-c', { istioVersion: '1.24' }).deliver(site('example.com', 1)).headerCaseKept).toBe(false);
     // The gateway cluster carries its own formatter (our CLUSTER MERGE), so 1.25+ keeps both there.
-    expect(pod(PRODUCT, 'vendor-b', { istioVersion: '1.26' }).deliver(viaGateway(HTTP_GW, 'http', 'example.com', 1)).headerCaseKept).toBe(true);
+    expect(pod(PRODUCT, 'vendor-b', { istioVersion: '1.26' }).deliver(viaGateway(INSPECTED_GATEWAY, 'http', 'example.com', 1)).headerCaseKept).toBe(true);
   });
 });
 

@@ -2,7 +2,8 @@ import { App, Testing } from 'cdk8s';
 import * as operator from '../examples/operator';
 import * as sharded from '../examples/sharded';
 import * as small from '../examples/small';
-import { KubeObject, expectValidObjects } from './support/schemas';
+import { KubeObject } from '../harness/kube-object';
+import { expectValidObjects } from './support/schemas';
 
 /** The README's example apps synthesize and validate, so they cannot rot. */
 function synth(build: (app: App) => void): KubeObject[] {

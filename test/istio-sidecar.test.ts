@@ -1,9 +1,9 @@
 import { MeshTelemetry, MeshTelemetryProps } from '../lib/mesh-telemetry';
 import { VendorCatalog } from '../core/vendor';
-import { CrawlerFlow, contractView } from './support/crawler-flows';
-import { site, tlsSite, viaGateway } from './support/fleet';
-import { IstioProfile, Observation, SidecarModel } from './support/istio-sidecar';
-import { KubeObject } from './support/schemas';
+import { CrawlerFlow, contractView } from '../harness/crawler-flows';
+import { INSPECTED_GATEWAY, TCP_GATEWAY, fleetVendors, site, tlsSite, viaGateway } from './support/fleet';
+import { IstioProfile, Observation, SidecarModel } from '../harness/istio-sidecar';
+import { KubeObject } from '../harness/kube-object';
 import { synthChart } from './support/synth';
 
 /**
@@ -12,13 +12,8 @@ import { synthChart } from './support/synth';
  * mesh, no SNI without the TLS inspector, a gateway port claimed by the wrong host, CONNECT on an HTTP port).
  */
 
-const TCP_GW = 'gw.vendor-a.example:8000';
-const HTTP_GW = 'proxy.vendor-b.example:22225';
-const catalog = () => new VendorCatalog([
-  { name: 'vendor-a', endpoints: [TCP_GW] },
-  { name: 'vendor-b', endpoints: [HTTP_GW], gateway: { inspect: 'http' } },
-  { name: 'vendor-c' },
-]);
+/** The shared fleet's three vendors: a TCP gateway, an inspected gateway, direct (their prices play no part here). */
+const catalog = fleetVendors;
 
 /** The sidecar of a vendor-b crawler pod (the inspected gateway's EnvoyFilter selects vendor-b's pods). */
 function model(props: Partial<MeshTelemetryProps> = {}, opts: { profile?: IstioProfile; edit?: (objects: KubeObject[]) => KubeObject[]; podLabels?: Record<string, string> } = {}): SidecarModel {
@@ -62,29 +57,29 @@ describe('sidecar model, minimal-profile mesh with the product\'s manifests', ()
   });
 
   test('a TCP gateway: connections to the gateway host, whatever the request or the gateway\'s answer', () => {
-    for (const flow of [viaGateway(TCP_GW, 'https', 'www.wikipedia.org', 4), viaGateway(TCP_GW, 'http', 'example.com', 8, { requestsPerConnection: 4, responseCode: 407 })]) {
+    for (const flow of [viaGateway(TCP_GATEWAY, 'https', 'www.wikipedia.org', 4), viaGateway(TCP_GATEWAY, 'http', 'example.com', 8, { requestsPerConnection: 4, responseCode: 407 })]) {
       const obs = observe(m, flow);
       expect(obs).toMatchObject({ kind: 'tcp', destination: { service: 'gw.vendor-a.example', serviceName: 'gw.vendor-a.example', serviceNamespace: 'crawlers' } });
       expect(obs.path).toBe('listener 0.0.0.0:8000 → gw.vendor-a.example');
     }
-    expect(observe(m, viaGateway(TCP_GW, 'http', 'example.com', 8, { requestsPerConnection: 4 }))).toMatchObject({ connectionsPerSecond: 2 });
+    expect(observe(m, viaGateway(TCP_GATEWAY, 'http', 'example.com', 8, { requestsPerConnection: 4 }))).toMatchObject({ connectionsPerSecond: 2 });
   });
 
   test('an inspected gateway: each request and each tunnel, with the gateway\'s code and the target as host', () => {
-    const tunnel = observe(m, viaGateway(HTTP_GW, 'https', 'shop.example.org', 1, { responseCode: 407 }));
+    const tunnel = observe(m, viaGateway(INSPECTED_GATEWAY, 'https', 'shop.example.org', 1, { responseCode: 407 }));
     expect(tunnel).toMatchObject({ kind: 'http', responseCode: 407, destination: { service: 'proxy.vendor-b.example' }, perSecond: 1 });
     expect(tunnel.tagValues).toEqual({ destination_host: 'shop.example.org:443' });
     expect(tunnel.path).toBe('0.0.0.0:22225 route proxy-vendor-vendor-b-22225-connect → outbound|22225||proxy.vendor-b.example');
-    const request = observe(m, viaGateway(HTTP_GW, 'http', 'example.com', 10, { responseCode: 429 }));
+    const request = observe(m, viaGateway(INSPECTED_GATEWAY, 'http', 'example.com', 10, { responseCode: 429 }));
     expect(request).toMatchObject({ kind: 'http', responseCode: 429, destination: { service: 'proxy.vendor-b.example' }, perSecond: 10 });
     expect(request.tagValues).toEqual({ destination_host: 'example.com' });
   });
 
   test('what the model reports equals what the product promises, for every path', () => {
-    const intent = { httpPorts: new Set([80]), inspectedGateways: new Set([HTTP_GW]) };
+    const intent = { httpPorts: new Set([80]), inspectedGateways: new Set([INSPECTED_GATEWAY]) };
     const flows: CrawlerFlow[] = [site('example.com', 5), site('example.net', 6, { port: 8080, requestsPerConnection: 3 }), tlsSite('www.wikipedia.org', 2),
-      tlsSite('10.0.0.1', 2, { sni: false }), viaGateway(TCP_GW, 'https', 'a.example', 3), viaGateway(TCP_GW, 'http', 'b.example', 8, { requestsPerConnection: 4 }),
-      viaGateway(HTTP_GW, 'https', 'c.example', 3), viaGateway(HTTP_GW, 'http', 'd.example', 7, { responseCode: 404 })];
+      tlsSite('10.0.0.1', 2, { sni: false }), viaGateway(TCP_GATEWAY, 'https', 'a.example', 3), viaGateway(TCP_GATEWAY, 'http', 'b.example', 8, { requestsPerConnection: 4 }),
+      viaGateway(INSPECTED_GATEWAY, 'https', 'c.example', 3), viaGateway(INSPECTED_GATEWAY, 'http', 'd.example', 7, { responseCode: 404 })];
     for (const flow of flows) {
       const promised = contractView(flow, intent);
       const obs = observe(m, flow);
@@ -170,9 +165,9 @@ describe('sidecar model: what goes wrong without the product\'s manifests', () =
 
   test('an HTTP gateway port without the routes: CONNECT gets the sidecar\'s 404 NR, absolute-form requests arrive in origin form (400)', () => {
     const unpatched = model({}, { edit: withoutObject('EnvoyFilter', 'proxy-vendor-vendor-b-22225') });
-    const tunnel = observe(unpatched, viaGateway(HTTP_GW, 'https', 'shop.example.org', 1));
+    const tunnel = observe(unpatched, viaGateway(INSPECTED_GATEWAY, 'https', 'shop.example.org', 1));
     expect(tunnel).toMatchObject({ kind: 'http', responseCode: 404, responseFlags: 'NR', destination: { service: 'shop.example.org:443' } });
-    const request = observe(unpatched, viaGateway(HTTP_GW, 'http', 'example.com', 1));
+    const request = observe(unpatched, viaGateway(INSPECTED_GATEWAY, 'http', 'example.com', 1));
     expect(request).toMatchObject({ kind: 'http', responseCode: 400, destination: { service: 'example.com', serviceName: 'PassthroughCluster' } });
   });
 
@@ -181,8 +176,8 @@ describe('sidecar model: what goes wrong without the product\'s manifests', () =
       edit: objects => objects.map(o => o.kind === 'EnvoyFilter' && o.metadata.name === 'proxy-vendor-vendor-b-22225'
         ? { ...o, spec: { configPatches: o.spec.configPatches.filter((p: any) => p.applyTo !== 'CLUSTER') } } : o),
     });
-    expect(observe(noFqdn, viaGateway(HTTP_GW, 'http', 'example.com', 1))).toMatchObject({ responseCode: 400, destination: { service: 'proxy.vendor-b.example' } });
-    expect(observe(noFqdn, viaGateway(HTTP_GW, 'https', 'example.com', 1))).toMatchObject({ responseCode: 200 });
+    expect(observe(noFqdn, viaGateway(INSPECTED_GATEWAY, 'http', 'example.com', 1))).toMatchObject({ responseCode: 400, destination: { service: 'proxy.vendor-b.example' } });
+    expect(observe(noFqdn, viaGateway(INSPECTED_GATEWAY, 'https', 'example.com', 1))).toMatchObject({ responseCode: 200 });
   });
 
   test('the model refuses what it does not understand instead of ignoring it', () => {

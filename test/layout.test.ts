@@ -5,11 +5,16 @@ import * as path from 'path';
  * The folders say the architecture: `core/` (the metric contract, the rules, the alerts, the vendor model, validation)
  * imports nothing of ours; `dashboards/` builds on the core only; `mixin/` puts the two together as data; `lib/`
  * (constructs) places the mixin; `bin/` (the CLI) and `main.ts` (the demo app) use everything but each other. No import
- * goes back up that line.
+ * goes back up that line. The two Node programs, `crawler/` and `gateway/`, share `runtime/`. `harness/` is the model
+ * the tests and the benchmark both trust (the sidecar model and simulator, the Prometheus process); `bench/` uses it,
+ * and neither imports `test/`.
  */
 
 const ROOT = path.join(__dirname, '..');
-const FOLDERS = ['core', 'dashboards', 'mixin', 'lib', 'bin', 'crawler', 'gateway', 'imports'];
+const FOLDERS = ['core', 'dashboards', 'mixin', 'lib', 'bin', 'crawler', 'gateway', 'runtime', 'imports', 'harness', 'bench'];
+
+/** A relative import, export-from, require or dynamic import: its specifier. */
+const IMPORT = /(?:\bfrom|\brequire\(|\bimport\(|^import)\s*['"](\.[^'"]+)['"]/gm;
 
 /** Which top-level folders each folder's TypeScript imports (relative imports and requires). */
 function folderImports(): Record<string, string[]> {
@@ -23,7 +28,7 @@ function folderImports(): Record<string, string[]> {
       }
       if (!p.endsWith('.ts')) continue;
       const from = path.relative(ROOT, p).split(path.sep)[0];
-      for (const m of fs.readFileSync(p, 'utf8').matchAll(/(?:from|require\()\s*['"](\.[^'"]+)['"]/g)) {
+      for (const m of fs.readFileSync(p, 'utf8').matchAll(IMPORT)) {
         const to = path.relative(ROOT, path.resolve(path.dirname(p), m[1])).split(path.sep)[0];
         if (to !== from) (edges[from] ??= new Set()).add(to);
       }
@@ -33,13 +38,16 @@ function folderImports(): Record<string, string[]> {
   return Object.fromEntries(Object.entries(edges).map(([k, v]) => [k, [...v].sort()]).sort());
 }
 
-test('top-level folders import along core → dashboards → mixin → lib → bin only; the core imports nothing of ours', () => {
+test('top-level folders import along core → dashboards → mixin → lib → bin only, the programs share runtime/, the benchmark uses harness/; the core imports nothing of ours', () => {
   expect(folderImports()).toEqual({
+    bench: ['core', 'crawler', 'dashboards', 'harness', 'lib'],
     bin: ['core', 'crawler', 'gateway', 'lib', 'mixin'],
+    crawler: ['runtime'],
     dashboards: ['core'],
-    mixin: ['core', 'dashboards'],
-    gateway: ['crawler'],
+    gateway: ['crawler', 'runtime'],
+    harness: ['core', 'dashboards'],
     lib: ['core', 'crawler', 'dashboards', 'gateway', 'imports', 'mixin'],
+    mixin: ['core', 'dashboards'],
   });
 });
 
@@ -71,7 +79,7 @@ function fileImports(folder: string): Array<{ file: string; target: string }> {
       if (entry.isDirectory()) {
         if (entry.name !== 'node_modules' && entry.name !== 'dist') walk(p);
       } else if (p.endsWith('.ts')) {
-        for (const m of fs.readFileSync(p, 'utf8').matchAll(/(?:from|require\()\s*['"](\.[^'"]+)['"]/g)) {
+        for (const m of fs.readFileSync(p, 'utf8').matchAll(IMPORT)) {
           found.push({ file: path.relative(ROOT, p), target: path.relative(ROOT, path.resolve(path.dirname(p), m[1])).split(path.sep).join('/') });
         }
       }
@@ -81,20 +89,31 @@ function fileImports(folder: string): Array<{ file: string; target: string }> {
   return found;
 }
 
-test('the two programs share code through crawler/src/shared only, and that folder stands alone', () => {
-  // The gateway's program takes the shared code, never the crawler's own; its packaging takes the crawler's image.
-  const fromGateway = fileImports('gateway').filter(i => i.target.startsWith('crawler/'));
-  expect(fromGateway.filter(i => !(i.target.startsWith('crawler/src/shared/') || (i.file === 'gateway/index.ts' && i.target === 'crawler'))
-    && !(i.file === 'gateway/bundle.ts' && i.target === 'crawler/bundle'))).toEqual([]);
-  expect(fromGateway.length).toBeGreaterThan(0);
-  expect(fileImports('crawler/src/shared').filter(i => !i.target.startsWith('crawler/src/shared/'))).toEqual([]);
+test('the two programs share code through runtime/ only: neither imports the other\'s src/, and runtime/ stands alone', () => {
+  // What both programs run on lives in runtime/; a program's own code is its own. (Packaging may still go through the
+  // other's package entry, e.g. the gateway's image is the crawler's.)
+  const program = (folder: string) => new RegExp(`^${folder}/src(/|$)`);
+  expect(fileImports('gateway').filter(i => program('crawler').test(i.target))).toEqual([]);
+  expect(fileImports('crawler').filter(i => program('gateway').test(i.target))).toEqual([]);
+  // The check sees the programs' imports of runtime/, so it can fail.
+  for (const folder of ['crawler', 'gateway']) expect(fileImports(folder).some(i => i.target.startsWith('runtime/'))).toBe(true);
+  expect(fileImports('runtime').filter(i => !i.target.startsWith('runtime/'))).toEqual([]);
+});
+
+test('the benchmark and the harness import no test code: nothing under bench/ or harness/ imports test/', () => {
+  // The model both trust lives in harness/; test/ keeps what only tests use.
+  const intoTests = (folder: string) => fileImports(folder).filter(i => i.target === 'test' || i.target.startsWith('test/'));
+  expect(intoTests('bench')).toEqual([]);
+  expect(intoTests('harness')).toEqual([]);
+  // The check sees the benchmark's imports of the harness, so it can fail.
+  expect(fileImports('bench').some(i => i.target.startsWith('harness/'))).toBe(true);
 });
 
 /** The repository's TypeScript files that `file` imports, directly or through others (relative imports, as files). */
 function importClosure(file: string): Set<string> {
   const seen = new Set<string>();
   const visit = (f: string): void => {
-    for (const m of fs.readFileSync(path.join(ROOT, f), 'utf8').matchAll(/(?:from|require\()\s*['"](\.[^'"]+)['"]/g)) {
+    for (const m of fs.readFileSync(path.join(ROOT, f), 'utf8').matchAll(IMPORT)) {
       const target = path.resolve(path.dirname(path.join(ROOT, f)), m[1]);
       const found = [target, `${target}.ts`, path.join(target, 'index.ts')].find(c => c.endsWith('.ts') && fs.existsSync(c));
       if (found === undefined) continue;

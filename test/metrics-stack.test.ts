@@ -1,11 +1,13 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Size } from 'cdk8s';
 import * as YAML from 'yaml';
-import { MetricsStack, StandaloneMetricsStackProps } from '../lib/metrics-stack';
+import { MetricsStack } from '../lib/metrics-stack';
+import { StandaloneMetricsStackProps } from '../lib/metrics/metrics-stack-props';
 import { VendorCatalog } from '../core/vendor';
-import { injectedPodTargets } from './support/pod-discovery';
+import { crawlerDeployment, injectedPodTargets } from './support/pod-discovery';
 import { discoveredTargets, materializeConfig, promtool } from './support/prometheus-config';
-import { KubeObject, expectValidObjects } from './support/schemas';
+import { KubeObject } from '../harness/kube-object';
+import { expectValidObjects } from './support/schemas';
 import { findObject, synthChart, synthMetricsStack } from './support/synth';
 
 const vendors = () => new VendorCatalog([{ name: 'vendor-a' }, { name: 'vendor-b' }]);
@@ -14,14 +16,6 @@ const stack = (props: Partial<StandaloneMetricsStackProps> = {}) => synthMetrics
 
 function prometheusConfig(objects: KubeObject[]): any {
   return YAML.parse(findObject(objects, 'ConfigMap', 'prometheus-config').data['prometheus.yml']);
-}
-
-/** A crawler Deployment as VendorCrawler renders it, reduced to what discovery reads. */
-function crawlerDeployment(name: string, labels: Record<string, string>): KubeObject {
-  return {
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: 'crawlers' },
-    spec: { template: { metadata: { labels }, spec: { containers: [{ name: 'crawler', image: 'node:20', ports: [{ name: 'http-metrics', containerPort: 9102 }] }] } } },
-  };
 }
 
 describe('MetricsStack', () => {

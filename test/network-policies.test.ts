@@ -1,11 +1,12 @@
 import * as YAML from 'yaml';
 import { MeshTelemetry, MeshTelemetryProps } from '../lib/mesh-telemetry';
-import { StandaloneMetricsStackProps } from '../lib/metrics-stack';
+import { StandaloneMetricsStackProps } from '../lib/metrics/metrics-stack-props';
 import { VendorCatalog } from '../core/vendor';
 import { connectionAllowed, ip, pod } from './support/netpol-eval';
 import { injectedPodTargets } from './support/pod-discovery';
 import { discoveredTargets, materializeConfig, promtool } from './support/prometheus-config';
-import { KubeObject, expectValidObjects } from './support/schemas';
+import { KubeObject } from '../harness/kube-object';
+import { expectValidObjects } from './support/schemas';
 import { findObject, synthChart, synthMetricsStack } from './support/synth';
 
 const vendors = () => new VendorCatalog([

@@ -1,10 +1,11 @@
 import * as YAML from 'yaml';
-import { MetricsStack, MetricsStackProps, OperatorMetricsStackProps } from '../lib/metrics-stack';
+import { MetricsStack } from '../lib/metrics-stack';
+import { MetricsStackProps, OperatorMetricsStackProps } from '../lib/metrics/metrics-stack-props';
 import { VendorCatalog } from '../core/vendor';
 import { operatorPrometheusConfig } from './support/operator-scrape-config';
-import { injectedPodTargets } from './support/pod-discovery';
+import { crawlerDeployment, injectedPodTargets } from './support/pod-discovery';
 import { discoveredTargets, materializeConfig, promtool } from './support/prometheus-config';
-import { KubeObject, expectValidObjects } from './support/schemas';
+import { expectValidObjects } from './support/schemas';
 import { findObject, synthChart, synthMetricsStack } from './support/synth';
 
 const vendors = () => new VendorCatalog([{ name: 'vendor-a', endpoints: ['gw.vendor-a.example:8000'] }, { name: 'vendor-b' }]);
@@ -15,14 +16,6 @@ function standaloneJob(): any {
   let metrics!: MetricsStack;
   synthChart(chart => { metrics = new MetricsStack(chart, 'metrics', { vendors: vendors(), crawlerNamespaces: ['crawlers'] }); });
   return YAML.parse(metrics.renderPrometheusConfig()).scrape_configs.find((j: any) => j.job_name === 'crawler-sidecars');
-}
-
-/** A crawler Deployment as VendorCrawler renders it, reduced to what discovery reads. */
-function crawlerDeployment(name: string, labels: Record<string, string>): KubeObject {
-  return {
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: 'crawlers' },
-    spec: { template: { metadata: { labels }, spec: { containers: [{ name: 'crawler', image: 'node:20', ports: [{ name: 'http-metrics', containerPort: 9102 }] }] } } },
-  };
 }
 
 describe('MetricsStack in mode prometheus-operator', () => {

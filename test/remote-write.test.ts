@@ -1,10 +1,11 @@
 import * as YAML from 'yaml';
-import { StandaloneMetricsStackProps } from '../lib/metrics-stack';
+import { StandaloneMetricsStackProps } from '../lib/metrics/metrics-stack-props';
 import { CONTRACT_RULES_REGEX, RULE } from '../core/rules';
 import { RemoteWriteOptions } from '../lib/prometheus/remote-write';
 import { VendorCatalog } from '../core/vendor';
 import { materializeConfig, promtool } from './support/prometheus-config';
-import { KubeObject, expectValidObjects } from './support/schemas';
+import { KubeObject } from '../harness/kube-object';
+import { expectValidObjects } from './support/schemas';
 import { findObject, synthMetricsStack } from './support/synth';
 
 const vendors = () => new VendorCatalog([{ name: 'vendor-a' }, { name: 'vendor-b' }]);

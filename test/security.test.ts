@@ -1,12 +1,12 @@
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as YAML from 'yaml';
 import { synthesizeInto } from '../lib/internal/synthesize';
 import { buildAllOptionsApp } from './support/all-options-app';
 import { Finding, readText, repoFiles, scanObjects, scanText } from './support/credential-scan';
 import { podTemplates, podViolations, PodTemplate } from './support/pod-security';
-import { KubeObject, expectValidObjects } from './support/schemas';
+import { KubeObject } from '../harness/kube-object';
+import { expectValidObjects } from './support/schemas';
 import { tempDir } from './support/temp-dir';
 
 const ROOT = path.join(__dirname, '..');
@@ -195,7 +195,7 @@ describe('credential scan', () => {
 
   test('the scanner catches planted default credentials (written to a temporary directory, never the repository)', () => {
     // GIVEN files with planted credentials, assembled at run time so this source does not contain them
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'planted-'));
+    const dir = tempDir('planted');
     const pw = ['pass', 'word'].join('');
     const planted: Record<string, { content: string; rules: string[] }> = {
       'grafana.env': { content: `GF_SECURITY_ADMIN_${pw.toUpperCase()}=hunter2\n`, rules: ['grafana-admin-literal'] },
@@ -219,7 +219,6 @@ describe('credential scan', () => {
 
     // THEN
     expect(found).toEqual(Object.fromEntries(Object.entries(planted).map(([file, p]) => [file, [...p.rules].sort()])));
-    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   test('the object scanner catches a synthesized Secret, a literal secret env and an inline receiver credential', () => {

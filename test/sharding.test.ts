@@ -1,5 +1,6 @@
 import * as YAML from 'yaml';
-import { MetricsStack, StandaloneMetricsStackProps } from '../lib/metrics-stack';
+import { MetricsStack } from '../lib/metrics-stack';
+import { StandaloneMetricsStackProps } from '../lib/metrics/metrics-stack-props';
 import { shardPartial } from '../core/metric-contract';
 import { INTERMEDIATE, RULE } from '../core/rules';
 import { contractRules, placeRules } from '../core/rules';
@@ -8,7 +9,8 @@ import { hashmod } from './support/hashmod';
 import { injectedPodTargets } from './support/pod-discovery';
 import { discoveredTargets, materializeConfig, promtool } from './support/prometheus-config';
 import { promqlErrors } from './support/promql';
-import { KubeObject, expectValidObjects } from './support/schemas';
+import { KubeObject } from '../harness/kube-object';
+import { expectValidObjects } from './support/schemas';
 import { findObject, synthChart } from './support/synth';
 
 const vendors = () => new VendorCatalog([{ name: 'vendor-a', endpoints: ['gw.vendor-a.example:8000'], pricePerGiB: 4, monthlyBudget: 100 }, { name: 'vendor-b', pricePer1kRequests: 0.5 }]);

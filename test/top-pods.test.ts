@@ -1,6 +1,6 @@
 import { Testing } from 'cdk8s';
 import * as YAML from 'yaml';
-import { panelQueries, expandVariables } from '../dashboards';
+import { panelQueries, expandVariables } from '../harness/grafana-variables';
 import { COST_RULE_INTERVAL_SECONDS, RULE } from '../core/rules';
 import { VendorCatalog } from '../core/vendor';
 import { MetricsStack } from '../lib/metrics-stack';

@@ -4,11 +4,11 @@ import * as path from 'path';
 import * as YAML from 'yaml';
 import { RULE } from '../core/rules';
 import type { ValidationResult } from '../bin/validate';
-import { parseHostPort } from './support/crawler-flows';
+import { parseHostPort } from '../harness/crawler-flows';
 import { FLEET_NAMESPACE, TCP_GATEWAY, fleetPods, fleetVendors } from './support/fleet';
 import { materializeConfig } from './support/prometheus-config';
-import { PrometheusProcess, freePort } from './support/prometheus-process';
-import { SidecarSim } from './support/sidecar-sim';
+import { PrometheusProcess, freePort } from '../harness/prometheus-process';
+import { SidecarSim } from '../harness/sidecar-sim';
 import { expectClose, startSimulatedStack } from './support/simulated-stack';
 import { DEMO_GATEWAY_JOB } from '../core/metric-contract';
 import { GatewayRun, LOOPBACK, cleanup as stopGateways, proxyRequest, removeTemporaryFiles as removeGatewayFiles, startGateway } from './gateway/helpers';
@@ -32,8 +32,6 @@ let empty: PrometheusProcess;
 /** The full stack plus two demo gateways: vendor-a's received headers a sidecar adds, vendor-b's did not. */
 let demo: PrometheusProcess;
 let gateways: GatewayRun[] = [];
-let configDir: string;
-let emptyConfigDir: string;
 /** Resolves once the simulated clock has caught up and the rules have been evaluated over full windows. */
 let caughtUp: Promise<void>;
 
@@ -56,7 +54,7 @@ beforeAll(async () => {
   const started = await startSimulatedStack(PODS, { vendors: fleetVendors(), namespace: NS });
   sim = started.sim;
   const { stack, config } = started;
-  configDir = config.dir;
+  const configDir = config.dir;
   // The same scrape config without rule_files.
   const withoutRules = YAML.parse(fs.readFileSync(config.configFile, 'utf8'));
   delete withoutRules.rule_files;
@@ -64,7 +62,6 @@ beforeAll(async () => {
   fs.writeFileSync(noRulesFile, YAML.stringify(withoutRules));
   // The product's config and rules, with no sidecar to discover.
   const emptyConfig = materializeConfig(stack.renderPrometheusConfig(), stack.renderRules(), []);
-  emptyConfigDir = emptyConfig.dir;
 
   // Two demo gateways (the real bundle): one got requests as a default sidecar forwards them, one as the crawler wrote them.
   gateways = await Promise.all([startGateway({ VENDOR: 'vendor-a' }), startGateway({ VENDOR: 'vendor-b' })]);
@@ -101,7 +98,6 @@ afterAll(async () => {
   await stopGateways();
   removeGatewayFiles();
   await sim?.stop();
-  for (const dir of [configDir, emptyConfigDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('usage errors exit 2 and --help documents the exit codes', async () => {

@@ -3,7 +3,8 @@ import { Size, Testing } from 'cdk8s';
 import { VendorCatalog } from '../core/vendor';
 import { PUBLIC_TEST_TARGETS, VendorCrawler, VendorCrawlerProps } from '../lib/vendor-crawler';
 import { TRANSPARENT_PROXY_HEADERS, makeSidecarTransparent, sidecarHeaderGaps, transparentProxyConfig } from '../lib/mesh/proxy-config';
-import { KubeObject, expectValidObjects } from './support/schemas';
+import { KubeObject } from '../harness/kube-object';
+import { expectValidObjects } from './support/schemas';
 import { findObject, synthChart } from './support/synth';
 
 const vendors = () => new VendorCatalog([

@@ -5,13 +5,13 @@ import { DESTINATION_SCRAPE_JOB, SCRAPE_JOB } from '../../core/metric-contract';
 import { MetricsStack } from '../../lib/metrics-stack';
 import { DestinationOptions } from '../../lib/prometheus/destinations';
 import { VendorCatalog } from '../../core/vendor';
-import { ContractIntent, contractView } from '../../test/support/crawler-flows';
-import { SidecarModel } from '../../test/support/istio-sidecar';
-import { MetricRelabel, RatedSeries, applyMetricRelabel, broadPod, exposedSeries, realisticPod } from '../../test/support/realistic-sidecar';
-import { SimPod, Totals } from '../../test/support/sidecar-sim';
+import { ContractIntent, contractView } from '../../harness/crawler-flows';
+import { SidecarModel } from '../../harness/istio-sidecar';
+import { MetricRelabel, RatedSeries, applyMetricRelabel, broadPod, exposedSeries, realisticPod } from '../../harness/realistic-sidecar';
+import { SimPod, Totals } from '../../harness/sidecar-sim';
 
 /**
- * The series a fleet of crawler pods puts into Prometheus: each pod is a realistic sidecar (test/support/
+ * The series a fleet of crawler pods puts into Prometheus: each pod is a realistic sidecar (harness/
  * realistic-sidecar.ts) shaped by MeshTelemetry's synthesized Telemetry, scraped by the product's two crawler jobs
  * (totals and destinations, each with its own metric_relabel_configs; the cardinality test proves this model equals
  * what a real Prometheus stores), plus the target labels and the five series Prometheus records per scrape.

@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import { CRAWLER_VERSION, DEFAULT_METRICS_PORT } from './defaults';
 import { PROXY_VARIABLES, ProxyRoute, ProxyUrlError, parseProxyUrl, proxyFor } from './proxy';
-import { ConfigError, Env, LogSettings, boolean, integer, logSettings, oneOf, portNumber, positiveNumber, read } from './shared/env';
+import { ConfigError, Env, LogSettings, MetricsSettings, boolean, integer, logSettings, metricsSettings, oneOf, positiveNumber, read } from '../../runtime/src/env';
 import { TargetSyntaxError, parseTargets } from './targets';
 
-export { ConfigError } from './shared/env';
+export { ConfigError } from '../../runtime/src/env';
 
 export type HttpVersion = 'auto' | '1.1' | '2';
 /** How a target is spoken to: fixed, or `auto` = ALPN decides (https only). */
@@ -31,7 +31,7 @@ export interface TlsSettings {
   rejectUnauthorized: boolean;
 }
 
-export interface CrawlerConfig extends LogSettings {
+export interface CrawlerConfig extends LogSettings, MetricsSettings {
   vendor: string;
   targets: Target[];
   requestsPerSecond: number;
@@ -42,8 +42,6 @@ export interface CrawlerConfig extends LogSettings {
   h2c: boolean;
   tls: TlsSettings;
   userAgent: string;
-  metricsPort: number;
-  metricsHost?: string;
 }
 
 /** proxy-from-env reads process.env; point it at `env` for the lookup. */
@@ -143,8 +141,7 @@ export function loadConfig(env: Env = process.env): CrawlerConfig {
     h2c,
     tls: { ca, rejectUnauthorized: !boolean(env, 'INSECURE_SKIP_VERIFY') },
     userAgent,
-    metricsPort: portNumber(env, 'METRICS_PORT', DEFAULT_METRICS_PORT),
-    metricsHost: read(env, 'METRICS_HOST'),
+    ...metricsSettings(env, DEFAULT_METRICS_PORT),
     ...logSettings(env),
   };
 }

@@ -3,9 +3,9 @@ import type { CrawlerConfig, Target } from './config';
 import { classifyError } from './errors';
 import type { CrawlerMetrics } from './metrics';
 import { Pacer } from './pacer';
-import { errorMessage } from './shared/errors';
-import type { Logger } from './shared/log';
-import { WeightedPicker } from './shared/weighted-picker';
+import { errorMessage } from '../../runtime/src/errors';
+import type { Logger } from '../../runtime/src/log';
+import { WeightedPicker } from '../../runtime/src/weighted-picker';
 import { Counts, SummaryStats } from './stats';
 
 /** Ties pacing, target choice, the HTTP client, metrics and summary logs together. */

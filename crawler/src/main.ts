@@ -3,72 +3,41 @@
  * metrics server, signal handling and exit codes (0 done, 1 runtime
  * failure, 2 bad configuration). It writes nothing to disk.
  */
-import type { Server } from 'node:http';
 import { CrawlerConfig, loadConfig } from './config';
 import { Crawler } from './crawler';
 import { CRAWLER_VERSION } from './defaults';
 import { CrawlerMetrics } from './metrics';
 import { PROXY_VARIABLES, parseProxyUrl } from './proxy';
-import { createLogger } from './shared/log';
-import { startMetricsServer } from './shared/metrics';
-import {
-  EXIT_BAD_CONFIG,
-  EXIT_FAILURE,
-  EXIT_OK,
-  elapsedSeconds,
-  loadConfigOrReport,
-  logUnexpectedErrors,
-  onStopSignals,
-  openOrLog,
-  resourceFields,
-  runProgram,
-} from './shared/program';
-import { Redactor } from './shared/redact';
+import { EXIT_BAD_CONFIG, EXIT_FAILURE, EXIT_OK, logStop, onStopSignals, runProgram, startProgram } from '../../runtime/src/program';
+import { Redactor } from '../../runtime/src/redact';
 
 async function main(): Promise<number> {
-  const config = loadConfigOrReport('crawler', () => loadConfig(process.env), new Redactor());
-  if (!config) return EXIT_BAD_CONFIG;
-
-  const logger = createLogger(config.logLevel, redactorFor(process.env));
   // A load generator keeps going: anything unexpected is logged, not fatal.
-  logUnexpectedErrors(logger);
+  const started = startProgram('crawler', () => loadConfig(process.env), () => redactorFor(process.env));
+  if (!started) return EXIT_BAD_CONFIG;
+  const { config, logger } = started;
 
   const metrics = new CrawlerMetrics(config.vendor);
-  let server: Server | undefined;
-  if (config.metricsPort > 0) {
-    server = await openOrLog(logger, 'metrics server failed to start', config.metricsPort, () =>
-      startMetricsServer(metrics.registry, config.metricsPort, config.metricsHost),
-    );
-    if (!server) return EXIT_FAILURE;
-  }
+  const server = await metrics.serve(logger, config);
+  if (!server) return EXIT_FAILURE;
 
   const crawler = new Crawler(config, logger, metrics);
   const startedAt = performance.now();
   let reason = 'duration elapsed';
   onStopSignals(
+    logger,
     (signal) => {
       reason = `received ${signal}`;
       logger.info('stopping', { signal, inFlight: crawler.inFlight });
       void crawler.stop();
     },
-    (signal) => {
-      logger.warn('second signal, exiting without waiting for in-flight requests', { signal, inFlight: crawler.inFlight });
-      process.exit(EXIT_FAILURE);
-    },
+    { message: 'second signal, exiting without waiting for in-flight requests', inFlight: () => crawler.inFlight },
   );
 
   logger.info('start', describe(config));
   await crawler.run();
-  if (server) {
-    server.closeAllConnections();
-    server.close();
-  }
-  logger.info('stop', {
-    reason,
-    elapsedSeconds: elapsedSeconds(startedAt),
-    ...crawler.totals(),
-    ...resourceFields(),
-  });
+  server.close();
+  logStop(logger, reason, startedAt, crawler.totals());
   return EXIT_OK;
 }
 

@@ -1,6 +1,6 @@
-import { Counter, Gauge, Histogram } from 'prom-client';
+import type { Counter, Histogram } from 'prom-client';
 import type { Target } from './config';
-import { Increment, programRegistry } from './shared/metrics';
+import { Increment, ProgramMetrics, cached } from '../../runtime/src/metrics';
 
 type RequestLabels = 'vendor' | 'host' | 'protocol' | 'scheme' | 'code';
 type ByteLabels = 'vendor' | 'host' | 'protocol' | 'scheme';
@@ -20,8 +20,7 @@ export interface RequestRecord {
 }
 
 /** The crawler's own Prometheus metrics, on a private registry. */
-export class CrawlerMetrics {
-  readonly registry = programRegistry('crawler');
+export class CrawlerMetrics extends ProgramMetrics {
   private readonly requests: Counter<RequestLabels>;
   private readonly requestBytes: Counter<ByteLabels>;
   private readonly responseBytes: Counter<ByteLabels>;
@@ -29,55 +28,34 @@ export class CrawlerMetrics {
   private readonly skipped: Increment;
   private readonly slots: Increment;
   private readonly inFlight: { set(value: number): void };
-  // Label children are cached: hashing label sets on every request costs
-  // more than the rest of the bookkeeping together.
   private readonly children = new Map<string, { requests: Increment; requestBytes: Increment; responseBytes: Increment; duration: Observe }>();
 
-  constructor(private readonly vendor: string) {
-    const registers = [this.registry];
-    this.requests = new Counter({
+  constructor(vendor: string) {
+    super('crawler', vendor);
+    this.requests = this.counter({
       name: 'crawler_requests_total',
       help: 'Requests finished, by destination, protocol and HTTP status code or error kind.',
       labelNames: ['vendor', 'host', 'protocol', 'scheme', 'code'],
-      registers,
     });
-    this.requestBytes = new Counter({
+    this.requestBytes = this.counter({
       name: 'crawler_request_bytes_total',
       help: 'Request head bytes (request line and headers as HTTP/1.1 text) of completed requests.',
       labelNames: ['vendor', 'host', 'protocol', 'scheme'],
-      registers,
     });
-    this.responseBytes = new Counter({
+    this.responseBytes = this.counter({
       name: 'crawler_response_bytes_total',
       help: 'Response body bytes read (bodies are always read to the end).',
       labelNames: ['vendor', 'host', 'protocol', 'scheme'],
-      registers,
     });
-    this.duration = new Histogram({
+    this.duration = this.histogram({
       name: 'crawler_request_duration_seconds',
       help: 'Time from request start to the end of the response body (or the error).',
       labelNames: ['vendor', 'host', 'protocol', 'scheme'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers,
     });
-    this.skipped = new Counter({
-      name: 'crawler_skipped_slots_total',
-      help: 'Scheduled request slots not used because CONCURRENCY requests were already in flight.',
-      labelNames: ['vendor'],
-      registers,
-    }).labels({ vendor });
-    this.slots = new Counter({
-      name: 'crawler_scheduled_slots_total',
-      help: 'Request slots of the open-loop timetable that came due (started plus skipped).',
-      labelNames: ['vendor'],
-      registers,
-    }).labels({ vendor });
-    this.inFlight = new Gauge({
-      name: 'crawler_in_flight_requests',
-      help: 'Requests currently in flight.',
-      labelNames: ['vendor'],
-      registers,
-    }).labels({ vendor });
+    this.skipped = this.vendorCounter('crawler_skipped_slots_total', 'Scheduled request slots not used because CONCURRENCY requests were already in flight.');
+    this.slots = this.vendorCounter('crawler_scheduled_slots_total', 'Request slots of the open-loop timetable that came due (started plus skipped).');
+    this.inFlight = this.vendorGauge('crawler_in_flight_requests', 'Requests currently in flight.');
     this.inFlight.set(0);
   }
 
@@ -92,17 +70,15 @@ export class CrawlerMetrics {
 
   recordRequest(r: RequestRecord): void {
     const key = `${r.target.scheme}|${r.target.host}|${r.protocol}|${r.code}`;
-    let child = this.children.get(key);
-    if (!child) {
+    const child = cached(this.children, key, () => {
       const labels = { vendor: this.vendor, host: r.target.host, protocol: r.protocol, scheme: r.target.scheme };
-      child = {
+      return {
         requests: this.requests.labels({ ...labels, code: r.code }),
         requestBytes: this.requestBytes.labels(labels),
         responseBytes: this.responseBytes.labels(labels),
         duration: this.duration.labels(labels),
       };
-      this.children.set(key, child);
-    }
+    });
     child.requests.inc();
     if (r.requestBytes > 0) child.requestBytes.inc(r.requestBytes);
     if (r.responseBytes > 0) child.responseBytes.inc(r.responseBytes);

@@ -3,7 +3,7 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import { getProxyForUrl } from 'proxy-from-env';
 import { ProxyConnectError, TimeoutError } from './errors';
-import { redactUrlString } from './shared/redact';
+import { redactUrlString } from '../../runtime/src/redact';
 
 /** The proxy a target is reached through. */
 export interface ProxyRoute {

@@ -1,24 +1,21 @@
 import * as fs from 'node:fs';
-import { ConfigError, Env, LogSettings, integer, logSettings, portNumber, read } from '../../crawler/src/shared/env';
+import { ConfigError, Env, LogSettings, MetricsSettings, integer, logSettings, metricsSettings, portNumber, read } from '../../runtime/src/env';
 import { CaError, CertificateAuthority, generateDemoCa } from './ca';
 import { DEFAULT_MAX_SITES, DEFAULT_METRICS_PORT, DEFAULT_PAGE_SIZES, DEFAULT_PROXY_PORT } from './defaults';
 import { PageSize, PageSizeSyntaxError, parsePageSizes } from './pages';
 import { PARTS, parseShare } from './limiter';
 
-export { ConfigError } from '../../crawler/src/shared/env';
+export { ConfigError } from '../../runtime/src/env';
 
 export interface Credentials {
   readonly username: string;
   readonly password: string;
 }
 
-export interface GatewayConfig extends LogSettings {
+export interface GatewayConfig extends LogSettings, MetricsSettings {
   vendor: string;
   port: number;
   host?: string;
-  /** 0 = no metrics server. */
-  metricsPort: number;
-  metricsHost?: string;
   /** The site port, where the gateway plays the sites themselves; unset = none, 0 = a free port. */
   sitePort?: number;
   siteHost?: string;
@@ -116,7 +113,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   }
 
   const port = portNumber(env, 'PORT', DEFAULT_PROXY_PORT);
-  const metricsPort = portNumber(env, 'METRICS_PORT', DEFAULT_METRICS_PORT);
+  const metrics = metricsSettings(env, DEFAULT_METRICS_PORT);
+  const { metricsPort } = metrics;
   const { sitePort, siteHost } = sitePortOf(env, port, metricsPort);
   let bannerPort: number | undefined;
   if (read(env, 'BANNER_PORT') !== undefined) {
@@ -135,8 +133,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     vendor,
     port,
     host: read(env, 'HOST'),
-    metricsPort,
-    metricsHost: read(env, 'METRICS_HOST'),
+    ...metrics,
     sitePort,
     siteHost,
     bannerPort,

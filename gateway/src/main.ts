@@ -4,22 +4,9 @@
  * failure, 2 bad configuration). It writes nothing to disk and never
  * connects anywhere: every answer is made up on the spot.
  */
-import type { Server } from 'node:http';
-import { Logger, createLogger } from '../../crawler/src/shared/log';
-import { startMetricsServer } from '../../crawler/src/shared/metrics';
-import {
-  EXIT_BAD_CONFIG,
-  EXIT_FAILURE,
-  EXIT_OK,
-  elapsedSeconds,
-  loadConfigOrReport,
-  logUnexpectedErrors,
-  onStopSignals,
-  openOrLog,
-  resourceFields,
-  runProgram,
-} from '../../crawler/src/shared/program';
-import { Redactor } from '../../crawler/src/shared/redact';
+import type { Logger } from '../../runtime/src/log';
+import { EXIT_BAD_CONFIG, EXIT_FAILURE, EXIT_OK, logStop, onStopSignals, openOrLog, runProgram, startProgram } from '../../runtime/src/program';
+import { Redactor } from '../../runtime/src/redact';
 import { GatewayConfig, loadConfig } from './config';
 import { GATEWAY_VERSION } from './defaults';
 import { BannerServer } from './banner';
@@ -31,12 +18,11 @@ import { GatewayMetrics } from './metrics';
 const DRAIN_TIMEOUT_MS = 20_000;
 
 async function main(): Promise<number> {
-  const config = loadConfigOrReport('gateway', () => loadConfig(process.env), redactorFor(process.env));
-  if (!config) return EXIT_BAD_CONFIG;
-
-  const logger = createLogger(config.logLevel, redactorFor(process.env));
-  // One bad connection must not take the demo down: log and go on.
-  logUnexpectedErrors(logger);
+  // One bad connection must not take the demo down: unexpected errors are logged, not fatal.
+  const redactor = redactorFor(process.env);
+  const started = startProgram('gateway', () => loadConfig(process.env), () => redactor, redactor);
+  if (!started) return EXIT_BAD_CONFIG;
+  const { config, logger } = started;
 
   const metrics = new GatewayMetrics(config.vendor, config.maxSites, (site) =>
     logger.warn('MAX_SITES distinct sites reached; further sites are counted as site="other"', { maxSites: config.maxSites, firstOther: site }),
@@ -45,23 +31,14 @@ async function main(): Promise<number> {
   const gateway = new Gateway(config, logger, metrics);
   // Listening for signals before the first port opens: a SIGTERM during start-up still drains.
   const stopSignal = new Promise<NodeJS.Signals>((resolve) =>
-    onStopSignals(resolve, (signal) => {
-      logger.warn('second signal, exiting without draining', { signal, inFlight: gateway.inFlightRequests });
-      process.exit(EXIT_FAILURE);
-    }),
+    onStopSignals(logger, resolve, { message: 'second signal, exiting without draining', inFlight: () => gateway.inFlightRequests }),
   );
 
-  let metricsServer: Server | undefined;
-  if (config.metricsPort > 0) {
-    const caPage = { contentType: 'application/x-pem-file', body: config.ca.certPem };
-    metricsServer = await openOrLog(logger, 'metrics server failed to start', config.metricsPort, () =>
-      startMetricsServer(metrics.registry, config.metricsPort, config.metricsHost, { '/ca.pem': caPage }),
-    );
-    if (!metricsServer) return EXIT_FAILURE;
-  }
+  const metricsServer = await metrics.serve(logger, config, { '/ca.pem': { contentType: 'application/x-pem-file', body: config.ca.certPem } });
+  if (!metricsServer) return EXIT_FAILURE;
   const port = await openOrLog(logger, 'proxy port failed to open', config.port, () => gateway.listen(config.port, config.host));
   if (port === undefined) {
-    metricsServer?.close();
+    metricsServer.close();
     return EXIT_FAILURE;
   }
   let sitePort: number | undefined;
@@ -69,7 +46,7 @@ async function main(): Promise<number> {
     const requested = config.sitePort;
     sitePort = await openOrLog(logger, 'site port failed to open', requested, () => gateway.listenSites(requested, config.siteHost));
     if (sitePort === undefined) {
-      metricsServer?.close();
+      metricsServer.close();
       return EXIT_FAILURE;
     }
   }
@@ -80,7 +57,7 @@ async function main(): Promise<number> {
     banner = new BannerServer();
     bannerPort = await openOrLog(logger, 'banner port failed to open', requested, () => banner!.listen(requested, config.host));
     if (bannerPort === undefined) {
-      metricsServer?.close();
+      metricsServer.close();
       return EXIT_FAILURE;
     }
   }
@@ -105,17 +82,8 @@ async function main(): Promise<number> {
   const drained = await draining;
   clearInterval(summary);
   logSummary(logger, gateway);
-  if (metricsServer) {
-    metricsServer.closeAllConnections();
-    metricsServer.close();
-  }
-  logger.info('stop', {
-    reason: `received ${signal}`,
-    elapsedSeconds: elapsedSeconds(startedAt),
-    ...drained,
-    ...gateway.stats.totals(),
-    ...resourceFields(),
-  });
+  metricsServer.close();
+  logStop(logger, `received ${signal}`, startedAt, { ...drained, ...gateway.stats.totals() });
   return EXIT_OK;
 }
 

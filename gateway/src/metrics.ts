@@ -1,6 +1,6 @@
 import type * as net from 'node:net';
-import { Counter, Gauge } from 'prom-client';
-import { Increment, programRegistry } from '../../crawler/src/shared/metrics';
+import type { Counter } from 'prom-client';
+import { Increment, ProgramMetrics, cached } from '../../runtime/src/metrics';
 import { KNOWN_INJECTED_HEADERS, injectedHeaders } from './injected';
 
 /** How a request reached the gateway; `connect` is the CONNECT itself. */
@@ -19,8 +19,7 @@ export const OTHER_SITE = 'other';
  * The gateway's own Prometheus metrics, on a private registry: what it
  * served, to set beside what the crawler's sidecar measured.
  */
-export class GatewayMetrics {
-  readonly registry = programRegistry('gateway');
+export class GatewayMetrics extends ProgramMetrics {
   private readonly requests: Counter<'vendor' | 'site' | 'path' | 'protocol' | 'code'>;
   private readonly responseBytes: Counter<'vendor' | 'site' | 'path' | 'protocol'>;
   private readonly tunnels: Counter<'vendor' | 'site'>;
@@ -32,76 +31,58 @@ export class GatewayMetrics {
   private readonly injected: Counter<'vendor' | 'header'>;
   private readonly injectedChildren = new Map<string, Increment>();
   private readonly sites = new Set<string>();
-  // Label children are cached: hashing label sets per request costs more
-  // than the rest of the bookkeeping.
   private readonly children = new Map<string, { requests: Increment; bytes: Increment }>();
   /** Sockets whose byte counters are not fully counted yet, with the counts so far. */
   private readonly sockets = new Map<net.Socket, { read: number; written: number; path: TrafficPath }>();
 
   constructor(
-    private readonly vendor: string,
+    vendor: string,
     private readonly maxSites: number,
     /** Called once, when the first site beyond maxSites is seen. */
     private readonly onSitesFull: (site: string) => void = () => undefined,
   ) {
-    const registers = [this.registry];
-    this.requests = new Counter({
+    super('gateway', vendor);
+    this.requests = this.counter({
       name: 'gateway_requests_total',
       help: 'Requests answered, by target site, path (proxy, or direct on the site port), protocol (http1.1, h2, h2c, or connect for CONNECT itself) and status code.',
       labelNames: ['vendor', 'site', 'path', 'protocol', 'code'],
-      registers,
     });
-    this.responseBytes = new Counter({
+    this.responseBytes = this.counter({
       name: 'gateway_response_bytes_total',
       help: 'Response body bytes sent (synthetic pages and error bodies), by target site, path and protocol.',
       labelNames: ['vendor', 'site', 'path', 'protocol'],
-      registers,
     });
-    this.tunnels = new Counter({
+    this.tunnels = this.counter({
       name: 'gateway_tunnels_total',
       help: 'CONNECT tunnels opened (answered 200), by target site.',
       labelNames: ['vendor', 'site'],
-      registers,
     });
-    this.handshakes = new Counter({
+    this.handshakes = this.counter({
       name: 'gateway_tls_handshakes_total',
       help: 'TLS handshakes (in tunnels, or on the site port), by target site, path and negotiated ALPN protocol (none, or failed).',
       labelNames: ['vendor', 'site', 'path', 'alpn'],
-      registers,
     });
-    this.openTunnels = new Gauge({
-      name: 'gateway_open_tunnels',
-      help: 'CONNECT tunnels open now.',
-      labelNames: ['vendor'],
-      registers,
-    }).labels({ vendor });
+    this.openTunnels = this.vendorGauge('gateway_open_tunnels', 'CONNECT tunnels open now.');
     this.openTunnels.inc(0);
     const sockets = this.sockets;
     const flushAll = (): void => {
       for (const socket of sockets.keys()) this.flushWire(socket);
     };
-    this.wire = new Counter({
+    this.wire = this.counter({
       name: 'gateway_wire_bytes_total',
       help: 'Bytes on client connections as TCP carries them (TLS records included), by path and direction.',
       labelNames: ['vendor', 'path', 'direction'],
-      registers,
       // Long-lived connections are counted up to the moment of the scrape.
       collect: flushAll,
     });
     this.wireFor('proxy');
-    this.injected = new Counter({
+    this.injected = this.counter({
       name: 'gateway_injected_headers_total',
       help: 'Requests received (absolute-form, CONNECT, and requests in tunnels and on the site port) that carried a header a sidecar adds and the crawler never sends (x-envoy-*, x-request-id, x-forwarded-*, trace context), by lower-case header name: 0 everywhere when the sidecars are transparent.',
       labelNames: ['vendor', 'header'],
-      registers,
     });
     for (const header of KNOWN_INJECTED_HEADERS) this.injectedFor(header).inc(0);
-    this.caExpiry = new Gauge({
-      name: 'gateway_ca_expiry_timestamp_seconds',
-      help: 'End of validity of the demo CA certificate the gateway signs with (Unix time).',
-      labelNames: ['vendor'],
-      registers,
-    }).labels({ vendor });
+    this.caExpiry = this.vendorGauge('gateway_ca_expiry_timestamp_seconds', 'End of validity of the demo CA certificate the gateway signs with (Unix time).');
   }
 
   /** The `site` label for a target: itself, or `other` past MAX_SITES distinct sites. */
@@ -119,15 +100,10 @@ export class GatewayMetrics {
   }
 
   recordRequest(site: string, path: TrafficPath, protocol: Protocol, code: string, bodyBytes: number): void {
-    const key = `${site}|${path}|${protocol}|${code}`;
-    let child = this.children.get(key);
-    if (!child) {
-      child = {
-        requests: this.requests.labels({ vendor: this.vendor, site, path, protocol, code }),
-        bytes: this.responseBytes.labels({ vendor: this.vendor, site, path, protocol }),
-      };
-      this.children.set(key, child);
-    }
+    const child = cached(this.children, `${site}|${path}|${protocol}|${code}`, () => ({
+      requests: this.requests.labels({ vendor: this.vendor, site, path, protocol, code }),
+      bytes: this.responseBytes.labels({ vendor: this.vendor, site, path, protocol }),
+    }));
     child.requests.inc();
     if (bodyBytes > 0) child.bytes.inc(bodyBytes);
   }
@@ -151,12 +127,7 @@ export class GatewayMetrics {
   }
 
   private injectedFor(header: string): Increment {
-    let child = this.injectedChildren.get(header);
-    if (!child) {
-      child = this.injected.labels({ vendor: this.vendor, header });
-      this.injectedChildren.set(header, child);
-    }
-    return child;
+    return cached(this.injectedChildren, header, () => this.injected.labels({ vendor: this.vendor, header }));
   }
 
   /** Counts a client connection's bytes from now on, until it closes. */
@@ -175,17 +146,15 @@ export class GatewayMetrics {
   }
 
   private wireFor(path: TrafficPath): { received: Increment; sent: Increment } {
-    let children = this.wireChildren.get(path);
-    if (!children) {
-      children = {
+    return cached(this.wireChildren, path, () => {
+      const children = {
         received: this.wire.labels({ vendor: this.vendor, path, direction: 'received' }),
         sent: this.wire.labels({ vendor: this.vendor, path, direction: 'sent' }),
       };
       children.received.inc(0);
       children.sent.inc(0);
-      this.wireChildren.set(path, children);
-    }
-    return children;
+      return children;
+    });
   }
 
   private flushWire(socket: net.Socket): void {

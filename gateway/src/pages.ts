@@ -1,4 +1,4 @@
-import { WeightedPicker } from '../../crawler/src/shared/weighted-picker';
+import { WeightedPicker } from '../../runtime/src/weighted-picker';
 
 /** One `bytes=weight` entry of PAGE_SIZES. */
 export interface PageSize {

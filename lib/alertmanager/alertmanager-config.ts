@@ -131,34 +131,34 @@ export interface AlertmanagerOptions {
   readonly routes?: AlertmanagerRoute[];
   /**
    * Labels that group alerts into one notification.
-   * @default ['proxy_vendor', 'alertname']
+   * @default DEFAULT_GROUP_BY (['proxy_vendor', 'alertname'])
    */
   readonly groupBy?: string[];
   /**
    * Wait before the first notification of a new group.
-   * @default '30s'
+   * @default DEFAULT_GROUP_WAIT ('30s')
    */
   readonly groupWait?: string;
   /**
    * Wait before notifying about alerts added to a group.
-   * @default '5m'
+   * @default DEFAULT_GROUP_INTERVAL ('5m')
    */
   readonly groupInterval?: string;
   /**
    * Wait before repeating a notification.
-   * @default '4h'
+   * @default DEFAULT_REPEAT_INTERVAL ('4h')
    */
   readonly repeatInterval?: string;
   /**
    * Secret (in the monitoring namespace) holding the keys that receivers name (`apiUrlKey`,
    * `routingKeyKey`, `authPasswordKey`, `bearerTokenKey`); create it before applying. Mounted only
    * when a receiver names a key.
-   * @default 'alertmanager-credentials'
+   * @default DEFAULT_ALERTMANAGER_CREDENTIALS_SECRET_NAME ('alertmanager-credentials')
    */
   readonly credentialsSecretName?: string;
   /**
    * Alertmanager image.
-   * @default 'quay.io/prometheus/alertmanager:v0.27.0'
+   * @default DEFAULT_ALERTMANAGER_IMAGE ('quay.io/prometheus/alertmanager:v0.27.0')
    */
   readonly image?: string;
   /**
@@ -173,7 +173,7 @@ export interface AlertmanagerOptions {
   readonly storageClassName?: string;
   /**
    * Container resources.
-   * @default - requests 50m CPU / 64Mi, limits 500m CPU / 256Mi
+   * @default DEFAULT_ALERTMANAGER_RESOURCES (requests 50m CPU / 64Mi, limits 500m CPU / 256Mi)
    */
   readonly resources?: kplus.ContainerResources;
   /**
@@ -185,6 +185,14 @@ export interface AlertmanagerOptions {
 }
 
 export const DEFAULT_ALERTMANAGER_IMAGE = 'quay.io/prometheus/alertmanager:v0.27.0';
+/** Labels Alertmanager groups alerts by: one notification per vendor and alert. */
+export const DEFAULT_GROUP_BY: readonly string[] = [LABEL.vendor, 'alertname'];
+/** How long Alertmanager waits to notify a new group. */
+export const DEFAULT_GROUP_WAIT = '30s';
+/** How long Alertmanager waits to notify a group's new alerts. */
+export const DEFAULT_GROUP_INTERVAL = '5m';
+/** How long Alertmanager waits to repeat a notification. */
+export const DEFAULT_REPEAT_INTERVAL = '4h';
 /**
  * Where the credentials Secret is mounted; receivers read their secrets from files below it.
  * @internal
@@ -295,11 +303,13 @@ export function resolveAlertmanagerConfig(opts: AlertmanagerOptions, property = 
     return out;
   });
 
-  const groupBy = opts.groupBy ?? [LABEL.vendor, 'alertname'];
+  const groupBy = opts.groupBy ?? [...DEFAULT_GROUP_BY];
   groupBy.forEach((l, i) => {
     if (!(l === '...' || LABEL_NAME.test(l))) throw new PropertyError(`${property}.groupBy[${i}]`, l, 'must be a label name or \'...\'');
   });
-  const durations = { groupWait: opts.groupWait ?? '30s', groupInterval: opts.groupInterval ?? '5m', repeatInterval: opts.repeatInterval ?? '4h' };
+  const durations = {
+    groupWait: opts.groupWait ?? DEFAULT_GROUP_WAIT, groupInterval: opts.groupInterval ?? DEFAULT_GROUP_INTERVAL, repeatInterval: opts.repeatInterval ?? DEFAULT_REPEAT_INTERVAL,
+  };
   for (const [k, v] of Object.entries(durations)) parseDuration(`${property}.${k}`, v);
   const routes = (opts.routes ?? []).map((route, i) => {
     const path = `${property}.routes[${i}]`;

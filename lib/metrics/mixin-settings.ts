@@ -3,8 +3,8 @@ import { DEMO_GATEWAY_JOB, DESTINATION_SCRAPE_JOB, SCRAPE_JOB } from '../../core
 import { CrawlerJobs } from '../../core/rules';
 import { PropertyChecks } from '../../core/validation';
 import { MixinSettings } from '../../mixin';
-import type { MetricsStackMode, MetricsStackProps } from '../metrics-stack';
 import { operatorJobLabel } from '../operator/pod-monitor';
+import { MetricsStackMode, MetricsStackProps } from './metrics-stack-props';
 import { MetricsSettings, resolveMetricsSettings } from './settings';
 
 /**

@@ -1,11 +1,10 @@
 import { Construct } from 'constructs';
-import { DESTINATION_SCRAPE_JOB, SCRAPE_JOB } from '../../core/metric-contract';
 import { ContractRule, CrawlerJobs, RuleGroup, ruleGroups } from '../../core/rules';
 import { DashboardModel } from '../grafana/dashboard';
 import { OperatorMonitoring } from '../operator/operator-monitoring';
-import { operatorJobLabel } from '../operator/pod-monitor';
 import { CrawlerScrapeOptions, crawlerScrapeJobs, podScrapeJob } from '../prometheus/scrape-config';
 import { MetricsBackend } from './backend';
+import { crawlerJobs } from './mixin-settings';
 import { MetricsSettings } from './settings';
 
 /** Uid of the Prometheus datasource kube-prometheus-stack's Grafana provisions. */
@@ -23,10 +22,7 @@ export class OperatorBackend implements MetricsBackend {
 
   constructor(scope: Construct, private readonly settings: MetricsSettings, scrape: CrawlerScrapeOptions, labels: Record<string, string>) {
     const operator = settings.operator!;
-    this.jobs = {
-      totals: operatorJobLabel(settings.namespace, SCRAPE_JOB),
-      destinations: operatorJobLabel(settings.namespace, DESTINATION_SCRAPE_JOB),
-    };
+    this.jobs = crawlerJobs(settings.mode, settings.namespace);
     this.monitoring = new OperatorMonitoring(scope, 'Operator', {
       namespace: settings.namespace,
       scrapeJobs: [...crawlerScrapeJobs(scrape), ...settings.podScrapes.map(t => podScrapeJob(t, settings.scrapeInterval))],

@@ -4,24 +4,44 @@ import {
   PropertyChecks, PropertyError, checkCurrencyUnit, checkDnsLabel, checkDnsName, checkHttpUrl, checkNonEmpty, checkNumber, checkRetentionSize, checkUnique,
   parseDuration, parseStorageQuantity,
 } from '../../core/validation';
-import { groupIntervalSeconds } from '../../core/rules';
+import { DEFAULT_RULE_INTERVAL_SECONDS, groupIntervalSeconds } from '../../core/rules';
 import { VendorCatalog } from '../../core/vendor';
 import { AlertmanagerOptions, ResolvedAlertmanagerConfig, resolveAlertmanagerConfig } from '../alertmanager/alertmanager-config';
-import type { GrafanaOptions, MetricsStackMode, MetricsStackProps, PrometheusOptions } from '../metrics-stack';
+import { GrafanaOptions } from '../grafana/grafana-options';
 import { DEFAULT_DNS_PEERS, NetworkPeer, checkCidr, checkPeers, checkPort } from '../network/peers';
 import { OperatorOptions, resolveOperatorOptions } from '../operator/operator-options';
 import { resolveDestinationGuard } from '../prometheus/destinations';
+import { PrometheusOptions, STANDALONE_ONLY_PROMETHEUS } from '../prometheus/prometheus-options';
 import { RemoteWriteOptions, checkRemoteWrite } from '../prometheus/remote-write';
 import { PodScrape, resolvePodScrapes } from '../prometheus/scrape-config';
-
-/** Props that only mode 'standalone' uses. */
-export const STANDALONE_ONLY_PROMETHEUS = [
-  'image', 'retention', 'retentionSize', 'storageSize', 'storageClassName', 'evaluationInterval', 'resources', 'shards', 'remoteWrite',
-  'clusterWideDiscovery', 'allowFrom',
-] as const;
+import { MetricsStackMode, MetricsStackProps } from './metrics-stack-props';
 
 /** Rule evaluation interval assumed in mode 'prometheus-operator' and set on the contract's groups there. */
 const OPERATOR_EVALUATION_INTERVAL = '30s';
+
+// The defaults of MetricsStack's props, which their docs name.
+/** MetricsStack's mode when none is given. */
+export const DEFAULT_METRICS_STACK_MODE = 'standalone';
+/** Namespace of Prometheus and Grafana (and of your Prometheus, for DemoGateway's `monitoringNamespace`). */
+export const DEFAULT_MONITORING_NAMESPACE = 'monitoring';
+/** How long Prometheus keeps samples. */
+export const DEFAULT_RETENTION = '30d';
+/** Size of Prometheus' data PersistentVolumeClaim. */
+export const DEFAULT_STORAGE_SIZE = '50Gi';
+/** Scrape interval of the crawler sidecars. */
+export const DEFAULT_SCRAPE_INTERVAL = '15s';
+/** Rule evaluation interval of the stack's Prometheus: the core's DEFAULT_RULE_INTERVAL_SECONDS. */
+export const DEFAULT_EVALUATION_INTERVAL = `${DEFAULT_RULE_INTERVAL_SECONDS}s`;
+/** Prometheus scrapers of the crawler targets: one, unsharded. */
+export const DEFAULT_SHARDS = 1;
+/** Sample limit of one crawler sidecar in the totals scrape job. */
+export const DEFAULT_SAMPLE_LIMIT = 20000;
+/** Sample limit of one crawler sidecar in the per-destination scrape job. */
+export const DEFAULT_DESTINATION_SAMPLE_LIMIT = 20000;
+/** Secret with Grafana's admin user and password. */
+export const DEFAULT_GRAFANA_ADMIN_SECRET_NAME = 'grafana-admin';
+/** Ports of the Kubernetes API server that NetworkPolicies let Prometheus reach: managed clusters, kubeadm. */
+export const DEFAULT_KUBERNETES_API_PORTS: readonly number[] = [443, 6443];
 
 /** MetricsStack's props, checked and with every default applied: what the backends build from. */
 export interface MetricsSettings {
@@ -70,13 +90,13 @@ export interface MetricsSettings {
  * and replaced by its default, so that construction goes on.
  */
 export function resolveMetricsSettings(props: MetricsStackProps, v: PropertyChecks): MetricsSettings {
-  let mode: MetricsStackMode = props.mode ?? 'standalone';
+  let mode: MetricsStackMode = props.mode ?? DEFAULT_METRICS_STACK_MODE;
   if (mode !== 'standalone' && mode !== 'prometheus-operator') {
     v.fail('mode', mode, 'must be \'standalone\' or \'prometheus-operator\'');
-    mode = 'standalone';
+    mode = DEFAULT_METRICS_STACK_MODE;
   }
   const operatorMode = mode === 'prometheus-operator';
-  const namespace = v.value(() => checkDnsLabel('namespace', props.namespace ?? 'monitoring'), 'monitoring');
+  const namespace = v.value(() => checkDnsLabel('namespace', props.namespace ?? DEFAULT_MONITORING_NAMESPACE), DEFAULT_MONITORING_NAMESPACE);
   const crawlerNamespaces = [...v.value(() => {
     const namespaces = checkNonEmpty('crawlerNamespaces', props.crawlerNamespaces);
     namespaces.forEach((ns, i) => checkDnsLabel(`crawlerNamespaces[${i}]`, ns));
@@ -98,20 +118,20 @@ export function resolveMetricsSettings(props: MetricsStackProps, v: PropertyChec
   } else if (props.operator !== undefined) {
     v.fail('operator', props.operator, 'is only used in mode \'prometheus-operator\'');
   }
-  const shards = v.value(() => checkNumber('prometheus.shards', prom.shards ?? 1, { min: 1, max: 64, integer: true }), 1);
+  const shards = v.value(() => checkNumber('prometheus.shards', prom.shards ?? DEFAULT_SHARDS, { min: 1, max: 64, integer: true }), DEFAULT_SHARDS);
   const podScrapes = v.value(() => resolvePodScrapes('prometheus.podScrapes', prom.podScrapes ?? []), []);
   const remoteWrite = v.value(() => checkRemoteWrite('prometheus.remoteWrite', prom.remoteWrite ?? []), [] as RemoteWriteOptions[]);
-  const retention = v.value(() => (parseDuration('prometheus.retention', prom.retention ?? '30d'), prom.retention ?? '30d'), '30d');
+  const retention = v.value(() => (parseDuration('prometheus.retention', prom.retention ?? DEFAULT_RETENTION), prom.retention ?? DEFAULT_RETENTION), DEFAULT_RETENTION);
   if (prom.retentionSize !== undefined) v.run(() => checkRetentionSize('prometheus.retentionSize', prom.retentionSize!));
-  const storageSize = v.value(() => (parseStorageQuantity('prometheus.storageSize', prom.storageSize ?? '50Gi'), prom.storageSize ?? '50Gi'), '50Gi');
+  const storageSize = v.value(() => (parseStorageQuantity('prometheus.storageSize', prom.storageSize ?? DEFAULT_STORAGE_SIZE), prom.storageSize ?? DEFAULT_STORAGE_SIZE), DEFAULT_STORAGE_SIZE);
   if (prom.storageClassName !== undefined) v.run(() => checkDnsName('prometheus.storageClassName', prom.storageClassName!));
-  const scrapeInterval = prom.scrapeInterval ?? '15s';
-  const scrapeMs = v.value(() => parseDuration('prometheus.scrapeInterval', scrapeInterval), 15_000);
-  const evaluationInterval = prom.evaluationInterval ?? (operatorMode ? OPERATOR_EVALUATION_INTERVAL : '30s');
-  const evaluationMs = v.value(() => parseDuration('prometheus.evaluationInterval', evaluationInterval), 30_000);
+  const scrapeInterval = prom.scrapeInterval ?? DEFAULT_SCRAPE_INTERVAL;
+  const scrapeMs = v.value(() => parseDuration('prometheus.scrapeInterval', scrapeInterval), parseDuration('prometheus.scrapeInterval', DEFAULT_SCRAPE_INTERVAL));
+  const evaluationInterval = prom.evaluationInterval ?? (operatorMode ? OPERATOR_EVALUATION_INTERVAL : DEFAULT_EVALUATION_INTERVAL);
+  const evaluationMs = v.value(() => parseDuration('prometheus.evaluationInterval', evaluationInterval), DEFAULT_RULE_INTERVAL_SECONDS * 1000);
   const ruleIntervalSeconds = Math.max(1, Math.round(evaluationMs / 1000));
-  const sampleLimit = v.value(() => checkNumber('prometheus.sampleLimit', prom.sampleLimit ?? 20000, { min: 1, integer: true }), 20000);
-  const destinationSampleLimit = v.value(() => checkNumber('prometheus.destinationSampleLimit', prom.destinationSampleLimit ?? 20000, { min: 1, integer: true }), 20000);
+  const sampleLimit = v.value(() => checkNumber('prometheus.sampleLimit', prom.sampleLimit ?? DEFAULT_SAMPLE_LIMIT, { min: 1, integer: true }), DEFAULT_SAMPLE_LIMIT);
+  const destinationSampleLimit = v.value(() => checkNumber('prometheus.destinationSampleLimit', prom.destinationSampleLimit ?? DEFAULT_DESTINATION_SAMPLE_LIMIT, { min: 1, integer: true }), DEFAULT_DESTINATION_SAMPLE_LIMIT);
   const alerts = v.value(() => resolveAlertOptions(props.alerts), resolveAlertOptions(undefined));
   const destinations = v.value(() => resolveDestinationGuard(props.destinations, props.vendors), resolveDestinationGuard(undefined, props.vendors));
   // The top list reads its own previous evaluation, which a query sees for 5 minutes (Prometheus' lookback delta).
@@ -122,7 +142,7 @@ export function resolveMetricsSettings(props: MetricsStackProps, v: PropertyChec
     });
   }
   const grafana = props.grafana ?? {};
-  const adminSecretName = grafana.adminSecretName ?? 'grafana-admin';
+  const adminSecretName = grafana.adminSecretName ?? DEFAULT_GRAFANA_ADMIN_SECRET_NAME;
   v.run(() => checkDnsName('grafana.adminSecretName', adminSecretName));
   const netpol = props.networkPolicies ?? {};
   const grafanaAllowFrom = v.value(() => checkPeers('grafana.allowFrom', grafana.allowFrom ?? []), []);
@@ -130,8 +150,8 @@ export function resolveMetricsSettings(props: MetricsStackProps, v: PropertyChec
   const dns = v.value(() => checkPeers('networkPolicies.dns', netpol.dns ?? [...DEFAULT_DNS_PEERS]), DEFAULT_DNS_PEERS);
   const crawlerAllowFrom = v.value(() => checkPeers('networkPolicies.crawlerAllowFrom', netpol.crawlerAllowFrom ?? []), []);
   netpol.kubernetesApiCidrs?.forEach((c, i) => v.run(() => checkCidr(`networkPolicies.kubernetesApiCidrs[${i}]`, c)));
-  const kubernetesApiPorts = v.value(() => checkNonEmpty('networkPolicies.kubernetesApiPorts', netpol.kubernetesApiPorts ?? [443, 6443])
-    .map((p, i) => checkPort(`networkPolicies.kubernetesApiPorts[${i}]`, p)), [443, 6443]);
+  const kubernetesApiPorts = v.value(() => checkNonEmpty('networkPolicies.kubernetesApiPorts', netpol.kubernetesApiPorts ?? [...DEFAULT_KUBERNETES_API_PORTS])
+    .map((p, i) => checkPort(`networkPolicies.kubernetesApiPorts[${i}]`, p)), [...DEFAULT_KUBERNETES_API_PORTS]);
   const am = props.alertmanager;
   const amConfig = am ? v.value(() => resolveAlertmanagerConfig(am), undefined) : undefined;
   const alertmanagerAllowFrom = v.value(() => checkPeers('alertmanager.allowFrom', am?.allowFrom ?? []), []);

@@ -2,7 +2,6 @@ import { Construct } from 'constructs';
 import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { scaleOutAlertGroup } from '../../core/alerts';
-import { DESTINATION_SCRAPE_JOB, SCRAPE_JOB } from '../../core/metric-contract';
 import { ContractRule, CrawlerJobs, RuleGroup, placeRules, ruleGroups } from '../../core/rules';
 import { urlPort } from '../../core/validation';
 import { DEFAULT_ALERTMANAGER_IMAGE } from '../alertmanager/alertmanager-config';
@@ -14,17 +13,35 @@ import { PROMETHEUS_PORT, PrometheusServer } from '../prometheus/prometheus-serv
 import { createPrometheusServers } from '../prometheus/prometheus-topology';
 import { CrawlerScrapeOptions, SIDECAR_METRICS_PORT } from '../prometheus/scrape-config';
 import { MetricsBackend, checkRuleGroup } from './backend';
+import { crawlerJobs } from './mixin-settings';
 import { MetricsSettings } from './settings';
 
 export const DEFAULT_PROMETHEUS_IMAGE = 'quay.io/prometheus/prometheus:v2.53.2';
 export const DEFAULT_GRAFANA_IMAGE = 'docker.io/grafana/grafana:11.6.0';
+/** Container resources of each Prometheus server. */
+export const DEFAULT_PROMETHEUS_RESOURCES: kplus.ContainerResources = {
+  cpu: { request: kplus.Cpu.millis(500), limit: kplus.Cpu.units(2) },
+  memory: { request: Size.gibibytes(2), limit: Size.gibibytes(4) },
+};
+/** Container resources of Grafana. */
+export const DEFAULT_GRAFANA_RESOURCES: kplus.ContainerResources = {
+  cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.units(1) },
+  memory: { request: Size.mebibytes(256), limit: Size.mebibytes(512) },
+};
+/** Container resources of Alertmanager. */
+export const DEFAULT_ALERTMANAGER_RESOURCES: kplus.ContainerResources = {
+  cpu: { request: kplus.Cpu.millis(50), limit: kplus.Cpu.millis(500) },
+  memory: { request: Size.mebibytes(64), limit: Size.mebibytes(256) },
+};
+/** Secret whose keys Alertmanager's receivers name. */
+export const DEFAULT_ALERTMANAGER_CREDENTIALS_SECRET_NAME = 'alertmanager-credentials';
 
 /**
  * Mode 'standalone': the stack's own Prometheus (one, or shards and a global one), Grafana, optionally
  * Alertmanager, and the NetworkPolicies between them.
  */
 export class StandaloneBackend implements MetricsBackend {
-  public readonly jobs: CrawlerJobs = { totals: SCRAPE_JOB, destinations: DESTINATION_SCRAPE_JOB };
+  public readonly jobs: CrawlerJobs;
   public readonly datasourceUid = DATASOURCE_UID;
   public readonly sharded: boolean;
   public readonly prometheusUrl: string;
@@ -37,6 +54,7 @@ export class StandaloneBackend implements MetricsBackend {
   constructor(scope: Construct, private readonly settings: MetricsSettings, scrape: CrawlerScrapeOptions, labels: Record<string, string>) {
     const s = settings;
     const prom = s.prometheus;
+    this.jobs = crawlerJobs(s.mode, s.namespace);
     const servers = createPrometheusServers(scope, {
       common: {
         namespace: s.namespace,
@@ -48,10 +66,7 @@ export class StandaloneBackend implements MetricsBackend {
         evaluationInterval: s.evaluationInterval,
         scrape,
         alertmanagers: s.alertmanager ? [`alertmanager.${s.namespace}.svc:${ALERTMANAGER_PORT}`] : undefined,
-        resources: prom.resources ?? {
-          cpu: { request: kplus.Cpu.millis(500), limit: kplus.Cpu.units(2) },
-          memory: { request: Size.gibibytes(2), limit: Size.gibibytes(4) },
-        },
+        resources: prom.resources ?? DEFAULT_PROMETHEUS_RESOURCES,
         labels: { ...labels, 'app.kubernetes.io/name': 'prometheus' },
       },
       shards: s.shards,
@@ -70,10 +85,7 @@ export class StandaloneBackend implements MetricsBackend {
       adminSecretName: s.grafana.adminSecretName,
       prometheusUrl: s.grafana.datasourceUrl ?? this.prometheusUrl,
       scrapeInterval: s.scrapeInterval,
-      resources: s.grafana.resources ?? {
-        cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.units(1) },
-        memory: { request: Size.mebibytes(256), limit: Size.mebibytes(512) },
-      },
+      resources: s.grafana.resources ?? DEFAULT_GRAFANA_RESOURCES,
       labels: { ...labels, 'app.kubernetes.io/name': 'grafana' },
     });
 
@@ -83,14 +95,11 @@ export class StandaloneBackend implements MetricsBackend {
         namespace: s.namespace,
         image: am.options.image ?? DEFAULT_ALERTMANAGER_IMAGE,
         config: am.config.config,
-        credentialsSecretName: am.options.credentialsSecretName ?? 'alertmanager-credentials',
+        credentialsSecretName: am.options.credentialsSecretName ?? DEFAULT_ALERTMANAGER_CREDENTIALS_SECRET_NAME,
         mountCredentials: am.config.secretKeys.length > 0,
         storageSize: am.options.storageSize,
         storageClassName: am.options.storageClassName,
-        resources: am.options.resources ?? {
-          cpu: { request: kplus.Cpu.millis(50), limit: kplus.Cpu.millis(500) },
-          memory: { request: Size.mebibytes(64), limit: Size.mebibytes(256) },
-        },
+        resources: am.options.resources ?? DEFAULT_ALERTMANAGER_RESOURCES,
         labels: { ...labels, 'app.kubernetes.io/name': 'alertmanager' },
       });
       this.alertmanagerUrl = `http://alertmanager.${s.namespace}.svc:${ALERTMANAGER_PORT}`;

@@ -9,7 +9,7 @@ export interface NetworkPolicyOptions {
   readonly enabled?: boolean;
   /**
    * DNS servers the stack's pods may query (UDP and TCP 53).
-   * @default - pods labelled `k8s-app: kube-dns` (CoreDNS, kube-dns) in kube-system
+   * @default DEFAULT_DNS_PEERS (pods labelled `k8s-app: kube-dns`, CoreDNS or kube-dns, in kube-system)
    */
   readonly dns?: NetworkPeer[];
   /**
@@ -21,7 +21,7 @@ export interface NetworkPolicyOptions {
   /**
    * Kubernetes API server ports. Policies see the endpoint port after the Service's translation:
    * 443 on most managed clusters, 6443 on kubeadm.
-   * @default [443, 6443]
+   * @default DEFAULT_KUBERNETES_API_PORTS ([443, 6443])
    */
   readonly kubernetesApiPorts?: number[];
   /**
@@ -36,12 +36,12 @@ export interface NetworkPolicyOptions {
 export interface CrawlerEgressOptions {
   /**
    * DNS servers crawler pods may query (UDP and TCP 53).
-   * @default - pods labelled `k8s-app: kube-dns` (CoreDNS, kube-dns) in kube-system
+   * @default DEFAULT_DNS_PEERS (pods labelled `k8s-app: kube-dns`, CoreDNS or kube-dns, in kube-system)
    */
   readonly dns?: NetworkPeer[];
   /**
    * istiod, which sidecars fetch configuration and certificates from (TCP 15012).
-   * @default - pods labelled `app: istiod` in istio-system
+   * @default DEFAULT_ISTIOD_PEERS (pods labelled `app: istiod` in istio-system)
    */
   readonly istiod?: NetworkPeer[];
 }

@@ -31,13 +31,16 @@ export interface NetworkPeer {
   readonly except?: string[];
 }
 
+/** Protocol of a PolicyPort when none is given. */
+export const DEFAULT_PORT_PROTOCOL = 'TCP';
+
 /** A TCP or UDP port. */
 export interface PolicyPort {
   /** Port number. */
   readonly port: number;
   /**
    * Protocol.
-   * @default 'TCP'
+   * @default DEFAULT_PORT_PROTOCOL ('TCP')
    */
   readonly protocol?: 'TCP' | 'UDP';
 }
@@ -124,7 +127,7 @@ export function toPolicyPeer(peer: NetworkPeer): k8s.NetworkPolicyPeer {
 
 /** @internal */
 export function toPolicyPorts(ports: readonly PolicyPort[]): k8s.NetworkPolicyPort[] {
-  return ports.map(p => ({ port: k8s.IntOrString.fromNumber(p.port), protocol: p.protocol ?? 'TCP' }));
+  return ports.map(p => ({ port: k8s.IntOrString.fromNumber(p.port), protocol: p.protocol ?? DEFAULT_PORT_PROTOCOL }));
 }
 
 /** Pods with `podLabels` in the namespace `namespace`. */

@@ -16,12 +16,12 @@ export interface OperatorOptions {
   readonly ruleLabels?: Record<string, string>;
   /**
    * Label key the Grafana sidecar looks for on dashboard ConfigMaps.
-   * @default 'grafana_dashboard'
+   * @default DEFAULT_DASHBOARD_LABEL ('grafana_dashboard')
    */
   readonly dashboardLabel?: string;
   /**
    * Value of that label.
-   * @default '1'
+   * @default DEFAULT_DASHBOARD_LABEL_VALUE ('1')
    */
   readonly dashboardLabelValue?: string;
   /**
@@ -31,6 +31,11 @@ export interface OperatorOptions {
   readonly dashboardNamespace?: string;
 }
 
+/** Label key kube-prometheus-stack's Grafana sidecar looks for on dashboard ConfigMaps. */
+export const DEFAULT_DASHBOARD_LABEL = 'grafana_dashboard';
+/** Value of that label kube-prometheus-stack's Grafana sidecar looks for. */
+export const DEFAULT_DASHBOARD_LABEL_VALUE = '1';
+
 /**
  * Validated operator options with defaults.
  * @internal
@@ -39,8 +44,8 @@ export function resolveOperatorOptions(o: OperatorOptions, namespace: string): R
   return {
     podMonitorLabels: checkLabels('operator.podMonitorLabels', o.podMonitorLabels ?? {}),
     ruleLabels: checkLabels('operator.ruleLabels', o.ruleLabels ?? {}),
-    dashboardLabel: checkLabelKey('operator.dashboardLabel', o.dashboardLabel ?? 'grafana_dashboard'),
-    dashboardLabelValue: checkLabelValue('operator.dashboardLabelValue', o.dashboardLabelValue ?? '1'),
+    dashboardLabel: checkLabelKey('operator.dashboardLabel', o.dashboardLabel ?? DEFAULT_DASHBOARD_LABEL),
+    dashboardLabelValue: checkLabelValue('operator.dashboardLabelValue', o.dashboardLabelValue ?? DEFAULT_DASHBOARD_LABEL_VALUE),
     dashboardNamespace: checkDnsLabel('operator.dashboardNamespace', o.dashboardNamespace ?? namespace),
   };
 }

@@ -12,14 +12,14 @@ export interface DestinationOptions {
    * from a bounded list built with the Public Suffix List at synth time (`<label>.<country code>`, e.g. co.uk,
    * com.au) plus `extraPublicSuffixes`; under any other multi-label suffix a host folds to its last two labels.
    * IP addresses, hosts with a port, "unknown" and the vendor gateways are never folded. Raw series keep the host.
-   * @default 'none'
+   * @default DEFAULT_FOLD ('none')
    */
   readonly fold?: 'none' | 'registrable-domain';
   /**
    * Most destinations per vendor (and protocol, for requests) that the destination rules keep by name, ranked by
    * their current rate; the others are summed into destination "(other)", so totals stay whole. Vendor gateways
    * are always kept. 0 turns the limit off.
-   * @default 200
+   * @default DEFAULT_MAX_DESTINATIONS_PER_VENDOR (200)
    */
   readonly maxPerVendor?: number;
   /**
@@ -27,13 +27,13 @@ export interface DestinationOptions {
    * then keeps the same names from one evaluation to the next instead of bringing new series every minute. Values
    * are always the current rates. '5m' ranks by the current rate. Each evaluation reads the per-destination sums over
    * the window: about one sample per minute and distinct destination.
-   * @default '1h'
+   * @default DEFAULT_RANK_WINDOW ('1h')
    */
   readonly rankWindow?: string;
   /**
    * How far an unlisted destination must rank above a listed one to take its place in the top list (0.5: 50% above
    * its average). Listed destinations keep their place through noise and ties. 0 ranks afresh at every evaluation.
-   * @default 0.5
+   * @default DEFAULT_HYSTERESIS (0.5)
    */
   readonly hysteresis?: number;
   /**
@@ -43,9 +43,11 @@ export interface DestinationOptions {
   readonly extraPublicSuffixes?: string[];
 }
 
+/** No folding: each host is a destination of its own. */
+export const DEFAULT_FOLD = 'none';
 export const DEFAULT_MAX_DESTINATIONS_PER_VENDOR = 200;
-const DEFAULT_RANK_WINDOW = '1h';
-const DEFAULT_HYSTERESIS = 0.5;
+export const DEFAULT_RANK_WINDOW = '1h';
+export const DEFAULT_HYSTERESIS = 0.5;
 /** Longest rank window: each evaluation reads the window of every distinct destination. */
 const MAX_RANK_WINDOW_MS = 24 * 3_600_000;
 
@@ -54,7 +56,7 @@ const MAX_RANK_WINDOW_MS = 24 * 3_600_000;
  * @internal
  */
 export function resolveDestinationGuard(opts: DestinationOptions | undefined, vendors: VendorCatalog): DestinationGuard {
-  const fold = opts?.fold ?? 'none';
+  const fold = opts?.fold ?? DEFAULT_FOLD;
   if (fold !== 'none' && fold !== 'registrable-domain') {
     throw new PropertyError('destinations.fold', fold, 'must be \'none\' or \'registrable-domain\'');
   }

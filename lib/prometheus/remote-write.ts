@@ -2,6 +2,11 @@ import { SHARD_LABEL } from '../../core/metric-contract';
 import { CONTRACT_RULES_REGEX } from '../../core/rules';
 import { PropertyError, checkDnsName, checkHttpUrl, checkNumber, parseDuration } from '../../core/validation';
 
+/** Key of the password in a remote-write basic-auth Secret. */
+export const DEFAULT_REMOTE_WRITE_PASSWORD_KEY = 'password';
+/** Key of the token in a remote-write bearer-token Secret. */
+export const DEFAULT_REMOTE_WRITE_TOKEN_KEY = 'token';
+
 /** Basic auth for a remote-write endpoint; the password comes from a Secret mounted as a file. */
 export interface RemoteWriteBasicAuth {
   /** Secret in the monitoring namespace holding the password. */
@@ -10,7 +15,7 @@ export interface RemoteWriteBasicAuth {
   readonly username: string;
   /**
    * Key of the password in the Secret.
-   * @default 'password'
+   * @default DEFAULT_REMOTE_WRITE_PASSWORD_KEY ('password')
    */
   readonly passwordKey?: string;
 }
@@ -21,7 +26,7 @@ export interface RemoteWriteBearerToken {
   readonly secretName: string;
   /**
    * Key of the token in the Secret.
-   * @default 'token'
+   * @default DEFAULT_REMOTE_WRITE_TOKEN_KEY ('token')
    */
   readonly key?: string;
 }
@@ -217,11 +222,11 @@ export function renderRemoteWrite(rw: RemoteWriteOptions, writeRelabelConfigs: R
     headers: rw.headers && Object.keys(rw.headers).length > 0 ? rw.headers : undefined,
     basic_auth: rw.basicAuth && {
       username: rw.basicAuth.username,
-      password_file: `${REMOTE_WRITE_SECRETS_DIR}/${rw.basicAuth.secretName}/${rw.basicAuth.passwordKey ?? 'password'}`,
+      password_file: `${REMOTE_WRITE_SECRETS_DIR}/${rw.basicAuth.secretName}/${rw.basicAuth.passwordKey ?? DEFAULT_REMOTE_WRITE_PASSWORD_KEY}`,
     },
     authorization: rw.bearerToken && {
       type: 'Bearer',
-      credentials_file: `${REMOTE_WRITE_SECRETS_DIR}/${rw.bearerToken.secretName}/${rw.bearerToken.key ?? 'token'}`,
+      credentials_file: `${REMOTE_WRITE_SECRETS_DIR}/${rw.bearerToken.secretName}/${rw.bearerToken.key ?? DEFAULT_REMOTE_WRITE_TOKEN_KEY}`,
     },
     queue_config: queue && dropUndefined(queue),
     write_relabel_configs: writeRelabelConfigs.length > 0 ? writeRelabelConfigs : undefined,

@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from '../../crawler/src/config';
-import * as shared from '../../crawler/src/shared/env';
-import { CA_FILE, cleanup, removeBundle, runCrawler } from './helpers';
+import * as shared from '../../runtime/src/env';
+import { CA_FILE, cleanup, removeBundle, runCrawler, thrownConfigError } from './helpers';
 
 afterEach(cleanup);
 afterAll(removeBundle);
@@ -8,17 +8,11 @@ afterAll(removeBundle);
 const base = { PROXY_VENDOR: 'acme', TARGETS: 'https://example.com/' };
 
 function configError(vars: NodeJS.ProcessEnv, load: (vars: NodeJS.ProcessEnv) => unknown = loadConfig): ConfigError {
-  try {
-    load(vars);
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
+  return thrownConfigError(() => load(vars));
 }
 
 /**
- * crawler/src/shared/env.ts, which the crawler's and the demo gateway's
+ * runtime/src/env.ts, which the crawler's and the demo gateway's
  * loadConfig both read their variables with; their own tests check only
  * which variable gets which rule.
  */

@@ -1,17 +1,23 @@
 /**
  * Loopback-only test fixtures for the crawler: target servers for each
- * protocol, a recording forward proxy, and a runner for the bundled crawler.
+ * protocol, a recording forward proxy, and a runner for the bundled crawler
+ * (on test/support/program-process, as the gateway's tests run theirs).
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as tls from 'node:tls';
 import { bundleCrawler } from '../../crawler';
+import type { Counts } from '../../crawler/src/stats';
+import { ConfigError } from '../../runtime/src/env';
+import { LogLine, ProgramRun, bundleFile, closeAfterTest, removeBundles, spawnProgram } from '../support/program-process';
+
+export { cleanup } from '../support/program-process';
+export type { Exit, LogLine } from '../support/program-process';
 
 export const LOOPBACK = '127.0.0.1';
 export const FIXTURES = path.join(__dirname, 'fixtures');
@@ -20,15 +26,6 @@ const KEY = fs.readFileSync(path.join(FIXTURES, 'key.pem'));
 const CERT = fs.readFileSync(CA_FILE);
 /** Body size of the default 200 answer, so byte counters can be checked. */
 export const BODY_BYTES = 1000;
-
-type Closer = () => Promise<void> | void;
-const closers: Closer[] = [];
-
-/** Closes every server, proxy and crawler process the test started. */
-export async function cleanup(): Promise<void> {
-  const pending = closers.splice(0).reverse();
-  for (const close of pending) await close();
-}
 
 export interface SeenRequest {
   protocol: 'http1.1' | 'h2' | 'h2c';
@@ -116,7 +113,7 @@ export async function startServer(kind: ServerKind): Promise<TargetServer> {
     sockets.forEach((s) => s.destroy());
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
-  closers.push(close);
+  closeAfterTest(close);
   return Object.assign(state, { port, close });
 }
 
@@ -219,7 +216,7 @@ export async function startProxy(credentials?: string, mode: 'normal' | 'silent'
     sockets.forEach((s) => s.destroy());
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
-  closers.push(close);
+  closeAfterTest(close);
   return {
     port,
     seen,
@@ -244,83 +241,20 @@ export async function unusedPort(): Promise<number> {
   return port;
 }
 
-let bundleFile: string | undefined;
-
 /** Writes bundleCrawler() to a temporary file once per test file; see removeBundle. */
 export function bundledCrawlerPath(): string {
-  if (!bundleFile) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crawler-bundle-'));
-    bundleFile = path.join(dir, 'crawler.js');
-    fs.writeFileSync(bundleFile, bundleCrawler());
-  }
-  return bundleFile;
+  return bundleFile('crawler.js', bundleCrawler);
 }
 
 /** For afterAll: deletes the temporary bundle. */
-export function removeBundle(): void {
-  if (bundleFile) fs.rmSync(path.dirname(bundleFile), { recursive: true, force: true });
-  bundleFile = undefined;
-}
+export const removeBundle = removeBundles;
 
-export interface LogLine {
-  level: string;
-  msg: string;
-  [field: string]: unknown;
-}
+/** The crawler's `stop` line: its totals since start (crawler/src/stats.ts). */
+export type StopLine = LogLine & Counts;
 
-export interface StopLine extends LogLine {
-  requests: number;
-  skipped: number;
-  requestBytes: number;
-  responseBytes: number;
-  codes: Record<string, number>;
-  errors: Record<string, number>;
-}
-
-export interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-export class CrawlerRun {
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<Exit>;
-
-  constructor(readonly child: ChildProcess) {
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stdout += chunk;
-    });
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stderr += chunk;
-    });
-    this.exited = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
-  }
-
-  lines(): LogLine[] {
-    return this.stdout
-      .split('\n')
-      .filter((l) => l.trim())
-      .map((l) => JSON.parse(l) as LogLine);
-  }
-
-  /** The final `stop` line (totals since start). */
-  stopLine(): StopLine {
-    const line = this.lines().find((l) => l.msg === 'stop');
-    if (!line) throw new Error(`no stop line; stdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
-    return line as StopLine;
-  }
-
-  async waitForExit(timeoutMs = 15_000): Promise<Exit> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`crawler did not exit in ${timeoutMs} ms; stdout:\n${this.stdout}\nstderr:\n${this.stderr}`)), timeoutMs);
-    });
-    try {
-      return await Promise.race([this.exited, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+export class CrawlerRun extends ProgramRun<Counts> {
+  constructor(child: ChildProcess) {
+    super(child, 'crawler');
   }
 }
 
@@ -329,18 +263,18 @@ export class CrawlerRun {
  * (no inherited proxy variables); logs summarise every second.
  */
 export function runCrawler(env: Record<string, string>, nodeArgs: string[] = []): CrawlerRun {
-  const child = spawn(process.execPath, [...nodeArgs, bundledCrawlerPath()], {
-    env: { PATH: process.env.PATH ?? '', PROXY_VENDOR: 'test-vendor', METRICS_PORT: '0', LOG_INTERVAL_SECONDS: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const run = new CrawlerRun(child);
-  closers.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await run.exited;
-    }
-  });
-  return run;
+  return spawnProgram(CrawlerRun, bundledCrawlerPath(), { PROXY_VENDOR: 'test-vendor', METRICS_PORT: '0', LOG_INTERVAL_SECONDS: '1', ...env }, nodeArgs);
+}
+
+/** The ConfigError `load` throws, for either program's configuration (other errors are thrown on). */
+export function thrownConfigError(load: () => unknown): ConfigError {
+  try {
+    load();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
 }
 
 /** Polls until `condition` holds. */

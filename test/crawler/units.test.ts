@@ -1,13 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import { Counter } from 'prom-client';
 import { AlpnError, ProxyConnectError, TimeoutError, classifyError } from '../../crawler/src/errors';
-import { ConfigError } from '../../crawler/src/shared/env';
-import { errorMessage } from '../../crawler/src/shared/errors';
-import { createLogger } from '../../crawler/src/shared/log';
-import { programRegistry, startMetricsServer } from '../../crawler/src/shared/metrics';
-import { EXIT_BAD_CONFIG, EXIT_FAILURE, EXIT_OK, loadConfigOrReport, openOrLog, resourceFields } from '../../crawler/src/shared/program';
-import { Redactor, redactUrlString } from '../../crawler/src/shared/redact';
-import { WeightedPicker } from '../../crawler/src/shared/weighted-picker';
+import { ConfigError } from '../../runtime/src/env';
+import { errorMessage } from '../../runtime/src/errors';
+import { createLogger } from '../../runtime/src/log';
+import { programRegistry, startMetricsServer } from '../../runtime/src/metrics';
+import { EXIT_BAD_CONFIG, EXIT_FAILURE, EXIT_OK, loadConfigOrReport, openOrLog, resourceFields } from '../../runtime/src/program';
+import { Redactor, redactUrlString } from '../../runtime/src/redact';
+import { WeightedPicker } from '../../runtime/src/weighted-picker';
 import { parseTargets } from '../../crawler/src/targets';
 
 describe('TARGETS parsing', () => {
@@ -98,7 +98,7 @@ describe('error classification', () => {
   });
 });
 
-/** crawler/src/shared: the metrics server and start-up helpers both programs run with. */
+/** runtime/src: the metrics server and start-up helpers both programs run with. */
 describe('shared program code', () => {
   test('errorMessage adds the code a message lacks', () => {
     expect(errorMessage(Object.assign(new Error('connect failed'), { code: 'ECONNREFUSED' }))).toBe('ECONNREFUSED: connect failed');

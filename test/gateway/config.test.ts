@@ -3,19 +3,13 @@ import { GATEWAY_ENV_VARIABLES, generateDemoCa } from '../../gateway';
 import { CertificateAuthority } from '../../gateway/src/ca';
 import { ConfigError, loadConfig } from '../../gateway/src/config';
 import { PARTS } from '../../gateway/src/limiter';
-import { cleanup, demoCaFiles, removeTemporaryFiles, spawnGateway, temporaryFile } from './helpers';
+import { cleanup, demoCaFiles, removeTemporaryFiles, spawnGateway, temporaryFile, thrownConfigError } from './helpers';
 
 afterEach(cleanup);
 afterAll(removeTemporaryFiles);
 
 function configError(env: NodeJS.ProcessEnv): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
+  return thrownConfigError(() => loadConfig(env));
 }
 
 describe('gateway loadConfig', () => {

@@ -1,10 +1,10 @@
 /**
  * Loopback-only fixtures for the demo gateway: the bundled gateway as a
- * child process (with a guard that kills it on any outbound connection), a
- * demo CA in a temporary folder, and small proxy clients. The crawler side
- * comes from test/crawler/helpers.
+ * child process (on test/support/program-process, with a guard that kills it
+ * on any outbound connection), a demo CA in a temporary folder, and small
+ * proxy clients. The crawler side comes from test/crawler/helpers.
  */
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -12,24 +12,18 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { bundleGateway, generateDemoCa } from '../../gateway';
-import { CrawlerRun, LOOPBACK, cleanup as cleanupCrawlers, metricValue, removeBundle as removeCrawlerBundle, scrapeMetrics, unusedPort, waitUntil } from '../crawler/helpers';
+import type { Gateway } from '../../gateway/src/gateway';
+import type { Counts } from '../../gateway/src/stats';
+import { LOOPBACK, metricValue, scrapeMetrics, unusedPort, waitUntil } from '../crawler/helpers';
+import { Exit, ProgramRun, bundleFile, closeAfterTest, removeBundles, spawnProgram } from '../support/program-process';
 
-export { LOOPBACK, metricValue, runCrawler, scrapeMetrics, waitUntil } from '../crawler/helpers';
+export { LOOPBACK, metricValue, runCrawler, scrapeMetrics, thrownConfigError, waitUntil } from '../crawler/helpers';
 export type { LogLine, StopLine } from '../crawler/helpers';
+export { cleanup } from '../support/program-process';
 
 /** Preloaded into every gateway: any outbound connection or DNS lookup prints a line and exits 99. */
 export const NO_OUTBOUND_GUARD = path.join(__dirname, 'fixtures', 'no-outbound.js');
 export const OUTBOUND_MARK = 'OUTBOUND ATTEMPT';
-
-type Closer = () => Promise<void> | void;
-const closers: Closer[] = [];
-
-/** For afterEach: stops every gateway, client socket and crawler the test started. */
-export async function cleanup(): Promise<void> {
-  const pending = closers.splice(0).reverse();
-  for (const close of pending) await close();
-  await cleanupCrawlers();
-}
 
 let tempDir: string | undefined;
 
@@ -42,20 +36,13 @@ function temporaryFolder(): string {
 export function removeTemporaryFiles(): void {
   if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
   tempDir = undefined;
-  bundleFile = undefined;
   caFiles = undefined;
-  removeCrawlerBundle();
+  removeBundles();
 }
-
-let bundleFile: string | undefined;
 
 /** Writes bundleGateway() to a temporary file once per test file. */
 export function bundledGatewayPath(): string {
-  if (!bundleFile) {
-    bundleFile = path.join(temporaryFolder(), 'gateway.js');
-    fs.writeFileSync(bundleFile, bundleGateway());
-  }
-  return bundleFile;
+  return bundleFile('gateway.js', bundleGateway);
 }
 
 export interface CaFiles {
@@ -87,7 +74,10 @@ export function temporaryFile(name: string, content: string): string {
   return file;
 }
 
-export class GatewayRun extends CrawlerRun {
+/** The gateway's `stop` line: its totals since start (gateway/src/stats.ts) and how the drain went. */
+type GatewayTotals = Counts & Awaited<ReturnType<Gateway['drain']>>;
+
+export class GatewayRun extends ProgramRun<GatewayTotals> {
   port = 0;
   metricsPort = 0;
   /** The site port from the start line; 0 when SITE_PORT is unset. */
@@ -102,8 +92,12 @@ export class GatewayRun extends CrawlerRun {
     return scrapeMetrics(this.metricsPort);
   }
 
+  constructor(child: ChildProcess) {
+    super(child, 'gateway');
+  }
+
   /** SIGTERM, then the exit. */
-  async stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  async stop(): Promise<Exit> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
     return this.waitForExit();
   }
@@ -111,18 +105,8 @@ export class GatewayRun extends CrawlerRun {
 
 /** Spawns the bundled gateway (environment built from scratch) without waiting for it. */
 export function spawnGateway(env: Record<string, string>, nodeArgs: string[] = []): GatewayRun {
-  const child = spawn(process.execPath, ['--require', NO_OUTBOUND_GUARD, ...nodeArgs, bundledGatewayPath()], {
-    env: { PATH: process.env.PATH ?? '', VENDOR: 'demo-vendor', PORT: '0', HOST: LOOPBACK, METRICS_PORT: '0', LOG_INTERVAL_SECONDS: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const run = new GatewayRun(child);
-  closers.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await run.exited;
-    }
-  });
-  return run;
+  const defaults = { VENDOR: 'demo-vendor', PORT: '0', HOST: LOOPBACK, METRICS_PORT: '0', LOG_INTERVAL_SECONDS: '1' };
+  return spawnProgram(GatewayRun, bundledGatewayPath(), { ...defaults, ...env }, ['--require', NO_OUTBOUND_GUARD, ...nodeArgs]);
 }
 
 /**
@@ -184,7 +168,7 @@ export function connect(port: number, authority: string, headers: Record<string,
     const req = http.request({ host: LOOPBACK, port, method: 'CONNECT', path: authority, headers: { host: authority, ...headers }, agent: false });
     req.once('connect', (res, socket, head) => {
       if (head.length > 0) socket.unshift(head);
-      closers.push(() => {
+      closeAfterTest(() => {
         socket.destroy();
       });
       resolve({ status: res.statusCode ?? 0, headers: res.headers, socket });
@@ -202,7 +186,7 @@ export function connectTcp(port: number): Promise<net.Socket> {
       resolve(socket);
     });
     socket.once('error', reject);
-    closers.push(() => {
+    closeAfterTest(() => {
       socket.destroy();
     });
   });
@@ -230,7 +214,7 @@ export function startTls(socket: net.Socket, opts: TlsOptions): Promise<tls.TLSS
     });
     secure.once('secureConnect', () => resolve(secure));
     secure.once('error', reject);
-    closers.push(() => {
+    closeAfterTest(() => {
       secure.destroy();
     });
   });
@@ -288,7 +272,7 @@ export async function startHoldServer(): Promise<HoldServer> {
     else held.push(res);
   });
   await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve));
-  closers.push(async () => {
+  closeAfterTest(async () => {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });

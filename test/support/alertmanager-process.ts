@@ -2,8 +2,8 @@ import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { requireBinary } from './binaries';
-import { freePort } from './prometheus-process';
+import { requireBinary } from '../../harness/binaries';
+import { freePort } from '../../harness/prometheus-process';
 
 /** A real Alertmanager (Debian's `prometheus-alertmanager`) on 127.0.0.1, without gossip, its storage in a temporary directory. */
 export class AlertmanagerProcess {

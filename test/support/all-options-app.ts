@@ -1,6 +1,20 @@
 import { App, Chart, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { MeshTelemetry, MetricsStack, VendorCatalog, VendorCrawler } from '../../lib';
+import { AlertmanagerOptions, MeshTelemetry, MetricsStack, VendorCatalog, VendorCrawler } from '../../lib';
+
+/** Every receiver type, two routes, a PVC. */
+export const EVERY_RECEIVER: AlertmanagerOptions = {
+  receivers: [
+    { name: 'team-webhook', webhooks: [{ url: 'https://alerts.example.com/hook', bearerTokenKey: 'webhook-token' }, { url: 'http://bridge.tools.svc:8080/alerts', sendResolved: false }] },
+    { name: 'oncall', pagerDuty: [{ routingKeyKey: 'pagerduty-routing-key' }], slack: [{ apiUrlKey: 'slack-url', channel: '#proxy-alerts' }] },
+    { name: 'mail', email: [{ to: 'ops@example.com', from: 'alertmanager@example.com', smarthost: 'smtp.example.com:587', authUsername: 'alertmanager', authPasswordKey: 'smtp-password' }] },
+  ],
+  routes: [
+    { receiver: 'oncall', matchers: ['severity="critical"'], continue: true },
+    { receiver: 'mail', matchers: ['alertname=~"ProxyVendor(Spend|Traffic)OverBudget"'] },
+  ],
+  storageSize: '2Gi',
+};
 
 /**
  * An app with every optional part switched on: Alertmanager with every receiver type and a PVC, cluster-wide
@@ -55,18 +69,6 @@ export function buildAllOptionsApp(app: App): void {
       dns: [{ namespaceLabels: { 'kubernetes.io/metadata.name': 'kube-system' }, podLabels: { 'k8s-app': 'node-local-dns' } }],
       crawlerAllowFrom: [{ namespaceLabels: { 'kubernetes.io/metadata.name': 'queue' } }],
     },
-    alertmanager: {
-      receivers: [
-        { name: 'team-webhook', webhooks: [{ url: 'https://alerts.example.com/hook', bearerTokenKey: 'webhook-token' }] },
-        { name: 'oncall', pagerDuty: [{ routingKeyKey: 'pagerduty-routing-key' }], slack: [{ apiUrlKey: 'slack-url', channel: '#proxy-alerts' }] },
-        { name: 'mail', email: [{ to: 'ops@example.com', from: 'alertmanager@example.com', smarthost: 'smtp.example.com:587', authUsername: 'alertmanager', authPasswordKey: 'smtp-password' }] },
-      ],
-      routes: [
-        { receiver: 'oncall', matchers: ['severity="critical"'], continue: true },
-        { receiver: 'mail', matchers: ['alertname=~"ProxyVendor(Spend|Traffic)OverBudget"'] },
-      ],
-      storageSize: '2Gi',
-      allowFrom: [{ podLabels: { 'app.kubernetes.io/name': 'karma' } }],
-    },
+    alertmanager: { ...EVERY_RECEIVER, allowFrom: [{ podLabels: { 'app.kubernetes.io/name': 'karma' } }] },
   });
 }

@@ -1,12 +1,11 @@
-import * as fs from 'fs';
-import { MetricsStackMode } from '../../lib/metrics-stack';
+import { MetricsStackMode } from '../../lib/metrics/metrics-stack-props';
 import { RULE } from '../../core/rules';
-import { BASELINE_PREFIX, baselineRuleGroups } from './baseline-rules';
-import { parseHostPort } from './crawler-flows';
+import { BASELINE_PREFIX, baselineRuleGroups } from '../../harness/baseline-rules';
+import { parseHostPort } from '../../harness/crawler-flows';
 import { FLEET_NAMESPACE, INSPECTED_GATEWAY, TCP_GATEWAY, fleetPods, fleetVendors } from './fleet';
-import { PrometheusProcess } from './prometheus-process';
-import { SidecarSim } from './sidecar-sim';
-import { expectClose, runAccelerated, startSimulatedStack } from './simulated-stack';
+import { PrometheusProcess } from '../../harness/prometheus-process';
+import { SidecarSim } from '../../harness/sidecar-sim';
+import { expectClose, expectRulesHealthy, runAccelerated, startSimulatedStack } from './simulated-stack';
 
 /**
  * The end-to-end checks of the metric contract: the product's scrape configuration and rules, run by a real
@@ -38,7 +37,6 @@ export interface ContractE2e {
 export function describeContractE2e(mode: MetricsStackMode): ContractE2e {
   let sim: SidecarSim;
   let prom: PrometheusProcess;
-  let configDir: string;
   let configFile: string;
   let job: string;
 
@@ -60,7 +58,6 @@ export function describeContractE2e(mode: MetricsStackMode): ContractE2e {
     sim = started.sim;
     job = started.job;
     const config = started.config;
-    configDir = config.dir;
     configFile = config.configFile;
     // Two minutes (simulated) before the clock catches up: inside every 5m window evaluated afterwards.
     prom = await runAccelerated(sim, config.configFile, {
@@ -71,7 +68,6 @@ export function describeContractE2e(mode: MetricsStackMode): ContractE2e {
   afterAll(async () => {
     await prom?.stop();
     await sim?.stop();
-    if (configDir) fs.rmSync(configDir, { recursive: true, force: true });
   });
 
   test('every simulated sidecar is one healthy target, labelled by the product relabeling', async () => {
@@ -215,11 +211,7 @@ export function describeContractE2e(mode: MetricsStackMode): ContractE2e {
     const decoyTruth = sim.rates({ vendor: null });
     expectClose(unattributed.get(NS), decoyTruth.uploadBytes + decoyTruth.downloadBytes, 'unattributed bytes/s');
 
-    // Every rule evaluated without error (the 1m cost group may not have run yet in this short test).
-    for (const group of await prom.rules()) {
-      const healthy = group.name === 'proxy-telemetry.cost' ? ['ok', 'unknown'] : ['ok'];
-      for (const rule of group.rules) expect({ rule: rule.name, healthy: healthy.includes(rule.health), error: rule.lastError }).toEqual({ rule: rule.name, healthy: true, error: undefined });
-    }
+    await expectRulesHealthy(prom);
   });
 
   test('an inspected gateway shows requests, the gateway\'s response codes and target hosts; a TCP gateway only connections', async () => {

@@ -2,7 +2,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as YAML from 'yaml';
-import { KubeObject } from './schemas';
+import { KubeObject } from '../../harness/kube-object';
 
 /**
  * A scanner for default and hard-coded credentials: text rules for any file, and structural rules for

@@ -1,5 +1,5 @@
 import { VendorCatalog, VendorProps } from '../../core/vendor';
-import { CrawlerFlow, DirectHttp, DirectTls, ViaGateway } from './crawler-flows';
+import { CrawlerFlow, DirectHttp, DirectTls, ViaGateway } from '../../harness/crawler-flows';
 import { FleetPod } from './simulated-stack';
 
 /**

@@ -1,5 +1,5 @@
 import { isIPv4 } from 'net';
-import { KubeObject } from './schemas';
+import { KubeObject } from '../../harness/kube-object';
 
 /**
  * NetworkPolicy semantics (networking.k8s.io/v1) as the Kubernetes documentation states them, to ask

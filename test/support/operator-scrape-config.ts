@@ -1,5 +1,5 @@
 import * as YAML from 'yaml';
-import { KubeObject } from './schemas';
+import { KubeObject } from '../../harness/kube-object';
 
 /**
  * What prometheus-operator generates from a PodMonitor and a PrometheusRule, so that a real Prometheus can run

@@ -1,4 +1,4 @@
-import { KubeObject } from './schemas';
+import { KubeObject } from '../../harness/kube-object';
 
 /**
  * What Kubernetes pod discovery (role=pod) would produce for a synthesized Deployment's pods after
@@ -19,6 +19,14 @@ export const ISTIO_PROXY_PORTS = [{ name: 'http-envoy-prom', containerPort: 1509
 
 function sanitize(name: string): string {
   return name.replace(/[^a-zA-Z0-9_]/g, '_');
+}
+
+/** A crawler Deployment as VendorCrawler renders it, reduced to what discovery reads. */
+export function crawlerDeployment(name: string, labels: Record<string, string>): KubeObject {
+  return {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: 'crawlers' },
+    spec: { template: { metadata: { labels }, spec: { containers: [{ name: 'crawler', image: 'node:20', ports: [{ name: 'http-metrics', containerPort: 9102 }] }] } } },
+  };
 }
 
 /** `istioProxyPort` replaces 15090 so that a local simulator on a free port can stand in for the sidecar. */

@@ -1,4 +1,4 @@
-import { KubeObject } from './schemas';
+import { KubeObject } from '../../harness/kube-object';
 
 /**
  * Checks of pod templates against Pod Security Standards "restricted" plus this project's own rules

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as YAML from 'yaml';
-import { run, RunResult } from './binaries';
+import { run, RunResult } from '../../harness/binaries';
 import { SdTarget, withFileSd } from './pod-discovery';
 import { tempDir } from './temp-dir';
 

@@ -2,14 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import Ajv, { ValidateFunction } from 'ajv';
 import * as YAML from 'yaml';
-
-/** A Kubernetes object as synthesized. */
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  [key: string]: any;
-}
+import { KubeObject } from '../../harness/kube-object';
 
 const CRD_DIR = path.join(__dirname, '..', '..', 'imports', 'crds');
 

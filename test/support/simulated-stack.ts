@@ -2,18 +2,19 @@ import { VENDOR_POD_LABEL } from '../../core/metric-contract';
 import * as YAML from 'yaml';
 import { Testing } from 'cdk8s';
 import { MeshTelemetry, MeshTelemetryProps } from '../../lib/mesh-telemetry';
-import { MetricsStack, MetricsStackMode } from '../../lib/metrics-stack';
+import { MetricsStack } from '../../lib/metrics-stack';
+import { MetricsStackMode } from '../../lib/metrics/metrics-stack-props';
 import { RuleGroup } from '../../core/rules';
 import { VendorCatalog } from '../../core/vendor';
 import { VendorCrawler } from '../../lib/vendor-crawler';
 import { operatorPrometheusConfig } from './operator-scrape-config';
 import { injectedPodTargets } from './pod-discovery';
 import { materializeConfig } from './prometheus-config';
-import { PrometheusProcess } from './prometheus-process';
-import { ContractIntent } from './crawler-flows';
-import { IstioProfile, SidecarModel } from './istio-sidecar';
-import { KubeObject } from './schemas';
-import { SidecarSim, SimPod } from './sidecar-sim';
+import { PrometheusProcess } from '../../harness/prometheus-process';
+import { ContractIntent } from '../../harness/crawler-flows';
+import { IstioProfile, SidecarModel } from '../../harness/istio-sidecar';
+import { KubeObject } from '../../harness/kube-object';
+import { SidecarSim, SimPod } from '../../harness/sidecar-sim';
 
 /**
  * A simulated pod whose sidecar, unless given, comes from the synthesized manifests of its namespace; a function
@@ -137,6 +138,17 @@ export async function runAccelerated(sim: SidecarSim, configFile: string, opts: 
     throw err;
   }
   return prom;
+}
+
+/**
+ * Every rule of every group evaluated without error; the cost group may also not have run yet (its interval is longer
+ * than a short test).
+ */
+export async function expectRulesHealthy(prom: PrometheusProcess): Promise<void> {
+  for (const group of await prom.rules()) {
+    const healthy = group.name === 'proxy-telemetry.cost' ? ['ok', 'unknown'] : ['ok'];
+    for (const rule of group.rules) expect({ rule: rule.name, healthy: healthy.includes(rule.health), error: rule.lastError }).toEqual({ rule: rule.name, healthy: true, error: undefined });
+  }
 }
 
 /** An instant query's samples keyed by the values of `labels` joined with '/'. */

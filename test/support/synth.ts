@@ -1,7 +1,8 @@
 import { Chart, Testing } from 'cdk8s';
 import { IConstruct } from 'constructs';
-import { MetricsStack, MetricsStackProps } from '../../lib/metrics-stack';
-import { KubeObject } from './schemas';
+import { MetricsStack } from '../../lib/metrics-stack';
+import { MetricsStackProps } from '../../lib/metrics/metrics-stack-props';
+import { KubeObject } from '../../harness/kube-object';
 
 /**
  * Builds constructs in a fresh test chart and returns the synthesized objects. Validates first, as `App.synth()`

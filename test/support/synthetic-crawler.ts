@@ -1,7 +1,7 @@
 import { isIP } from 'net';
 import { loadConfig } from '../../crawler/src/config';
-import { CrawlerFlow } from './crawler-flows';
-import { KubeObject } from './schemas';
+import { CrawlerFlow } from '../../harness/crawler-flows';
+import { KubeObject } from '../../harness/kube-object';
 
 /**
  * What a synthetic crawler pod of a synthesized Deployment does on the network: its targets, rate and proxy

@@ -1,6 +1,6 @@
 import * as YAML from 'yaml';
-import { CONTRACT_TAGS, LABEL } from '../../core/metric-contract';
-import { KubeObject } from './schemas';
+import { CONTRACT_TAGS, LABEL } from '../core/metric-contract';
+import { KubeObject } from './kube-object';
 import { CrawlerFlow, clientFirstBytes, parseHostPort } from './crawler-flows';
 
 /**

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as YAML from 'yaml';
-import { RecordingRule, RuleGroup } from '../../core/rules';
+import { RecordingRule, RuleGroup } from '../core/rules';
 
 /** Prefix of the baseline's recorded names once renamed, so that both rule sets run side by side in one Prometheus. */
 export const BASELINE_PREFIX = 'flat_';
@@ -13,7 +13,7 @@ export const BASELINE_PREFIX = 'flat_';
  * are groups named in `skipGroups`.
  */
 export function baselineRuleGroups(model: 'fleet' | 'bench', skipGroups: readonly string[] = []): RuleGroup[] {
-  const file = path.join(__dirname, '..', '..', 'bench', 'baseline', `rules-flat-${model}.yml`);
+  const file = path.join(__dirname, '..', 'bench', 'baseline', `rules-flat-${model}.yml`);
   const groups: Array<{ name: string; interval?: string; rules: any[] }> = YAML.parse(fs.readFileSync(file, 'utf8')).groups;
   const records = [...new Set(groups.flatMap(g => g.rules.filter(r => r.record).map(r => r.record as string)))].sort((a, b) => b.length - a.length);
   const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -92,3 +92,17 @@ export function logSettings(env: Env): LogSettings {
     logIntervalSeconds: positiveNumber(env, 'LOG_INTERVAL_SECONDS', 10),
   };
 }
+
+export interface MetricsSettings {
+  /** 0 = no metrics server. */
+  metricsPort: number;
+  metricsHost?: string;
+}
+
+/** METRICS_PORT (the program's default; 0 for none) and METRICS_HOST (unset: every address). */
+export function metricsSettings(env: Env, defaultPort: number): MetricsSettings {
+  return {
+    metricsPort: portNumber(env, 'METRICS_PORT', defaultPort),
+    metricsHost: read(env, 'METRICS_HOST'),
+  };
+}

@@ -5,7 +5,7 @@
  */
 import { ConfigError } from './env';
 import { errorMessage } from './errors';
-import { Logger, createLogger } from './log';
+import { LogLevel, Logger, createLogger } from './log';
 import { Redactor, redactUrlString } from './redact';
 
 /** Done, or drained after a signal. */
@@ -71,13 +71,45 @@ export async function openOrLog<T>(logger: Logger, message: string, port: number
 }
 
 /**
- * SIGTERM and SIGINT: the first one calls `first` (the program stops taking
- * work and drains), every later one `second` (it gives up waiting).
+ * The start of a long-running program: the configuration `load` reads, or
+ * undefined when it is bad (reported by loadConfigOrReport through
+ * `configRedactor`; exit with EXIT_BAD_CONFIG); then the program's logger, at
+ * the configured level, through the redactor `redactor` makes once the
+ * configuration is good, and unexpected errors logged from then on.
  */
-export function onStopSignals(first: (signal: NodeJS.Signals) => void, second: (signal: NodeJS.Signals) => void): void {
+export function startProgram<C extends { logLevel: LogLevel }>(
+  name: string,
+  load: () => C,
+  redactor: () => Redactor,
+  configRedactor: Redactor = new Redactor(),
+): { config: C; logger: Logger } | undefined {
+  const config = loadConfigOrReport(name, load, configRedactor);
+  if (!config) return undefined;
+  const logger = createLogger(config.logLevel, redactor());
+  logUnexpectedErrors(logger);
+  return { config, logger };
+}
+
+/** What a program says when a second stop signal cuts its draining short. */
+export interface SecondSignal {
+  /** The warning, e.g. `second signal, exiting without draining`. */
+  message: string;
+  /** Requests still in flight, for the warning. */
+  inFlight(): number;
+}
+
+/**
+ * SIGTERM and SIGINT: the first one calls `first` (the program stops taking
+ * work and drains); a later one logs `second.message` as a warning with the
+ * signal and the requests in flight, and exits with EXIT_FAILURE.
+ */
+export function onStopSignals(logger: Logger, first: (signal: NodeJS.Signals) => void, second: SecondSignal): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) return second(signal);
+    if (stopping) {
+      logger.warn(second.message, { signal, inFlight: second.inFlight() });
+      process.exit(EXIT_FAILURE);
+    }
     stopping = true;
     first(signal);
   };
@@ -88,6 +120,14 @@ export function onStopSignals(first: (signal: NodeJS.Signals) => void, second: (
 /** Seconds since `startedAt` (a performance.now() value), to 10 ms. */
 export function elapsedSeconds(startedAt: number): number {
   return Math.round((performance.now() - startedAt) / 10) / 100;
+}
+
+/**
+ * The `stop` line: `reason`, the seconds since `startedAt` (a
+ * performance.now() value), the program's `totals`, then CPU time and peak memory.
+ */
+export function logStop(logger: Logger, reason: string, startedAt: number, totals: object): void {
+  logger.info('stop', { reason, elapsedSeconds: elapsedSeconds(startedAt), ...totals, ...resourceFields() });
 }
 
 /** CPU time and peak memory of the process, for the `stop` line. */
