@@ -34,7 +34,7 @@ import { resolveDestinationGuard } from '../lib/prometheus/destinations';
 import { BASELINE_PREFIX, baselineRuleGroups } from '../harness/baseline-rules';
 import { PrometheusProcess } from '../harness/prometheus-process';
 import { Fleet, VENDORS, benchVendors, buildFleet, hostPool, product } from './support/fleet';
-import { inlineRules } from './support/panels';
+import { inlineRules, shuffle } from './support/panels';
 import { RemoteWriter, encodeLabels } from './support/remote-write';
 import { RuleGroupYaml, backfillRules } from '../harness/rule-backfill';
 
@@ -310,14 +310,6 @@ async function checkTopPods(prom: PrometheusProcess, dashboards: DashboardJson[]
   return candidates;
 }
 
-const shuffle = <T>(xs: T[]): T[] => {
-  const out = [...xs];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-};
 
 interface GroupCost { name: string; set: 'layered' | 'flat'; intervalSeconds: number; rules: number; medianMs: number; perRule: Record<string, number> }
 

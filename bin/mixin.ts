@@ -12,11 +12,13 @@ import { RuleGroup } from '../core/rules';
 import { VendorCatalog, VendorProps } from '../core/vendor';
 import { resolveMixinSettings } from '../lib/metrics/mixin-settings';
 import type { MetricsStackMode } from '../lib/metrics/metrics-stack-props';
+import { GLOBAL_TIER_ENGINES, GlobalTierEngine } from '../lib/prometheus/global-tier';
 import { proxyMixin } from '../mixin';
+import { globalTierMixin } from '../mixin/global-tier';
 import { Io, UsageError, reportError, wantsHelp } from './command';
 
 export const MIXIN_USAGE = `Usage: proxy-telemetry mixin --out DIR --vendors FILE [--mode prometheus-operator] [--namespace monitoring]
-                             [--crawler-namespaces crawlers]
+                             [--crawler-namespaces crawlers] [--global-tier victoriametrics|mimir|thanos]
 
 Writes the recording rules (DIR/rules.yaml), the alerts (DIR/alerts.yaml) and the dashboards
 (DIR/dashboards/<uid>.json, with a datasource input for Grafana's import) exactly as MetricsStack deploys them,
@@ -30,6 +32,9 @@ Options:
                              the PodMonitors') or standalone (job="crawler-sidecars") (default: prometheus-operator)
   --namespace NS             namespace of the PodMonitors, or of the standalone stack (default: monitoring)
   --crawler-namespaces LIST  comma-separated crawler namespaces (default: crawlers)
+  --global-tier ENGINE       also write the rules split for shards under an external global tier:
+                             DIR/global-tier/shard-rules.yaml (each Prometheus shard) and
+                             DIR/global-tier/global-rules.yaml (the engine's evaluator: vmalert, Mimir ruler, Thanos Ruler)
   -h, --help                 show this help
 
 Exit codes:
@@ -50,6 +55,8 @@ export interface MixinOptions {
   readonly mode?: MetricsStackMode;
   /** Namespace of the PodMonitors (prometheus-operator) or of the stack. @default 'monitoring' */
   readonly namespace?: string;
+  /** Also the rules split between shards and an external global tier's evaluator. @default - not written */
+  readonly globalTier?: GlobalTierEngine;
 }
 
 /** Files of the mixin by path: `rules.yaml`, `alerts.yaml`, `dashboards/<uid>.json`. */
@@ -69,6 +76,11 @@ export function renderMixin(opts: MixinOptions): Record<string, string> {
     'alerts.yaml': YAML.stringify({ groups: placed(mixin.prometheusAlerts) }, { lineWidth: 0 }),
   };
   for (const d of mixin.grafanaDashboards) files[`dashboards/${d.uid}.json`] = `${JSON.stringify(d, null, 2)}\n`;
+  if (opts.globalTier) {
+    const split = globalTierMixin(mixin, opts.globalTier, settings.ruleIntervalSeconds);
+    files['global-tier/shard-rules.yaml'] = YAML.stringify({ groups: split.shardRules }, { lineWidth: 0 });
+    files['global-tier/global-rules.yaml'] = split.globalRuleFile;
+  }
   return files;
 }
 
@@ -110,6 +122,7 @@ export function mixinCommand(argv: string[], io: Io): number {
         'mode': { type: 'string', default: 'prometheus-operator' },
         'namespace': { type: 'string', default: 'monitoring' },
         'crawler-namespaces': { type: 'string', default: 'crawlers' },
+        'global-tier': { type: 'string' },
         'help': { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -120,7 +133,12 @@ export function mixinCommand(argv: string[], io: Io): number {
       throw new UsageError('--vendors FILE is required: a JSON or YAML list of your vendors\' settings as VendorCatalog takes them, '
         + 'e.g. [{ name: acme, endpoints: ["gw.acme.example:22225"], pricePerGiB: 4 }]');
     }
+    const engine = values['global-tier'];
+    if (engine !== undefined && !GLOBAL_TIER_ENGINES.includes(engine as GlobalTierEngine)) {
+      throw new UsageError(`--global-tier '${engine}' must be one of ${GLOBAL_TIER_ENGINES.join(', ')}`);
+    }
     const files = renderMixin({
+      globalTier: engine as GlobalTierEngine | undefined,
       vendors: readVendors(values.vendors),
       mode: values.mode,
       namespace: values.namespace,

@@ -244,8 +244,9 @@ export async function validate(client: QueryClient, opts: ValidateOptions): Prom
   const q = (expr: string): Promise<Sample[]> => client.query(expr, at);
 
   try {
-    // Are sidecars scraped at all?
-    const raw = await q(`count({__name__=~"${ISTIO.requests}|${ISTIO.tcpOpened}"})`);
+    // Are sidecars scraped at all? A global tier (a global Prometheus, or an engine such as VictoriaMetrics above
+    // the shards) holds no raw sidecar series, only what the shards computed from them: their per-pod rules.
+    const raw = await q(`count({__name__=~"${ISTIO.requests}|${ISTIO.tcpOpened}"}) or count(${RULE.podSentBytes})`);
     if (raw.length === 0 || raw[0].value === 0) {
       return {
         ...base,

@@ -5,6 +5,9 @@ const INSTALL_HINT: Record<string, string> = {
   prometheus: 'apt-get install -y prometheus',
   amtool: 'apt-get install -y prometheus-alertmanager',
   'prometheus-alertmanager': 'apt-get install -y prometheus-alertmanager',
+  'victoria-metrics': 'apt-get install -y victoria-metrics',
+  vmalert: 'apt-get install -y victoria-metrics',
+  vmagent: 'apt-get install -y victoria-metrics',
 };
 
 /** Absolute path of a required binary; fails loudly (never skips) when it is missing. */

@@ -3,7 +3,7 @@ import { escapeRegex } from '../core/promql';
 import { DashboardJson, VARIABLES } from '../dashboards';
 import { DATASOURCE_VAR } from '../dashboards/common';
 import { VAR } from '../dashboards/queries';
-import { PrometheusProcess } from './prometheus-process';
+import { PrometheusApi } from './prometheus-api';
 
 /**
  * What Grafana does with the dashboards' queries, for the tests and the benchmark that run them against a real
@@ -89,7 +89,7 @@ export function expandVariables(expr: string, values: VariableValues = {}): stri
  * the label's values over the series matching the selector (vendor and namespace substituted) with samples in the
  * dashboard's time range, here the `rangeSeconds` ending at `endMs`.
  */
-export async function resolveTopPods(prom: PrometheusProcess, values: VariableValues, endMs: number, via: 'label values' | 'series' = 'label values'): Promise<string[]> {
+export async function resolveTopPods(prom: PrometheusApi, values: VariableValues, endMs: number, via: 'label values' | 'series' = 'label values'): Promise<string[]> {
   const m = /^label_values\((.+), (\w+)\)$/.exec(VARIABLES.topPods.query);
   if (!m) throw new Error(`top_pods variable query '${VARIABLES.topPods.query}' is not label_values(selector, label)`);
   const rangeMs = (values.rangeSeconds ?? 3600) * 1000;
@@ -101,7 +101,7 @@ export async function resolveTopPods(prom: PrometheusProcess, values: VariableVa
 }
 
 /** Grafana's substitution of a panel query at `endMs`, with top_pods resolved first. */
-export async function expandPanelQuery(prom: PrometheusProcess, expr: string, values: VariableValues, endMs: number): Promise<string> {
+export async function expandPanelQuery(prom: PrometheusApi, expr: string, values: VariableValues, endMs: number): Promise<string> {
   const topPods = readsTopPods(expr) ? await resolveTopPods(prom, values, endMs) : undefined;
   return expandVariables(expr, { ...values, ...(topPods ? { topPods } : {}) });
 }

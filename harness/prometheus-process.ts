@@ -5,14 +5,15 @@ import * as os from 'os';
 import * as path from 'path';
 import * as YAML from 'yaml';
 import { requireBinary } from './binaries';
+import { PrometheusApi } from './prometheus-api';
+
+export type { InstantSample, RangeSeries } from './prometheus-api';
 
 /**
  * A real Prometheus server on 127.0.0.1 and a free port, with its TSDB in a temporary directory.
  * Queries use the HTTP API with Node's global fetch.
  */
 
-export interface InstantSample { metric: Record<string, string>; value: number }
-export interface RangeSeries { metric: Record<string, string>; values: Array<[number, number]> }
 
 export interface PrometheusStartOptions {
   /** Prometheus configuration file (e.g. from materializeConfig); its rule_files must be absolute paths. */
@@ -34,6 +35,26 @@ function installExitHook(): void {
   });
 }
 
+/**
+ * Starts a server on a free port and waits until `ready`; a port picked as free can be taken before the server binds
+ * it, so on "address already in use" it retries with another (three tries).
+ */
+export async function startOnFreePort<P extends { stop(): Promise<void> }>(make: (port: number) => P, ready: (p: P) => Promise<void>): Promise<P> {
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const p = make(await freePort());
+    try {
+      await ready(p);
+      return p;
+    } catch (err) {
+      lastError = err as Error;
+      await p.stop();
+      if (!/address already in use/.test(lastError.message)) break;
+    }
+  }
+  throw lastError!;
+}
+
 /** A port on 127.0.0.1 that nothing listens on (free at the time of the call). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -46,29 +67,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Seconds since the epoch, as the API expects, from a ms timestamp or Date. */
-function apiTime(t: number | Date): string {
-  return String((t instanceof Date ? t.getTime() : t) / 1000);
-}
-
-export class PrometheusProcess {
+export class PrometheusProcess extends PrometheusApi {
   /** Starts Prometheus and waits for /-/ready. Fails (never skips) when the binary is missing. */
   public static async start(opts: PrometheusStartOptions): Promise<PrometheusProcess> {
     const binary = requireBinary('prometheus');
-    let lastError: Error | undefined;
-    // A port picked as free can be taken before Prometheus binds it: retry with another.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const p = new PrometheusProcess(binary, await freePort(), opts);
-      try {
-        await p.waitReady(opts.readyTimeoutMs ?? 30_000);
-        return p;
-      } catch (err) {
-        lastError = err as Error;
-        await p.stop();
-        if (!/address already in use/.test(lastError.message)) break;
-      }
-    }
-    throw lastError!;
+    return startOnFreePort(port => new PrometheusProcess(binary, port, opts), p => p.waitReady(opts.readyTimeoutMs ?? 30_000));
   }
 
   public readonly port: number;
@@ -82,6 +85,7 @@ export class PrometheusProcess {
   private readonly exitPromise: Promise<void>;
 
   private constructor(binary: string, port: number, opts: PrometheusStartOptions) {
+    super();
     this.port = port;
     this.url = `http://127.0.0.1:${port}`;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'prometheus-run-'));
@@ -135,32 +139,6 @@ export class PrometheusProcess {
     }
   }
 
-  /** Instant query; `time` in ms since the epoch (default: now). */
-  public async query(expr: string, time?: number | Date): Promise<InstantSample[]> {
-    const params: Record<string, string> = { query: expr };
-    if (time !== undefined) params.time = apiTime(time);
-    const data = await this.api('/api/v1/query', params);
-    if (data.resultType === 'scalar') return [{ metric: {}, value: Number(data.result[1]) }];
-    if (data.resultType !== 'vector') throw new Error(`query '${expr}' returned a ${data.resultType}, not a vector`);
-    return data.result.map((r: any) => ({ metric: r.metric, value: Number(r.value[1]) }));
-  }
-
-  /** Range query; times in ms since the epoch, step in seconds. Sample times come back in ms. */
-  public async queryRange(expr: string, startMs: number, endMs: number, stepSeconds: number): Promise<RangeSeries[]> {
-    const data = await this.api('/api/v1/query_range', { query: expr, start: apiTime(startMs), end: apiTime(endMs), step: String(stepSeconds) });
-    return data.result.map((r: any) => ({ metric: r.metric, values: r.values.map(([t, v]: [number, string]) => [t * 1000, Number(v)]) }));
-  }
-
-  /** /api/v1/label/<label>/values of the series matching `match` with samples in [start, end]; times in ms. */
-  public async labelValues(label: string, match: string, startMs: number, endMs: number): Promise<string[]> {
-    return this.api(`/api/v1/label/${encodeURIComponent(label)}/values`, { 'match[]': match, start: apiTime(startMs), end: apiTime(endMs) });
-  }
-
-  /** /api/v1/series: the label sets of the series matching `match` with samples in [start, end]; times in ms. */
-  public async series(match: string, startMs: number, endMs: number): Promise<Array<Record<string, string>>> {
-    return this.api('/api/v1/series', { 'match[]': match, start: apiTime(startMs), end: apiTime(endMs) });
-  }
-
   /** /api/v1/targets: `activeTargets` (labels, health, lastError, scrapeUrl, ...) and `droppedTargets`. */
   public async targets(): Promise<{ activeTargets: any[]; droppedTargets: any[] }> {
     return this.api('/api/v1/targets', {});
@@ -171,23 +149,8 @@ export class PrometheusProcess {
     return (await this.api('/api/v1/rules', {})).groups;
   }
 
-  /** Polls `check` until it returns a truthy value, which is returned; fails after timeoutMs with the last value. */
-  public async waitFor<T>(check: () => Promise<T> | T, timeoutMs: number, description = 'condition', intervalMs = 250): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    for (;;) {
-      try {
-        last = await check();
-        if (last) return last as T;
-      } catch (err) {
-        last = err;
-      }
-      if (this.exited) throw new Error(`Prometheus exited while waiting for ${description}:\n${this.log}`);
-      if (Date.now() > deadline) {
-        throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}; last result: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
-      }
-      await new Promise(r => setTimeout(r, intervalMs));
-    }
+  protected exitedWith(): string | undefined {
+    return this.exited ? `Prometheus exited:\n${this.log}` : undefined;
   }
 
   /** Re-reads the config and rule files (after editing the files in `dir`). */
@@ -227,12 +190,5 @@ export class PrometheusProcess {
       await new Promise(r => setTimeout(r, 100));
     }
     throw new Error(`Prometheus not ready after ${timeoutMs} ms:\n${this.log}`);
-  }
-
-  private async api(endpoint: string, params: Record<string, string>): Promise<any> {
-    const res = await fetch(`${this.url}${endpoint}?${new URLSearchParams(params)}`);
-    const body: any = await res.json().catch(() => ({ status: 'error', error: `HTTP ${res.status}` }));
-    if (body.status !== 'success') throw new Error(`${endpoint} ${JSON.stringify(params)}: ${body.errorType ?? ''} ${body.error}`);
-    return body.data;
   }
 }

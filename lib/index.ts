@@ -24,6 +24,7 @@ export * from './operator/operator-options';
 export * from './prometheus/destinations';
 export * from './prometheus/prometheus-options';
 export * from './prometheus/remote-write';
+export type { GlobalTierEngine, GlobalTierOptions, GlobalTierRemoteWrite } from './prometheus/global-tier';
 export * from './prometheus/scrape-config';
 
 // The vendor model, and the error invalid props are reported with

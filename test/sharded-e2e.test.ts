@@ -9,17 +9,15 @@ import { shardPartial } from '../core/metric-contract';
 import { RULE } from '../core/rules';
 import { VendorCatalog } from '../core/vendor';
 import { VendorCrawler } from '../lib/vendor-crawler';
-import { hashmod } from './support/hashmod';
 import { injectedPodTargets } from './support/pod-discovery';
-import { materializeConfig } from './support/prometheus-config';
+import { editConfigFile, materializeConfig, productPrometheusArgs } from './support/prometheus-config';
 import { expandPanelQuery, panelQueries } from '../harness/grafana-variables';
 import { PrometheusProcess } from '../harness/prometheus-process';
 import { KubeObject } from '../harness/kube-object';
 import { CrawlerFlow } from '../harness/crawler-flows';
 import { site, tlsSite, viaGateway } from './support/fleet';
 import { SidecarSim } from '../harness/sidecar-sim';
-import { FleetPod, contractIntent, expectClose, expectRulesHealthy, withSidecars } from './support/simulated-stack';
-import { findObject } from './support/synth';
+import { FleetPod, contractIntent, expectClose, expectRulesHealthy, startSplitSimulator } from './support/simulated-stack';
 import { tempDir } from './support/temp-dir';
 
 /**
@@ -65,18 +63,6 @@ let objects: KubeObject[];
 let AT: number;
 let dashboards: DashboardJson[];
 
-/** Flags of a rendered Prometheus Deployment, minus those PrometheusProcess sets for a local run. */
-function productArgs(name: string): string[] {
-  const args: string[] = findObject(objects, 'Deployment', name, 'monitoring').spec.template.spec.containers[0].args;
-  return args.filter(a => !/^--(config\.file|storage\.tsdb\.path|web\.listen-address)=/.test(a));
-}
-
-/** Edits a YAML config file in place. */
-function editConfig(file: string, edit: (config: any) => void): void {
-  const config = YAML.parse(fs.readFileSync(file, 'utf8'));
-  edit(config);
-  fs.writeFileSync(file, YAML.stringify(config));
-}
 
 /** Points the in-cluster URLs of the rendered remote_write entries at local processes. */
 function localRemoteWrite(config: any, urls: Record<string, string>): void {
@@ -121,19 +107,8 @@ beforeAll(async () => {
 
   // Hashing depends on the simulator's port: take a port that splits the pods so that both vendors span both
   // shards and vendor-b's error pod shares its shard with at most one other vendor-b pod.
-  for (let attempt = 0; ; attempt++) {
-    sim = await SidecarSim.start(withSidecars(PODS, objects), { scrapeIntervalMs: 1000, intent: contractIntent(mesh, vendors) });
-    shardOf = new Map(PODS.map(p => [p.name, hashmod(`${p.ip}:${sim.port}`, SHARDS)]));
-    const spans = (vendor: string) => new Set(PODS.filter(p => p.vendor === vendor).map(p => shardOf.get(p.name))).size === SHARDS;
-    if (spans('vendor-a') && spans('vendor-b')) break;
-    await sim.stop();
-    if (attempt === 50) throw new Error('no simulator port split the pods across both shards');
-  }
-  const deployment = (vendor?: string): KubeObject => vendor ? findObject(objects, 'Deployment', `crawler-${vendor}`, NS) : {
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'batch-job', namespace: NS },
-    spec: { template: { metadata: { labels: { 'app.kubernetes.io/name': 'batch' } }, spec: { containers: [{ name: 'batch', image: 'busybox:1.36' }] } } },
-  };
-  const targets = PODS.flatMap(p => injectedPodTargets(deployment(p.vendor), { name: p.name, ip: p.ip }, sim.port));
+  let targets: ReturnType<typeof injectedPodTargets>;
+  ({ sim, shardOf, targets } = await startSplitSimulator(PODS, objects, contractIntent(mesh, vendors), SHARDS, NS));
 
   // The stores first, so that nothing sent is lost; then the global Prometheus, then the shards.
   store = await startReceiver();
@@ -141,19 +116,19 @@ beforeAll(async () => {
   const storeUrls = { [STORE_URL]: `${store.url}/api/v1/write`, [CONTRACT_STORE_URL]: `${contractStore.url}/api/v1/write` };
 
   const globalConfig = materializeConfig(stack.renderPrometheusConfig('prometheus'), everySecond(stack.renderRules('prometheus')), []);
-  editConfig(globalConfig.configFile, c => localRemoteWrite(c, storeUrls));
-  global = await PrometheusProcess.start({ configFile: globalConfig.configFile, args: productArgs('prometheus') });
+  editConfigFile(globalConfig.configFile, c => localRemoteWrite(c, storeUrls));
+  global = await PrometheusProcess.start({ configFile: globalConfig.configFile, args: productPrometheusArgs(objects, 'prometheus') });
   const globalWriteUrl = 'http://prometheus.monitoring.svc:9090/api/v1/write';
 
   for (let i = 0; i < SHARDS; i++) {
     const name = `prometheus-shard-${i}`;
     const config = materializeConfig(stack.renderPrometheusConfig(name), everySecond(stack.renderRules(name)), targets);
-    editConfig(config.configFile, c => localRemoteWrite(c, { ...storeUrls, [globalWriteUrl]: `${global.url}/api/v1/write` }));
-    shards.push(await PrometheusProcess.start({ configFile: config.configFile, args: productArgs(name) }));
+    editConfigFile(config.configFile, c => localRemoteWrite(c, { ...storeUrls, [globalWriteUrl]: `${global.url}/api/v1/write` }));
+    shards.push(await PrometheusProcess.start({ configFile: config.configFile, args: productPrometheusArgs(objects, name) }));
   }
   const shardsReadyAt = Date.now();
   // The global Prometheus scrapes the shards' own metrics under their in-cluster names: point it at the local ones.
-  editConfig(global.configFile, c => {
+  editConfigFile(global.configFile, c => {
     const job = c.scrape_configs.find((j: any) => j.job_name === 'prometheus-shards');
     job.static_configs[0].targets = job.static_configs[0].targets.map((t: string) => {
       const i = Number(/^prometheus-shard-(\d+)\./.exec(t)![1]);

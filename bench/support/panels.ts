@@ -52,3 +52,13 @@ export function inlineRules(expr: string, job: string, ruleIntervalSeconds = 30)
   }
   return out;
 }
+
+/** A copy of `xs` in random order (Fisher–Yates): timed rounds run their queries in a new order each round. */
+export function shuffle<T>(xs: readonly T[]): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}

@@ -12,6 +12,7 @@ import { DEFAULT_DNS_PEERS, NetworkPeer, checkCidr, checkPeers, checkPort } from
 import { OperatorOptions, resolveOperatorOptions } from '../operator/operator-options';
 import { resolveDestinationGuard } from '../prometheus/destinations';
 import { PrometheusOptions, STANDALONE_ONLY_PROMETHEUS } from '../prometheus/prometheus-options';
+import { ResolvedGlobalTier, resolveGlobalTier } from '../prometheus/global-tier';
 import { RemoteWriteOptions, checkRemoteWrite } from '../prometheus/remote-write';
 import { PodScrape, resolvePodScrapes } from '../prometheus/scrape-config';
 import { MetricsStackMode, MetricsStackProps } from './metrics-stack-props';
@@ -55,6 +56,8 @@ export interface MetricsSettings {
   readonly shards: number;
   readonly podScrapes: PodScrape[];
   readonly remoteWrite: RemoteWriteOptions[];
+  /** Set when an external engine is the global tier (`prometheus.globalTier`). */
+  readonly globalTier?: ResolvedGlobalTier;
   readonly retention: string;
   readonly storageSize: string;
   readonly scrapeInterval: string;
@@ -121,6 +124,7 @@ export function resolveMetricsSettings(props: MetricsStackProps, v: PropertyChec
   const shards = v.value(() => checkNumber('prometheus.shards', prom.shards ?? DEFAULT_SHARDS, { min: 1, max: 64, integer: true }), DEFAULT_SHARDS);
   const podScrapes = v.value(() => resolvePodScrapes('prometheus.podScrapes', prom.podScrapes ?? []), []);
   const remoteWrite = v.value(() => checkRemoteWrite('prometheus.remoteWrite', prom.remoteWrite ?? []), [] as RemoteWriteOptions[]);
+  const globalTier = prom.globalTier === undefined ? undefined : v.value(() => resolveGlobalTier('prometheus.globalTier', prom.globalTier!), undefined);
   const retention = v.value(() => (parseDuration('prometheus.retention', prom.retention ?? DEFAULT_RETENTION), prom.retention ?? DEFAULT_RETENTION), DEFAULT_RETENTION);
   if (prom.retentionSize !== undefined) v.run(() => checkRetentionSize('prometheus.retentionSize', prom.retentionSize!));
   const storageSize = v.value(() => (parseStorageQuantity('prometheus.storageSize', prom.storageSize ?? DEFAULT_STORAGE_SIZE), prom.storageSize ?? DEFAULT_STORAGE_SIZE), DEFAULT_STORAGE_SIZE);
@@ -174,6 +178,7 @@ export function resolveMetricsSettings(props: MetricsStackProps, v: PropertyChec
     shards,
     podScrapes,
     remoteWrite,
+    globalTier,
     retention,
     storageSize,
     scrapeInterval,

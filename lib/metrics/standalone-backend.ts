@@ -2,7 +2,8 @@ import { Construct } from 'constructs';
 import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { scaleOutAlertGroup } from '../../core/alerts';
-import { ContractRule, CrawlerJobs, RuleGroup, placeRules, ruleGroups } from '../../core/rules';
+import { SHARD_LABEL } from '../../core/metric-contract';
+import { AlertingRule, ContractRule, CrawlerJobs, RuleGroup, placeRules, ruleGroups } from '../../core/rules';
 import { urlPort } from '../../core/validation';
 import { DEFAULT_ALERTMANAGER_IMAGE } from '../alertmanager/alertmanager-config';
 import { ALERTMANAGER_PORT, AlertmanagerServer } from '../alertmanager/alertmanager-server';
@@ -10,7 +11,8 @@ import { DashboardModel } from '../grafana/dashboard';
 import { DATASOURCE_UID, GRAFANA_PORT, GrafanaServer } from '../grafana/grafana-server';
 import { MonitoringNetworkPolicies } from '../network/monitoring-network-policies';
 import { PROMETHEUS_PORT, PrometheusServer } from '../prometheus/prometheus-server';
-import { createPrometheusServers } from '../prometheus/prometheus-topology';
+import { GlobalTierRules } from '../prometheus/global-tier';
+import { createGlobalTierServers, createPrometheusServers } from '../prometheus/prometheus-topology';
 import { CrawlerScrapeOptions, SIDECAR_METRICS_PORT } from '../prometheus/scrape-config';
 import { MetricsBackend, checkRuleGroup } from './backend';
 import { crawlerJobs } from './mixin-settings';
@@ -47,7 +49,9 @@ export class StandaloneBackend implements MetricsBackend {
   public readonly prometheusUrl: string;
   public readonly alertmanagerUrl?: string;
   public readonly alertmanager?: AlertmanagerServer;
-  private readonly prometheus: PrometheusServer;
+  private readonly prometheus?: PrometheusServer;
+  /** The global rules for an external engine's evaluator (`prometheus.globalTier`). */
+  private readonly globalRules?: GlobalTierRules;
   private readonly shards: PrometheusServer[];
   private readonly grafana: GrafanaServer;
 
@@ -55,7 +59,7 @@ export class StandaloneBackend implements MetricsBackend {
     const s = settings;
     const prom = s.prometheus;
     this.jobs = crawlerJobs(s.mode, s.namespace);
-    const servers = createPrometheusServers(scope, {
+    const topology = {
       common: {
         namespace: s.namespace,
         image: prom.image ?? DEFAULT_PROMETHEUS_IMAGE,
@@ -73,11 +77,21 @@ export class StandaloneBackend implements MetricsBackend {
       crawlerJobs: [this.jobs.totals, this.jobs.destinations],
       remoteWrite: s.remoteWrite,
       podScrapes: s.podScrapes,
-    });
-    this.prometheus = servers.main;
-    this.shards = servers.shards;
-    this.sharded = this.shards.length > 0;
-    this.prometheusUrl = `http://prometheus.${s.namespace}.svc:${PROMETHEUS_PORT}`;
+    };
+    if (s.globalTier) {
+      // An external engine above the shards: no global Prometheus; the global rules go to its evaluator's file.
+      const servers = createGlobalTierServers(scope, { ...topology, globalTier: s.globalTier });
+      this.shards = servers.shards;
+      this.globalRules = servers.globalRules;
+      this.sharded = true;
+      this.prometheusUrl = s.globalTier.queryUrl;
+    } else {
+      const servers = createPrometheusServers(scope, topology);
+      this.prometheus = servers.main;
+      this.shards = servers.shards;
+      this.sharded = this.shards.length > 0;
+      this.prometheusUrl = `http://prometheus.${s.namespace}.svc:${PROMETHEUS_PORT}`;
+    }
 
     this.grafana = new GrafanaServer(scope, 'Grafana', {
       namespace: s.namespace,
@@ -122,7 +136,8 @@ export class StandaloneBackend implements MetricsBackend {
         sidecarMetricsPort: SIDECAR_METRICS_PORT,
         crawlerAllowFrom: np.crawlerAllowFrom,
         prometheusPeers: this.sharded,
-        remoteWritePorts: [...new Set(s.remoteWrite.map((rw, i) => urlPort(`prometheus.remoteWrite[${i}].url`, rw.url)))].sort((a, b) => a - b),
+        remoteWritePorts: [...new Set([...s.remoteWrite.map((rw, i) => urlPort(`prometheus.remoteWrite[${i}].url`, rw.url)),
+          ...(s.globalTier ? [urlPort('prometheus.globalTier.remoteWrite.url', s.globalTier.remoteWrite.url)] : [])])].sort((a, b) => a - b),
         podScrapes: s.podScrapes,
       });
     }
@@ -143,11 +158,21 @@ export class StandaloneBackend implements MetricsBackend {
       for (const group of [...ruleGroups(rules, this.settings.ruleIntervalSeconds), ...alerts]) add(group);
     }
     const scaleOut = scaleOutAlertGroup({ sharded: this.sharded, remoteWrite: this.settings.remoteWrite.length > 0, runbookUrl: this.settings.alerts.runbookUrl });
-    if (scaleOut) add(scaleOut);
+    if (scaleOut && this.globalRules) {
+      // Each shard alerts on its own remote-write failures (what it cannot send never reaches the evaluator); the
+      // evaluator on shards that stopped sending their own `up`.
+      const shardDown = scaleOut.rules.find((r): r is AlertingRule => 'alert' in r && r.alert === 'PrometheusShardDown');
+      add({ ...scaleOut, name: `${scaleOut.name}-shard`, rules: scaleOut.rules.filter(r => r !== shardDown) }, true);
+      if (shardDown) {
+        const n = this.shards.length;
+        add({ ...scaleOut, rules: [{ ...shardDown, expr: `(${n} - (count(up{job="prometheus", ${SHARD_LABEL}!=""} == 1) or vector(0))) > 0`,
+          annotations: { ...shardDown.annotations, description: `{{ $value }} of the ${n} Prometheus shards send no samples: the crawler pods they scrape are not measured and every vendor total misses them.` } }] });
+      }
+    } else if (scaleOut) add(scaleOut);
   }
 
   public ruleTargets(onShards: boolean) {
-    return onShards ? this.shards : [this.prometheus];
+    return onShards ? this.shards : [(this.prometheus ?? this.globalRules)!];
   }
 
   public addDashboard(dashboard: DashboardModel): void {
@@ -155,6 +180,7 @@ export class StandaloneBackend implements MetricsBackend {
   }
 
   public renderRules(server: string): string {
+    if (this.globalRules && server === this.globalRules.name) return this.globalRules.renderRules();
     return this.server(server).renderRules();
   }
 
@@ -163,9 +189,9 @@ export class StandaloneBackend implements MetricsBackend {
   }
 
   private server(name: string): PrometheusServer {
-    const all = [this.prometheus, ...this.shards];
+    const all = [...(this.prometheus ? [this.prometheus] : []), ...this.shards];
     const found = all.find(s => s.name === name);
-    if (!found) throw new Error(`no Prometheus server '${name}' (servers: ${all.map(s => s.name).join(', ')})`);
+    if (!found) throw new Error(`no Prometheus server '${name}' (servers: ${all.map(s => s.name).join(', ')}${this.globalRules ? `; the global tier's rules: '${this.globalRules.name}'` : ''})`);
     return found;
   }
 }

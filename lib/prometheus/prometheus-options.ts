@@ -1,5 +1,6 @@
 import * as kplus from 'cdk8s-plus-27';
 import { NetworkPeer } from '../network/peers';
+import type { GlobalTierOptions } from './global-tier';
 import { RemoteWriteOptions } from './remote-write';
 import { PodScrape } from './scrape-config';
 
@@ -79,6 +80,14 @@ export interface PrometheusOptions {
    */
   readonly shards?: number;
   /**
+   * An external global tier instead of a global Prometheus: the shards (`shards`, one or more) remote-write to
+   * VictoriaMetrics, Mimir or Thanos, the engine's own rule evaluator (vmalert, the Mimir ruler, Thanos Ruler) runs the
+   * global rules from the ConfigMap the stack synthesizes, and Grafana reads the engine's query API. See the README,
+   * "An external global tier".
+   * @default - a global Prometheus when `shards` > 1
+   */
+  readonly globalTier?: GlobalTierOptions;
+  /**
    * Horizontally scaled stores (Mimir, Thanos Receive, VictoriaMetrics) that the Prometheus servers send
    * samples to. Sharded, each shard sends its own series and the global Prometheus only what it computed.
    * @default - none
@@ -94,7 +103,7 @@ export interface PrometheusOptions {
 
 /** Props that only mode 'standalone' uses: your Prometheus resource owns them in mode 'prometheus-operator'. */
 export const STANDALONE_ONLY_PROMETHEUS = [
-  'image', 'retention', 'retentionSize', 'storageSize', 'storageClassName', 'evaluationInterval', 'resources', 'shards', 'remoteWrite',
+  'image', 'retention', 'retentionSize', 'storageSize', 'storageClassName', 'evaluationInterval', 'resources', 'shards', 'remoteWrite', 'globalTier',
   'clusterWideDiscovery', 'allowFrom',
 ] as const;
 

@@ -8,6 +8,7 @@ import {
 } from './remote-write';
 import { isAlertingRule } from '../../core/rules';
 import { PodScrape } from './scrape-config';
+import { GlobalTierRules, ResolvedGlobalTier } from './global-tier';
 
 /** What every Prometheus server of the stack shares. */
 export type CommonServerProps = Omit<PrometheusServerProps, 'name' | 'scrapeCrawlers' | 'shard' | 'extraScrapeConfigs'
@@ -96,4 +97,59 @@ export function createPrometheusServers(scope: Construct, props: PrometheusTopol
     shards.push(shard);
   }
   return { main, shards };
+}
+
+/** The servers of a stack whose global tier is an external engine: shards only, and the global rules as a file. */
+export interface GlobalTierTopology {
+  /** Scrapers of one shard of the crawler targets each (one or more). */
+  readonly shards: PrometheusServer[];
+  /** The global rules, in a ConfigMap for the engine's evaluator. */
+  readonly globalRules: GlobalTierRules;
+}
+
+/**
+ * Of the shards' own metrics: `up` (the evaluator's PrometheusShardDown reads it), head series and samples appended
+ * (the health dashboard's Prometheus panels, which on a global Prometheus show its own).
+ */
+const SHARD_SELF_SERIES = '(?:up|prometheus_tsdb_head_series|prometheus_tsdb_head_samples_appended_total);prometheus';
+
+/**
+ * Shards under an external global tier (`prometheus.globalTier`): shard i scrapes the crawler targets whose address
+ * hashes to i (all of them with one shard), evaluates the shard rules and its own remote-write alert, and
+ * remote-writes to the engine exactly what a global Prometheus would receive (the shard rules' outputs, the crawler
+ * jobs' `up` and sample counts) plus its own `up`; shard 0 also scrapes the other pods (`podScrapes`) and sends
+ * their series whole. The global rules go to a ConfigMap in the evaluator's format (GlobalTierRules). User
+ * `remoteWrite` entries get each shard's own series, as with a global Prometheus, without its partials.
+ */
+export function createGlobalTierServers(scope: Construct, props: PrometheusTopologyProps & { readonly globalTier: ResolvedGlobalTier }): GlobalTierTopology {
+  const { common, remoteWrite, crawlerJobs, globalTier } = props;
+  const secretNames = remoteWriteSecretNames([...remoteWrite, globalTier.remoteWrite]);
+  const userEntries = (extra: Record<string, unknown>[]) => remoteWrite.map(rw =>
+    renderRemoteWrite(rw, [...extra, ...(rw.contractOnly ? contractWriteRelabelConfigs(crawlerJobs) : [])]));
+  const shardName = (i: number) => `prometheus-shard-${i}`;
+  const shards: PrometheusServer[] = [];
+  for (let i = 0; i < props.shards; i++) {
+    const podScrapes = i === 0 ? props.podScrapes : [];
+    const shard: PrometheusServer = new PrometheusServer(scope, `PrometheusShard${i}`, {
+      ...common,
+      name: shardName(i),
+      labels: { ...common.labels, 'app.kubernetes.io/component': 'shard' },
+      shard: props.shards > 1 ? { index: i, count: props.shards } : undefined,
+      externalLabels: { [SHARD_LABEL]: String(i) },
+      podScrapes,
+      remoteWrite: () => {
+        const [keep] = shardToGlobalWriteRelabelConfigs(
+          shard.groups.flatMap(g => g.rules.flatMap(r => isAlertingRule(r) || POD_INTERMEDIATES.has(r.record) ? [] : [r.record])), crawlerJobs);
+        const extra = [SHARD_SELF_SERIES, ...podScrapes.map(p => `.*;${p.job.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)];
+        return [
+          renderRemoteWrite({ ...globalTier.remoteWrite, name: GLOBAL_QUEUE_NAME }, [{ ...keep, regex: `${keep.regex}|${extra.join('|')}` }]),
+          ...userEntries([DROP_SHARD_PARTIALS]),
+        ];
+      },
+      secretNames,
+    });
+    shards.push(shard);
+  }
+  const globalRules = new GlobalTierRules(scope, 'GlobalTierRules', { namespace: common.namespace, tier: globalTier, labels: common.labels });
+  return { shards, globalRules };
 }

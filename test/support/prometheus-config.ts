@@ -3,7 +3,9 @@ import * as os from 'os';
 import * as path from 'path';
 import * as YAML from 'yaml';
 import { run, RunResult } from '../../harness/binaries';
+import { KubeObject } from '../../harness/kube-object';
 import { SdTarget, withFileSd } from './pod-discovery';
+import { findObject } from './synth';
 import { tempDir } from './temp-dir';
 
 /**
@@ -87,4 +89,17 @@ export function discoveredTargets(configFile: string, job: string): Array<{ disc
     throw new Error(`promtool check service-discovery failed (${r.status}): ${r.stderr}${r.stdout}`);
   }
   return JSON.parse(r.stdout);
+}
+
+/** Args of a rendered Prometheus Deployment (`name` in `monitoring`), minus those PrometheusProcess sets for a local run. */
+export function productPrometheusArgs(objects: KubeObject[], name: string): string[] {
+  const args: string[] = findObject(objects, 'Deployment', name, 'monitoring').spec.template.spec.containers[0].args;
+  return args.filter(a => !/^--(config\.file|storage\.tsdb\.path|web\.listen-address)=/.test(a));
+}
+
+/** Edits a YAML config file in place. */
+export function editConfigFile(file: string, edit: (config: any) => void): void {
+  const config = YAML.parse(fs.readFileSync(file, 'utf8'));
+  edit(config);
+  fs.writeFileSync(file, YAML.stringify(config));
 }

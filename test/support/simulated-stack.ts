@@ -8,7 +8,9 @@ import { RuleGroup } from '../../core/rules';
 import { VendorCatalog } from '../../core/vendor';
 import { VendorCrawler } from '../../lib/vendor-crawler';
 import { operatorPrometheusConfig } from './operator-scrape-config';
+import { hashmod } from './hashmod';
 import { injectedPodTargets } from './pod-discovery';
+import { findObject } from './synth';
 import { materializeConfig } from './prometheus-config';
 import { PrometheusProcess } from '../../harness/prometheus-process';
 import { ContractIntent } from '../../harness/crawler-flows';
@@ -154,4 +156,28 @@ export async function expectRulesHealthy(prom: PrometheusProcess): Promise<void>
 /** An instant query's samples keyed by the values of `labels` joined with '/'. */
 export async function byLabels(prom: PrometheusProcess, expr: string, ...labels: string[]): Promise<Map<string, number>> {
   return new Map((await prom.query(expr)).map(s => [labels.map(l => s.metric[l] ?? '').join('/'), s.value]));
+}
+
+/**
+ * Starts the simulator for a sharded stack on a port whose hashmod split puts pods of vendor-a and of vendor-b on every
+ * shard (the shards hash each target's address, which includes the simulator's port), and returns the pods' scrape
+ * targets as discovery would list them: each vendor's crawler Deployment `crawler-<vendor>` of `namespace`, and a
+ * batch Job's pod for pods without a vendor.
+ */
+export async function startSplitSimulator(pods: FleetPod[], objects: KubeObject[], intent: ContractIntent, shards: number, namespace: string)
+  : Promise<{ sim: SidecarSim; shardOf: Map<string, number>; targets: ReturnType<typeof injectedPodTargets> }> {
+  for (let attempt = 0; ; attempt++) {
+    const sim = await SidecarSim.start(withSidecars(pods, objects), { scrapeIntervalMs: 1000, intent });
+    const shardOf = new Map(pods.map(p => [p.name, hashmod(`${p.ip}:${sim.port}`, shards)]));
+    const spans = (vendor: string) => new Set(pods.filter(p => p.vendor === vendor).map(p => shardOf.get(p.name))).size === shards;
+    if (spans('vendor-a') && spans('vendor-b')) {
+      const deployment = (vendor?: string): KubeObject => vendor ? findObject(objects, 'Deployment', `crawler-${vendor}`, namespace) : {
+        apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'batch-job', namespace },
+        spec: { template: { metadata: { labels: { 'app.kubernetes.io/name': 'batch' } }, spec: { containers: [{ name: 'batch', image: 'busybox:1.36' }] } } },
+      };
+      return { sim, shardOf, targets: pods.flatMap(p => injectedPodTargets(deployment(p.vendor), { name: p.name, ip: p.ip }, sim.port)) };
+    }
+    await sim.stop();
+    if (attempt === 50) throw new Error(`no simulator port split the pods of vendor-a and vendor-b across all ${shards} shards`);
+  }
 }
