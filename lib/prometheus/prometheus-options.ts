@@ -74,8 +74,9 @@ export interface PrometheusOptions {
   /**
    * Prometheus scrapers that split the crawler targets by hashmod of the target address, each target scraped by
    * exactly one. Above 1, a global Prometheus (`prometheus`, the one Grafana queries) receives the shards'
-   * rule outputs by remote write and evaluates the vendor-level rules and alerts; see the README for where each
-   * rule runs. Every server gets `storageSize`, `retention` and `resources`.
+   * rule outputs by remote write and evaluates the vendor-level rules and alerts, unless `globalTier` names an
+   * external engine for that; see the README for where each rule runs. Every server gets `storageSize`, `retention`
+   * and `resources`.
    * @default DEFAULT_SHARDS (1)
    */
   readonly shards?: number;
