@@ -5,7 +5,9 @@
  */
 import * as YAML from 'yaml';
 import { CONTRACT_TAGS, ISTIO, VENDOR_POD_LABEL } from '../core/metric-contract';
+import { ALLOW_ANY_VHOST, TLS_INSPECTOR, VIRTUAL_OUTBOUND_LISTENER } from '../lib/mesh/envoy-filters';
 import { sidecarHeaderGaps } from '../lib/mesh/proxy-config';
+import { TELEMETRY_METRIC } from '../lib/mesh/telemetry-overrides';
 
 export interface KubectlResult { status: number; stdout: string; stderr: string }
 export type Kubectl = (args: string[]) => KubectlResult;
@@ -35,20 +37,10 @@ interface ManifestObject { kind: string; metadata: { name: string; namespace?: s
 /** Name of the Service port of the demo gateway's banner (server-first) listener. */
 export const BANNER_PORT_NAME = 'tcp-banner';
 
-/** Telemetry API metric names of the contract's Istio metrics. */
-const TELEMETRY_METRIC: Record<keyof typeof ISTIO, string> = {
-  requests: 'REQUEST_COUNT',
-  requestBytes: 'REQUEST_SIZE',
-  responseBytes: 'RESPONSE_SIZE',
-  duration: 'REQUEST_DURATION',
-  tcpSentBytes: 'TCP_SENT_BYTES',
-  tcpReceivedBytes: 'TCP_RECEIVED_BYTES',
-  tcpOpened: 'TCP_OPENED_CONNECTIONS',
-  tcpClosed: 'TCP_CLOSED_CONNECTIONS',
-};
-
 const clientMode = (mode: string | undefined) => mode === undefined || mode === 'CLIENT' || mode === 'CLIENT_AND_SERVER';
-const metricsOf = (metric: string | undefined) => (metric === undefined || metric === 'ALL_METRICS' ? Object.values(TELEMETRY_METRIC) : [metric]);
+/** Telemetry API names of the contract's metrics, in the contract's order. */
+const CONTRACT_METRICS: string[] = (Object.keys(CONTRACT_TAGS) as Array<keyof typeof ISTIO>).map(key => TELEMETRY_METRIC[key]);
+const metricsOf = (metric: string | undefined): string[] => (metric === undefined || metric === 'ALL_METRICS' ? CONTRACT_METRICS : [metric]);
 
 /** Reads the expectations from synthesized objects. */
 export function meshExpectations(objects: ManifestObject[]): MeshExpectations {
@@ -99,7 +91,7 @@ export function meshExpectations(objects: ManifestObject[]): MeshExpectations {
  */
 export function rootTelemetryProblems(spec: any, telemetryUpserts: string[]): string[] {
   const problems: string[] = [];
-  const needed = new Map(Object.entries(TELEMETRY_METRIC).map(([key, metric]) => [metric, CONTRACT_TAGS[key as keyof typeof ISTIO]]));
+  const needed = new Map<string, readonly string[]>(Object.entries(TELEMETRY_METRIC).map(([key, metric]) => [metric, CONTRACT_TAGS[key as keyof typeof ISTIO]]));
   for (const entry of spec?.metrics ?? []) {
     const providers: string[] | undefined = entry.providers?.map((p: any) => p?.name);
     if (providers && !providers.includes('prometheus')) continue;
@@ -225,7 +217,6 @@ interface ConfigDump { configs?: Array<Record<string, any>> }
 
 const ofType = (dump: ConfigDump, type: string) => (dump.configs ?? []).filter(c => String(c['@type']).endsWith(`.${type}`));
 
-const TLS_INSPECTOR = 'envoy.filters.listener.tls_inspector';
 const hasTlsInspector = (listener: any) => (listener?.listener_filters ?? []).some((f: any) => f.name === TLS_INSPECTOR);
 
 /**
@@ -246,7 +237,7 @@ export function checkConfigDump(dump: ConfigDump, expected: MeshExpectations, po
       failures.push(`no listener 0.0.0.0_${port}: plain HTTP on port ${port} is seen as TCP (\`istioctl proxy-config listeners ${pod} --port ${port}\`)`);
     }
   }
-  if (hasTlsInspector(listeners.find(l => l.name === 'virtualOutbound'))) {
+  if (hasTlsInspector(listeners.find(l => l.name === VIRTUAL_OUTBOUND_LISTENER))) {
     failures.push(`virtualOutbound has a tls_inspector listener filter: every outbound connection waits for the client's first bytes there, so server-first protocols (SMTP, MySQL) stall and are cut or blackholed on its timeout; remove the EnvoyFilter that adds it (\`istioctl proxy-config listeners ${pod} --port 15001 -o json | grep tls_inspector\`)`);
   }
   for (const port of expected.tlsPorts) {
@@ -263,7 +254,7 @@ export function checkConfigDump(dump: ConfigDump, expected: MeshExpectations, po
       }
       continue;
     }
-    const allowAny = routes.find(r => r.name === String(gw.port))?.virtual_hosts?.find((v: any) => v.name === 'allow_any');
+    const allowAny = routes.find(r => r.name === String(gw.port))?.virtual_hosts?.find((v: any) => v.name === ALLOW_ANY_VHOST);
     const names = new Set((allowAny?.routes ?? []).map((r: any) => r.name));
     for (const route of ['connect', 'forward']) {
       if (!names.has(`${gw.routePrefix}-${route}`)) {

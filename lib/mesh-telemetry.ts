@@ -167,8 +167,11 @@ export class MeshTelemetry extends Construct {
       if (tags !== 'minimal' && tags !== 'standard') throw new PropertyError('metricTags', tags, 'must be \'minimal\' or \'standard\'');
       return tags;
     }, DEFAULT_METRIC_TAGS);
-    this.httpPorts = v.value(() => checkHttpPorts(props.httpPorts ?? [...DEFAULT_HTTP_PORTS], props.vendors), DEFAULT_HTTP_PORTS);
-    this.tlsPorts = v.value(() => checkTlsPorts(props.tlsPorts ?? [...DEFAULT_TLS_PORTS], this.httpPorts, props.vendors), DEFAULT_TLS_PORTS);
+    this.httpPorts = v.value(() => checkListenerPorts('httpPorts', props.httpPorts ?? [...DEFAULT_HTTP_PORTS], props.vendors,
+      port => (port === 443 ? 'is the HTTPS port: the sidecar cannot parse HTTP the crawler encrypts itself' : undefined),
+      '; set \'gateway.inspect: http\' on the vendor to parse its traffic'), DEFAULT_HTTP_PORTS);
+    this.tlsPorts = v.value(() => checkListenerPorts('tlsPorts', props.tlsPorts ?? [...DEFAULT_TLS_PORTS], props.vendors,
+      port => (this.httpPorts.includes(port) ? 'is also in \'httpPorts\': a port is parsed as HTTP or inspected as TLS, not both' : undefined)), DEFAULT_TLS_PORTS);
     const extraEgressHosts = props.extraEgressHosts ?? DEFAULT_EXTRA_EGRESS_HOSTS;
     extraEgressHosts.forEach((h, i) => {
       if (!/^[^/\s]+\/[^/\s]+$/.test(h)) v.fail(`extraEgressHosts[${i}]`, h, 'must be \'namespace/host\', e.g. \'istio-system/*\'');
@@ -305,34 +308,22 @@ function gatewayServiceEntry(scope: Construct, namespace: string, vendor: Vendor
   });
 }
 
-/** TLS ports: unique, not an HTTP port, not the sidecar's own ports, not a vendor gateway's port. */
-function checkTlsPorts(ports: number[], httpPorts: readonly number[], vendors: VendorCatalog): readonly number[] {
-  if (!Array.isArray(ports)) throw new PropertyError('tlsPorts', ports, 'must be a list of port numbers');
+/**
+ * Ports of `property` that get a listener of their own: whole port numbers, unique, none that `conflict` refuses, not the
+ * sidecar's own ports (80 and 443 are reserved for exactly these listeners), not a vendor gateway's port.
+ */
+function checkListenerPorts(property: string, ports: number[], vendors: VendorCatalog, conflict: (port: number) => string | undefined, gatewayHint = ''): readonly number[] {
+  if (!Array.isArray(ports)) throw new PropertyError(property, ports, 'must be a list of port numbers');
   ports.forEach((port, i) => {
-    const property = `tlsPorts[${i}]`;
-    checkNumber(property, port, { min: 1, max: 65535, integer: true });
-    if (ports.indexOf(port) !== i) throw new PropertyError(property, port, 'is a duplicate');
-    if (httpPorts.includes(port)) throw new PropertyError(property, port, 'is also in \'httpPorts\': a port is parsed as HTTP or inspected as TLS, not both');
+    const at = `${property}[${i}]`;
+    checkNumber(at, port, { min: 1, max: 65535, integer: true });
+    if (ports.indexOf(port) !== i) throw new PropertyError(at, port, 'is a duplicate');
+    const refused = conflict(port);
+    if (refused !== undefined) throw new PropertyError(at, port, refused);
     const reserved = RESERVED_PORTS.get(port);
-    if (reserved !== undefined && port !== 443 && port !== 80) throw new PropertyError(property, port, `is ${reserved}`);
+    if (reserved !== undefined && port !== 80 && port !== 443) throw new PropertyError(at, port, `is ${reserved}`);
     const owner = vendors.vendors.find(v => v.endpoints.some(e => e.port === port));
-    if (owner) throw new PropertyError(property, port, `is a gateway port of vendor '${owner.name}'`);
-  });
-  return [...ports];
-}
-
-/** HTTP ports: unique, not TLS's 443, not the sidecar's own ports, not a vendor gateway's port. */
-function checkHttpPorts(ports: number[], vendors: VendorCatalog): readonly number[] {
-  if (!Array.isArray(ports)) throw new PropertyError('httpPorts', ports, 'must be a list of port numbers');
-  ports.forEach((port, i) => {
-    const property = `httpPorts[${i}]`;
-    checkNumber(property, port, { min: 1, max: 65535, integer: true });
-    if (ports.indexOf(port) !== i) throw new PropertyError(property, port, 'is a duplicate');
-    if (port === 443) throw new PropertyError(property, port, 'is the HTTPS port: the sidecar cannot parse HTTP the crawler encrypts itself');
-    const reserved = RESERVED_PORTS.get(port);
-    if (reserved !== undefined && port !== 80) throw new PropertyError(property, port, `is ${reserved}`);
-    const owner = vendors.vendors.find(v => v.endpoints.some(e => e.port === port));
-    if (owner) throw new PropertyError(property, port, `is a gateway port of vendor '${owner.name}'; set \'gateway.inspect: http\' on the vendor to parse its traffic`);
+    if (owner) throw new PropertyError(at, port, `is a gateway port of vendor '${owner.name}'${gatewayHint}`);
   });
   return [...ports];
 }

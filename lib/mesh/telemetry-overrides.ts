@@ -4,7 +4,7 @@ import {
   TelemetrySpecMetricsOverridesMatchMode as Mode,
   TelemetrySpecMetricsOverridesTagOverridesOperation as Operation,
 } from '../../imports/telemetry.istio.io';
-import { CONTRACT_TAGS, ISTIO_STANDARD_TAGS, LABEL } from '../../core/metric-contract';
+import { CONTRACT_TAGS, ISTIO, ISTIO_STANDARD_TAGS, LABEL } from '../../core/metric-contract';
 
 /** Which Istio tags crawler sidecars put on their metrics. */
 export type MetricTags = 'minimal' | 'standard';
@@ -15,6 +15,22 @@ export type MetricTags = 'minimal' | 'standard';
  */
 const SNI_METRIC = Metric.TCP_UNDERSCORE_CLOSED_UNDERSCORE_CONNECTIONS;
 const HOST_METRIC = Metric.REQUEST_UNDERSCORE_COUNT;
+
+/**
+ * The Telemetry API's name (`match.metric`) of each Istio metric of the contract, in the order the crawler
+ * namespaces' Telemetry overrides them.
+ * @internal
+ */
+export const TELEMETRY_METRIC: Readonly<Record<keyof typeof ISTIO, Metric>> = {
+  requests: Metric.REQUEST_UNDERSCORE_COUNT,
+  requestBytes: Metric.REQUEST_UNDERSCORE_SIZE,
+  responseBytes: Metric.RESPONSE_UNDERSCORE_SIZE,
+  duration: Metric.REQUEST_UNDERSCORE_DURATION,
+  tcpOpened: Metric.TCP_UNDERSCORE_OPENED_UNDERSCORE_CONNECTIONS,
+  tcpSentBytes: Metric.TCP_UNDERSCORE_SENT_UNDERSCORE_BYTES,
+  tcpReceivedBytes: Metric.TCP_UNDERSCORE_RECEIVED_UNDERSCORE_BYTES,
+  tcpClosed: Metric.TCP_UNDERSCORE_CLOSED_UNDERSCORE_CONNECTIONS,
+};
 
 /** CEL expression of the host tag: `:authority` of the request (istio/api `telemetry/v1alpha1/telemetry.proto`). */
 export const HOST_EXPRESSION = 'request.host';
@@ -40,16 +56,7 @@ const remove = (tags: readonly string[]) => Object.fromEntries(tags.map(t => [t,
  */
 function minimalTagOverrides(): TelemetrySpecMetricsOverrides[] {
   const needed = new Set(Object.values(CONTRACT_TAGS).flat());
-  const perMetric: Array<[Metric, readonly string[]]> = [
-    [Metric.REQUEST_UNDERSCORE_COUNT, CONTRACT_TAGS.requests],
-    [Metric.REQUEST_UNDERSCORE_SIZE, CONTRACT_TAGS.requestBytes],
-    [Metric.RESPONSE_UNDERSCORE_SIZE, CONTRACT_TAGS.responseBytes],
-    [Metric.REQUEST_UNDERSCORE_DURATION, CONTRACT_TAGS.duration],
-    [Metric.TCP_UNDERSCORE_OPENED_UNDERSCORE_CONNECTIONS, CONTRACT_TAGS.tcpOpened],
-    [Metric.TCP_UNDERSCORE_SENT_UNDERSCORE_BYTES, CONTRACT_TAGS.tcpSentBytes],
-    [Metric.TCP_UNDERSCORE_RECEIVED_UNDERSCORE_BYTES, CONTRACT_TAGS.tcpReceivedBytes],
-    [Metric.TCP_UNDERSCORE_CLOSED_UNDERSCORE_CONNECTIONS, CONTRACT_TAGS.tcpClosed],
-  ];
+  const perMetric = Object.entries(TELEMETRY_METRIC).map(([key, metric]) => [metric, CONTRACT_TAGS[key as keyof typeof ISTIO]] as const);
   return [
     { match: { metric: Metric.ALL_UNDERSCORE_METRICS, mode: Mode.CLIENT }, tagOverrides: remove(ISTIO_STANDARD_TAGS.filter(t => !needed.has(t))) },
     ...perMetric
