@@ -49,18 +49,28 @@ export interface PrometheusTopology {
 /** Per-pod intermediates: the global rules read the shards' sums of them, never them. */
 const POD_INTERMEDIATES = new Set<string>([INTERMEDIATE.podResponseCodes, INTERMEDIATE.podConnections]);
 
+const shardName = (i: number) => `prometheus-shard-${i}`;
+
+/** The recording rules a shard sends to the global tier: its own, without alerts and per-pod intermediates. */
+function sentRecords(shard: PrometheusServer): string[] {
+  return shard.groups.flatMap(g => g.rules.flatMap(r => isAlertingRule(r) || POD_INTERMEDIATES.has(r.record) ? [] : [r.record]));
+}
+
+/** The user's remote-write entries, each with `extra` relabelling (and the contract's, for `contractOnly` ones). */
+function userRemoteWrite(remoteWrite: readonly RemoteWriteOptions[], crawlerJobs: readonly string[], extra: Record<string, unknown>[]): Record<string, unknown>[] {
+  return remoteWrite.map(rw => renderRemoteWrite(rw, [...extra, ...(rw.contractOnly ? contractWriteRelabelConfigs(crawlerJobs) : [])]));
+}
+
 export function createPrometheusServers(scope: Construct, props: PrometheusTopologyProps): PrometheusTopology {
   const { common, remoteWrite, crawlerJobs } = props;
   const secretNames = remoteWriteSecretNames(remoteWrite);
-  const userEntries = (extra: Record<string, unknown>[]) => remoteWrite.map(rw =>
-    renderRemoteWrite(rw, [...extra, ...(rw.contractOnly ? contractWriteRelabelConfigs(crawlerJobs) : [])]));
+  const userEntries = (extra: Record<string, unknown>[]) => userRemoteWrite(remoteWrite, crawlerJobs, extra);
 
   if (props.shards === 1) {
     const main = new PrometheusServer(scope, 'Prometheus', { ...common, remoteWrite: () => userEntries([]), secretNames, podScrapes: props.podScrapes });
     return { main, shards: [] };
   }
 
-  const shardName = (i: number) => `prometheus-shard-${i}`;
   const main = new PrometheusServer(scope, 'Prometheus', {
     ...common,
     labels: { ...common.labels, 'app.kubernetes.io/component': 'global' },
@@ -89,7 +99,7 @@ export function createPrometheusServers(scope: Construct, props: PrometheusTopol
       externalLabels: { [SHARD_LABEL]: String(i) },
       remoteWrite: () => [
         renderRemoteWrite({ url: globalUrl, name: GLOBAL_QUEUE_NAME }, shardToGlobalWriteRelabelConfigs(
-          shard.groups.flatMap(g => g.rules.flatMap(r => isAlertingRule(r) || POD_INTERMEDIATES.has(r.record) ? [] : [r.record])), crawlerJobs)),
+          sentRecords(shard), crawlerJobs)),
         ...userEntries([DROP_SHARD_PARTIALS]),
       ],
       secretNames,
@@ -124,9 +134,7 @@ const SHARD_SELF_SERIES = '(?:up|prometheus_tsdb_head_series|prometheus_tsdb_hea
 export function createGlobalTierServers(scope: Construct, props: PrometheusTopologyProps & { readonly globalTier: ResolvedGlobalTier }): GlobalTierTopology {
   const { common, remoteWrite, crawlerJobs, globalTier } = props;
   const secretNames = remoteWriteSecretNames([...remoteWrite, globalTier.remoteWrite]);
-  const userEntries = (extra: Record<string, unknown>[]) => remoteWrite.map(rw =>
-    renderRemoteWrite(rw, [...extra, ...(rw.contractOnly ? contractWriteRelabelConfigs(crawlerJobs) : [])]));
-  const shardName = (i: number) => `prometheus-shard-${i}`;
+  const userEntries = (extra: Record<string, unknown>[]) => userRemoteWrite(remoteWrite, crawlerJobs, extra);
   const shards: PrometheusServer[] = [];
   for (let i = 0; i < props.shards; i++) {
     const podScrapes = i === 0 ? props.podScrapes : [];
@@ -139,7 +147,7 @@ export function createGlobalTierServers(scope: Construct, props: PrometheusTopol
       podScrapes,
       remoteWrite: () => {
         const [keep] = shardToGlobalWriteRelabelConfigs(
-          shard.groups.flatMap(g => g.rules.flatMap(r => isAlertingRule(r) || POD_INTERMEDIATES.has(r.record) ? [] : [r.record])), crawlerJobs);
+          sentRecords(shard), crawlerJobs);
         const extra = [SHARD_SELF_SERIES, ...podScrapes.map(p => `.*;${p.job.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)];
         return [
           renderRemoteWrite({ ...globalTier.remoteWrite, name: GLOBAL_QUEUE_NAME }, [{ ...keep, regex: `${keep.regex}|${extra.join('|')}` }]),
