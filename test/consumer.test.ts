@@ -70,14 +70,14 @@ beforeAll(() => {
   tarball = path.join(out, packed[0].filename);
 }, 300_000);
 
-test('the tarball ships the library, its CLI and the built crawler and gateway bundles, and nothing else', () => {
+test('the tarball ships the library, its CLI and the built crawler, gateway and collector bundles, and nothing else', () => {
   const files: string[] = JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], ROOT))[0].files.map((f: { path: string }) => f.path);
   const top = [...new Set(files.map(f => f.split('/').slice(0, f.startsWith('build/') ? 2 : 1).join('/')))].sort();
-  expect(top).toEqual(['README.md', 'bin', 'build/bin', 'build/core', 'build/crawler', 'build/dashboards', 'build/gateway', 'build/imports', 'build/lib', 'build/main.d.ts', 'build/main.js', 'build/mixin', 'crawler', 'gateway', 'imports', 'package.json']);
-  expect(files.filter(f => /(^|\/)(test|bench|dist)\//.test(f) && !/^(crawler|gateway)\/dist\/(crawler|gateway)\.js$/.test(f) || f.endsWith('.test.ts'))).toEqual([]);
-  expect(files).toEqual(expect.arrayContaining(['build/lib/index.d.ts', 'crawler/dist/crawler.js', 'gateway/dist/gateway.js', 'bin/proxy-telemetry.js']));
+  expect(top).toEqual(['README.md', 'bin', 'build/bin', 'build/collector', 'build/core', 'build/crawler', 'build/dashboards', 'build/gateway', 'build/imports', 'build/lib', 'build/main.d.ts', 'build/main.js', 'build/mixin', 'collector', 'crawler', 'gateway', 'imports', 'package.json']);
+  expect(files.filter(f => /(^|\/)(test|bench|dist)\//.test(f) && !/^(crawler|gateway|collector)\/dist\/(crawler|gateway|collector)\.js$/.test(f) || f.endsWith('.test.ts'))).toEqual([]);
+  expect(files).toEqual(expect.arrayContaining(['build/lib/index.d.ts', 'crawler/dist/crawler.js', 'gateway/dist/gateway.js', 'collector/dist/collector.js', 'bin/proxy-telemetry.js']));
   // The programs ship as their bundles: no sources, nothing that would need esbuild or their dependencies.
-  expect(files.filter(f => /^(crawler|gateway)\/src\//.test(f) || /^(crawler|gateway)\/(build|package)\./.test(f))).toEqual([]);
+  expect(files.filter(f => /^(crawler|gateway|collector)\/src\//.test(f) || /^(crawler|gateway|collector)\/(build|package)\./.test(f))).toEqual([]);
   // No @internal member in the public types.
   const index = files.filter(f => f.endsWith('.d.ts')).map(f => fs.readFileSync(path.join(ROOT, f), 'utf8')).join('\n');
   expect(index).not.toMatch(/readonly _prometheus|@internal/);
