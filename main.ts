@@ -1,5 +1,9 @@
 import { App, Chart } from 'cdk8s';
-import { CrawlTarget, DemoGateway, MeshTelemetry, MetricsStack, VendorCatalog, VendorCrawler, VendorProps } from './lib';
+import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
+import {
+  AlertOptions, CrawlTarget, DEFAULT_DNS_PEERS, DEMO_GATEWAY_APP, DNS_PORTS, DemoGateway, MeshTelemetry, MetricsStack, USAGE_COLLECTOR_APP,
+  UsageSourceProps, VendorCatalog, VendorCrawler, VendorProps, VendorUsage, podsIn, toPolicyPeer, toPolicyPorts,
+} from './lib';
 import { ExtraFiles, asHelmTemplates, copyOutput, outputTarget, synthesizeInto } from './lib/internal/synthesize';
 
 /**
@@ -27,6 +31,37 @@ const CONCURRENCY_PER_POD = 100;
 const RATE_LIMIT_SHARE = 0.02;
 /** Sites vendor-c's crawlers reach without their gateway (NO_PROXY covers `.svc.cluster.local`). */
 const DIRECT_SITES = ['catalog', 'forum'];
+const MONITORING_NAMESPACE = 'monitoring';
+/**
+ * A namespace outside the mesh where a crawler uses vendor-a's credentials: the "leak" that vendor-a's bill shows and
+ * no sidecar measures, which the usage-outside-the-fleet alert finds.
+ */
+export const LEAK_NAMESPACE = 'proxy-demo-outside';
+const LEAK_REQUESTS_PER_SECOND = 60;
+
+/**
+ * How the usage collector reads a demo gateway's usage API: hourly buckets per account, whose counts start again
+ * when the gateway restarts (it keeps them in memory), as a vendor's counter reset.
+ */
+export function demoUsageSource(gateway: DemoGateway): UsageSourceProps {
+  const api = gateway.usageApi!;
+  return {
+    vendor: gateway.vendor,
+    api: { url: api.url, auth: { type: 'bearer', token: { name: api.tokenSecret.name, key: api.tokenSecret.key } } },
+    mapping: { records: 'usage', account: 'account', start: 'hour', bytes: 'bytes', requests: 'requests' },
+    onDecrease: 'reset',
+    intervalSeconds: 30,
+  };
+}
+
+/** What a test or a demo of your own may change. */
+export interface DefaultAppOptions {
+  /**
+   * Alert thresholds of the demo's MetricsStack.
+   * @default - MetricsStack's
+   */
+  readonly alerts?: AlertOptions;
+}
 
 /**
  * A vendor's made-up sites: plain HTTP and HTTPS, some under several subdomains, weighted so that a few hosts
@@ -44,16 +79,41 @@ export function demoSites(vendor: string): CrawlTarget[] {
 }
 
 /** Builds the default app; returns the dashboards as import-ready JSON files to write beside the manifests. */
-export function buildDefaultApp(app: App): ExtraFiles {
+export function buildDefaultApp(app: App, options: DefaultAppOptions = {}): ExtraFiles {
   const vendors = new VendorCatalog(DEMO_VENDORS);
   const meshChart = new Chart(app, 'mesh');
   const mesh = new MeshTelemetry(meshChart, 'mesh', { vendors, namespaces: ['crawlers'] });
 
   const demoChart = new Chart(app, 'demo');
+  const leakNamespace = new k8s.KubeNamespace(demoChart, 'LeakNamespace', {
+    metadata: {
+      name: LEAK_NAMESPACE,
+      labels: {
+        'app.kubernetes.io/part-of': 'proxy-telemetry', 'istio-injection': 'disabled',
+        'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted',
+      },
+    },
+  });
   const gateways = new Map(vendors.names.map(vendor => [vendor, new DemoGateway(demoChart, `${vendor}-gateway`, {
-    vendors, vendor, rateLimitShare: RATE_LIMIT_SHARE, crawlerNamespaces: mesh.namespaces,
+    vendors, vendor, rateLimitShare: RATE_LIMIT_SHARE,
+    crawlerNamespaces: vendor === 'vendor-a' ? [...mesh.namespaces, LEAK_NAMESPACE] : mesh.namespaces,
     sites: vendor === 'vendor-c' ? DIRECT_SITES : undefined,
+    usageClients: { namespace: MONITORING_NAMESPACE, podLabels: { 'app.kubernetes.io/name': USAGE_COLLECTOR_APP } },
   })]));
+  const leakGateway = gateways.get('vendor-a')!;
+  // Nothing in; out only to DNS and vendor-a's gateway.
+  new k8s.KubeNetworkPolicy(demoChart, 'LeakNetworkPolicy', {
+    metadata: { name: 'crawler-outside-the-mesh', namespace: LEAK_NAMESPACE, labels: { 'app.kubernetes.io/part-of': 'proxy-telemetry' } },
+    spec: {
+      podSelector: {},
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [],
+      egress: [
+        { to: DEFAULT_DNS_PEERS.map(toPolicyPeer), ports: toPolicyPorts(DNS_PORTS) },
+        { to: [toPolicyPeer(podsIn(leakGateway.namespace, { 'app.kubernetes.io/name': DEMO_GATEWAY_APP, 'app.kubernetes.io/instance': leakGateway.name }))], ports: toPolicyPorts([{ port: leakGateway.port }]) },
+      ],
+    },
+  }).addDependency(leakNamespace);
 
   const crawlerChart = new Chart(app, 'crawlers');
   crawlerChart.addDependency(meshChart);
@@ -89,14 +149,37 @@ export function buildDefaultApp(app: App): ExtraFiles {
     caCertificate: vendorB.caCertificate,
   });
 
+  // vendor-a's credentials used by a crawler outside the mesh: billed by vendor-a, measured by no sidecar.
+  new VendorCrawler(crawlerChart, 'vendor-a-leak', {
+    vendors,
+    vendor: 'vendor-a',
+    name: 'crawler-outside-the-mesh',
+    namespace: LEAK_NAMESPACE,
+    requestsPerSecond: LEAK_REQUESTS_PER_SECOND,
+    concurrency: CONCURRENCY_PER_POD,
+    targets: demoSites('vendor-a'),
+    proxyCredentials: leakGateway.proxyCredentials,
+    caCertificate: leakGateway.caCertificate,
+  });
+
   const monitoringChart = new Chart(app, 'monitoring');
   monitoringChart.addDependency(meshChart);
+  monitoringChart.addDependency(demoChart);
+  // What each demo gateway bills, read from its usage API as from a vendor's.
+  const usage = new VendorUsage(monitoringChart, 'usage', {
+    vendors,
+    namespace: MONITORING_NAMESPACE,
+    sources: [...gateways.values()].map(demoUsageSource),
+  });
   const metrics = new MetricsStack(monitoringChart, 'metrics', {
     vendors,
     crawlerNamespaces: mesh.namespaces,
-    namespace: 'monitoring',
-    prometheus: { retention: '30d', podScrapes: [...gateways.values()].map(g => g.scrape) },
+    namespace: MONITORING_NAMESPACE,
+    prometheus: { retention: '30d', podScrapes: [...[...gateways.values()].map(g => g.scrape), usage.scrape] },
+    alerts: options.alerts,
   });
+  // The collector's objects after the stack's, which creates the namespace.
+  usage.node.addDependency(metrics);
   return metrics.dashboardFiles();
 }
 

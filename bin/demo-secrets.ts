@@ -1,12 +1,12 @@
 /**
- * The demo gateways' CA and proxy credentials, made at deploy time: keys and passwords never go into dist/ or a
- * repository. Each demo gateway Deployment lists what it and its crawlers need in an annotation
- * (DEMO_SECRETS_ANNOTATION); this module makes the missing objects, reusing what the cluster already has so that a
- * second deploy never rotates a CA or a password under running pods.
+ * The demo gateways' CA, proxy credentials and usage tokens, made at deploy time: keys, passwords and tokens never go
+ * into dist/ or a repository. Each demo gateway Deployment lists what it, its crawlers and its usage clients need in an
+ * annotation (DEMO_SECRETS_ANNOTATION); this module makes the missing objects, reusing what the cluster already has so
+ * that a second deploy never rotates a CA, a password or a token under running pods.
  */
 import * as crypto from 'crypto';
 import { generateDemoCa } from '../gateway';
-import { DEMO_CA_CERTIFICATE_KEY, DEMO_SECRETS_ANNOTATION, DemoSecret } from '../lib/demo-gateway';
+import { DEMO_CA_CERTIFICATE_KEY, DEMO_SECRETS_ANNOTATION, DEMO_USAGE_TOKEN_KEY, DemoSecret } from '../lib/demo-gateway';
 
 /** What the cluster already holds, read before anything is made. */
 export interface ExistingDemoSecrets {
@@ -16,6 +16,8 @@ export interface ExistingDemoSecrets {
   readonly ca?: { certPem: string; keyPem: string };
   /** Username and password of existing credentials Secrets, by name. */
   readonly credentials: ReadonlyMap<string, { username: string; password: string }>;
+  /** The token of existing usage-token Secrets, by name. */
+  readonly usageTokens?: ReadonlyMap<string, string>;
 }
 
 export const NOTHING_EXISTS: ExistingDemoSecrets = { present: new Set(), credentials: new Map() };
@@ -52,13 +54,18 @@ export function randomPassword(length = 32): string {
   return out;
 }
 
+/** 256 random bits in base64url: a valid Bearer token (RFC 6750) as it is. */
+export function randomToken(): string {
+  return crypto.randomBytes(32).toString('base64url');
+}
+
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 const LABELS = { 'app.kubernetes.io/part-of': 'proxy-telemetry', 'app.kubernetes.io/component': 'demo-secrets' };
 
 /**
  * Manifests of the needed objects the cluster lacks. A new CA only when no CA Secret exists; credentials copied
  * from an existing Secret of the same name (the gateway's and its crawlers' must match); stale credentials keep
- * the user name and get another password.
+ * the user name and get another password; a usage token, like credentials, is the same in every namespace.
  */
 export function missingDemoSecretManifests(needed: DemoSecret[], existing: ExistingDemoSecrets = NOTHING_EXISTS): any[] {
   // A new CA must reach every crawler namespace, also where an old certificate is still present.
@@ -72,6 +79,12 @@ export function missingDemoSecretManifests(needed: DemoSecret[], existing: Exist
     let c = credentials.get(name);
     if (!c) credentials.set(name, c = { username: 'crawler', password: randomPassword() });
     return c;
+  };
+  const tokens = new Map(existing.usageTokens ?? []);
+  const tokenFor = (name: string) => {
+    let t = tokens.get(name);
+    if (t === undefined) tokens.set(name, t = randomToken());
+    return t;
   };
   const meta = (s: DemoSecret) => ({ name: s.name, namespace: s.namespace, labels: LABELS });
   // Fresh credentials before stale ones, which borrow their user name.
@@ -91,6 +104,8 @@ export function missingDemoSecretManifests(needed: DemoSecret[], existing: Exist
         const stale = credentials.get(s.name) ?? { username: of.username, password: randomPassword() };
         return { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: meta(s), data: { username: b64(stale.username), password: b64(stale.password) } };
       }
+      case 'usage-token':
+        return { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: meta(s), data: { [DEMO_USAGE_TOKEN_KEY]: b64(tokenFor(s.name)) } };
       default:
         throw new Error(`unknown demo secret content '${(s as DemoSecret).content}' for ${key(s)}`);
     }

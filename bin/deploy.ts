@@ -78,6 +78,7 @@ function existingDemoSecrets(run: Kubectl, needed: DemoSecret[]): ExistingDemoSe
   const present = new Set<string>();
   let ca: ExistingDemoSecrets['ca'];
   const credentials = new Map<string, { username: string; password: string }>();
+  const usageTokens = new Map<string, string>();
   const decode = (data: Record<string, string> | undefined, field: string) => Buffer.from(data?.[field] ?? '', 'base64').toString('utf8');
   for (const s of needed) {
     const r = run(['get', s.kind.toLowerCase(), s.name, '-n', s.namespace, '-o', 'json']);
@@ -86,8 +87,9 @@ function existingDemoSecrets(run: Kubectl, needed: DemoSecret[]): ExistingDemoSe
     const data = JSON.parse(r.stdout).data;
     if (s.content === 'ca') ca = { certPem: decode(data, 'tls.crt'), keyPem: decode(data, 'tls.key') };
     if (s.content === 'credentials' || s.content === 'stale-credentials') credentials.set(s.name, { username: decode(data, 'username'), password: decode(data, 'password') });
+    if (s.content === 'usage-token') usageTokens.set(s.name, decode(data, 'token'));
   }
-  return { present, ca, credentials };
+  return { present, ca, credentials, usageTokens };
 }
 
 /** kubectl's duration syntax (Go): 90s, 5m, 1h30m. */

@@ -18,7 +18,7 @@ import { globalTierMixin } from '../mixin/global-tier';
 import { Io, UsageError, reportError, wantsHelp } from './command';
 
 export const MIXIN_USAGE = `Usage: proxy-telemetry mixin --out DIR --vendors FILE [--mode prometheus-operator] [--namespace monitoring]
-                             [--crawler-namespaces crawlers] [--global-tier victoriametrics|mimir|thanos]
+                             [--crawler-namespaces crawlers] [--global-tier victoriametrics|mimir|thanos] [--usage]
 
 Writes the recording rules (DIR/rules.yaml), the alerts (DIR/alerts.yaml) and the dashboards
 (DIR/dashboards/<uid>.json, with a datasource input for Grafana's import) exactly as MetricsStack deploys them,
@@ -35,6 +35,8 @@ Options:
   --global-tier ENGINE       also write the rules split for shards under an external global tier:
                              DIR/global-tier/shard-rules.yaml (each Prometheus shard) and
                              DIR/global-tier/global-rules.yaml (the engine's evaluator: vmalert, Mimir ruler, Thanos Ruler)
+  --usage                    a usage collector (VendorUsage, job proxy-usage) reports what the vendors billed: also the
+                             rules, alerts and Cost & Budget panels that compare the bills with the sidecars
   -h, --help                 show this help
 
 Exit codes:
@@ -57,14 +59,17 @@ export interface MixinOptions {
   readonly namespace?: string;
   /** Also the rules split between shards and an external global tier's evaluator. @default - not written */
   readonly globalTier?: GlobalTierEngine;
+  /** A usage collector reports what the vendors billed: the reconciliation rules, alerts and panels too. @default false */
+  readonly usage?: boolean;
 }
 
 /** Files of the mixin by path: `rules.yaml`, `alerts.yaml`, `dashboards/<uid>.json`. */
 export function renderMixin(opts: MixinOptions): Record<string, string> {
   const mode = opts.mode ?? 'prometheus-operator';
-  const settings = resolveMixinSettings({
-    vendors: opts.vendors, crawlerNamespaces: opts.crawlerNamespaces ?? ['crawlers'], mode, namespace: opts.namespace ?? 'monitoring',
-  });
+  const settings = {
+    ...resolveMixinSettings({ vendors: opts.vendors, crawlerNamespaces: opts.crawlerNamespaces ?? ['crawlers'], mode, namespace: opts.namespace ?? 'monitoring' }),
+    usage: opts.usage ?? false,
+  };
   const mixin = proxyMixin(settings);
   // prometheus-operator's rule groups each name their interval (OperatorBackend.addContract): the one the dashboards
   // weigh rule samples by, whatever the user's Prometheus evaluates at.
@@ -123,6 +128,7 @@ export function mixinCommand(argv: string[], io: Io): number {
         'namespace': { type: 'string', default: 'monitoring' },
         'crawler-namespaces': { type: 'string', default: 'crawlers' },
         'global-tier': { type: 'string' },
+        'usage': { type: 'boolean', default: false },
         'help': { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -143,6 +149,7 @@ export function mixinCommand(argv: string[], io: Io): number {
       mode: values.mode,
       namespace: values.namespace,
       crawlerNamespaces: values['crawler-namespaces']!.split(',').map(n => n.trim()).filter(Boolean),
+      usage: values.usage,
     });
     for (const [file, content] of Object.entries(files)) {
       const dest = path.join(values.out, file);

@@ -15,7 +15,7 @@ import { Io, UsageError, reportError, stdio, wantsHelp } from './command';
 import { DEPLOY_USAGE, deploy } from './deploy';
 import { missingDemoSecretManifests, requiredDemoSecrets } from './demo-secrets';
 import { MIXIN_USAGE, mixinCommand } from './mixin';
-import { EXIT, formatResult, httpQueryClient, parseDuration, PORT_FORWARD_HINT, validate } from './validate';
+import { DEFAULT_BILL_TOLERANCE, EXIT, formatResult, httpQueryClient, parseBillTolerance, parseDuration, PORT_FORWARD_HINT, validate } from './validate';
 
 export type { Io } from './command';
 
@@ -44,23 +44,25 @@ Every command exits 0 on success, 1 on failure and 2 on a usage error (crawl: th
 validate's exit codes tell why it failed:
 ${VALIDATE_EXIT_CODES}`;
 
-const VALIDATE_USAGE = `Usage: proxy-telemetry validate --prometheus URL [--window 1h] [--top 5] [--timeout 10s] [--json]
+const VALIDATE_USAGE = `Usage: proxy-telemetry validate --prometheus URL [--window 1h] [--top 5] [--bill-tolerance 0.05] [--timeout 10s] [--json]
 
 Queries a running Prometheus and reports, per proxy vendor, whether the metric contract works:
   A. request count (HTTP requests/s, TCP connections/s, counts over --window)
   B. destination tracking (top --top destinations)
   C. bandwidth sent (upload)
   D. bandwidth received (download)
+  G. with a usage collector: each vendor's bill against the bytes the sidecars measured (within --bill-tolerance)
 and warns about traffic from crawler pods without the proxy-vendor label.
 
 Options:
-  --prometheus URL   Prometheus base URL, e.g. http://localhost:9090 (required)
-                     For the in-cluster server: ${PORT_FORWARD_HINT}
-  --window DUR       window of the request counts of A (default: 1h; e.g. 30m, 6h, 1d)
-  --top N            destinations and pods listed per vendor (default: 5)
-  --timeout DUR      timeout of each HTTP request (default: 10s)
-  --json             print the result as JSON
-  -h, --help         show this help
+  --prometheus URL      Prometheus base URL, e.g. http://localhost:9090 (required)
+                        For the in-cluster server: ${PORT_FORWARD_HINT}
+  --window DUR          window of the request counts of A (default: 1h; e.g. 30m, 6h, 1d)
+  --top N               destinations and pods listed per vendor (default: 5)
+  --bill-tolerance R    share by which a bill may differ from the measured bytes in G (default: ${DEFAULT_BILL_TOLERANCE}, i.e. 5%)
+  --timeout DUR         timeout of each HTTP request (default: 10s)
+  --json                print the result as JSON
+  -h, --help            show this help
 
 Exit codes:
 ${VALIDATE_EXIT_CODES}`;
@@ -110,6 +112,7 @@ async function validateCommand(argv: string[], io: Io, named: boolean): Promise<
         prometheus: { type: 'string' },
         window: { type: 'string', default: '1h' },
         top: { type: 'string', default: '5' },
+        'bill-tolerance': { type: 'string', default: String(DEFAULT_BILL_TOLERANCE) },
         timeout: { type: 'string', default: '10s' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -128,11 +131,12 @@ async function validateCommand(argv: string[], io: Io, named: boolean): Promise<
     if (parseDuration(values.window!) === undefined) throw new UsageError(`--window '${values.window}' is not a duration (e.g. 30m, 1h, 1d)`);
     const top = Number(values.top);
     if (!Number.isInteger(top) || top < 1) throw new UsageError(`--top '${values.top}' must be a positive integer`);
+    const billTolerance = parseBillTolerance(values['bill-tolerance']!);
     const timeoutSeconds = parseDuration(values.timeout!);
     if (timeoutSeconds === undefined) throw new UsageError(`--timeout '${values.timeout}' is not a duration (e.g. 10s)`);
 
     const prometheus = values.prometheus.replace(/\/+$/, '');
-    const result = await validate(httpQueryClient(prometheus, timeoutSeconds * 1000), { prometheus, window: values.window, top });
+    const result = await validate(httpQueryClient(prometheus, timeoutSeconds * 1000), { prometheus, window: values.window, top, billTolerance });
     if (values.json) io.out(`${JSON.stringify(result, null, 2)}\n`);
     else if (result.outcome === 'checked') io.out(formatResult(result));
     else io.err(formatResult(result));

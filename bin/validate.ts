@@ -1,6 +1,8 @@
 import { parseDuration as parsePromDuration } from '../core/validation';
-import { DEMO_GATEWAY_METRICS, DESTINATION_LABEL, GATEWAY_LABEL, ISTIO, LABEL } from '../core/metric-contract';
+import { DEFAULT_USAGE_OUTSIDE_FLEET_RATIO, DEFAULT_USAGE_STALE_AFTER } from '../core/alerts';
+import { DEMO_GATEWAY_METRICS, DESTINATION_LABEL, GATEWAY_LABEL, ISTIO, LABEL, USAGE_JOB, USAGE_METRICS } from '../core/metric-contract';
 import { RULE, RULE_GROUP } from '../core/rules';
+import { UsageError } from './command';
 
 /**
  * Checks a running Prometheus against requirements A–D of the metric contract: request counts, destinations,
@@ -118,6 +120,23 @@ export function humanRate(bytesPerSecond: number): string {
   return `${i === 0 ? v.toFixed(0) : v.toFixed(2)} ${units[i]}`;
 }
 
+/** A duration in its two largest non-zero units: '45s', '20m 5s', '3h 12m', '2d 4h'. */
+export function humanDuration(seconds: number): string {
+  let rest = Math.max(0, Math.round(seconds));
+  const parts: string[] = [];
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n > 0) parts.push(`${n}${unit}`);
+  }
+  return parts.length === 0 ? '0s' : parts.slice(0, 2).join(' ');
+}
+
+/** A signed percentage with one decimal: '+30.0%', '-2.5%'. */
+function signedPercent(v: number): string {
+  return `${v >= 0 ? '+' : ''}${v.toFixed(1)}%`;
+}
+
 function perSecond(v: number): string {
   return `${v.toFixed(v >= 100 ? 1 : 3)}/s`;
 }
@@ -173,6 +192,21 @@ export interface InjectedHeaderFigures {
   requests: number;
 }
 
+/** One vendor's bill against what the sidecars measured to its gateways. */
+export interface BillFigures {
+  vendor: string;
+  status: 'PASS' | 'FAIL' | 'NOT CHECKED';
+  /** Bytes/s its usage source says it billed (proxy_vendor:proxy_billed_bytes:rate5m); null without that series. */
+  billedBytesPerSecond: number | null;
+  /** Bytes/s the sidecars measured to its gateways, counted as it bills them; 0 when none were. */
+  measuredBytesPerSecond: number;
+  /** (billed / measured − 1) × 100; null when nothing was measured or the source is stale. */
+  differencePercent: number | null;
+  /** Seconds since its usage source last answered; null without the series, or when it never has. */
+  sourceAgeSeconds: number | null;
+  detail: string;
+}
+
 export interface Check<T> {
   status: Status;
   title: string;
@@ -192,6 +226,8 @@ export interface ValidationResult {
   message?: string;
   window: { text: string; seconds: number; method: string };
   top: number;
+  /** Share by which a bill may differ from what was measured in G. */
+  billTolerance: number;
   checks?: {
     A: Check<RequestFigures>;
     B: Check<DestinationFigures>;
@@ -201,6 +237,8 @@ export interface ValidationResult {
     E: Check<SidecarFinding>;
     /** Whether the sidecars leave the crawler's requests as it wrote them: headers the demo gateways received that the crawler never sends. */
     F: Check<InjectedHeaderFigures>;
+    /** Whether each vendor's bill (the usage collector's) matches what the sidecars measured to its gateways. */
+    G: Check<BillFigures>;
   };
   /** Bytes/s per namespace from crawler pods without the proxy-vendor label. */
   unattributed?: Array<{ namespace: string; bytesPerSecond: number }>;
@@ -216,7 +254,28 @@ export interface ValidateOptions {
   top?: number;
   /** Evaluation time (ms since the epoch); default now. */
   timeMs?: number;
+  /**
+   * Share by which a vendor's billed bytes/s may differ from the measured ones in G, from 0 to 1.
+   * @default DEFAULT_BILL_TOLERANCE (0.05)
+   */
+  billTolerance?: number;
 }
+
+/** Share by which a bill may differ from what the sidecars measured (check G): the usage-outside-the-fleet alert's. */
+export const DEFAULT_BILL_TOLERANCE = DEFAULT_USAGE_OUTSIDE_FLEET_RATIO;
+
+/** Whether a bill tolerance is a share from 0 to 1. */
+const isBillTolerance = (v: number): boolean => Number.isFinite(v) && v >= 0 && v <= 1;
+
+/** The value of `--bill-tolerance`: a share from 0 to 1, or a usage error naming the flag and the value. */
+export function parseBillTolerance(text: string): number {
+  const v = Number(text);
+  if (text.trim() === '' || !isBillTolerance(v)) throw new UsageError(`--bill-tolerance '${text}' must be a share from 0 to 1 (e.g. 0.05 for 5%)`);
+  return v;
+}
+
+/** Seconds without a successful poll after which a vendor's usage source is stale: the ProxyUsageSourceStale alert's default. */
+const USAGE_STALE_AFTER_SECONDS = parsePromDuration('usageStaleAfter', DEFAULT_USAGE_STALE_AFTER) / 1000;
 
 const vendorOf = (s: Sample): string => s.metric[LABEL.vendor] ?? '';
 const byVendor = <T extends { vendor: string }>(a: T, b: T): number => a.vendor.localeCompare(b.vendor);
@@ -227,6 +286,8 @@ export async function validate(client: QueryClient, opts: ValidateOptions): Prom
   const windowSeconds = parseDuration(windowText);
   if (windowSeconds === undefined) throw new RangeError(`invalid window '${windowText}': use a duration such as 30m, 1h or 1d`);
   const top = opts.top ?? 5;
+  const billTolerance = opts.billTolerance ?? DEFAULT_BILL_TOLERANCE;
+  if (!isBillTolerance(billTolerance)) throw new RangeError(`invalid bill tolerance ${billTolerance}: use a share from 0 to 1, e.g. 0.05 for 5%`);
   const at = opts.timeMs ?? Date.now();
   const base: ValidationResult = {
     prometheus: opts.prometheus,
@@ -239,6 +300,7 @@ export async function validate(client: QueryClient, opts: ValidateOptions): Prom
       method: `avg_over_time(${RULE.requests}[${windowText}]) × ${windowSeconds} s (the average recorded rate over the window times its length)`,
     },
     top,
+    billTolerance,
     warnings: [],
   };
   const q = (expr: string): Promise<Sample[]> => client.query(expr, at);
@@ -274,7 +336,7 @@ export async function validate(client: QueryClient, opts: ValidateOptions): Prom
       }
     }
 
-    const checks = await runChecks(q, requests, windowText, windowSeconds, top);
+    const checks = await runChecks(q, requests, windowText, windowSeconds, top, billTolerance, at);
     const unattributedSamples = await q(`sum by (${LABEL.namespace}) (${RULE.unattributedBytes})`);
     const unattributed = unattributedSamples
       .map(s => ({ namespace: s.metric[LABEL.namespace] ?? '', bytesPerSecond: s.value }))
@@ -304,6 +366,8 @@ async function runChecks(
   windowText: string,
   windowSeconds: number,
   top: number,
+  billTolerance: number,
+  atMs: number,
 ): Promise<NonNullable<ValidationResult['checks']>> {
   // A. requests and connections per vendor, now and over the window.
   const requestsQuery = `sum by (${LABEL.vendor}, request_protocol) (${RULE.requests})`;
@@ -383,7 +447,69 @@ async function runChecks(
   const D = await bytes('Bandwidth received (download)', RULE.vendorReceivedBytes, RULE.podReceivedBytes);
   const E = await sidecarCheck(q, aVendors);
   const F = await transparencyCheck(q, windowText);
-  return { A, B, C, D, E, F };
+  const G = await billCheck(q, billTolerance, atMs);
+  return { A, B, C, D, E, F, G };
+}
+
+/**
+ * Each vendor's bill matches what the sidecars measured: the bytes/s its usage source says it billed
+ * (proxy_vendor:proxy_billed_bytes:rate5m) against the bytes/s the sidecars sent through its gateways, counted as it
+ * bills them (proxy_vendor:proxy_measured_billable_bytes:rate5m), within `tolerance` of the measured. A vendor whose
+ * usage source has not answered for USAGE_STALE_AFTER_SECONDS fails as stale: its billed rate says nothing then. Its
+ * last success is remembered over a week, as the stale alert does, so that a collector that is down fails here rather
+ * than going unnoticed.
+ */
+export async function billCheck(q: (expr: string) => Promise<Sample[]>, tolerance: number, atMs: number): Promise<Check<BillFigures>> {
+  const title = 'The vendors\' bills match what the sidecars measured';
+  const query = `${RULE.billedBytes} / ${RULE.measuredBillableBytes}; ${USAGE_METRICS.lastSuccess}`;
+  const [billed, measured, lastSuccess] = await Promise.all([
+    q(`sum by (${LABEL.vendor}) (${RULE.billedBytes})`),
+    q(`sum by (${LABEL.vendor}) (${RULE.measuredBillableBytes})`),
+    q(`max by (${LABEL.vendor}) (max_over_time(${USAGE_METRICS.lastSuccess}[1w]))`),
+  ]);
+  if (billed.length === 0 && lastSuccess.length === 0) {
+    const raw = await q(`count(${USAGE_METRICS.billedBytes})`);
+    const note = raw.length > 0 && raw[0].value > 0
+      ? `${USAGE_METRICS.billedBytes} is scraped but ${RULE.billedBytes} is not recorded: the usage rules are not loaded (MetricsStack records them when prometheus.podScrapes has job ${USAGE_JOB}; the mixin with usage: true)`
+      : `no ${RULE.billedBytes} series: no usage collector reports what the vendors billed (job ${USAGE_JOB})`;
+    return { title, query, status: 'NOT CHECKED', vendors: [], note };
+  }
+  const billedBy = new Map(billed.map(s => [vendorOf(s), s.value]));
+  const measuredBy = new Map(measured.map(s => [vendorOf(s), s.value]));
+  const successBy = new Map(lastSuccess.map(s => [vendorOf(s), s.value]));
+  const vendors = [...new Set([...billedBy.keys(), ...successBy.keys()])].sort();
+  const rows = vendors.map((vendor): BillFigures => {
+    const b = billedBy.get(vendor);
+    const m = measuredBy.get(vendor) ?? 0;
+    const success = successBy.get(vendor);
+    const age = success === undefined || success <= 0 ? null : Math.max(0, atMs / 1000 - success);
+    const row = (status: BillFigures['status'], detail: string, differencePercent: number | null = null): BillFigures =>
+      ({ vendor, status, billedBytesPerSecond: b ?? null, measuredBytesPerSecond: m, differencePercent, sourceAgeSeconds: age, detail });
+    if (success !== undefined && success <= 0) return row('FAIL', `source stale: its usage source never answered (${USAGE_METRICS.lastSuccess} is 0)`);
+    if (age !== null && age > USAGE_STALE_AFTER_SECONDS) {
+      return row('FAIL', `source stale: last successful poll ${humanDuration(age)} ago (${USAGE_METRICS.lastSuccess}; stale after ${DEFAULT_USAGE_STALE_AFTER})`);
+    }
+    if (b === undefined) return row('NOT CHECKED', `no billed rate yet (${RULE.billedBytes}): it needs 5 minutes of the collector's counters`);
+    const figures = `billed ${humanRate(b).padStart(12)}   measured ${humanRate(m).padStart(12)}`;
+    if (m === 0) return b === 0 ? row('PASS', `${figures}   nothing billed, nothing measured`) : row('FAIL', `${figures}   nothing measured through its gateways`);
+    const difference = (b / m - 1) * 100;
+    // Rounding of the rates must not fail a bill exactly at the tolerance.
+    const within = Math.abs(difference) <= tolerance * 100 + 1e-9;
+    return row(within ? 'PASS' : 'FAIL', `${figures}   difference ${signedPercent(difference).padStart(7)}`, difference);
+  });
+  const status = rows.some(r => r.status === 'FAIL') ? 'FAIL' : rows.some(r => r.status === 'PASS') ? 'PASS' : 'NOT CHECKED';
+  const pct = `${+(tolerance * 100).toFixed(2)}%`;
+  const check: Check<BillFigures> = { title, query, status, vendors: rows };
+  if (status === 'FAIL') {
+    check.note = `billed above measured by more than ${pct}: traffic from outside the fleet (credentials used elsewhere, a job outside the mesh), or a vendor that bills `
+      + 'other bytes than its billedBytes in the vendor model says; billed below measured: the vendor bills less than the sidecars count. '
+      + `A stale source: see the usage collector's log and ${USAGE_METRICS.errors}`;
+  } else if (status === 'PASS') {
+    check.note = `every vendor's bill is within ${pct} of what the sidecars measured through its gateways (5-minute rates)`;
+  } else {
+    check.note = `no vendor has a billed rate yet: ${RULE.billedBytes} needs 5 minutes of the collector's counters`;
+  }
+  return check;
 }
 
 /**
@@ -482,7 +608,7 @@ export function formatResult(r: ValidationResult): string {
     lines.push('', `ERROR (${r.outcome}, exit code ${r.exitCode}): ${r.message ?? ''}`);
     return lines.join('\n') + '\n';
   }
-  const { A, B, C, D, E, F } = r.checks;
+  const { A, B, C, D, E, F, G } = r.checks;
   const none = (v: unknown[]): string[] => (v.length === 0 ? ['    (no vendor series)'] : []);
 
   lines.push('', `A. ${A.title}: ${A.status}`, `   ${A.query}`);
@@ -521,6 +647,12 @@ export function formatResult(r: ValidationResult): string {
     lines.push('', `F. ${F.title}: ${F.status}`, `   ${F.query}`);
     for (const v of F.vendors) lines.push(`    ${v.vendor.padEnd(20)} ${v.header.padEnd(32)} ${count(v.requests).padStart(10)} requests over ${r.window.text}`);
     if (F.note) lines.push(`   ${F.note}`);
+  }
+
+  if (G) {
+    lines.push('', `G. ${G.title} (within ${+(r.billTolerance * 100).toFixed(2)}%): ${G.status}`, `   ${G.query}`);
+    for (const v of G.vendors) lines.push(`    ${v.status.padEnd(5)} ${v.vendor.padEnd(20)} ${v.detail}`);
+    if (G.note) lines.push(`   ${G.note}`);
   }
 
   lines.push('');

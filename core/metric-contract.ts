@@ -149,6 +149,27 @@ export const DEMO_GATEWAY_METRICS = {
   injectedHeaders: 'gateway_injected_headers_total',
 } as const;
 
+/**
+ * Scrape job and series of the usage collector (`VendorUsage`, collector/README.md): what each vendor's usage source
+ * says it billed, labelled `proxy_vendor` and `account`, and the source's health.
+ */
+export const USAGE_JOB = 'proxy-usage';
+export const ACCOUNT_LABEL = 'account';
+export const USAGE_METRICS = {
+  /** Bytes billed that became known since the collector started (net of `withdrawnBytes`). */
+  billedBytes: 'proxy_usage_billed_bytes_total',
+  billedRequests: 'proxy_usage_billed_requests_total',
+  /** What revisions took back from buckets already counted. */
+  withdrawnBytes: 'proxy_usage_withdrawn_bytes_total',
+  withdrawnRequests: 'proxy_usage_withdrawn_requests_total',
+  /** Unix time of the source's last successful poll; 0 before the first. */
+  lastSuccess: 'proxy_usage_last_success_timestamp_seconds',
+  /** Start of the newest bucket with data. */
+  newestBucket: 'proxy_usage_newest_bucket_timestamp_seconds',
+  /** Failed polls by `kind`: network, timeout, http, auth, malformed, file. */
+  errors: 'proxy_usage_errors_total',
+} as const;
+
 // ---- scale-out: several Prometheus shards and a global layer ----
 
 /** External label a shard adds to everything it sends: partials of different shards never collide. */

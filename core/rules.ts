@@ -1,7 +1,7 @@
-import { Vendor, VendorCatalog } from './vendor';
+import { BilledBytes, Vendor, VendorCatalog } from './vendor';
 import { DestinationGuard, UNBOUNDED_DESTINATIONS, boundDestinations, foldToRegistrableDomain, listDestinations, withDestination } from './destinations';
 import {
-  ALL_PODS, DESTINATION_LABEL, GATEWAY_LABEL, ISTIO, LABEL, NOT_MEASURED_DESTINATION, TOP_PODS, shardPartial,
+  ACCOUNT_LABEL, ALL_PODS, DESTINATION_LABEL, GATEWAY_LABEL, ISTIO, LABEL, NOT_MEASURED_DESTINATION, TOP_PODS, USAGE_METRICS, shardPartial,
 } from './metric-contract';
 import { anyOf, by, byDirection } from './promql';
 
@@ -74,6 +74,11 @@ export interface RuleSettings {
    * @default DEFAULT_RULE_INTERVAL_SECONDS (30)
    */
   readonly ruleIntervalSeconds?: number;
+  /**
+   * A usage collector reports what the vendors billed: record the reconciliation of billed with measured.
+   * @default false
+   */
+  readonly usage?: boolean;
 }
 
 /** Rule groups, evaluated concurrently by Prometheus: totals, destinations, latency and scrape health read different raw series. */
@@ -83,6 +88,7 @@ export const RULE_GROUPS = {
   latency: 'proxy-telemetry.latency',
   scrape: 'proxy-telemetry.scrape',
   vendors: 'proxy-telemetry.vendors',
+  usage: 'proxy-telemetry.usage',
   cost: 'proxy-telemetry.cost',
 } as const;
 type GroupKey = keyof typeof RULE_GROUPS;
@@ -106,12 +112,14 @@ export const COST_RULE_INTERVAL_SECONDS = 300;
  * vendor model every second interval, since their readers (panels stepping by a minute or more, alerts holding for
  * minutes) need no more; and the hourly cost figures every 5 minutes, from the 5-minute rules.
  */
-const GROUPS: ReadonlyArray<{ readonly key: GroupKey; readonly everyEvaluations?: number; readonly intervalSeconds?: number }> = [
+const GROUPS: ReadonlyArray<{ readonly key: GroupKey; readonly everyEvaluations?: number; readonly intervalSeconds?: number; readonly onlyWithRules?: boolean }> = [
   { key: 'totals', everyEvaluations: 1 },
   { key: 'destinations', everyEvaluations: 2 },
   { key: 'latency', everyEvaluations: 2 },
   { key: 'scrape', everyEvaluations: 2 },
   { key: 'vendors', everyEvaluations: 2 },
+  // Only with a usage collector.
+  { key: 'usage', everyEvaluations: 1, onlyWithRules: true },
   { key: 'cost', intervalSeconds: COST_RULE_INTERVAL_SECONDS },
 ];
 
@@ -137,6 +145,7 @@ interface RuleContext {
   readonly jobs: CrawlerJobs;
   readonly destinations: DestinationGuard;
   readonly ruleIntervalSeconds: number;
+  readonly usage: boolean;
 }
 
 /** One recording rule: a PromQL expression (undefined: not recorded with these settings), or a vendor-model constant. */
@@ -206,12 +215,55 @@ function bothDirections(matchers: string, window: string): string {
  * that when the evaluation times fall on both its ends; the count absorbs it.
  */
 function hourlyAverage(rule: string, intervalSeconds: number): string {
-  return `sum_over_time(${rule}[1h]) / clamp_min(count_over_time(${rule}[1h]), ${Math.floor(3600 / intervalSeconds)})`;
+  return windowAverage(rule, '1h', 3600, intervalSeconds);
+}
+
+/** The average of a recorded rate over a window of `seconds`, as hourlyAverage. */
+function windowAverage(rule: string, window: string, seconds: number, intervalSeconds: number): string {
+  return `sum_over_time(${rule}[${window}]) / clamp_min(count_over_time(${rule}[${window}]), ${Math.floor(seconds / intervalSeconds)})`;
+}
+
+/**
+ * What the vendors billed, net of what revisions took back: the collector's two counters under a `kind` label each, so
+ * that one sum adds them (an account's billed and withdrawn series carry the same labels once rate() drops the name).
+ */
+function netBilled(billed: string, withdrawn: string, fn: 'rate' | 'increase', window: string, labels: readonly string[]): string {
+  return `sum ${by(...labels)} (label_replace(${fn}(${billed}[${window}]), "kind", "billed", "", "") or label_replace(-${fn}(${withdrawn}[${window}]), "kind", "withdrawn", "", ""))`;
+}
+
+/**
+ * Bytes/s per direction that crawler sidecars sent to each vendor's gateways, under the vendor that owns the gateway
+ * (it bills them, whichever pods sent them): TCP bytes by `destination_service`; for inspected gateways the HTTP
+ * bytes of the vendor's pods (request and response sizes carry no destination, so a vendor's pods' direct HTTP counts
+ * too). Undefined without gateways.
+ */
+function gatewayBytesExpr(c: RuleContext): string | undefined {
+  const tcp = c.vendors.vendors.filter(v => v.endpoints.length > 0 && !v.inspected);
+  const inspected = c.vendors.vendors.filter(v => v.inspected).map(v => v.name);
+  if (tcp.length === 0 && inspected.length === 0) return undefined;
+  const direction = (tcpCounter: string, httpCounter: string) => [
+    ...tcp.map(v => `label_replace(rate(${tcpCounter}{reporter="source", destination_service=~"${anyOf(v.gatewayHosts)}"}[5m]), "${LABEL.vendor}", "${v.name}", "", "")`),
+    ...(inspected.length > 0 ? [`rate(${httpCounter}{${ATTRIBUTED}, ${LABEL.vendor}=~"${anyOf(inspected)}"}[5m])`] : []),
+  ].join(' or ');
+  return `sum ${by(LABEL.vendor, 'direction')} (${byDirection(direction(ISTIO.tcpReceivedBytes, `${ISTIO.requestBytes}_sum`), direction(ISTIO.tcpSentBytes, `${ISTIO.responseBytes}_sum`))})`;
+}
+
+/** The gateway bytes each vendor bills (its `billedBytes`), per vendor. */
+function measuredBillableExpr(c: RuleContext): string {
+  const counting = (b: BilledBytes[]) => c.vendors.vendors.filter(v => b.includes(v.billedBytes)).map(v => v.name);
+  const sent = counting(['upload-and-download', 'upload']);
+  const received = counting(['upload-and-download', 'download']);
+  return `sum ${by(LABEL.vendor)} (${[
+    ...(sent.length > 0 ? [`${RULE.gatewayBytes}{direction="sent", ${LABEL.vendor}=~"${anyOf(sent)}"}`] : []),
+    ...(received.length > 0 ? [`${RULE.gatewayBytes}{direction="received", ${LABEL.vendor}=~"${anyOf(received)}"}`] : []),
+  ].join(' or ')})`;
 }
 
 /** Series the dashboards read when no pod is picked. */
 const ALL_PODS_LABELS = { [LABEL.podSelection]: ALL_PODS };
 const podLevel = [LABEL.vendor, LABEL.namespace, LABEL.pod];
+/** Busiest pods per vendor whose share of the vendor's bytes is recorded for the pod-share alert. */
+export const TOP_SHARE_PODS = 5;
 const gatewayHosts = (c: RuleContext) => [...new Set(c.vendors.vendors.flatMap(v => v.gatewayHosts))].sort();
 const scrapeJobs = (c: RuleContext) => [c.jobs.totals, c.jobs.destinations];
 
@@ -265,6 +317,22 @@ const RULES = {
    */
   unattributedBytes: rule('namespace:proxy_unattributed_bytes:rate5m', 'totals', 'partial',
     (): string => `sum ${by(LABEL.namespace)} (${bothDirections(UNATTRIBUTED, '5m')} or 0 * ${RULE.podSentBytes})`),
+  /**
+   * HTTP requests per successful (2xx, 3xx) response per vendor: 1 when every request succeeds, growing as crawlers
+   * retry failures; +Inf when nothing succeeds.
+   */
+  requestsPerSuccess: rule('proxy_vendor:proxy_requests_per_success:ratio_rate5m', 'totals', 'global',
+    (): string => `sum ${by(LABEL.vendor)} (${RULE.responseCodes}) / sum ${by(LABEL.vendor)} (${RULE.responseCodes}{response_code=~"[23].."})`),
+  /**
+   * The busiest pods' share of their vendor's bytes (upload + download), the TOP_SHARE_PODS largest per vendor: what
+   * the pod-share alert compares with the last hour.
+   */
+  podShare: rule('proxy_vendor_pod:proxy_bytes:share_rate5m', 'totals', 'global',
+    (): string => `topk ${by(LABEL.vendor)} (${TOP_SHARE_PODS}, sum ${by(...podLevel)} ({__name__=~"${RULE.podSentBytes}|${RULE.podReceivedBytes}"}))`
+      + ` / on (${LABEL.vendor}) group_left () sum ${by(LABEL.vendor)} ({__name__=~"${RULE.vendorSentBytes}|${RULE.vendorReceivedBytes}"})`),
+  /** Upload (`direction="sent"`) and download bytes/s to each vendor's gateways, under the vendor that owns them. See gatewayBytesExpr. */
+  gatewayBytes: rule('proxy_vendor_direction:proxy_gateway_bytes:rate5m', 'totals', 'partial',
+    (c): string | undefined => (c.usage ? gatewayBytesExpr(c) : undefined)),
 
   // ---- scrape health: per-target series summed per vendor, so the health panels read a few series, not one per pod ----
   /** Scraped crawler sidecars per vendor. */
@@ -321,6 +389,29 @@ const RULES = {
   monthlyTrafficBudgetBytes: constant('proxy_vendor:proxy_monthly_traffic_budget_bytes:constant',
     v => (v.monthlyTrafficBudgetGiB === undefined ? undefined : v.monthlyTrafficBudgetGiB * GIB)),
 
+  // ---- usage: what the vendors billed (the usage collector's counters) beside what the sidecars measured ----
+  /** Bytes/s billed per vendor and account, net of revisions. */
+  billedAccountBytes: rule('proxy_vendor_account:proxy_billed_bytes:rate5m', 'usage', 'global',
+    (c): string | undefined => (c.usage ? netBilled(USAGE_METRICS.billedBytes, USAGE_METRICS.withdrawnBytes, 'rate', '5m', [LABEL.vendor, ACCOUNT_LABEL]) : undefined)),
+  /** Requests/s billed per vendor and account, net of revisions. */
+  billedAccountRequests: rule('proxy_vendor_account:proxy_billed_requests:rate5m', 'usage', 'global',
+    (c): string | undefined => (c.usage ? netBilled(USAGE_METRICS.billedRequests, USAGE_METRICS.withdrawnRequests, 'rate', '5m', [LABEL.vendor, ACCOUNT_LABEL]) : undefined)),
+  /** Bytes/s billed per vendor. */
+  billedBytes: rule('proxy_vendor:proxy_billed_bytes:rate5m', 'usage', 'global',
+    (c): string | undefined => (c.usage ? `sum ${by(LABEL.vendor)} (${RULE.billedAccountBytes})` : undefined)),
+  /** Requests/s billed per vendor. */
+  billedRequests: rule('proxy_vendor:proxy_billed_requests:rate5m', 'usage', 'global',
+    (c): string | undefined => (c.usage ? `sum ${by(LABEL.vendor)} (${RULE.billedAccountRequests})` : undefined)),
+  /** Bytes/s the sidecars measured to the vendor's gateways, counted as the vendor bills them (its `billedBytes`). */
+  measuredBillableBytes: rule('proxy_vendor:proxy_measured_billable_bytes:rate5m', 'usage', 'global',
+    (c): string | undefined => (c.usage && gatewayBytesExpr(c) !== undefined ? measuredBillableExpr(c) : undefined)),
+  /**
+   * Billed minus measured bytes/s per vendor: what the vendor carried that no sidecar of the fleet sent (leaked
+   * credentials, a job outside the mesh). The whole billed rate where the fleet sent nothing.
+   */
+  unmeasuredBilledBytes: rule('proxy_vendor:proxy_unmeasured_billed_bytes:rate5m', 'usage', 'global',
+    (c): string | undefined => (c.usage ? `${RULE.billedBytes} - on (${LABEL.vendor}) (${RULE.measuredBillableBytes} or 0 * ${RULE.billedBytes})` : undefined)),
+
   // ---- cost: hourly averages of global rules, every 5 minutes ----
   /**
    * Upload + download bytes/s per vendor over 1h, for cost: the last hour's average of the 5m rules' samples
@@ -335,6 +426,32 @@ const RULES = {
   spend1h: rule('proxy_vendor:proxy_spend:rate1h', 'cost', 'global', (): string => `sum ${by(LABEL.vendor)} (`
     + `label_replace(${RULE.bytes1h} * on (${LABEL.vendor}) ${RULE.pricePerGiB} / ${GIB}, "cost", "traffic", "", "")`
     + ` or label_replace(${RULE.requests1h} * on (${LABEL.vendor}) ${RULE.pricePer1kRequests} / 1000, "cost", "requests", "", ""))`),
+  /** Spend per second per vendor over 1h, traffic and requests together: what the spend anomaly alert compares. */
+  spendTotal1h: rule('proxy_vendor:proxy_spend:sum_rate1h', 'cost', 'global', (): string => `sum ${by(LABEL.vendor)} (${RULE.spend1h})`),
+  /** Bytes billed per vendor in the last hour (exact: the collector's counters, net of revisions). */
+  billedBytes1h: rule('proxy_vendor:proxy_billed_bytes:increase1h', 'cost', 'global',
+    (c): string | undefined => (c.usage ? netBilled(USAGE_METRICS.billedBytes, USAGE_METRICS.withdrawnBytes, 'increase', '1h', [LABEL.vendor]) : undefined)),
+  /** Requests billed per vendor in the last hour. */
+  billedRequests1h: rule('proxy_vendor:proxy_billed_requests:increase1h', 'cost', 'global',
+    (c): string | undefined => (c.usage ? netBilled(USAGE_METRICS.billedRequests, USAGE_METRICS.withdrawnRequests, 'increase', '1h', [LABEL.vendor]) : undefined)),
+  /** Bytes the sidecars measured to the vendor's gateways in the last hour, counted as it bills them. */
+  measuredBillableBytes1h: rule('proxy_vendor:proxy_measured_billable_bytes:increase1h', 'cost', 'global',
+    (c): string | undefined => (c.usage && gatewayBytesExpr(c) !== undefined ? `3600 * ${hourlyAverage(RULE.measuredBillableBytes, c.ruleIntervalSeconds)}` : undefined)),
+  /** Billed over measured bytes per vendor in the last hour: 1 when the bill matches the fleet. */
+  billedToMeasured1h: rule('proxy_vendor:proxy_billed_to_measured_bytes:ratio1h', 'cost', 'global',
+    (c): string | undefined => (c.usage && gatewayBytesExpr(c) !== undefined ? `${RULE.billedBytes1h} / ${RULE.measuredBillableBytes1h}` : undefined)),
+  /** Bytes billed per vendor in the last day. */
+  billedBytes1d: rule('proxy_vendor:proxy_billed_bytes:increase1d', 'cost', 'global',
+    (c): string | undefined => (c.usage ? netBilled(USAGE_METRICS.billedBytes, USAGE_METRICS.withdrawnBytes, 'increase', '1d', [LABEL.vendor]) : undefined)),
+  /** Requests billed per vendor in the last day. */
+  billedRequests1d: rule('proxy_vendor:proxy_billed_requests:increase1d', 'cost', 'global',
+    (c): string | undefined => (c.usage ? netBilled(USAGE_METRICS.billedRequests, USAGE_METRICS.withdrawnRequests, 'increase', '1d', [LABEL.vendor]) : undefined)),
+  /** Bytes the sidecars measured to the vendor's gateways in the last day, counted as it bills them. */
+  measuredBillableBytes1d: rule('proxy_vendor:proxy_measured_billable_bytes:increase1d', 'cost', 'global',
+    (c): string | undefined => (c.usage && gatewayBytesExpr(c) !== undefined ? `86400 * ${windowAverage(RULE.measuredBillableBytes, '1d', 86400, c.ruleIntervalSeconds)}` : undefined)),
+  /** Billed over measured bytes per vendor in the last day. */
+  billedToMeasured1d: rule('proxy_vendor:proxy_billed_to_measured_bytes:ratio1d', 'cost', 'global',
+    (c): string | undefined => (c.usage && gatewayBytesExpr(c) !== undefined ? `${RULE.billedBytes1d} / ${RULE.measuredBillableBytes1d}` : undefined)),
   /**
    * Upload + download bytes/s per pod over 5 minutes, recorded every 5 minutes: range totals per pod at 1/10 the
    * samples. The two rules carry the same labels; a sum over a name regex adds them per pod.
@@ -409,6 +526,7 @@ export function contractRules(settings: RuleSettings): ContractRule[] {
     jobs: settings.jobs,
     destinations: settings.destinations ?? UNBOUNDED_DESTINATIONS,
     ruleIntervalSeconds: settings.ruleIntervalSeconds ?? DEFAULT_RULE_INTERVAL_SECONDS,
+    usage: settings.usage ?? false,
   };
   const specs: RuleSpec[] = Object.values(RULES);
   const out: ContractRule[] = [];
@@ -438,12 +556,15 @@ function plain(rule: ContractRule): RecordingRule {
   return rule.labels ? { record: rule.record, expr: rule.expr, labels: rule.labels } : { record: rule.record, expr: rule.expr };
 }
 
-/** Rules into their groups, in the groups' order; every group is written, empty ones too (the vendor model may be). */
+/**
+ * Rules into their groups, in the groups' order; every group is written, empty ones too (the vendor model may be),
+ * but the usage group only with a usage collector.
+ */
 export function ruleGroups(rules: readonly ContractRule[], ruleIntervalSeconds = 30): RuleGroup[] {
   const names = GROUPS.map(g => RULE_GROUPS[g.key]);
   const unknown = rules.filter(r => !names.includes(r.group as never));
   if (unknown.length > 0) throw new Error(`recording rule ${unknown[0].record} is in group '${unknown[0].group}', which is not one of ${names.join(', ')}`);
-  return GROUPS.map(g => {
+  return GROUPS.filter(g => !g.onlyWithRules || rules.some(r => r.group === RULE_GROUPS[g.key])).map(g => {
     const interval = groupInterval(g, ruleIntervalSeconds);
     return { name: RULE_GROUPS[g.key], ...(interval ? { interval } : {}), rules: rules.filter(r => r.group === RULE_GROUPS[g.key]).map(plain) };
   });

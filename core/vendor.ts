@@ -42,7 +42,23 @@ export interface VendorProps {
    * @default - no traffic budget
    */
   readonly monthlyTrafficBudgetGiB?: number;
+  /**
+   * Which of the bytes the sidecars measure to the vendor's gateways the vendor bills, for the comparison with what its
+   * usage source reports (`VendorUsage`).
+   * @default DEFAULT_BILLED_BYTES ('upload-and-download')
+   */
+  readonly billedBytes?: BilledBytes;
 }
+
+/**
+ * What a vendor counts as billed traffic: `'upload-and-download'` (most vendors: every byte through the gateway, both
+ * ways), `'download'` (responses only) or `'upload'`.
+ */
+export type BilledBytes = 'upload-and-download' | 'download' | 'upload';
+
+/** What a vendor bills when `billedBytes` is not set. */
+export const DEFAULT_BILLED_BYTES: BilledBytes = 'upload-and-download';
+const BILLED_BYTES: readonly BilledBytes[] = ['upload-and-download', 'download', 'upload'];
 
 /**
  * What a crawler sidecar parses of the traffic to a vendor gateway.
@@ -93,6 +109,7 @@ export class Vendor {
   public readonly pricePer1kRequests?: number;
   public readonly monthlyBudget?: number;
   public readonly monthlyTrafficBudgetGiB?: number;
+  public readonly billedBytes: BilledBytes;
 
   /** @param path property path used in error messages, e.g. `vendors[2]` */
   constructor(props: VendorProps, path = 'vendor') {
@@ -112,6 +129,10 @@ export class Vendor {
     if (props.monthlyBudget !== undefined) this.monthlyBudget = checkNumber(`${path}.monthlyBudget`, props.monthlyBudget, { min: 0 });
     if (props.monthlyTrafficBudgetGiB !== undefined) {
       this.monthlyTrafficBudgetGiB = checkNumber(`${path}.monthlyTrafficBudgetGiB`, props.monthlyTrafficBudgetGiB, { min: 0 });
+    }
+    this.billedBytes = props.billedBytes ?? DEFAULT_BILLED_BYTES;
+    if (!BILLED_BYTES.includes(this.billedBytes)) {
+      throw new PropertyError(`${path}.billedBytes`, this.billedBytes, `must be one of ${BILLED_BYTES.map(b => `'${b}'`).join(', ')}`);
     }
   }
 

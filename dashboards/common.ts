@@ -1,7 +1,7 @@
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import {
   DashboardBuilder, DashboardCursorSync, DashboardLinkBuilder, DashboardLinkType, DatasourceVariableBuilder,
-  QueryVariableBuilder, VariableHide, VariableRefresh, VariableSort,
+  QueryVariableBuilder, ThresholdsConfigBuilder, ThresholdsMode, VariableHide, VariableRefresh, VariableSort,
 } from '@grafana/grafana-foundation-sdk/dashboard';
 import * as bargauge from '@grafana/grafana-foundation-sdk/bargauge';
 import * as piechart from '@grafana/grafana-foundation-sdk/piechart';
@@ -29,6 +29,8 @@ export interface DashboardContext {
   readonly gateways: boolean;
   /** Whether Prometheus scrapes demo gateways: their own counts beside the sidecars' then. */
   readonly demoGateways: boolean;
+  /** Whether a usage collector reports what the vendors billed: the reconciliation panels then. */
+  readonly usage: boolean;
 }
 
 /** The vendor in a legend: `{{proxy_vendor}}`, from the one place the label is named. */
@@ -48,6 +50,14 @@ export function instantQuery(refId: string, expr: string, legend?: string): Data
 /** An instant query as a table frame, one column per query (tables). */
 export function tableQuery(refId: string, expr: string): DataqueryBuilder {
   return query(refId, expr).instant().format(PromQueryFormat.Table);
+}
+
+/**
+ * A range query as a table: one row per series and step. Range, not instant: the per-day table needs a row per day,
+ * which one evaluation cannot give.
+ */
+export function rangeTableQuery(refId: string, expr: string): DataqueryBuilder {
+  return query(refId, expr).range().format(PromQueryFormat.Table);
 }
 
 function legend(placement = common.LegendPlacement.Bottom): common.VizLegendOptionsBuilder {
@@ -89,6 +99,34 @@ export function tablePanel(title: string, description: string, sortBy: string): 
     .withTransformation({ id: 'organize', options: { excludeByName: { Time: true } } })
     .sortBy([new common.TableSortByFieldStateBuilder().displayName(sortBy).desc(true)])
     .filterable(true).height(10).span(12);
+}
+
+/**
+ * Step of the per-day tables. Grafana aligns a range query's steps to multiples of the step in the dashboard's time
+ * zone, so a 1-day step lands on each midnight.
+ */
+export const DAY_INTERVAL = '1d';
+
+/** Name of the time column of the per-day tables. */
+export const DAY_COLUMN = 'Day';
+
+/**
+ * A table of range queries at a 1-day step (rangeTableQuery), one row per series and day: merged on their labels and
+ * time, the time column shown as the date, newest day first.
+ */
+export function perDayTablePanel(title: string, description: string): table.PanelBuilder {
+  return new table.PanelBuilder().title(title).description(description).datasource(DATASOURCE).interval(DAY_INTERVAL)
+    .withTransformation({ id: 'merge', options: {} })
+    .withTransformation({ id: 'organize', options: { renameByName: { Time: DAY_COLUMN } } })
+    .overrideByName(DAY_COLUMN, [{ id: 'unit', value: 'time:YYYY-MM-DD' }])
+    .sortBy([new common.TableSortByFieldStateBuilder().displayName(DAY_COLUMN).desc(true)])
+    .filterable(true).height(10).span(24);
+}
+
+/** Absolute thresholds: `base` below the first step, then each step's color from its value up. */
+export function thresholds(base: string, steps: ReadonlyArray<readonly [number, string]> = []): ThresholdsConfigBuilder {
+  return new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute)
+    .steps([{ value: null, color: base }, ...steps.map(([value, color]) => ({ value, color }))]);
 }
 
 /** A pie of each series' share. */

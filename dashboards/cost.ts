@@ -1,15 +1,20 @@
 import { Dashboard, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { DashboardContext, VENDOR_LEGEND, barGaugePanel, columnNames, dashboard, instantQuery, query, tablePanel, tableQuery, timeseriesPanel } from './common';
 import { COST_UID } from './uids';
+import { withAnomalySignals } from './anomalies';
+import { withBilledAndMeasured } from './billing';
 
 /** Grafana relative time "this month so far": month-to-date panels ignore the dashboard range. */
 const MONTH_TO_DATE = 'now/M';
 
-/** What each vendor costs: spend from bytes × price per GiB plus requests × price per 1,000, against budgets. */
+/**
+ * What each vendor costs: spend from bytes × price per GiB plus requests × price per 1,000, against budgets; with a
+ * usage collector, the vendors' bills against what the sidecars measured; and the signals of the cost anomaly alerts.
+ */
 export function costDashboard(ctx: DashboardContext): Dashboard {
   const e = ctx.expr;
   const money = ctx.currencyUnit;
-  return dashboard(ctx, COST_UID, 'Proxy Cost & Budget',
+  const board = dashboard(ctx, COST_UID, 'Proxy Cost & Budget',
     'Spend per vendor from the prices in the vendor model (per GiB of traffic and per 1,000 requests), month to date against budget, and the projected month end.')
     .withRow(new RowBuilder('Month to date'))
     .withPanel(tablePanel('Month to date per vendor', 'Spend and traffic since the start of the calendar month, the projection at the current rate, and the budgets.', 'Spend')
@@ -35,6 +40,7 @@ export function costDashboard(ctx: DashboardContext): Dashboard {
     .withPanel(timeseriesPanel('Spend per hour', 'Spend per hour at the rate of the last hour.', money)
       .withTarget(query('A', e.spendPerHour, `${VENDOR_LEGEND}`)))
     .withPanel(barGaugePanel('Projected month end', 'Month-to-date spend plus the current hourly rate until the end of the calendar month.', money)
-      .timeFrom(MONTH_TO_DATE).withTarget(instantQuery('A', e.projectedSpend, `${VENDOR_LEGEND}`)))
-    .build();
+      .timeFrom(MONTH_TO_DATE).withTarget(instantQuery('A', e.projectedSpend, `${VENDOR_LEGEND}`)));
+  // The bills exist only with a usage collector; the anomaly signals' rules always do.
+  return withAnomalySignals(ctx.usage ? withBilledAndMeasured(board, ctx) : board, ctx).build();
 }

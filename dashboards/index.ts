@@ -49,6 +49,12 @@ export interface ProxyDashboardsProps {
    * @default false
    */
   readonly demoGateways?: boolean;
+  /**
+   * A usage collector reports what the vendors billed (job `proxy-usage`): Cost & Budget compares it with what the
+   * sidecars measured.
+   * @default false
+   */
+  readonly usage?: boolean;
 }
 
 /**
@@ -82,6 +88,7 @@ export function proxyDashboards(props: ProxyDashboardsProps): DashboardJson[] {
     defaultDatasource: props.datasourceUid ?? `\${${DATASOURCE_INPUT}}`,
     gateways: gateways.length > 0,
     demoGateways: props.demoGateways ?? false,
+    usage: props.usage ?? false,
   };
   const built = [overviewDashboard, bandwidthDashboard, destinationsDashboard, healthDashboard, costDashboard].map(f => f(ctx) as unknown as DashboardJson);
   return props.datasourceUid === undefined ? built.map(withImportInput) : built;

@@ -67,6 +67,19 @@ function orZeroPerVendor(expr: string, base: string): string {
   return `${expr} or 0 * sum ${by(LABEL.vendor)} (${base})`;
 }
 
+/**
+ * A per-day rule (`…:increase1d`, the day before each evaluation) read by the day that starts at each step: the per-day
+ * panels step by a day aligned to midnight, and the last sample recorded before the next midnight covers that day. The
+ * current day shows its latest sample: the 24 hours until now. `sum by` drops the name: tables merge their queries on
+ * the remaining labels.
+ */
+function perDay(selector: string): string {
+  return `sum ${by(LABEL.vendor)} (last_over_time(${selector}[1d] offset -1d))`;
+}
+
+/** Label that tells a series of now from the same series a week earlier, in one query. */
+export const WHEN_LABEL = 'when';
+
 /** Seconds left in the calendar month at each evaluation time. */
 const SECONDS_LEFT_IN_MONTH = 'scalar((days_in_month() - day_of_month() + 1) * 86400) - time() % 86400';
 
@@ -162,6 +175,25 @@ export function panelExpr(o: PanelExprOptions) {
     trafficBudgetUsed: `${mtd(RULE.bytes1h)} / on (${LABEL.vendor}) ${RULE.monthlyTrafficBudgetBytes}{${byVendor}}`,
     pricePerGiB: `${RULE.pricePerGiB}{${byVendor}}`,
     pricePer1kRequests: `${RULE.pricePer1kRequests}{${byVendor}}`,
+    // Cost & budget, billed and measured: what the vendors billed (usage collector) beside what the sidecars measured
+    billedBytesRate: `${RULE.billedBytes}{${byVendor}}`,
+    measuredBillableBytesRate: `${RULE.measuredBillableBytes}{${byVendor}}`,
+    unmeasuredBilledBytesRate: `${RULE.unmeasuredBilledBytes}{${byVendor}}`,
+    billedAccountBytesRate: `${RULE.billedAccountBytes}{${byVendor}}`,
+    billedToMeasured1h: `${RULE.billedToMeasured1h}{${byVendor}}`,
+    billedBytesPerDay: perDay(`${RULE.billedBytes1d}{${byVendor}}`),
+    measuredBytesPerDay: perDay(`${RULE.measuredBillableBytes1d}{${byVendor}}`),
+    // The whole bill where nothing was measured (a vendor without gateways), as the per-evaluation rule counts it.
+    unmeasuredBytesPerDay: `${perDay(`${RULE.billedBytes1d}{${byVendor}}`)} - on (${LABEL.vendor}) `
+      + `(${perDay(`${RULE.measuredBillableBytes1d}{${byVendor}}`)} or 0 * ${perDay(`${RULE.billedBytes1d}{${byVendor}}`)})`,
+    billedOverMeasuredPerDay: `${perDay(`${RULE.billedToMeasured1d}{${byVendor}}`)} - 1`,
+    billedRequestsPerDay: perDay(`${RULE.billedRequests1d}{${byVendor}}`),
+    // Cost & budget, anomaly signals (the signals of the retry storm, pod share and spend anomaly alerts)
+    requestsPerSuccess: `${RULE.requestsPerSuccess}{${byVendor}}`,
+    podShare: `${RULE.podShare}{${byVendor}}`,
+    // One query for both: the week-earlier series is empty on a Prometheus younger than a week, the current one is not.
+    spendPerHourWeekOverWeek: `label_replace(${RULE.spendTotal1h}{${byVendor}} * 3600, "${WHEN_LABEL}", "now", "", "")`
+      + ` or label_replace(${RULE.spendTotal1h}{${byVendor}} offset 1w * 3600, "${WHEN_LABEL}", "a week earlier", "", "")`,
   };
 }
 

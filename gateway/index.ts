@@ -9,6 +9,7 @@ export {
   GATEWAY_VERSION,
   DEFAULT_METRICS_PORT as GATEWAY_METRICS_PORT,
   DEFAULT_PROXY_PORT as GATEWAY_PROXY_PORT,
+  USAGE_PATH as GATEWAY_USAGE_PATH,
 } from './src/defaults';
 
 /** Pinned public image the bundle runs in: the crawler's (non-root, read-only root filesystem). */

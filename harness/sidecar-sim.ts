@@ -1,7 +1,7 @@
 import * as http from 'http';
 import { AddressInfo } from 'net';
 import { ContractIntent, ContractView, CrawlerFlow, contractView } from './crawler-flows';
-import { Observation, SidecarModel, SidecarTelemetry, TelemetryMetric } from './istio-sidecar';
+import { Observation, ObservedTcp, SidecarModel, SidecarTelemetry, TelemetryMetric } from './istio-sidecar';
 
 /**
  * A simulator of crawler pods' istio-proxy sidecars: serves Envoy's `/stats/prometheus` exposition
@@ -338,12 +338,7 @@ export function podFamilies(pod: SimPod, elapsedSeconds: number | undefined, ts?
       families.istioHistogram('RESPONSE_SIZE', 'CLIENT', 'istio_response_bytes', [...labels, ...tags('RESPONSE_SIZE')], n, obs.downBytes, ts);
       families.istioHistogram('REQUEST_DURATION', 'CLIENT', 'istio_request_duration_milliseconds', [...labels, ...tags('REQUEST_DURATION')], n, obs.durationMs, ts);
     } else {
-      const labels: Labels = [...src, ...destination, ['request_protocol', 'tcp'], ['response_flags', '-'], ['connection_security_policy', 'unknown']];
-      const opened = obs.connectionsPerSecond * s;
-      families.istio('TCP_OPENED_CONNECTIONS', 'CLIENT', 'istio_tcp_connections_opened_total', [...labels, ...tags('TCP_OPENED_CONNECTIONS')], opened, ts);
-      families.istio('TCP_CLOSED_CONNECTIONS', 'CLIENT', 'istio_tcp_connections_closed_total', [...labels, ...tags('TCP_CLOSED_CONNECTIONS')], opened, ts);
-      families.istio('TCP_SENT_BYTES', 'CLIENT', 'istio_tcp_sent_bytes_total', [...labels, ...tags('TCP_SENT_BYTES')], obs.downBytesPerSecond * s, ts);
-      families.istio('TCP_RECEIVED_BYTES', 'CLIENT', 'istio_tcp_received_bytes_total', [...labels, ...tags('TCP_RECEIVED_BYTES')], obs.upBytesPerSecond * s, ts);
+      addTcp(families, pod, obs, { connections: obs.connectionsPerSecond * s, upBytes: obs.upBytesPerSecond * s, downBytes: obs.downBytesPerSecond * s }, ts);
     }
   }
   // Inbound traffic to the pod (its metrics port scraped through the sidecar): reporter="destination".
@@ -360,6 +355,35 @@ export function podFamilies(pod: SimPod, elapsedSeconds: number | undefined, ts?
   families.istio('REQUEST_COUNT', 'SERVER', 'istio_requests_total', inbound, s, ts);
   families.istioHistogram('RESPONSE_SIZE', 'SERVER', 'istio_response_bytes', inbound, s, 4096, ts);
   return families.list();
+}
+
+/** What a TCP observation's counters hold: connections (opened and closed alike) and bytes from and to the app. */
+export interface TcpTotals { connections: number; upBytes: number; downBytes: number }
+
+/** The istio_tcp_* series of one TCP observation with these totals, labelled as the pod's sidecar labels them. */
+function addTcp(families: Families, pod: SimPod, obs: ObservedTcp, totals: TcpTotals, ts?: number): void {
+  const tags = (metric: TelemetryMetric): Labels => Object.entries(pod.sidecar.tags(metric, obs.attributes));
+  const labels: Labels = [...sourceLabels(pod), ...destinationLabels(obs), ['request_protocol', 'tcp'], ['response_flags', '-'], ['connection_security_policy', 'unknown']];
+  families.istio('TCP_OPENED_CONNECTIONS', 'CLIENT', 'istio_tcp_connections_opened_total', [...labels, ...tags('TCP_OPENED_CONNECTIONS')], totals.connections, ts);
+  families.istio('TCP_CLOSED_CONNECTIONS', 'CLIENT', 'istio_tcp_connections_closed_total', [...labels, ...tags('TCP_CLOSED_CONNECTIONS')], totals.connections, ts);
+  families.istio('TCP_SENT_BYTES', 'CLIENT', 'istio_tcp_sent_bytes_total', [...labels, ...tags('TCP_SENT_BYTES')], totals.downBytes, ts);
+  families.istio('TCP_RECEIVED_BYTES', 'CLIENT', 'istio_tcp_received_bytes_total', [...labels, ...tags('TCP_RECEIVED_BYTES')], totals.upBytes, ts);
+}
+
+/**
+ * A sidecar's exposition, at wall time, from what its connections really moved: the families and labels podFamilies
+ * writes, each TCP observation's counters set to `measured(obs)` (bytes counted on the crawler's sockets: Envoy's
+ * tcp_proxy relays them one for one). For tests that drive real traffic through real programs; the pod's flows only
+ * say what the sidecar decides (their rates are not used). HTTP observations are not supported.
+ */
+export function measuredPodExposition(pod: SimPod, measured: (obs: ObservedTcp) => TcpTotals): string {
+  const families = new Families(pod.sidecar.telemetry);
+  envoyStats(families);
+  for (const obs of observations(pod)) {
+    if (obs.kind !== 'tcp') throw new Error(`pod ${pod.name}: ${obs.path} is HTTP to the sidecar; measuredPodExposition reports TCP observations only`);
+    addTcp(families, pod, obs, measured(obs));
+  }
+  return render(families.list());
 }
 
 const observed = new WeakMap<SimPod, Observation[]>();

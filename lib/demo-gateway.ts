@@ -2,12 +2,12 @@ import { Construct } from 'constructs';
 import { ApiObject, Chart, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import * as k8s from 'cdk8s-plus-27/lib/imports/k8s';
-import { GATEWAY_IMAGE, GATEWAY_METRICS_PATH, GATEWAY_METRICS_PORT, GATEWAY_RUN_AS_USER, GATEWAY_SCRIPT_PATH, bundleGateway } from '../gateway';
+import { GATEWAY_IMAGE, GATEWAY_METRICS_PATH, GATEWAY_METRICS_PORT, GATEWAY_RUN_AS_USER, GATEWAY_SCRIPT_PATH, GATEWAY_USAGE_PATH, bundleGateway } from '../gateway';
 import { addRuntimeDefaultSeccomp, restrictedContainerSecurity } from './internal/hardening';
 import { NAMESPACE_NAME_LABEL } from './network/peers';
 import { PodScrape } from './prometheus/scrape-config';
 import { DEMO_GATEWAY_JOB } from '../core/metric-contract';
-import { PropertyChecks, PropertyError, checkDnsLabel, checkNonEmpty, checkNumber, checkUnique } from '../core/validation';
+import { PropertyChecks, PropertyError, checkDnsLabel, checkLabels, checkNonEmpty, checkNumber, checkUnique } from '../core/validation';
 import { VendorCatalog, VendorEndpoint } from '../core/vendor';
 import { DEFAULT_CRAWLER_NAMESPACE } from './mesh-telemetry';
 import { DEFAULT_MONITORING_NAMESPACE } from './metrics/settings';
@@ -33,6 +33,13 @@ export const DEMO_SITE_PORT = 8443;
  * reaches from a crawler pod through its sidecar, to prove the sidecar neither delays nor closes such connections.
  */
 export const DEMO_BANNER_PORT = 2525;
+/** Port of the gateway's usage API (`usageClients`): bytes and requests per account and hour, as vendors report them. */
+export const DEMO_USAGE_PORT = 9092;
+/** Key of the Bearer token in a usage-token Secret. */
+export const DEMO_USAGE_TOKEN_KEY = 'token';
+
+/** Name of the usage port: `http-` tells Istio (in the clients' namespace) that it speaks HTTP. */
+const USAGE_PORT_NAME = 'http-usage';
 
 // The defaults of DemoGateway's props, which their docs name.
 /** Relative share of pages of a page size. */
@@ -52,13 +59,15 @@ export const DEFAULT_GATEWAY_RESOURCES: kplus.ContainerResources = {
  * - `ca`: a TLS Secret with the demo CA's certificate and key (one per namespace, shared by the gateways there);
  * - `ca-certificate`: a ConfigMap with that CA's certificate only, for crawlers (`CA_FILE`);
  * - `credentials`: a Secret with `username` and `password`, the same wherever the same name is needed;
- * - `stale-credentials`: a Secret with the same user name and another password: a misconfigured crawler.
+ * - `stale-credentials`: a Secret with the same user name and another password: a misconfigured crawler;
+ * - `usage-token`: a Secret with `token` (DEMO_USAGE_TOKEN_KEY), the usage API's Bearer token, the same wherever the
+ *   same name is needed.
  */
 export interface DemoSecret {
   readonly kind: 'Secret' | 'ConfigMap';
   readonly namespace: string;
   readonly name: string;
-  readonly content: 'ca' | 'ca-certificate' | 'credentials' | 'stale-credentials';
+  readonly content: 'ca' | 'ca-certificate' | 'credentials' | 'stale-credentials' | 'usage-token';
   /** For stale credentials: the Secret whose user name they share. */
   readonly of?: string;
 }
@@ -72,6 +81,29 @@ export interface PageSize {
    * @default DEFAULT_PAGE_WEIGHT (1)
    */
   readonly weight?: number;
+}
+
+/** The pods that may read a demo gateway's usage API: a usage collector. */
+export interface DemoUsageClients {
+  /** Their namespace, where the token Secret is placed too. */
+  readonly namespace: string;
+  /** Labels that select them (at least one): no other pod of the namespace may connect. */
+  readonly podLabels: Record<string, string>;
+}
+
+/** Where a usage collector finds a demo gateway's usage API. */
+export interface DemoUsageApi {
+  /**
+   * `http://<service>.<namespace>.svc.cluster.local:9092/v1/usage?from={from}&to={to}`; `{from}` and `{to}` stand
+   * for the window's ends (ISO 8601 or Unix seconds).
+   */
+  readonly url: string;
+  /** The Secret with the Bearer token, made at deploy time in the clients' namespace. */
+  readonly tokenSecret: {
+    readonly name: string;
+    readonly key: string;
+    readonly namespace: string;
+  };
 }
 
 export interface DemoGatewayProps {
@@ -130,6 +162,12 @@ export interface DemoGatewayProps {
    * @default DEFAULT_GATEWAY_RESOURCES (requests 50m CPU / 64Mi, limits 500m CPU / 192Mi)
    */
   readonly resources?: kplus.ContainerResources;
+  /**
+   * Offer a usage API (bytes and requests per account and hour, as a vendor bills them) on DEMO_USAGE_PORT to these
+   * pods only, with a Bearer token from a Secret made at deploy time; see `usageApi`.
+   * @default - none: no usage API
+   */
+  readonly usageClients?: DemoUsageClients;
 }
 
 /**
@@ -159,6 +197,8 @@ export class DemoGateway extends Construct {
   public readonly siteHosts: string[];
   /** The gateway's own metrics, for `MetricsStack`'s `prometheus.podScrapes`. */
   public readonly scrape: PodScrape;
+  /** The usage API for a usage collector, when `usageClients` is set. */
+  public readonly usageApi?: DemoUsageApi;
   public readonly deployment: kplus.Deployment;
   private readonly crawlerNamespaces: readonly string[];
   private readonly secrets: DemoSecret[] = [];
@@ -200,6 +240,13 @@ export class DemoGateway extends Construct {
       return names;
     }, []);
     this.siteHosts = sites.map(site => `${site}.${this.namespace}.svc.cluster.local`);
+    const usageClients = props.usageClients === undefined ? undefined : v.value(() => {
+      const namespace = checkDnsLabel('usageClients.namespace', props.usageClients!.namespace);
+      const labels = checkLabels('usageClients.podLabels', props.usageClients!.podLabels);
+      // An empty selector would let every pod of the namespace in.
+      if (Object.keys(labels).length === 0) throw new PropertyError('usageClients.podLabels', labels, 'must select the client pods by at least one label');
+      return { namespace, podLabels: labels };
+    }, undefined);
 
     const chart = Chart.of(this);
     // Namespace first in the manifest: `kubectl apply -f` creates objects in file order.
@@ -232,6 +279,17 @@ export class DemoGateway extends Construct {
       env.PROXY_PASSWORD = kplus.EnvValue.fromSecretValue({ secret, key: 'password' });
       this.proxyCredentials = { secretName };
     }
+    if (usageClients) {
+      const secretName = `proxy-telemetry-demo-${this.vendor}-usage-token`;
+      this.need({ kind: 'Secret', namespace: this.namespace, name: secretName, content: 'usage-token' });
+      this.need({ kind: 'Secret', namespace: usageClients.namespace, name: secretName, content: 'usage-token' });
+      env.USAGE_PORT = kplus.EnvValue.fromValue(String(DEMO_USAGE_PORT));
+      env.USAGE_TOKEN = kplus.EnvValue.fromSecretValue({ secret: kplus.Secret.fromSecretName(this, 'UsageToken', secretName), key: DEMO_USAGE_TOKEN_KEY });
+      this.usageApi = {
+        url: `http://${this.name}.${this.namespace}.svc.cluster.local:${DEMO_USAGE_PORT}${GATEWAY_USAGE_PATH}?from={from}&to={to}`,
+        tokenSecret: { name: secretName, key: DEMO_USAGE_TOKEN_KEY, namespace: usageClients.namespace },
+      };
+    }
 
     const caVolume = kplus.Volume.fromSecret(this, 'CaVolume', kplus.Secret.fromSecretName(this, 'Ca', DEMO_CA_NAME), { name: 'ca' });
     const scriptVolume = kplus.Volume.fromConfigMap(this, 'ScriptVolume', script, { name: 'script' });
@@ -253,6 +311,7 @@ export class DemoGateway extends Construct {
           ...(sites.length > 0 ? [{ number: DEMO_SITE_PORT, name: 'site' }] : []),
           { number: GATEWAY_METRICS_PORT, name: 'metrics' },
           { number: DEMO_BANNER_PORT, name: 'banner' },
+          ...(usageClients ? [{ number: DEMO_USAGE_PORT, name: USAGE_PORT_NAME }] : []),
         ],
         securityContext: restrictedContainerSecurity(GATEWAY_RUN_AS_USER),
         resources: props.resources ?? DEFAULT_GATEWAY_RESOURCES,
@@ -277,6 +336,7 @@ export class DemoGateway extends Construct {
           { name: proxyPortName, port: this.port, targetPort: k8s.IntOrString.fromString('proxy') },
           // `tcp-` tells Istio the banner is TCP: no protocol sniffing, which would wait for the client to speak first.
           { name: 'tcp-banner', port: DEMO_BANNER_PORT, targetPort: k8s.IntOrString.fromString('banner') },
+          ...(usageClients ? [{ name: USAGE_PORT_NAME, port: DEMO_USAGE_PORT, targetPort: k8s.IntOrString.fromString(USAGE_PORT_NAME) }] : []),
         ],
       },
     });
@@ -291,7 +351,8 @@ export class DemoGateway extends Construct {
       },
     }));
 
-    // Crawlers in, Prometheus to the metrics port, nothing out: the gateway serves every site itself.
+    // Crawlers in, Prometheus to the metrics port, the usage clients to the usage port, nothing out: the gateway
+    // serves every site itself.
     const fromNamespaces = this.crawlerNamespaces.map(ns => ({ namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: ns } } }));
     new k8s.KubeNetworkPolicy(this, 'NetworkPolicy', {
       metadata: { name: this.name, namespace: this.namespace, labels: podLabels },
@@ -307,6 +368,10 @@ export class DemoGateway extends Construct {
             from: [{ namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: monitoringNamespace } } }],
             ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(GATEWAY_METRICS_PORT) }],
           },
+          ...(usageClients ? [{
+            from: [{ namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: usageClients.namespace } }, podSelector: { matchLabels: usageClients.podLabels } }],
+            ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(DEMO_USAGE_PORT) }],
+          }] : []),
         ],
         egress: [],
       },
@@ -353,7 +418,7 @@ function pickEndpoint(vendor: string, endpoints: readonly VendorEndpoint[], want
   if (endpoint.port < 1024) {
     throw new PropertyError('endpoint', `${endpoint.host}:${endpoint.port}`, 'must use a port >= 1024: the gateway runs without privileges');
   }
-  const taken: Record<number, string> = { [GATEWAY_METRICS_PORT]: 'metrics', [DEMO_SITE_PORT]: 'site', [DEMO_BANNER_PORT]: 'banner' };
+  const taken: Record<number, string> = { [GATEWAY_METRICS_PORT]: 'metrics', [DEMO_SITE_PORT]: 'site', [DEMO_BANNER_PORT]: 'banner', [DEMO_USAGE_PORT]: 'usage' };
   if (taken[endpoint.port] !== undefined) {
     throw new PropertyError('endpoint', `${endpoint.host}:${endpoint.port}`, `must not use port ${endpoint.port}, the gateway's ${taken[endpoint.port]} port`);
   }

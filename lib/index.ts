@@ -8,6 +8,7 @@
 export * from './mesh-telemetry';
 export * from './vendor-crawler';
 export * from './demo-gateway';
+export * from './vendor-usage';
 export * from './metrics-stack';
 export * from './metrics/metrics-stack-props';
 

@@ -28,6 +28,12 @@ export interface MixinSettings {
    */
   readonly ruleIntervalSeconds?: number;
   /**
+   * A usage collector (`VendorUsage`) reports what the vendors billed: the reconciliation rules, their alerts and
+   * panels.
+   * @default false
+   */
+  readonly usage?: boolean;
+  /**
    * Alert thresholds.
    * @default - see AlertOptions
    */
@@ -60,12 +66,12 @@ export interface Mixin {
 export function proxyMixin(settings: MixinSettings): Mixin {
   const ruleIntervalSeconds = settings.ruleIntervalSeconds ?? DEFAULT_RULE_INTERVAL_SECONDS;
   const records = contractRules({
-    vendors: settings.vendors, jobs: settings.jobs, destinations: settings.destinations ?? UNBOUNDED_DESTINATIONS, ruleIntervalSeconds,
+    vendors: settings.vendors, jobs: settings.jobs, destinations: settings.destinations ?? UNBOUNDED_DESTINATIONS, ruleIntervalSeconds, usage: settings.usage,
   });
   return {
     records,
     prometheusRules: ruleGroups(records, ruleIntervalSeconds),
-    prometheusAlerts: alertGroups(settings.vendors, settings.jobs, settings.sampleLimits, resolveAlertOptions(settings.alerts)),
+    prometheusAlerts: alertGroups(settings.vendors, settings.jobs, settings.sampleLimits, resolveAlertOptions(settings.alerts), settings.usage ?? false),
     grafanaDashboards: mixinDashboards(settings),
   };
 }
@@ -82,5 +88,6 @@ export function mixinDashboards(settings: MixinSettings): DashboardJson[] {
     currencyUnit: dashboards.currencyUnit,
     datasourceUid: dashboards.datasourceUid,
     demoGateways: dashboards.demoGateways,
+    usage: settings.usage ?? false,
   });
 }

@@ -7,6 +7,7 @@ import { DEFAULT_RUNBOOK_URL, alertGroups, resolveAlertOptions } from '../core/a
 import { VendorCatalog } from '../core/vendor';
 import { checkRules, PRODUCT_GROUP_ORDER, promtoolTestRules } from './support/prometheus-config';
 import { PodRef, gatewayHttpSeries, httpSeries, series, tcpSeries } from './support/istio-series';
+import { USAGE_JOB, USAGE_METRICS } from '../core/metric-contract';
 
 // GIVEN the default thresholds and a vendor model with a TCP gateway (a), an inspected gateway (b) and direct traffic (c).
 const GW_A = 'gw.vendor-a.example';
@@ -16,37 +17,63 @@ const vendors = new VendorCatalog([
   { name: 'vendor-b', endpoints: [`${GW_B}:22225`, `${GW_B}:22226`], gateway: { inspect: 'http' } },
   { name: 'vendor-c' },
 ]);
-const rulesYaml = new MetricsStack(Testing.chart(), 'metrics', { vendors, crawlerNamespaces: ['crawlers'], prometheus: { evaluationInterval: '1m' } }).renderRules();
+// A usage collector scraped, so that the reconciliation alerts are generated too.
+const USAGE_SCRAPE = { job: USAGE_JOB, namespace: 'monitoring', podLabels: { 'app.kubernetes.io/name': 'proxy-usage-collector' }, portName: 'metrics', path: '/metrics' };
+const rulesYaml = new MetricsStack(Testing.chart(), 'metrics', { vendors, crawlerNamespaces: ['crawlers'], prometheus: { evaluationInterval: '1m', podScrapes: [USAGE_SCRAPE] } }).renderRules();
 
 const a1: PodRef = { pod: 'crawler-vendor-a-5f7c9-aaaaa', vendor: 'vendor-a' };
 const b1: PodRef = { pod: 'crawler-vendor-b-6d8e1-ccccc', vendor: 'vendor-b' };
 const c1: PodRef = { pod: 'crawler-vendor-c-7a2b3-ddddd', vendor: 'vendor-c' };
 const perSecond = (rate: number, minutes = 90) => `0+${rate * 60}x${minutes}`;
+/** `rate` per second for `minutes`, then `then` per second for the rest of 90 minutes. */
+const stepUp = (rate: number, minutes: number, then: number) => `0+${rate * 60}x${minutes} ${rate * 60 * minutes + then * 60}+${then * 60}x${89 - minutes}`;
+/** A series of the usage collector for a vendor (and account). */
+const usage = (name: string, vendor: string, account?: string) => series(name, {
+  job: USAGE_JOB, instance: '10.1.9.4:9466', namespace: 'monitoring', pod: 'proxy-usage-collector-7d9f8-xk2lp', proxy_vendor: vendor, ...(account ? { account } : {}),
+});
+const KIB = 1024;
+/** Explicit values of a counter over `steps` samples `stepSeconds` apart, rising at `rate(i)` per second in step i. */
+function counterValues(steps: number, stepSeconds: number, rate: (i: number) => number): string {
+  const values = [0];
+  for (let i = 0; i < steps; i++) values.push(values[i] + rate(i) * stepSeconds);
+  return values.join(' ');
+}
 const runbook = (alert: string) => `${DEFAULT_RUNBOOK_URL}#${alert.toLowerCase()}`;
 
 interface Case {
   alert: string;
+  /** Minutes between evaluations (and input samples), and the stack's evaluation interval. @default 1 */
+  step?: number;
+  /** Evaluation times at which the alert must not be firing, besides one step before `firesAt`. */
+  quietAt?: string[];
   /** Evaluation time at which the alert must fire; one minute (one evaluation) earlier it must not. */
   firesAt: string;
   inputSeries: Array<{ series: string; values: string }>;
   expected: Array<{ labels: Record<string, string>; summary: string; description: string }>;
 }
 
-function minutesBefore(time: string): string {
-  return `${Number(time.replace('m', '')) - 1}m`;
+function minutesBefore(time: string, step = 1): string {
+  return `${Number(time.replace('m', '')) - step}m`;
 }
+
+/** Rule files by evaluation interval in minutes: the hourly averages weigh samples by it. */
+const rulesEvery = (minutes: number) => (minutes === 1 ? rulesYaml
+  : new MetricsStack(Testing.chart(), 'metrics', { vendors, crawlerNamespaces: ['crawlers'], prometheus: { evaluationInterval: `${minutes}m`, podScrapes: [USAGE_SCRAPE] } }).renderRules());
 
 /** Runs promtool test rules: the alert fires at `firesAt` with the expected labels and annotations, and not one step earlier. */
 function check(c: Case): { status: number; output: string } {
-  const severity = YAML.parse(rulesYaml).groups.flatMap((g: any) => g.rules).find((r: any) => r.alert === c.alert).labels.severity;
-  return promtoolTestRules(rulesYaml, {
-    evaluation_interval: '1m',
+  const step = c.step ?? 1;
+  const rules = rulesEvery(step);
+  const severity = YAML.parse(rules).groups.flatMap((g: any) => g.rules).find((r: any) => r.alert === c.alert).labels.severity;
+  return promtoolTestRules(rules, {
+    evaluation_interval: `${step}m`,
     group_eval_order: PRODUCT_GROUP_ORDER,
     tests: [{
-      interval: '1m',
+      interval: `${step}m`,
       input_series: c.inputSeries,
       alert_rule_test: [
-        { eval_time: minutesBefore(c.firesAt), alertname: c.alert, exp_alerts: [] },
+        ...(c.quietAt ?? []).map(t => ({ eval_time: t, alertname: c.alert, exp_alerts: [] })),
+        { eval_time: minutesBefore(c.firesAt, step), alertname: c.alert, exp_alerts: [] },
         {
           eval_time: c.firesAt,
           alertname: c.alert,
@@ -235,6 +262,103 @@ const cases: Case[] = [
       labels: { job: 'crawler-destinations', instance: '10.1.0.7:15090', namespace: 'crawlers', pod: b1.pod, proxy_vendor: 'vendor-b' },
       summary: 'A crawler pod reaches more destinations than its destination scrape allows.',
       description: `Pod crawlers/${b1.pod} exposes 25000 per-destination samples, above the limit 20000 of job crawler-destinations: its destinations are not measured (its requests count under destination "(not measured)"); its requests, connections and bytes still are.`,
+    }],
+  },
+  {
+    alert: 'ProxyVendorUsageOutsideFleet',
+    firesAt: '26m',
+    // vendor-a's pod sends 40 KiB/s and receives 160 KiB/s through its TCP gateway; the vendor bills the same 200 KiB/s
+    // until minute 20, then 300 KiB/s: someone else uses account "crawler". The 5m rates see the excess (20 KiB/s >
+    // 5% of 200 and > 10 KiB/s) from minute 21; it holds 5 minutes. Account "spare" bills nothing new. The pod moved no
+    // more than before.
+    inputSeries: [
+      { series: tcpSeries('istio_tcp_received_bytes_total', a1, { gateway: GW_A }), values: perSecond(40 * KIB) },
+      { series: tcpSeries('istio_tcp_sent_bytes_total', a1, { gateway: GW_A }), values: perSecond(160 * KIB) },
+      { series: usage(USAGE_METRICS.billedBytes, 'vendor-a', 'crawler'), values: stepUp(200 * KIB, 20, 300 * KIB) },
+      { series: usage(USAGE_METRICS.withdrawnBytes, 'vendor-a', 'crawler'), values: '0x90' },
+      { series: usage(USAGE_METRICS.billedBytes, 'vendor-a', 'spare'), values: '5000x90' },
+      { series: usage(USAGE_METRICS.withdrawnBytes, 'vendor-a', 'spare'), values: '0x90' },
+    ],
+    expected: [{
+      labels: { proxy_vendor: 'vendor-a', account: 'crawler' },
+      summary: 'vendor-a bills traffic that no crawler pod sent: its credentials are used outside the fleet.',
+      description: 'vendor-a reports 100kiB/s more than the fleet\'s sidecars sent through its gateways (above 5%); account crawler grew most in 30 minutes. '
+        + 'Pods whose traffic grew in 30 minutes: none: no pod of the fleet moved more, so the difference is traffic from outside it.',
+    }],
+  },
+  {
+    alert: 'ProxyUsageSourceStale',
+    firesAt: '27m',
+    // vendor-a's source answers every minute until minute 10, then fails (HTTP errors): stale after 15 minutes (above 900 s from minute 26), held 1 minute.
+    // vendor-b's keeps answering.
+    inputSeries: [
+      { series: usage(USAGE_METRICS.lastSuccess, 'vendor-a'), values: '0+60x10 600x80' },
+      { series: usage(`${USAGE_METRICS.errors}`, 'vendor-a').replace('}', ', kind="http"}'), values: '0x10 1+1x80' },
+      { series: usage(`${USAGE_METRICS.errors}`, 'vendor-a').replace('}', ', kind="malformed"}'), values: '0x90' },
+      { series: usage(USAGE_METRICS.lastSuccess, 'vendor-b'), values: '0+60x90' },
+    ],
+    expected: [{
+      labels: { proxy_vendor: 'vendor-a' },
+      summary: 'The usage source of vendor-a has not answered for 15m.',
+      description: 'The usage collector last read vendor-a\'s usage 17m 0s ago: billed figures are not current and no bill is compared. '
+        + 'Failed polls in the last hour: http 17.',
+    }],
+  },
+  {
+    alert: 'ProxyVendorRetryStorm',
+    firesAt: '15m',
+    // vendor-b's pod gets 10 pages/s; from minute 10 it also retries 50 requests/s that the gateway answers 429: 6
+    // requests per success once the 5m rates see it (above 3 from minute 13), held 2 minutes.
+    inputSeries: [
+      { series: gatewayHttpSeries('istio_request_bytes_count', b1, GW_B, 'shop.example'), values: perSecond(10) },
+      { series: gatewayHttpSeries('istio_request_bytes_count', b1, GW_B, 'shop.example', 429), values: stepUp(0, 10, 50) },
+    ],
+    expected: [{
+      labels: { proxy_vendor: 'vendor-b' },
+      summary: 'Crawlers of vendor-b retry failing requests.',
+      description: 'Crawlers of vendor-b send 6 HTTP requests per successful response (threshold 3): spend without pages. '
+        + 'Pods sending most: crawlers/crawler-vendor-b-6d8e1-ccccc (60/s). Destinations: none recorded.',
+    }],
+  },
+  {
+    alert: 'ProxyVendorPodShareJump',
+    firesAt: '75m',
+    // Four vendor-a pods move 100 KiB/s each; from minute 70 one moves 500 KiB/s: its share passes twice its hour's
+    // average (0.25) at minute 73 and holds 2 minutes.
+    inputSeries: [0, 1, 2, 3].map(i => ({
+      series: tcpSeries('istio_tcp_sent_bytes_total', { pod: `crawler-vendor-a-5f7c9-p${i}`, vendor: 'vendor-a' }, { gateway: GW_A }),
+      values: i === 0 ? stepUp(100 * KIB, 70, 500 * KIB) : perSecond(100 * KIB),
+    })),
+    expected: [{
+      labels: { proxy_vendor: 'vendor-a', namespace: 'crawlers', pod: 'crawler-vendor-a-5f7c9-p0' },
+      summary: 'One pod\'s share of vendor-a\'s traffic jumped.',
+      description: 'Pod crawlers/crawler-vendor-a-5f7c9-p0 now moves 62.5% of the bytes through vendor-a, more than 2 times its share of the hour before. '
+        + 'Destinations of vendor-a: none recorded.',
+    }],
+  },
+  {
+    alert: 'ProxyVendorSpendAnomaly',
+    step: 5,
+    // Eight days of vendor-a at 1 MiB/s ($4 per GiB), tripled every week on day 0 and day 7 from 10:00 to 14:00 (a
+    // weekly pattern: quiet on day 7, since the same hours a week before were as high), and on day 7 from 20:00 (an
+    // anomaly). Hourly averages of 5m samples: k steps into the rise the hour holds (13 + 2k) / 13 MiB/s, twice both
+    // last week's 1 MiB/s and the day's median from k = 7 (20:35); held 15 minutes: 20:50 on day 7 = minute 11330.
+    quietAt: [`${(7 * 24 + 13) * 60}m`],
+    firesAt: `${(7 * 24 + 20) * 60 + 50}m`,
+    inputSeries: [{
+      series: tcpSeries('istio_tcp_sent_bytes_total', a1, { gateway: GW_A }),
+      values: counterValues(8 * 24 * 12, 300, i => {
+        const hourOfWeek = (i * 5 / 60) % (7 * 24);
+        const day7 = i * 5 / 60 >= 7 * 24;
+        return KIB * KIB * ((hourOfWeek >= 10 && hourOfWeek < 14) || (day7 && hourOfWeek >= 20) ? 3 : 1);
+      }),
+    }],
+    expected: [{
+      labels: { proxy_vendor: 'vendor-a' },
+      summary: 'Spend on vendor-a runs above its usual level.',
+      // (13 + 2·10) / 13 MiB/s for an hour at $4 per GiB.
+      description: `vendor-a cost ${+((13 + 2 * 10) / 13 * 3600 / 1024 * 4).toPrecision(4)} in the last hour, more than 2 times both the same hour a week ago and the past day's median. `
+        + 'Busiest pods: crawlers/crawler-vendor-a-5f7c9-aaaaa (3MiB/s). Destinations: none recorded.',
     }],
   },
 ];

@@ -3,8 +3,8 @@ import { validateLikeApp } from './support/synth';
 import { DASHBOARD_TAG, DashboardJson, VARIABLES, proxyDashboards } from '../dashboards';
 import { expandVariables, panelQueries } from '../harness/grafana-variables';
 import { MAX_DASHBOARD_BYTES } from '../lib/grafana/grafana-server';
-import { SCRAPE_JOB } from '../core/metric-contract';
-import { RULE } from '../core/rules';
+import { DESTINATION_SCRAPE_JOB, SCRAPE_JOB } from '../core/metric-contract';
+import { RULE, contractRules } from '../core/rules';
 import { MetricsStack } from '../lib/metrics-stack';
 import { VendorCatalog } from '../core/vendor';
 import { metricNames, promqlErrors } from './support/promql';
@@ -138,6 +138,136 @@ describe('demo gateway panels', () => {
     expect(q.expr).toBe('sum by (proxy_vendor, header) (label_replace(rate(gateway_injected_headers_total{job="demo-gateways", vendor=~"$vendor"}[$__rate_interval]), "proxy_vendor", "$1", "vendor", "(.*)"))');
     for (const values of [{}, { vendor: ['vendor-a', 'vendor-b'] }]) expect(promqlErrors(expandVariables(q.expr, values))).toEqual([]);
     expect(metricNames(expandVariables(q.expr, {}))).toEqual(['gateway_injected_headers_total']);
+  });
+});
+
+describe('Cost & Budget: billed and measured (with a usage collector), anomaly signals (always)', () => {
+  // GIVEN the dashboards without and with a usage collector
+  const without = proxyDashboards({ vendors, job: SCRAPE_JOB, ruleIntervalSeconds: 30 });
+  const withUsage = proxyDashboards({ vendors, job: SCRAPE_JOB, ruleIntervalSeconds: 30, usage: true });
+  const cost = (ds: DashboardJson[]) => ds.find(d => d.uid === 'proxy-cost')!;
+  const rows = (d: DashboardJson) => (d.panels ?? []).filter((p: any) => p.type === 'row').map((p: any) => p.title);
+  const panel = (d: DashboardJson, title: string) => {
+    const found = panels(d).find(p => p.title === title);
+    if (!found) throw new Error(`no panel '${title}' on ${d.uid}`);
+    return found;
+  };
+  const exprs = (d: DashboardJson, title: string) => panel(d, title).targets.map((t: any) => t.expr);
+  const USAGE_PANELS = ['Billed and measured bytes/s', 'Billed but not measured', 'Billed bytes/s per account', 'Billed over measured, last hour', 'Bills per day'];
+  const ANOMALY_PANELS = ['Requests per successful response', 'Busiest pods\' share of their vendor\'s bytes', 'Spend per hour, now and a week earlier'];
+  const recorded = (usage: boolean) => new Set(contractRules({ vendors, jobs: { totals: SCRAPE_JOB, destinations: DESTINATION_SCRAPE_JOB }, usage }).map(r => r.record));
+
+  test('snapshot of Cost & Budget with a usage collector', () => {
+    expect(cost(withUsage)).toMatchSnapshot();
+  });
+
+  test('the "Billed and measured" row and its panels only with a usage collector; the other dashboards do not change', () => {
+    expect(rows(cost(without))).toEqual(['Month to date', 'Rate', 'Anomaly signals']);
+    expect(rows(cost(withUsage))).toEqual(['Month to date', 'Rate', 'Billed and measured', 'Anomaly signals']);
+    const titles = (d: DashboardJson) => panels(d).map(p => p.title);
+    for (const title of USAGE_PANELS) {
+      expect(titles(cost(without))).not.toContain(title);
+      expect(titles(cost(withUsage))).toContain(title);
+    }
+    for (const title of ANOMALY_PANELS) {
+      expect(titles(cost(without))).toContain(title);
+      expect(titles(cost(withUsage))).toContain(title);
+    }
+    const others = (ds: DashboardJson[]) => JSON.stringify(ds.filter(d => d.uid !== 'proxy-cost'));
+    expect(others(withUsage)).toBe(others(without));
+  });
+
+  test('every panel reads rules the contract records with these settings: the usage rules only with a usage collector', () => {
+    const usageOnly = [...recorded(true)].filter(r => !recorded(false).has(r));
+    expect(usageOnly).toEqual(expect.arrayContaining([RULE.billedBytes, RULE.measuredBillableBytes, RULE.billedBytes1d, RULE.billedToMeasured1h]));
+    for (const [ds, usage] of [[without, false], [withUsage, true]] as const) {
+      const known = recorded(usage);
+      for (const q of panelQueries(ds)) {
+        for (const name of metricNames(expandVariables(q.expr, { topPods: [] }))) {
+          const where = `${usage ? 'with' : 'without'} usage: ${q.dashboard} / ${q.panel}`;
+          expect({ where, name, recorded: known.has(name) || RAW_ALLOWED.includes(name) }).toEqual({ where, name, recorded: true });
+        }
+      }
+    }
+  });
+
+  test('the new queries parse with the variables substituted and never spell out a raw usage series', () => {
+    const queries = panelQueries([cost(withUsage)]).filter(q => [...USAGE_PANELS, ...ANOMALY_PANELS].includes(q.panel));
+    expect(queries).toHaveLength(13);
+    for (const q of queries) {
+      for (const values of [{}, { vendor: ['vendor-a'] }, { vendor: ['vendor-a', 'vendor-b'] }]) {
+        const expr = expandVariables(q.expr, values);
+        expect({ panel: `${q.panel} / ${q.refId}`, errors: promqlErrors(expr) }).toEqual({ panel: `${q.panel} / ${q.refId}`, errors: [] });
+      }
+      expect(q.expr).toContain('proxy_vendor=~"$vendor"');
+      expect(q.expr).not.toMatch(/proxy_usage_/);
+    }
+  });
+
+  test('billed and measured bytes/s: the two 5-minute rules per vendor, told apart in the legend', () => {
+    const p = panel(cost(withUsage), 'Billed and measured bytes/s');
+    expect(p).toMatchObject({ type: 'timeseries', fieldConfig: { defaults: { unit: 'binBps' } } });
+    expect(p.targets.map((t: any) => [t.refId, t.expr, t.legendFormat])).toEqual([
+      ['A', `${RULE.billedBytes}{proxy_vendor=~"$vendor"}`, '{{proxy_vendor}} billed'],
+      ['B', `${RULE.measuredBillableBytes}{proxy_vendor=~"$vendor"}`, '{{proxy_vendor}} measured'],
+    ]);
+  });
+
+  test('billed but not measured: the difference rule, red from 0 up; billed per account by vendor and account', () => {
+    const p = panel(cost(withUsage), 'Billed but not measured');
+    expect(exprs(cost(withUsage), 'Billed but not measured')).toEqual([`${RULE.unmeasuredBilledBytes}{proxy_vendor=~"$vendor"}`]);
+    expect(p.fieldConfig.defaults).toMatchObject({
+      unit: 'binBps',
+      thresholds: { mode: 'absolute', steps: [{ value: null, color: 'green' }, { value: 0, color: 'red' }] },
+      custom: { thresholdsStyle: { mode: 'line+area' } },
+    });
+    const account = panel(cost(withUsage), 'Billed bytes/s per account');
+    expect(account.targets.map((t: any) => [t.expr, t.legendFormat])).toEqual([[`${RULE.billedAccountBytes}{proxy_vendor=~"$vendor"}`, '{{proxy_vendor}} {{account}}']]);
+  });
+
+  test('billed over measured, last hour: the 1h ratio rule per vendor, green within 5% of 1', () => {
+    const p = panel(cost(withUsage), 'Billed over measured, last hour');
+    expect(p.type).toBe('stat');
+    expect(exprs(cost(withUsage), 'Billed over measured, last hour')).toEqual([`${RULE.billedToMeasured1h}{proxy_vendor=~"$vendor"}`]);
+    expect(p.fieldConfig.defaults.thresholds.steps).toEqual([{ value: null, color: 'orange' }, { value: 0.95, color: 'green' }, { value: 1.05, color: 'red' }]);
+  });
+
+  test('bills per day: range queries at a 1-day step of the increase1d rules, each day read at the midnight after it, joined into one row per vendor and day', () => {
+    const p = panel(cost(withUsage), 'Bills per day');
+    expect(p).toMatchObject({ type: 'table', interval: '1d', timeFrom: '31d' });
+    for (const t of p.targets) expect(t).toMatchObject({ range: true, instant: false, format: 'table' });
+    const day = (rule: string) => `sum by (proxy_vendor) (last_over_time(${rule}{proxy_vendor=~"$vendor"}[1d] offset -1d))`;
+    expect(p.targets.map((t: any) => [t.refId, t.expr])).toEqual([
+      ['A', day(RULE.billedBytes1d)],
+      ['B', day(RULE.measuredBillableBytes1d)],
+      ['C', `${day(RULE.billedBytes1d)} - on (proxy_vendor) (${day(RULE.measuredBillableBytes1d)} or 0 * ${day(RULE.billedBytes1d)})`],
+      ['D', `${day(RULE.billedToMeasured1d)} - 1`],
+      ['E', day(RULE.billedRequests1d)],
+    ]);
+    // Merged on vendor and time; the time column is the day, newest first.
+    expect(p.transformations).toEqual([
+      { id: 'merge', options: {} },
+      { id: 'organize', options: { renameByName: { Time: 'Day' } } },
+      { id: 'organize', options: { renameByName: { 'Value #A': 'Billed', 'Value #B': 'Measured', 'Value #C': 'Difference', 'Value #D': 'Difference %', 'Value #E': 'Billed requests' } } },
+    ]);
+    expect(p.options.sortBy).toEqual([{ displayName: 'Day', desc: true }]);
+    const unit = (name: string) => p.fieldConfig.overrides.find((o: any) => o.matcher.options === name)?.properties.find((x: any) => x.id === 'unit')?.value;
+    expect(['Day', 'Billed', 'Measured', 'Difference', 'Difference %', 'Billed requests'].map(unit)).toEqual(['time:YYYY-MM-DD', 'bytes', 'bytes', 'bytes', 'percentunit', 'short']);
+  });
+
+  test('anomaly signals: requests per success, the busiest pods\' share, and hourly spend beside the same hour a week earlier', () => {
+    const d = cost(without);
+    expect(exprs(d, 'Requests per successful response')).toEqual([`${RULE.requestsPerSuccess}{proxy_vendor=~"$vendor"}`]);
+    expect(panel(d, 'Busiest pods\' share of their vendor\'s bytes').targets.map((t: any) => [t.expr, t.legendFormat]))
+      .toEqual([[`${RULE.podShare}{proxy_vendor=~"$vendor"}`, '{{proxy_vendor}} {{namespace}}/{{pod}}']]);
+    const spend = panel(d, 'Spend per hour, now and a week earlier');
+    expect(spend.fieldConfig.defaults.unit).toBe('currencyUSD');
+    expect(spend.targets.map((t: any) => [t.expr, t.legendFormat])).toEqual([[
+      `label_replace(${RULE.spendTotal1h}{proxy_vendor=~"$vendor"} * 3600, "when", "now", "", "")`
+      + ` or label_replace(${RULE.spendTotal1h}{proxy_vendor=~"$vendor"} offset 1w * 3600, "when", "a week earlier", "", "")`,
+      '{{proxy_vendor}} {{when}}',
+    ]]);
+    expect(spend.fieldConfig.overrides).toEqual([{ matcher: { id: 'byRegexp', options: ' a week earlier$' }, properties: [{ id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } }] }]);
   });
 });
 

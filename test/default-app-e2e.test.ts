@@ -1,14 +1,13 @@
 import { KNOWN_INJECTED_HEADERS } from '../gateway/src/injected';
 import { Testing } from 'cdk8s';
-import * as YAML from 'yaml';
-import { DEMO_VENDORS, buildDefaultApp } from '../main';
-import { DEMO_GATEWAY_JOB, DEMO_GATEWAY_METRICS } from '../core/metric-contract';
+import { DEMO_VENDORS, LEAK_NAMESPACE, buildDefaultApp } from '../main';
+import { DEMO_GATEWAY_JOB, DEMO_GATEWAY_METRICS, USAGE_METRICS } from '../core/metric-contract';
 import { RULE } from '../core/rules';
 import { VendorCatalog } from '../core/vendor';
 import { ContractIntent, crawlerTruth } from '../harness/crawler-flows';
 import { SidecarModel } from '../harness/istio-sidecar';
 import { injectedPodTargets, plainPodTargets } from './support/pod-discovery';
-import { materializeConfig } from './support/prometheus-config';
+import { appConfigOnFastClock } from './support/prometheus-config';
 import { PanelQuery, expandPanelQuery, panelQueries } from '../harness/grafana-variables';
 import { PrometheusProcess } from '../harness/prometheus-process';
 import { KubeObject } from '../harness/kube-object';
@@ -53,6 +52,14 @@ const CRAWLER_PODS: Array<SimPod & { deployment: KubeObject }> = CRAWLERS.flatMa
   ip: `127.12.${i}.${j + 1}`, flows: syntheticCrawlerFlows(d, undefined, answers), sidecar: sidecarOf(d), deployment: d,
 })));
 
+/** The crawler outside the mesh on vendor-a's credentials: no sidecar measures it, vendor-a's gateway serves and bills it. */
+const LEAK = OBJECTS.find(o => o.kind === 'Deployment' && o.metadata.namespace === LEAK_NAMESPACE)!;
+const LEAK_FLOWS = syntheticCrawlerFlows(LEAK, undefined, answers);
+/** Bytes/s both ways through each gateway's proxy port that the gateway bills: requests it authenticated (not 407s). */
+const billed = new Map<string, number>();
+/** Requests/s the gateway bills: authenticated absolute-form requests and CONNECTs. */
+const billedRequests = new Map<string, number>();
+
 /**
  * Each demo gateway's own count, from the flows that reach it: through its proxy port, or directly to its sites
  * (gateway/src/metrics.ts: wire bytes on client connections, `sent` to the crawlers).
@@ -65,14 +72,18 @@ function gatewayStandIn(gateway: KubeObject, i: number): SimPod & { deployment: 
   const bytes = { proxy: { sent: 0, received: 0 }, direct: { sent: 0, received: 0 } };
   // Requests/s that arrive with a header the crawler did not send: what the sidecar model says each pod's sidecar adds.
   const injected = new Map<string, number>(KNOWN_INJECTED_HEADERS.map(h => [h, 0]));
-  for (const pod of CRAWLER_PODS) {
+  for (const pod of [...CRAWLER_PODS, { flows: LEAK_FLOWS, sidecar: undefined }]) {
     for (const flow of pod.flows) {
       const path = flow.kind === 'gateway' ? (hosts.includes(flow.gateway.split(':')[0]) ? 'proxy' : undefined) : (hosts.includes(flow.host) ? 'direct' : undefined);
       if (!path) continue;
       const t = crawlerTruth(flow);
       bytes[path].sent += t.downloadBytes;
       bytes[path].received += t.uploadBytes;
-      for (const header of pod.sidecar.deliver(flow).headersAdded) injected.set(header, (injected.get(header) ?? 0) + flow.perSecond);
+      if (path === 'proxy' && flow.kind === 'gateway' && flow.responseCode !== 407) {
+        billed.set(vendor, (billed.get(vendor) ?? 0) + t.downloadBytes + t.uploadBytes);
+        billedRequests.set(vendor, (billedRequests.get(vendor) ?? 0) + flow.perSecond);
+      }
+      for (const header of pod.sidecar?.deliver(flow).headersAdded ?? []) injected.set(header, (injected.get(header) ?? 0) + flow.perSecond);
     }
   }
   const counters = (['proxy', 'direct'] as const).flatMap(path => (['sent', 'received'] as const).map(direction => ({
@@ -87,25 +98,33 @@ function gatewayStandIn(gateway: KubeObject, i: number): SimPod & { deployment: 
   };
 }
 const GATEWAY_PODS = GATEWAYS.map(gatewayStandIn);
+const LEAK_TRUTH = LEAK_FLOWS.reduce((sum, f) => sum + crawlerTruth(f).downloadBytes, 0);
+
+/** The usage collector: what each gateway bills, per vendor and the demo's one account per vendor. */
+const COLLECTOR = OBJECTS.find(o => o.kind === 'Deployment' && o.metadata.name === 'proxy-usage-collector')!;
+const COLLECTOR_POD: SimPod & { deployment: KubeObject } = {
+  name: 'proxy-usage-collector-7d9f8-xk2lp', namespace: COLLECTOR.metadata.namespace!, ip: '127.13.9.1', flows: [], sidecar: sidecarOf(COLLECTOR), deployment: COLLECTOR,
+  standIn: {
+    path: '/metrics',
+    counters: [...billed].flatMap(([vendor, perSecond]) => [
+      { series: `${USAGE_METRICS.billedBytes}{proxy_vendor="${vendor}",account="crawler"}`, perSecond },
+      { series: `${USAGE_METRICS.withdrawnBytes}{proxy_vendor="${vendor}",account="crawler"}`, perSecond: 0 },
+      { series: `${USAGE_METRICS.billedRequests}{proxy_vendor="${vendor}",account="crawler"}`, perSecond: billedRequests.get(vendor)! },
+      { series: `${USAGE_METRICS.withdrawnRequests}{proxy_vendor="${vendor}",account="crawler"}`, perSecond: 0 },
+    ]),
+  },
+};
 
 let sim: SidecarSim;
 let prom: PrometheusProcess;
 
 beforeAll(async () => {
-  sim = await SidecarSim.start([...CRAWLER_PODS, ...GATEWAY_PODS], { scrapeIntervalMs: 1000, intent: INTENT });
+  sim = await SidecarSim.start([...CRAWLER_PODS, ...GATEWAY_PODS, COLLECTOR_POD], { scrapeIntervalMs: 1000, intent: INTENT });
   const configMap = OBJECTS.find(o => o.kind === 'ConfigMap' && o.metadata.name === 'prometheus-config')!;
   // The app's configuration and rules, on the accelerated clock: scrape and evaluate every second.
-  const config = YAML.parse(configMap.data['prometheus.yml']);
-  config.global = { ...config.global, scrape_interval: '1s', evaluation_interval: '1s' };
-  for (const job of config.scrape_configs) {
-    delete job.scrape_interval;
-    delete job.scrape_timeout;
-  }
-  const rules = YAML.parse(configMap.data['rules.yml']);
-  for (const group of rules.groups) delete group.interval;
-  const materialized = materializeConfig(YAML.stringify(config), YAML.stringify(rules, { lineWidth: 0 }), [
+  const materialized = appConfigOnFastClock(configMap, [
     ...CRAWLER_PODS.flatMap(p => injectedPodTargets(p.deployment, { name: p.name, ip: p.ip }, sim.port)),
-    ...GATEWAY_PODS.flatMap(p => plainPodTargets(p.deployment, { name: p.name, ip: p.ip }, { metrics: sim.port })),
+    ...[...GATEWAY_PODS, COLLECTOR_POD].flatMap(p => plainPodTargets(p.deployment, { name: p.name, ip: p.ip }, { metrics: sim.port })),
   ]);
   prom = await runAccelerated(sim, materialized.configFile);
 }, 90_000);
@@ -176,9 +195,26 @@ describe('the default app\'s demo on a minimal-profile mesh', () => {
   test('what the demo gateways served equals what the sidecars measured, per vendor', async () => {
     const served = await byLabels(prom, `sum by (proxy_vendor) (label_replace(rate(${DEMO_GATEWAY_METRICS.wireBytes}{job="${DEMO_GATEWAY_JOB}", direction="sent"}[${RATE_WINDOW_SECONDS}s]), "proxy_vendor", "$1", "vendor", "(.*)"))`, 'proxy_vendor');
     for (const vendor of VENDORS) {
-      // The stale-credentials crawler's refusals come from vendor-b's gateway too.
-      expectClose(served.get(vendor), sim.rates({ vendor }).downloadBytes, `${vendor} bytes served by its gateway`);
+      // The stale-credentials crawler's refusals come from vendor-b's gateway too; vendor-a's also serves the leak.
+      expectClose(served.get(vendor), sim.rates({ vendor }).downloadBytes + (vendor === 'vendor-a' ? LEAK_TRUTH : 0), `${vendor} bytes served by its gateway`);
     }
+  });
+
+  test('the vendors\' bills against the sidecars: vendor-a bills the leak on top, the others what their gateways carried for the fleet', async () => {
+    const billedRate = await byLabels(prom, RULE.billedBytes, 'proxy_vendor');
+    const measured = await byLabels(prom, RULE.measuredBillableBytes, 'proxy_vendor');
+    const unmeasured = await byLabels(prom, RULE.unmeasuredBilledBytes, 'proxy_vendor');
+    for (const vendor of VENDORS) {
+      expectClose(billedRate.get(vendor), billed.get(vendor)!, `${vendor} billed bytes/s`);
+      // The sidecars' bytes to the vendor's gateways; vendor-c's direct traffic to the in-cluster sites is not the vendor's.
+      const viaGateway = CRAWLER_PODS.filter(p => p.vendor === vendor).flatMap(p => p.flows).filter(f => f.kind === 'gateway')
+        .reduce((sum, f) => sum + crawlerTruth(f).uploadBytes + crawlerTruth(f).downloadBytes, 0);
+      expectClose(measured.get(vendor), viaGateway, `${vendor} measured bytes/s to its gateways`);
+    }
+    const leak = LEAK_FLOWS.reduce((sum, f) => sum + crawlerTruth(f).uploadBytes + crawlerTruth(f).downloadBytes, 0);
+    expectClose(unmeasured.get('vendor-a'), leak, 'vendor-a billed beyond the fleet (the leak)');
+    // vendor-b's stale-credentials crawler: its 407s are measured, never billed.
+    expect(unmeasured.get('vendor-b')!).toBeLessThan(0);
   });
 
   test('the demo gateways receive no header the crawlers did not send: the sidecars are transparent', async () => {

@@ -100,7 +100,7 @@ describe('default app', () => {
     expect(ns.metadata.labels).toMatchObject({ 'istio-injection': 'disabled', 'pod-security.kubernetes.io/enforce': 'restricted' });
     const services = objects.filter(o => o.kind === 'Service' && o.metadata.namespace === 'proxy-demo');
     expect(services.map(s => `${s.metadata.name} ${s.spec.ports.map((p: any) => `${p.name}:${p.port}`).join(',')}`)).toEqual([
-      'vendor-a-gateway tcp-proxy:8080,tcp-banner:2525', 'vendor-b-gateway http-proxy:8081,tcp-banner:2525', 'vendor-c-gateway tcp-proxy:8082,tcp-banner:2525', 'catalog http:80,https:443', 'forum http:80,https:443',
+      'vendor-a-gateway tcp-proxy:8080,tcp-banner:2525,http-usage:9092', 'vendor-b-gateway http-proxy:8081,tcp-banner:2525,http-usage:9092', 'vendor-c-gateway tcp-proxy:8082,tcp-banner:2525,http-usage:9092', 'catalog http:80,https:443', 'forum http:80,https:443',
     ]);
     // In-cluster gateways: no ServiceEntry competes with Istio's registry; the crawlers' Sidecar imports the Services.
     expect(objects.filter(o => o.kind === 'ServiceEntry').map(o => o.metadata.name)).toEqual(['proxy-telemetry-http-80', 'proxy-telemetry-tls-443']);

@@ -1,6 +1,6 @@
 import { createHash } from 'crypto';
 import * as YAML from 'yaml';
-import { DEMO_SECRETS_ANNOTATION, DemoGateway, DemoGatewayProps } from '../lib/demo-gateway';
+import { DEMO_SECRETS_ANNOTATION, DEMO_USAGE_PORT, DemoGateway, DemoGatewayProps } from '../lib/demo-gateway';
 import { MetricsStack } from '../lib/metrics-stack';
 import { VendorCatalog } from '../core/vendor';
 import { podTemplates, podViolations } from './support/pod-security';
@@ -133,7 +133,65 @@ describe('DemoGateway', () => {
     expect((bandwidth.panels as any[]).map(p => p.title)).toContain('Served by the demo gateways, measured by the sidecars');
   });
 
+  const COLLECTOR = { namespace: 'monitoring', podLabels: { 'app.kubernetes.io/name': 'usage-collector' } };
+
+  test('usageClients: a usage API on port 9092 for the collector pods only, its token from a deploy-time Secret on both sides', () => {
+    // GIVEN / WHEN
+    const { objects, gw } = gateway({ usageClients: COLLECTOR });
+
+    // THEN
+    expectValidObjects(objects);
+    expect(DEMO_USAGE_PORT).toBe(9092);
+    const deployment = findObject(objects, 'Deployment', 'vendor-a-gateway', 'proxy-demo');
+    expect(env(deployment)).toMatchObject({
+      USAGE_PORT: '9092',
+      USAGE_TOKEN: { secretKeyRef: { name: 'proxy-telemetry-demo-vendor-a-usage-token', key: 'token' } },
+    });
+    expect(deployment.spec.template.spec.containers[0].ports).toContainEqual({ containerPort: 9092, name: 'http-usage' });
+    expect(findObject(objects, 'Service', 'vendor-a-gateway').spec.ports).toEqual([
+      { name: 'tcp-proxy', port: 8080, targetPort: 'proxy' },
+      { name: 'tcp-banner', port: 2525, targetPort: 'banner' },
+      { name: 'http-usage', port: 9092, targetPort: 'http-usage' },
+    ]);
+    // Exactly the collector's pods in its namespace: both selectors in one peer.
+    expect(findObject(objects, 'NetworkPolicy', 'vendor-a-gateway').spec.ingress[2]).toEqual({
+      from: [{
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+        podSelector: { matchLabels: { 'app.kubernetes.io/name': 'usage-collector' } },
+      }],
+      ports: [{ protocol: 'TCP', port: 9092 }],
+    });
+    expect(gw.usageApi).toEqual({
+      url: 'http://vendor-a-gateway.proxy-demo.svc.cluster.local:9092/v1/usage?from={from}&to={to}',
+      tokenSecret: { name: 'proxy-telemetry-demo-vendor-a-usage-token', key: 'token', namespace: 'monitoring' },
+    });
+    expect(JSON.parse(deployment.metadata.annotations![DEMO_SECRETS_ANNOTATION]).filter((s: any) => s.content === 'usage-token')).toEqual([
+      { kind: 'Secret', namespace: 'proxy-demo', name: 'proxy-telemetry-demo-vendor-a-usage-token', content: 'usage-token' },
+      { kind: 'Secret', namespace: 'monitoring', name: 'proxy-telemetry-demo-vendor-a-usage-token', content: 'usage-token' },
+    ]);
+    // The token is made at deploy time: no Secret in the manifests.
+    expect(objects.filter(o => o.kind === 'Secret')).toEqual([]);
+  });
+
+  test('without usageClients nothing of the usage API is synthesized', () => {
+    const { objects, gw } = gateway();
+    expect(gateway({ usageClients: undefined }).objects).toEqual(objects);
+    expect(gw.usageApi).toBeUndefined();
+    const text = JSON.stringify(objects.filter(o => o.kind !== 'ConfigMap'));
+    for (const absent of ['USAGE_', '9092', 'http-usage', 'usage-token']) expect({ absent, found: text.includes(absent) }).toEqual({ absent, found: false });
+  });
+
+  test('usage clients in the gateway\'s own namespace need the token Secret once', () => {
+    const { objects, gw } = gateway({ usageClients: { namespace: 'proxy-demo', podLabels: { app: 'collector' } } });
+    const needed = JSON.parse(findObject(objects, 'Deployment', 'vendor-a-gateway').metadata.annotations![DEMO_SECRETS_ANNOTATION]);
+    expect(needed.filter((s: any) => s.content === 'usage-token')).toHaveLength(1);
+    expect(gw.usageApi!.tokenSecret.namespace).toBe('proxy-demo');
+  });
+
   test.each<[Partial<DemoGatewayProps>, string]>([
+    [{ usageClients: { namespace: 'Monitoring', podLabels: { app: 'c' } } }, '\'usageClients.namespace\' ("Monitoring") must be a DNS label'],
+    [{ usageClients: { namespace: 'monitoring', podLabels: {} } }, '\'usageClients.podLabels\' ({}) must select the client pods by at least one label'],
+    [{ usageClients: { namespace: 'monitoring', podLabels: { 'bad key!': 'x' } } }, '\'usageClients.podLabels key\' ("bad key!") must be a Kubernetes label key'],
     [{ vendor: 'vendor-c' }, '\'vendor\' ("vendor-c") needs an in-cluster endpoint \'<service>.<namespace>.svc.cluster.local:<port>\''],
     [{ vendor: 'vendor-d' }, '\'vendor\' ("vendor-d") needs an in-cluster endpoint'],
     [{ endpoint: 'other.proxy-demo.svc.cluster.local:8080' }, '\'endpoint\' ("other.proxy-demo.svc.cluster.local:8080") is not an endpoint of vendor \'vendor-a\''],
@@ -150,6 +208,11 @@ describe('DemoGateway', () => {
     [{ monitoringNamespace: 'Mon' }, '\'monitoringNamespace\' ("Mon") must be a DNS label'],
   ])('rejects %j', (props, message) => {
     expect(() => gateway(props)).toThrow(message);
+  });
+
+  test('the usage port is not free for the proxy', () => {
+    const taken = new VendorCatalog([{ name: 'vendor-a', endpoints: [DemoGateway.endpoint('vendor-a-gateway', 9092)] }]);
+    expect(() => gateway({ vendors: taken })).toThrow('\'endpoint\' ("vendor-a-gateway.proxy-demo.svc.cluster.local:9092") must not use port 9092, the gateway\'s usage port');
   });
 
   test('stale credentials need authentication', () => {

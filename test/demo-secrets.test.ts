@@ -2,10 +2,13 @@ import { X509Certificate, createPrivateKey } from 'crypto';
 import * as path from 'path';
 import { Testing } from 'cdk8s';
 import * as YAML from 'yaml';
-import { NOTHING_EXISTS, missingDemoSecretManifests, randomPassword, requiredDemoSecrets } from '../bin/demo-secrets';
+import { NOTHING_EXISTS, missingDemoSecretManifests, randomPassword, randomToken, requiredDemoSecrets } from '../bin/demo-secrets';
 import type * as Cli from '../bin/proxy-telemetry';
 import { generateDemoCa } from '../gateway';
 import { buildDefaultApp } from '../main';
+import { DemoGateway } from '../lib/demo-gateway';
+import { VendorCatalog } from '../core/vendor';
+import { synthChart } from './support/synth';
 import { synthesizeInto } from '../lib/internal/synthesize';
 import { KubeObject } from '../harness/kube-object';
 import { expectValidObjects } from './support/schemas';
@@ -25,17 +28,25 @@ const decode = (o: KubeObject, k: string) => Buffer.from(o.data[k], 'base64').to
 const find = (objects: KubeObject[], kind: string, namespace: string, name: string) =>
   objects.find(o => o.kind === kind && o.metadata.namespace === namespace && o.metadata.name === name)!;
 
-test('the default app asks for one CA, its certificate beside the crawlers, and each vendor\'s credentials on both sides', () => {
+test('the default app asks for one CA, its certificate beside the crawlers, each vendor\'s credentials on both sides and its usage token beside the gateway and the collector', () => {
   expect(NEEDED.map(s => `${s.kind} ${s.namespace}/${s.name} (${s.content})`)).toEqual([
     'Secret proxy-demo/proxy-telemetry-demo-ca (ca)',
     'ConfigMap crawlers/proxy-telemetry-demo-ca (ca-certificate)',
+    'ConfigMap proxy-demo-outside/proxy-telemetry-demo-ca (ca-certificate)',
     'Secret proxy-demo/proxy-telemetry-demo-vendor-a-credentials (credentials)',
     'Secret crawlers/proxy-telemetry-demo-vendor-a-credentials (credentials)',
+    'Secret proxy-demo-outside/proxy-telemetry-demo-vendor-a-credentials (credentials)',
+    'Secret proxy-demo/proxy-telemetry-demo-vendor-a-usage-token (usage-token)',
+    'Secret monitoring/proxy-telemetry-demo-vendor-a-usage-token (usage-token)',
     'Secret proxy-demo/proxy-telemetry-demo-vendor-b-credentials (credentials)',
     'Secret crawlers/proxy-telemetry-demo-vendor-b-credentials (credentials)',
+    'Secret proxy-demo/proxy-telemetry-demo-vendor-b-usage-token (usage-token)',
+    'Secret monitoring/proxy-telemetry-demo-vendor-b-usage-token (usage-token)',
     'Secret crawlers/proxy-telemetry-demo-vendor-b-credentials-stale (stale-credentials)',
     'Secret proxy-demo/proxy-telemetry-demo-vendor-c-credentials (credentials)',
     'Secret crawlers/proxy-telemetry-demo-vendor-c-credentials (credentials)',
+    'Secret proxy-demo/proxy-telemetry-demo-vendor-c-usage-token (usage-token)',
+    'Secret monitoring/proxy-telemetry-demo-vendor-c-usage-token (usage-token)',
   ]);
 });
 
@@ -98,6 +109,52 @@ test('randomPassword: letters and digits, the length asked for, never the same t
   const passwords = Array.from({ length: 200 }, () => randomPassword(24));
   expect(passwords.every(p => /^[A-Za-z0-9]{24}$/.test(p))).toBe(true);
   expect(new Set(passwords).size).toBe(200);
+});
+
+describe('usage tokens', () => {
+  // Two gateways whose usage APIs a collector in `monitoring` reads.
+  const objects = synthChart(chart => {
+    const vendors = new VendorCatalog(['vendor-a', 'vendor-b'].map((name, i) => ({ name, endpoints: [DemoGateway.endpoint(`${name}-gateway`, 8080 + i)] })));
+    for (const vendor of ['vendor-a', 'vendor-b']) {
+      new DemoGateway(chart, vendor, { vendors, vendor, usageClients: { namespace: 'monitoring', podLabels: { app: 'usage-collector' } } });
+    }
+  });
+  const needed = requiredDemoSecrets(objects);
+  const token = (made: KubeObject[], namespace: string, vendor: string) => decode(find(made, 'Secret', namespace, `proxy-telemetry-demo-${vendor}-usage-token`), 'token');
+
+  test('are asked for beside the gateway and beside its usage clients', () => {
+    expect(needed.filter(s => s.content === 'usage-token').map(s => `${s.kind} ${s.namespace}/${s.name}`)).toEqual([
+      'Secret proxy-demo/proxy-telemetry-demo-vendor-a-usage-token',
+      'Secret monitoring/proxy-telemetry-demo-vendor-a-usage-token',
+      'Secret proxy-demo/proxy-telemetry-demo-vendor-b-usage-token',
+      'Secret monitoring/proxy-telemetry-demo-vendor-b-usage-token',
+    ]);
+  });
+
+  test('from nothing: one random token per Secret name, the same in every namespace, a Bearer token as it is', () => {
+    const made = missingDemoSecretManifests(needed, NOTHING_EXISTS) as KubeObject[];
+    expectValidObjects(made);
+    expect(find(made, 'Secret', 'monitoring', 'proxy-telemetry-demo-vendor-a-usage-token')).toMatchObject({ type: 'Opaque', data: { token: expect.any(String) } });
+    for (const vendor of ['vendor-a', 'vendor-b']) {
+      expect(token(made, 'monitoring', vendor)).toBe(token(made, 'proxy-demo', vendor));
+      expect(token(made, 'proxy-demo', vendor)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    }
+    expect(token(made, 'proxy-demo', 'vendor-a')).not.toBe(token(made, 'proxy-demo', 'vendor-b'));
+  });
+
+  test('an existing token is copied to the side that lacks it', () => {
+    const present = new Set(['proxy-demo/Secret/proxy-telemetry-demo-vendor-a-usage-token']);
+    const usageTokens = new Map([['proxy-telemetry-demo-vendor-a-usage-token', 'kept-token']]);
+    const made = missingDemoSecretManifests(needed.filter(s => s.content === 'usage-token'), { present, credentials: new Map(), usageTokens }) as KubeObject[];
+    expect(find(made, 'Secret', 'proxy-demo', 'proxy-telemetry-demo-vendor-a-usage-token')).toBeUndefined();
+    expect(token(made, 'monitoring', 'vendor-a')).toBe('kept-token');
+  });
+
+  test('randomToken: 256 random bits, base64url, never the same twice', () => {
+    const tokens = Array.from({ length: 200 }, () => randomToken());
+    expect(tokens.every(t => /^[A-Za-z0-9_-]{43}$/.test(t) && Buffer.from(t, 'base64url').length === 32)).toBe(true);
+    expect(new Set(tokens).size).toBe(200);
+  });
 });
 
 describe('proxy-telemetry demo-secrets', () => {

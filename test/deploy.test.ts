@@ -147,22 +147,27 @@ describe('proxy-telemetry deploy', () => {
       // The demo gateways' CA and credentials: looked up, then the missing ones made (in memory, piped to kubectl).
       '--context prod get secret proxy-telemetry-demo-ca -n proxy-demo -o json',
       '--context prod get configmap proxy-telemetry-demo-ca -n crawlers -o json',
-      ...['vendor-a', 'vendor-b'].flatMap(v => [
+      // vendor-a's credentials also outside the mesh (the demo's leak); each usage API's token beside the collector.
+      '--context prod get configmap proxy-telemetry-demo-ca -n proxy-demo-outside -o json',
+      ...['vendor-a', 'vendor-b', 'vendor-c'].flatMap(v => [
         `--context prod get secret proxy-telemetry-demo-${v}-credentials -n proxy-demo -o json`,
         `--context prod get secret proxy-telemetry-demo-${v}-credentials -n crawlers -o json`,
+        ...(v === 'vendor-a' ? [`--context prod get secret proxy-telemetry-demo-${v}-credentials -n proxy-demo-outside -o json`] : []),
+        `--context prod get secret proxy-telemetry-demo-${v}-usage-token -n proxy-demo -o json`,
+        `--context prod get secret proxy-telemetry-demo-${v}-usage-token -n monitoring -o json`,
+        ...(v === 'vendor-b' ? ['--context prod get secret proxy-telemetry-demo-vendor-b-credentials-stale -n crawlers -o json'] : []),
       ]),
-      '--context prod get secret proxy-telemetry-demo-vendor-b-credentials-stale -n crawlers -o json',
-      '--context prod get secret proxy-telemetry-demo-vendor-c-credentials -n proxy-demo -o json',
-      '--context prod get secret proxy-telemetry-demo-vendor-c-credentials -n crawlers -o json',
       '--context prod apply --server-side --field-manager=proxy-telemetry -f -',
       '  creates Secret proxy-demo/proxy-telemetry-demo-ca',
       '  creates ConfigMap crawlers/proxy-telemetry-demo-ca',
-      ...['vendor-a', 'vendor-b'].flatMap(v => [
+      '  creates ConfigMap proxy-demo-outside/proxy-telemetry-demo-ca',
+      ...['vendor-a', 'vendor-b', 'vendor-c'].flatMap(v => [
         `  creates Secret proxy-demo/proxy-telemetry-demo-${v}-credentials`,
         `  creates Secret crawlers/proxy-telemetry-demo-${v}-credentials`,
+        ...(v === 'vendor-a' ? [`  creates Secret proxy-demo-outside/proxy-telemetry-demo-${v}-credentials`] : []),
+        `  creates Secret proxy-demo/proxy-telemetry-demo-${v}-usage-token`,
+        `  creates Secret monitoring/proxy-telemetry-demo-${v}-usage-token`,
       ]),
-      '  creates Secret proxy-demo/proxy-telemetry-demo-vendor-c-credentials',
-      '  creates Secret crawlers/proxy-telemetry-demo-vendor-c-credentials',
       '  creates Secret crawlers/proxy-telemetry-demo-vendor-b-credentials-stale',
       '--context prod get secret grafana-admin -n monitoring -o name',
       '--context prod rollout status deployment/vendor-a-gateway -n proxy-demo --timeout=2m',
@@ -172,8 +177,10 @@ describe('proxy-telemetry deploy', () => {
       '--context prod rollout status deployment/crawler-vendor-b -n crawlers --timeout=2m',
       '--context prod rollout status deployment/crawler-vendor-c -n crawlers --timeout=2m',
       '--context prod rollout status deployment/crawler-vendor-b-stale-credentials -n crawlers --timeout=2m',
+      '--context prod rollout status deployment/crawler-outside-the-mesh -n proxy-demo-outside --timeout=2m',
       '--context prod rollout status deployment/prometheus -n monitoring --timeout=2m',
       '--context prod rollout status deployment/grafana -n monitoring --timeout=2m',
+      '--context prod rollout status deployment/proxy-usage-collector -n monitoring --timeout=2m',
       '--context prod get pods -n crawlers -l proxy-vendor -o json',
       // The first ready crawler and one of each vendor with an inspected gateway: its routes are in its pods only.
       '--context prod exec -n crawlers crawler-vendor-a-6b8f9-p0 -c istio-proxy -- pilot-agent request GET config_dump',

@@ -4,10 +4,12 @@ import { loadConfig as loadCrawlerConfig } from '../crawler/src/config';
 import { generateDemoCa } from '../gateway';
 import { GATEWAY_ENV_VARIABLES } from '../gateway/src/defaults';
 import { loadConfig as loadGatewayConfig } from '../gateway/src/config';
+import { COLLECTOR_ENV_VARIABLES } from '../collector';
+import { loadConfig as loadCollectorConfig } from '../collector/src/config';
 import { tempDir } from './support/temp-dir';
 
 /**
- * The environment contract of the crawler and of the demo gateway is stated once, in their READMEs' tables: the
+ * The environment contract of the crawler, the demo gateway and the usage collector is stated once, in their READMEs' tables: the
  * variables their configuration parsers read, recorded while they parse a complete environment, are exactly the
  * variables the tables document (Node's own variables aside).
  */
@@ -62,9 +64,21 @@ test('the demo gateway reads exactly the variables its README documents, and exp
     VENDOR: 'acme', PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', SITE_PORT: '0', SITE_HOST: '127.0.0.1',
     PAGE_SIZES: '1024=2,4096', RATE_LIMIT_SHARE: '0.1', PROXY_USERNAME: 'u', PROXY_PASSWORD: 'p', CA_CERT_FILE: path.join(tmp, 'ca.crt'),
     CA_KEY_FILE: path.join(tmp, 'ca.key'), MAX_SITES: '10', LOG_LEVEL: 'info', LOG_INTERVAL_SECONDS: '10', BANNER_PORT: '0',
+    USAGE_PORT: '0', USAGE_TOKEN: 'token', USAGE_BUCKET_SECONDS: '60',
   };
   const table = [...documented('gateway/README.md')].sort();
   expect([...reads(loadGatewayConfig, env)].sort()).toEqual(table);
   expect([...GATEWAY_ENV_VARIABLES].sort()).toEqual(table);
+  expect(Object.keys(env).sort()).toEqual(table);
+});
+
+test('the usage collector reads exactly the variables its README documents, and exports the list', () => {
+  // A usage file without credentials: the variables an http source's `auth` names are the user's, not the contract's.
+  const usageFile = path.join(tmp, 'usage.json');
+  fs.writeFileSync(usageFile, JSON.stringify({ sources: [{ vendor: 'acme', kind: 'file', path: '/var/run/usage.csv', format: 'csv', mapping: { bytes: 'Bytes' } }] }));
+  const env = { USAGE_CONFIG_FILE: usageFile, METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', LOG_LEVEL: 'info', LOG_INTERVAL_SECONDS: '10' };
+  const table = [...documented('collector/README.md')].sort();
+  expect([...reads(loadCollectorConfig, env)].sort()).toEqual(table);
+  expect([...COLLECTOR_ENV_VARIABLES].sort()).toEqual(table);
   expect(Object.keys(env).sort()).toEqual(table);
 });

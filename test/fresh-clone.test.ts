@@ -40,7 +40,7 @@ function cloneWorkingTree(): string {
   }
   for (const file of lines(git(['ls-files', '--deleted']))) fs.rmSync(path.join(clone, file), { force: true });
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(clone, 'node_modules'), 'dir');
-  for (const bundle of ['crawler/dist', 'gateway/dist']) fs.cpSync(path.join(ROOT, bundle), path.join(clone, bundle), { recursive: true });
+  for (const bundle of ['crawler/dist', 'gateway/dist', 'collector/dist']) fs.cpSync(path.join(ROOT, bundle), path.join(clone, bundle), { recursive: true });
   return clone;
 }
 

@@ -12,7 +12,7 @@ import { tempDir } from './support/temp-dir';
  */
 
 const ROOT = path.join(__dirname, '..');
-const SOURCES = ['core', 'lib', 'dashboards', 'mixin', 'imports', 'crawler', 'gateway'];
+const SOURCES = ['core', 'lib', 'dashboards', 'mixin', 'imports', 'crawler', 'gateway', 'collector'];
 
 const SCRIPT = `
 const { Chart, Testing } = require('cdk8s');

@@ -60,6 +60,38 @@ test('writes rules.yaml, alerts.yaml and the dashboards: promtool accepts them, 
   expect(JSON.stringify(rules)).toContain('job=\\"observability/crawler-sidecars\\"');
 });
 
+test('--usage: also the reconciliation rules, alerts and panels, as a stack that scrapes a usage collector deploys them', async () => {
+  // GIVEN
+  const dir = tempDir('mixin-usage');
+  const vendors = [{ name: 'acme', endpoints: ['gw.acme.example:22225'], pricePerGiB: 4, billedBytes: 'download' }];
+  fs.writeFileSync(path.join(dir, 'vendors.json'), JSON.stringify(vendors));
+
+  // WHEN
+  const run = async (extra: string[]) => {
+    const { io: stdio, err } = io();
+    const out = path.join(dir, extra.length ? 'with' : 'without');
+    expect({ code: await cli(['mixin', '--out', out, '--vendors', path.join(dir, 'vendors.json'), '--mode', 'standalone', ...extra], stdio), err: err.join('') }).toEqual({ code: 0, err: '' });
+    return {
+      groups: [...YAML.parse(fs.readFileSync(path.join(out, 'rules.yaml'), 'utf8')).groups, ...YAML.parse(fs.readFileSync(path.join(out, 'alerts.yaml'), 'utf8')).groups],
+      cost: fs.readFileSync(path.join(out, 'dashboards', 'proxy-cost.json'), 'utf8'),
+    };
+  };
+  const withUsage = await run(['--usage']);
+  const without = await run([]);
+
+  // THEN the files equal what a standalone stack with a usage collector deploys, and only with --usage
+  const usage = { job: 'proxy-usage', namespace: 'monitoring', podLabels: { 'app.kubernetes.io/name': 'proxy-usage-collector' }, portName: 'metrics', path: '/metrics' };
+  const stack = new MetricsStack(Testing.chart(), 'm', { vendors: new VendorCatalog(vendors as any), crawlerNamespaces: ['crawlers'], prometheus: { podScrapes: [usage] } });
+  expect(withUsage.groups).toEqual(YAML.parse(stack.renderRules()).groups.filter((g: any) => g.rules.length > 0));
+  const names = (groups: any[]) => groups.flatMap(g => g.rules.map((r: any) => r.record ?? r.alert));
+  expect(names(withUsage.groups)).toEqual(expect.arrayContaining(['proxy_vendor:proxy_billed_bytes:rate5m', 'ProxyVendorUsageOutsideFleet', 'ProxyUsageSourceStale']));
+  expect(names(without.groups)).not.toContain('proxy_vendor:proxy_billed_bytes:rate5m');
+  expect(withUsage.cost).toContain('Billed and measured');
+  expect(without.cost).not.toContain('Billed and measured');
+  // The vendor bills downloads only: what its bill is compared with.
+  expect(JSON.stringify(withUsage.groups)).toContain('proxy_vendor_direction:proxy_gateway_bytes:rate5m{direction=\\"received\\", proxy_vendor=~\\"acme\\"}');
+});
+
 test('--vendors is required: no made-up vendors; --mode standalone selects the standalone jobs', async () => {
   // WITHOUT --vendors: a usage error that says what the file holds
   const dir = tempDir('mixin');

@@ -64,7 +64,7 @@ describe('recording rules', () => {
     }
   });
 
-  test('the totals run every evaluation; destinations, latency, scrape health and the vendor model every second one; cost every 5 minutes', () => {
+  test('the totals run every evaluation (and the usage group, with a collector); destinations, latency, scrape health and the vendor model every second one; cost every 5 minutes', () => {
     const intervals = (yaml: string) => Object.fromEntries(YAML.parse(yaml).groups.map((g: { name: string; interval?: string }) => [g.name, g.interval ?? 'global']));
     // This stack evaluates every minute.
     expect(intervals(rulesYaml)).toEqual({

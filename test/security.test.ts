@@ -32,8 +32,14 @@ function labelsMatch(selector: any, labels: Record<string, string>): boolean {
   return Object.entries(matchLabels).every(([k, v]) => labels[k] === v);
 }
 
-const apps: Array<[string, () => Record<string, KubeObject[]>, { crawlerNamespaces: string[]; monitoring: string; crawlerLevel: string; clusterWide: boolean; demo?: string }]> = [
-  ['dist/ (the default app)', () => readObjects(DIST), { crawlerNamespaces: ['crawlers'], monitoring: 'monitoring', crawlerLevel: 'privileged', clusterWide: false, demo: 'proxy-demo' }],
+/**
+ * What an app holds: `demo`, the demo gateways' namespace; `outside`, the demo's namespace outside the mesh (its
+ * leak); `usage`, a usage collector in the monitoring namespace (Prometheus discovers its pod there).
+ */
+interface Expected { crawlerNamespaces: string[]; monitoring: string; crawlerLevel: string; clusterWide: boolean; demo?: string; outside?: string; usage?: boolean }
+
+const apps: Array<[string, () => Record<string, KubeObject[]>, Expected]> = [
+  ['dist/ (the default app)', () => readObjects(DIST), { crawlerNamespaces: ['crawlers'], monitoring: 'monitoring', crawlerLevel: 'privileged', clusterWide: false, demo: 'proxy-demo', outside: 'proxy-demo-outside', usage: true }],
   ['an app with every option on', synthAllOptions, { crawlerNamespaces: ['crawl-eu', 'crawl-us'], monitoring: 'observability', crawlerLevel: 'restricted', clusterWide: true }],
 ];
 
@@ -50,7 +56,7 @@ describe.each(apps)('security of %s', (_name, load, expected) => {
   test('every pod template meets Pod Security "restricted", read-only root, writable emptyDir/PVC only, requests and limits, no needless token', () => {
     // Prometheus, Grafana, the crawlers (and Alertmanager when on) are all there.
     const names = new Set(pods.map(p => p.labels['app.kubernetes.io/name']));
-    expect([...names].sort()).toEqual(expected.clusterWide ? ['alertmanager', 'crawler', 'grafana', 'prometheus'] : ['crawler', 'grafana', 'prometheus', 'proxy-demo-gateway']);
+    expect([...names].sort()).toEqual(expected.clusterWide ? ['alertmanager', 'crawler', 'grafana', 'prometheus'] : ['crawler', 'grafana', 'prometheus', 'proxy-demo-gateway', 'proxy-usage-collector']);
     const violations = pods.map(p => ({ pod: p.where, violations: podViolations(p, { needsApiToken: needsApiToken(p), serviceAccounts }) }));
     expect(violations.filter(v => v.violations.length > 0)).toEqual([]);
   });
@@ -71,8 +77,10 @@ describe.each(apps)('security of %s', (_name, load, expected) => {
       expect(roles.filter(r => r.kind === 'Role')).toEqual([]);
     } else {
       expect(clusterRoles).toEqual([]);
-      // Pod discovery in the crawler namespaces, and in the demo gateways' for their own metrics.
-      expect(roles.map(r => r.metadata.namespace).sort()).toEqual([...expected.crawlerNamespaces, ...(expected.demo ? [expected.demo] : [])].sort());
+      // Pod discovery in the crawler namespaces, in the demo gateways' for their own metrics, and in its own for the
+      // usage collector's.
+      expect(roles.map(r => r.metadata.namespace).sort())
+        .toEqual([...expected.crawlerNamespaces, ...(expected.demo ? [expected.demo] : []), ...(expected.usage ? [expected.monitoring] : [])].sort());
     }
     const bindings = objects.filter(o => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding');
     expect(bindings).toHaveLength(roles.length);
@@ -82,11 +90,14 @@ describe.each(apps)('security of %s', (_name, load, expected) => {
     }
   });
 
-  test('namespaces enforce Pod Security: restricted for monitoring and the demo gateways, the configured level for crawlers, warnings at restricted', () => {
+  // Namespaces outside the mesh: restricted, and every pod isolated both ways.
+  const outsideMesh = [expected.monitoring, expected.demo, expected.outside].filter((ns): ns is string => ns !== undefined);
+
+  test('namespaces enforce Pod Security: restricted for monitoring, the demo gateways and the demo\'s pod outside the mesh, the configured level for crawlers, warnings at restricted', () => {
     const namespaces = objects.filter(o => o.kind === 'Namespace');
-    expect(namespaces.map(n => n.metadata.name).sort()).toEqual([...expected.crawlerNamespaces, expected.monitoring, ...(expected.demo ? [expected.demo] : [])].sort());
+    expect(namespaces.map(n => n.metadata.name).sort()).toEqual([...expected.crawlerNamespaces, ...outsideMesh].sort());
     for (const ns of namespaces) {
-      const level = ns.metadata.name === expected.monitoring || ns.metadata.name === expected.demo ? 'restricted' : expected.crawlerLevel;
+      const level = outsideMesh.includes(ns.metadata.name) ? 'restricted' : expected.crawlerLevel;
       expect({ ns: ns.metadata.name, labels: ns.metadata.labels }).toMatchObject({
         ns: ns.metadata.name,
         labels: { 'pod-security.kubernetes.io/enforce': level, 'pod-security.kubernetes.io/warn': 'restricted' },
@@ -94,12 +105,12 @@ describe.each(apps)('security of %s', (_name, load, expected) => {
     }
   });
 
-  test('NetworkPolicies isolate every monitoring and demo gateway pod both ways and every crawler-namespace pod for ingress', () => {
+  test('NetworkPolicies isolate every pod outside the mesh (monitoring, demo) both ways and every crawler-namespace pod for ingress', () => {
     const policies = objects.filter(o => o.kind === 'NetworkPolicy');
     const isolated = (pod: PodTemplate, type: string) => policies.some(p =>
       p.metadata.namespace === pod.namespace && p.spec.policyTypes.includes(type) && labelsMatch(p.spec.podSelector, pod.labels));
     for (const pod of pods) {
-      const types = pod.namespace === expected.monitoring || pod.namespace === expected.demo ? ['Ingress', 'Egress'] : ['Ingress'];
+      const types = outsideMesh.includes(pod.namespace) ? ['Ingress', 'Egress'] : ['Ingress'];
       expect({ pod: pod.where, isolated: types.filter(t => isolated(pod, t)) }).toEqual({ pod: pod.where, isolated: types });
     }
     // An unknown pod in a crawler namespace is isolated too (the policy selects every pod).

@@ -1,7 +1,7 @@
 import * as YAML from 'yaml';
 import { MetricsStack } from '../lib/metrics-stack';
 import { StandaloneMetricsStackProps } from '../lib/metrics/metrics-stack-props';
-import { shardPartial } from '../core/metric-contract';
+import { USAGE_JOB, shardPartial } from '../core/metric-contract';
 import { INTERMEDIATE, RULE } from '../core/rules';
 import { contractRules, placeRules } from '../core/rules';
 import { VendorCatalog } from '../core/vendor';
@@ -117,13 +117,15 @@ describe('MetricsStack with prometheus.shards', () => {
 
   test('rule placement: pod-level rules on shards, partial sums summed globally, ratios, cost, constants and alerts global only', () => {
     // GIVEN / WHEN
-    const { stack: metrics } = sharded(2);
+    // (with a usage collector, so that the reconciliation rules are placed too)
+    const usage = { job: USAGE_JOB, namespace: 'monitoring', podLabels: { 'app.kubernetes.io/name': 'proxy-usage-collector' }, portName: 'metrics', path: '/metrics' };
+    const { stack: metrics } = sharded(2, { prometheus: { podScrapes: [usage] } });
     const shard = rulesOf(metrics, 'prometheus-shard-0');
     const global = rulesOf(metrics);
     const recorded = (rules: any[]) => rules.filter(r => r.record).map(r => r.record);
 
     // THEN every contract rule is a record with a placement, and is recorded where its placement says
-    const records = contractRules({ vendors: metrics.vendors, jobs: { totals: 'crawler-sidecars', destinations: 'crawler-destinations' } });
+    const records = contractRules({ vendors: metrics.vendors, jobs: { totals: 'crawler-sidecars', destinations: 'crawler-destinations' }, usage: true });
     expect(Object.values(RULE).filter(name => !records.some(r => r.record === name))).toEqual([RULE.monthlyTrafficBudgetBytes]); // no vendor sets it
     for (const { record: rule, placement } of records) {
       expect({ rule, onShard: recorded(shard).includes(placement === 'partial' ? shardPartial(rule) : rule) }).toEqual({ rule, onShard: placement !== 'global' });

@@ -1,16 +1,20 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
+import * as http from 'http';
+import { AddressInfo } from 'net';
 import * as path from 'path';
+import { Testing } from 'cdk8s';
 import * as YAML from 'yaml';
 import { RULE } from '../core/rules';
-import type { ValidationResult } from '../bin/validate';
+import { DEFAULT_BILL_TOLERANCE, ValidationResult, httpQueryClient, parseBillTolerance, validate } from '../bin/validate';
+import { MetricsStack } from '../lib/metrics-stack';
 import { parseHostPort } from '../harness/crawler-flows';
 import { FLEET_NAMESPACE, TCP_GATEWAY, fleetPods, fleetVendors } from './support/fleet';
 import { materializeConfig } from './support/prometheus-config';
 import { PrometheusProcess, freePort } from '../harness/prometheus-process';
 import { SidecarSim } from '../harness/sidecar-sim';
 import { expectClose, startSimulatedStack } from './support/simulated-stack';
-import { DEMO_GATEWAY_JOB } from '../core/metric-contract';
+import { DEMO_GATEWAY_JOB, USAGE_JOB, USAGE_METRICS } from '../core/metric-contract';
 import { GatewayRun, LOOPBACK, cleanup as stopGateways, proxyRequest, removeTemporaryFiles as removeGatewayFiles, startGateway } from './gateway/helpers';
 
 /**
@@ -32,8 +36,48 @@ let empty: PrometheusProcess;
 /** The full stack plus two demo gateways: vendor-a's received headers a sidecar adds, vendor-b's did not. */
 let demo: PrometheusProcess;
 let gateways: GatewayRun[] = [];
+/** The full stack with the usage rules and a usage collector (UsageSource) per case of check G. */
+let billed: Record<BillCase, PrometheusProcess>;
+let usageSource: http.Server | undefined;
 /** Resolves once the simulated clock has caught up and the rules have been evaluated over full windows. */
 let caughtUp: Promise<void>;
+
+/**
+ * What a usage collector reports in each case of check G, per vendor: its bill as a multiple of the bytes the sidecars
+ * send through its gateways, and how long ago its usage source last answered.
+ * vendor-a (TCP gateway) and vendor-b (inspected gateway) bill every byte both ways; vendor-c has no gateway and no bill.
+ */
+type BillCase = 'matching' | 'overbilled' | 'stale';
+const BILLS: Record<BillCase, Record<string, { factor: number; lastSuccessAgoSeconds?: number }>> = {
+  matching: { 'vendor-a': { factor: 1 }, 'vendor-b': { factor: 1.02 } },
+  overbilled: { 'vendor-a': { factor: 1 }, 'vendor-b': { factor: 1.3 } },
+  stale: { 'vendor-a': { factor: 1, lastSuccessAgoSeconds: 20 * 60 }, 'vendor-b': { factor: 1 } },
+};
+
+/**
+ * The usage collector's exposition at the simulated time (path `/<case>`): billed bytes counters growing from the
+ * clock's start at `factor` × the vendor's true upload plus download, on the sidecars' sample grid so that the billed
+ * and the measured rates see the same samples (a sample's value never changes); the source's last success at the
+ * sample time, or `lastSuccessAgoSeconds` before it.
+ */
+function usageExposition(billCase: BillCase): string {
+  if (sim.startMs === undefined) return '';
+  const ts = sim.sampleTime();
+  const seconds = (ts - sim.startMs) / 1000;
+  const vendors = Object.entries(BILLS[billCase]);
+  const lines = (name: string, type: string, value: (vendor: string, bill: { factor: number; lastSuccessAgoSeconds?: number }) => number, account = true) => [
+    `# TYPE ${name} ${type}`,
+    ...vendors.map(([vendor, bill]) => `${name}{proxy_vendor="${vendor}"${account ? ', account="crawler"' : ''}} ${value(vendor, bill)} ${ts}`),
+  ];
+  const truth = (vendor: string) => sim.rates({ vendor }).uploadBytes + sim.rates({ vendor }).downloadBytes;
+  return [
+    ...lines(USAGE_METRICS.billedBytes, 'counter', (vendor, bill) => Math.round(bill.factor * truth(vendor) * seconds)),
+    ...lines(USAGE_METRICS.withdrawnBytes, 'counter', () => 0),
+    ...lines(USAGE_METRICS.billedRequests, 'counter', () => 0),
+    ...lines(USAGE_METRICS.withdrawnRequests, 'counter', () => 0),
+    ...lines(USAGE_METRICS.lastSuccess, 'gauge', (_, bill) => ts / 1000 - (bill.lastSuccessAgoSeconds ?? 0), false),
+  ].join('\n') + '\n';
+}
 
 interface CliRun { code: number | null; stdout: string; stderr: string }
 
@@ -79,12 +123,46 @@ beforeAll(async () => {
   const demoFile = path.join(configDir, 'prometheus-demo-gateways.yml');
   fs.writeFileSync(demoFile, YAML.stringify(withGateways));
 
-  [full, noRules, empty, demo] = await Promise.all([
+  // A usage collector per case of G, and the rules a MetricsStack that scrapes one records.
+  usageSource = http.createServer((req, res) => {
+    const billCase = (req.url ?? '').slice(1) as BillCase;
+    if (!(billCase in BILLS)) res.writeHead(404).end();
+    else res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(usageExposition(billCase));
+  });
+  await new Promise<void>(resolve => usageSource!.listen(0, '127.0.0.1', resolve));
+  const usageStack = new MetricsStack(Testing.chart(), 'usage', {
+    vendors: fleetVendors(), crawlerNamespaces: [NS], prometheus: {
+      scrapeInterval: '1s', evaluationInterval: '1s',
+      podScrapes: [{ job: USAGE_JOB, namespace: 'monitoring', podLabels: { 'app.kubernetes.io/name': 'proxy-usage-collector' }, portName: 'metrics', path: '/metrics' }],
+    },
+  });
+  const usageRulesFile = path.join(configDir, 'rules-usage.yml');
+  fs.writeFileSync(usageRulesFile, usageStack.renderRules());
+  const billedFile = (billCase: BillCase) => {
+    const withUsage = YAML.parse(fs.readFileSync(config.configFile, 'utf8'));
+    withUsage.rule_files = [usageRulesFile];
+    withUsage.scrape_configs.push({
+      job_name: USAGE_JOB, scrape_interval: '1s', metrics_path: `/${billCase}`,
+      static_configs: [{ targets: [`127.0.0.1:${(usageSource!.address() as AddressInfo).port}`] }],
+    });
+    const file = path.join(configDir, `prometheus-usage-${billCase}.yml`);
+    fs.writeFileSync(file, YAML.stringify(withUsage));
+    return file;
+  };
+
+  let matching: PrometheusProcess;
+  let overbilled: PrometheusProcess;
+  let stale: PrometheusProcess;
+  [full, noRules, empty, demo, matching, overbilled, stale] = await Promise.all([
     PrometheusProcess.start({ configFile: config.configFile }),
     PrometheusProcess.start({ configFile: noRulesFile }),
     PrometheusProcess.start({ configFile: emptyConfig.configFile }),
     PrometheusProcess.start({ configFile: demoFile }),
+    PrometheusProcess.start({ configFile: billedFile('matching') }),
+    PrometheusProcess.start({ configFile: billedFile('overbilled') }),
+    PrometheusProcess.start({ configFile: billedFile('stale') }),
   ]);
+  billed = { matching, overbilled, stale };
   await sim.waitForAllScraped(20_000);
   sim.startClock({ historySeconds: 420, speedup: 20 });
   // The full-stack tests wait for this; the others run meanwhile.
@@ -94,7 +172,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await caughtUp?.catch(() => undefined);
-  await Promise.all([full?.stop(), noRules?.stop(), empty?.stop(), demo?.stop()]);
+  await Promise.all([full?.stop(), noRules?.stop(), empty?.stop(), demo?.stop(), ...Object.values(billed ?? {}).map(p => p.stop())]);
+  await new Promise(resolve => (usageSource ? usageSource.close(resolve) : resolve(undefined)));
   await stopGateways();
   removeGatewayFiles();
   await sim?.stop();
@@ -193,8 +272,96 @@ test('the full stack passes A–D with figures within 2% of the truth', async ()
   expect(r.checks!.F).toMatchObject({ status: 'NOT CHECKED', vendors: [] });
   expect(r.checks!.F.note).toContain('only the demo gateways measure');
   expect(text.stdout).toContain('F. The sidecar is transparent: NOT CHECKED');
-  expect(text.stdout).toContain('Result: PASS (A, B, C, D, E); not checked: F');
+  // G: no usage collector, so no bill to compare: not checked either.
+  expect(r.checks!.G).toMatchObject({ status: 'NOT CHECKED', vendors: [] });
+  expect(text.stdout).toContain('G. The vendors\' bills match what the sidecars measured (within 5%): NOT CHECKED');
+  expect(text.stdout).toContain(`   no ${RULE.billedBytes} series: no usage collector reports what the vendors billed (job proxy-usage)`);
+  expect(text.stdout).toContain('Result: PASS (A, B, C, D, E); not checked: F, G');
 }, 60_000);
+
+describe('G: the vendors\' bills against what the sidecars measured', () => {
+  /** The G section of the text report: its heading to the next blank line. */
+  const section = (stdout: string) => stdout.slice(stdout.indexOf('G. ')).split('\n\n')[0];
+  const truth = (vendor: string) => sim.rates({ vendor }).uploadBytes + sim.rates({ vendor }).downloadBytes;
+
+  test('bills within 5% of the measured bytes pass, with billed, measured and difference per vendor', async () => {
+    await caughtUp;
+    const [text, json] = await Promise.all([cli(['validate', '--prometheus', billed.matching.url]), cli(['validate', '--prometheus', billed.matching.url, '--json'])]);
+    expect({ code: text.code, stderr: text.stderr }).toEqual({ code: 0, stderr: '' });
+    const g = section(text.stdout);
+    expect(g).toContain('G. The vendors\' bills match what the sidecars measured (within 5%): PASS');
+    expect(g).toMatch(/ {4}PASS {2}vendor-a {13}billed +[\d.]+ \w+\/s {3}measured +[\d.]+ \w+\/s {3}difference +\+0\.0%/);
+    expect(g).toMatch(/ {4}PASS {2}vendor-b {13}billed .* difference +\+2\.0%/);
+    expect(g).toContain('every vendor\'s bill is within 5% of what the sidecars measured through its gateways');
+    expect(text.stdout).toContain('Result: PASS (A, B, C, D, E, G); not checked: F');
+    const r = JSON.parse(json.stdout) as ValidationResult;
+    expect(r.billTolerance).toBe(DEFAULT_BILL_TOLERANCE);
+    const G = r.checks!.G;
+    expect(G.vendors.map(v => [v.vendor, v.status])).toEqual([['vendor-a', 'PASS'], ['vendor-b', 'PASS']]);
+    for (const [vendor, factor] of [['vendor-a', 1], ['vendor-b', 1.02]] as const) {
+      const v = G.vendors.find(x => x.vendor === vendor)!;
+      // The measured rule counts what the sidecars saw through the vendor's gateways: every byte of these vendors.
+      expectClose(v.measuredBytesPerSecond, truth(vendor), `${vendor} measured billable bytes/s`);
+      expectClose(v.billedBytesPerSecond!, factor * truth(vendor), `${vendor} billed bytes/s`);
+      expect(v.differencePercent).toBeCloseTo((factor - 1) * 100, 1);
+      expect(v.sourceAgeSeconds).toBeLessThan(60);
+    }
+  }, 60_000);
+
+  test('a bill 30% above the measured bytes fails, naming the vendor with billed, measured and the difference', async () => {
+    await caughtUp;
+    const [text, json] = await Promise.all([cli(['validate', '--prometheus', billed.overbilled.url]), cli(['validate', '--prometheus', billed.overbilled.url, '--json'])]);
+    expect({ code: text.code, stderr: text.stderr }).toEqual({ code: 1, stderr: '' });
+    const g = section(text.stdout);
+    expect(g).toContain('G. The vendors\' bills match what the sidecars measured (within 5%): FAIL');
+    expect(g).toMatch(/ {4}PASS {2}vendor-a {13}billed .* difference +\+0\.0%/);
+    expect(g).toMatch(/ {4}FAIL {2}vendor-b {13}billed +[\d.]+ \w+\/s {3}measured +[\d.]+ \w+\/s {3}difference +\+30\.0%/);
+    expect(g).toContain('billed above measured by more than 5%: traffic from outside the fleet');
+    expect(text.stdout).toContain('Result: FAIL (G)');
+    const v = (JSON.parse(json.stdout) as ValidationResult).checks!.G.vendors.find(x => x.vendor === 'vendor-b')!;
+    expect(v.status).toBe('FAIL');
+    expect(v.differencePercent).toBeCloseTo(30, 1);
+    expectClose(v.billedBytesPerSecond! / v.measuredBytesPerSecond, 1.3, 'vendor-b billed over measured');
+  }, 60_000);
+
+  test('--bill-tolerance: 30% above passes within 0.35; a value outside 0–1 is a usage error naming the flag and the value', async () => {
+    await caughtUp;
+    const [wide, bad] = await Promise.all([
+      cli(['validate', '--prometheus', billed.overbilled.url, '--bill-tolerance', '0.35']),
+      cli(['validate', '--prometheus', billed.overbilled.url, '--bill-tolerance', '5']),
+    ]);
+    expect({ code: wide.code, stderr: wide.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(wide.stdout).toContain('G. The vendors\' bills match what the sidecars measured (within 35%): PASS');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--bill-tolerance \'5\' must be a share from 0 to 1 (e.g. 0.05 for 5%)');
+  }, 60_000);
+
+  test('the tolerance decides: 30% above passes within 35% and fails within 25%; a tolerance outside 0–1 is refused, naming the flag and the value', async () => {
+    await caughtUp;
+    const client = httpQueryClient(billed.overbilled.url);
+    const within = (billTolerance: number) => validate(client, { prometheus: billed.overbilled.url, billTolerance }).then(r => r.checks!.G.status);
+    expect(await within(0.35)).toBe('PASS');
+    expect(await within(0.25)).toBe('FAIL');
+    await expect(validate(client, { prometheus: billed.overbilled.url, billTolerance: 5 })).rejects.toThrow('invalid bill tolerance 5: use a share from 0 to 1, e.g. 0.05 for 5%');
+    expect(parseBillTolerance('0.1')).toBe(0.1);
+    for (const bad of ['5', '-0.1', 'five', '', 'NaN']) expect(() => parseBillTolerance(bad)).toThrow(`--bill-tolerance '${bad}' must be a share from 0 to 1 (e.g. 0.05 for 5%)`);
+  }, 60_000);
+
+  test('a usage source that has not answered for 20 minutes fails as stale; the fresh vendor is still compared', async () => {
+    await caughtUp;
+    const [text, json] = await Promise.all([cli(['validate', '--prometheus', billed.stale.url]), cli(['validate', '--prometheus', billed.stale.url, '--json'])]);
+    expect({ code: text.code, stderr: text.stderr }).toEqual({ code: 1, stderr: '' });
+    const g = section(text.stdout);
+    expect(g).toContain('G. The vendors\' bills match what the sidecars measured (within 5%): FAIL');
+    expect(g).toMatch(/ {4}FAIL {2}vendor-a {13}source stale: last successful poll 20m( \d+s)? ago \(proxy_usage_last_success_timestamp_seconds; stale after 15m\)/);
+    expect(g).toMatch(/ {4}PASS {2}vendor-b {13}billed .* difference +\+0\.0%/);
+    expect(text.stdout).toContain('Result: FAIL (G)');
+    const a = (JSON.parse(json.stdout) as ValidationResult).checks!.G.vendors.find(x => x.vendor === 'vendor-a')!;
+    expect(a).toMatchObject({ status: 'FAIL', differencePercent: null });
+    expect(a.sourceAgeSeconds).toBeGreaterThanOrEqual(20 * 60);
+    expect(a.sourceAgeSeconds).toBeLessThan(21 * 60);
+  }, 60_000);
+});
 
 test('with demo gateways scraped, F fails naming each vendor and header a sidecar added, with counts; a vendor whose requests arrived as sent is not listed', async () => {
   await caughtUp;

@@ -1,4 +1,5 @@
 import * as net from 'node:net';
+import { listenOn } from '../../runtime/src/program';
 
 /** What the banner port writes on every connection, before the client says anything (as SMTP or MySQL do). */
 export const BANNER = '220 proxy-telemetry probe\r\n';
@@ -28,13 +29,7 @@ export class BannerServer {
 
   /** Opens the banner port; resolves with the bound port. */
   listen(port: number, host?: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.removeListener('error', reject);
-        resolve((this.server.address() as net.AddressInfo).port);
-      });
-    });
+    return listenOn(this.server, port, host);
   }
 
   /** No new connections; open ones are closed. */

@@ -1,15 +1,24 @@
 import * as fs from 'node:fs';
 import { ConfigError, Env, LogSettings, MetricsSettings, integer, logSettings, metricsSettings, portNumber, read } from '../../runtime/src/env';
 import { CaError, CertificateAuthority, generateDemoCa } from './ca';
-import { DEFAULT_MAX_SITES, DEFAULT_METRICS_PORT, DEFAULT_PAGE_SIZES, DEFAULT_PROXY_PORT } from './defaults';
+import { DEFAULT_MAX_SITES, DEFAULT_METRICS_PORT, DEFAULT_PAGE_SIZES, DEFAULT_PROXY_PORT, DEFAULT_USAGE_BUCKET_SECONDS } from './defaults';
 import { PageSize, PageSizeSyntaxError, parsePageSizes } from './pages';
 import { PARTS, parseShare } from './limiter';
+import { bucketSecondsProblem } from './usage';
 
 export { ConfigError } from '../../runtime/src/env';
 
 export interface Credentials {
   readonly username: string;
   readonly password: string;
+}
+
+/** The usage API (USAGE_PORT, USAGE_TOKEN, USAGE_BUCKET_SECONDS). */
+export interface UsageSettings {
+  /** Bound on HOST; 0 = a free port. */
+  port: number;
+  token: string;
+  bucketSeconds: number;
 }
 
 export interface GatewayConfig extends LogSettings, MetricsSettings {
@@ -30,6 +39,8 @@ export interface GatewayConfig extends LogSettings, MetricsSettings {
   /** `files` from CA_CERT_FILE / CA_KEY_FILE, or `generated` in memory at start. */
   caSource: 'files' | 'generated';
   maxSites: number;
+  /** Unset: no usage API. */
+  usage?: UsageSettings;
 }
 
 function readCredentials(env: Env): Credentials | undefined {
@@ -91,6 +102,33 @@ function sitePortOf(env: Env, port: number, metricsPort: number): { sitePort?: n
   return { sitePort, siteHost };
 }
 
+/** A Bearer token (RFC 6750 b64token). */
+const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+/** The token is a secret: a ConfigError shows it masked. */
+const masked = (value: string | undefined): string | undefined => (value ? '***' : value);
+
+function usageOf(env: Env, taken: ReadonlyArray<readonly [string, number | undefined]>): UsageSettings | undefined {
+  if (read(env, 'USAGE_PORT') === undefined) {
+    if (read(env, 'USAGE_TOKEN') !== undefined) throw new ConfigError('USAGE_TOKEN', masked(env.USAGE_TOKEN), 'has no effect without USAGE_PORT');
+    if (read(env, 'USAGE_BUCKET_SECONDS') !== undefined) throw new ConfigError('USAGE_BUCKET_SECONDS', env.USAGE_BUCKET_SECONDS, 'has no effect without USAGE_PORT');
+    return undefined;
+  }
+  const port = portNumber(env, 'USAGE_PORT', 0);
+  // 0 picks a free port, which cannot clash.
+  for (const [name, other] of taken) {
+    if (port !== 0 && other !== undefined && port === other) throw new ConfigError('USAGE_PORT', env.USAGE_PORT, `must differ from ${name} (${other})`);
+  }
+  const token = read(env, 'USAGE_TOKEN');
+  if (token === undefined) throw new ConfigError('USAGE_TOKEN', env.USAGE_TOKEN, 'is required when USAGE_PORT is set: the Bearer token of the usage API');
+  if (!BEARER_TOKEN.test(token)) {
+    throw new ConfigError('USAGE_TOKEN', masked(token), 'must be a Bearer token: letters, digits and - . _ ~ + /, then optional = padding');
+  }
+  const bucketSeconds = integer(env, 'USAGE_BUCKET_SECONDS', DEFAULT_USAGE_BUCKET_SECONDS, 1, 86_400);
+  const problem = bucketSecondsProblem(bucketSeconds);
+  if (problem) throw new ConfigError('USAGE_BUCKET_SECONDS', env.USAGE_BUCKET_SECONDS, problem);
+  return { port, token, bucketSeconds };
+}
+
 /** Reads and validates the whole configuration; throws ConfigError. */
 export function loadConfig(env: Env = process.env): GatewayConfig {
   const vendor = read(env, 'VENDOR');
@@ -123,6 +161,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       if (bannerPort !== 0 && other !== undefined && bannerPort === other) throw new ConfigError('BANNER_PORT', env.BANNER_PORT, `must differ from ${name} (${other})`);
     }
   }
+  const usage = usageOf(env, [['PORT', port], ['METRICS_PORT', metricsPort], ['SITE_PORT', sitePort], ['BANNER_PORT', bannerPort]]);
   const maxSites = integer(env, 'MAX_SITES', DEFAULT_MAX_SITES, 1, 10_000);
   const log = logSettings(env);
   const credentials = readCredentials(env);
@@ -143,6 +182,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     ca,
     caSource,
     maxSites,
+    usage,
     ...log,
   };
 }

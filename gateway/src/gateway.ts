@@ -4,6 +4,7 @@ import * as net from 'node:net';
 import type * as tls from 'node:tls';
 import { errorMessage } from '../../runtime/src/errors';
 import type { Logger } from '../../runtime/src/log';
+import { listenOn } from '../../runtime/src/program';
 import { ProxyAuth } from './auth';
 import type { GatewayConfig } from './config';
 import { GATEWAY_VERSION } from './defaults';
@@ -103,6 +104,7 @@ export class Gateway {
     this.pages = new PageMaker(config.pageSizes);
     this.limiter = new RateLimiter(config.rateLimitParts);
     this.auth = new ProxyAuth(config.credentials, config.vendor);
+    metrics.showAccount(this.auth.account);
     this.terminator = new TlsTerminator(config.ca, {
       secure: (socket, target) => this.onSecure(socket, target),
       failed: (error, target) => {
@@ -146,12 +148,12 @@ export class Gateway {
 
   /** Opens the proxy port; resolves with the bound port. */
   listen(port: number, host?: string): Promise<number> {
-    return bind(this.proxy, port, host);
+    return listenOn(this.proxy, port, host);
   }
 
   /** Opens the site port; resolves with the bound port. */
   listenSites(port: number, host?: string): Promise<number> {
-    return bind(this.siteServer, port, host);
+    return listenOn(this.siteServer, port, host);
   }
 
   get inFlightRequests(): number {
@@ -227,6 +229,7 @@ export class Gateway {
       url = undefined;
     }
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname) {
+      this.billRequest(req, res, undefined);
       const body = url
         ? `unsupported target ${url.protocol}//: this gateway serves http:// and https:// targets\n`
         : 'this is a forward proxy: send absolute-form requests (GET http://host/path) or CONNECT host:port\n';
@@ -234,7 +237,9 @@ export class Gateway {
       return;
     }
     const site = this.metrics.site(siteOf(url.hostname.replace(/^\[|\]$/g, ''), url.port));
-    if (!this.auth.check(req.headers['proxy-authorization'])) {
+    const account = this.auth.accountOf(req.headers['proxy-authorization']);
+    this.billRequest(req, res, account);
+    if (account === undefined) {
       this.answer(req, res, {
         site,
         via: 'proxy',
@@ -257,12 +262,15 @@ export class Gateway {
     // Errors after this point (a client reset) are ends of tunnels, nothing more.
     socket.on('error', (err) => this.logger.debug('tunnel socket error', { error: errorMessage(err) }));
     const authority = parseAuthority(req.url ?? '');
+    // Billed from its head on, answer and tunnel included, once it authenticates (a 429 too, as vendors bill).
+    const account = authority ? this.auth.accountOf(req.headers['proxy-authorization']) : undefined;
+    this.metrics.billTunnel(socket, account);
     if (!authority) {
       this.refuseConnect(socket, { site: NO_SITE, via: 'proxy' }, 400, 'Bad Request');
       return;
     }
     const site = this.metrics.site(siteOf(authority.hostname, authority.port));
-    if (!this.auth.check(req.headers['proxy-authorization'])) {
+    if (account === undefined) {
       this.refuseConnect(socket, { site, via: 'proxy' }, 407, 'Proxy Authentication Required', `Proxy-Authenticate: ${this.auth.challenge}\r\n`);
       return;
     }
@@ -285,6 +293,20 @@ export class Gateway {
       site,
     };
     this.startTunnel(socket, head, target);
+  }
+
+  /**
+   * Bills an absolute-form request to `account` (undefined: nobody) from its
+   * head until it is read and its answer is out, whichever comes last.
+   */
+  private billRequest(req: http.IncomingMessage, res: http.ServerResponse, account: string | undefined): void {
+    const end = this.metrics.billRequest(req.socket, account);
+    let open = 2;
+    const step = (): void => {
+      if (--open === 0) end();
+    };
+    onFirst(req, ['end', 'close'], step);
+    onFirst(res, ['finish', 'close'], step);
   }
 
   /** The CONNECT's own answer, then the connection closes: no tunnel. */
@@ -502,12 +524,14 @@ export class Gateway {
   }
 }
 
-function bind(server: net.Server, port: number, host?: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.removeListener('error', reject);
-      resolve((server.address() as net.AddressInfo).port);
-    });
-  });
+/** Calls `listener` once, on the first of `events`. */
+function onFirst(emitter: NodeJS.EventEmitter, events: string[], listener: () => void): void {
+  let called = false;
+  const once = (): void => {
+    if (called) return;
+    called = true;
+    listener();
+  };
+  for (const event of events) emitter.once(event, once);
 }
+

@@ -13,6 +13,7 @@ import { BannerServer } from './banner';
 import { Gateway } from './gateway';
 import { PARTS } from './limiter';
 import { GatewayMetrics } from './metrics';
+import { UsageApi, UsageStore } from './usage';
 
 /** How long a SIGTERM waits for in-flight responses (Kubernetes grants 30 s by default). */
 const DRAIN_TIMEOUT_MS = 20_000;
@@ -61,8 +62,22 @@ async function main(): Promise<number> {
       return EXIT_FAILURE;
     }
   }
+  let usageApi: UsageApi | undefined;
+  let usagePort: number | undefined;
+  if (config.usage !== undefined) {
+    const { port: requested, token, bucketSeconds } = config.usage;
+    const store = new UsageStore(bucketSeconds);
+    metrics.attachUsage(store);
+    usageApi = new UsageApi({ store, token, vendor: config.vendor, flush: () => metrics.flushWireBytes() });
+    usagePort = await openOrLog(logger, 'usage port failed to open', requested, () => usageApi!.listen(requested, config.host));
+    if (usagePort === undefined) {
+      usageApi.close();
+      metricsServer.close();
+      return EXIT_FAILURE;
+    }
+  }
   const startedAt = performance.now();
-  logger.info('start', { ...describe(config, port, sitePort), bannerPort: bannerPort ?? null });
+  logger.info('start', { ...describe(config, port, sitePort), bannerPort: bannerPort ?? null, usagePort: usagePort ?? null });
   if (config.caSource === 'generated') {
     logger.warn('CA_CERT_FILE and CA_KEY_FILE are unset: signing with a CA generated in memory for this process; clients can fetch it from /ca.pem on the metrics port', {
       ca: config.ca.subject,
@@ -76,6 +91,7 @@ async function main(): Promise<number> {
   // drain() closes the listener before its first await: once `stopping` is
   // logged, new connections are refused.
   banner?.close();
+  usageApi?.close();
   const draining = gateway.drain(DRAIN_TIMEOUT_MS);
   logger.info('stopping', { signal, inFlight: gateway.inFlightRequests, connections: gateway.openConnections });
 
@@ -92,13 +108,21 @@ function logSummary(logger: Logger, gateway: Gateway): void {
   logger.info('summary', { ...counts, inFlight: gateway.inFlightRequests, connections: gateway.openConnections });
 }
 
-/** The proxy password (raw, user:password and base64 forms) never reaches a log line. */
+/** The proxy password (raw, user:password and base64 forms) and the usage token never reach a log line. */
 function redactorFor(env: NodeJS.ProcessEnv): Redactor {
   const redactor = new Redactor();
   if (env.PROXY_PASSWORD) {
     const url = new URL('http://gateway.invalid/');
     url.username = env.PROXY_USERNAME?.trim() ?? '';
     url.password = env.PROXY_PASSWORD;
+    redactor.addUrlCredentials(url);
+  }
+  const token = env.USAGE_TOKEN?.trim();
+  if (token) {
+    // The token as a URL password: the Redactor's way to register a secret.
+    const url = new URL('http://usage.invalid/');
+    url.username = 'usage';
+    url.password = token;
     redactor.addUrlCredentials(url);
   }
   return redactor;
@@ -121,6 +145,7 @@ function describe(config: GatewayConfig, port: number, sitePort: number | undefi
     caSource: config.caSource,
     caNotAfter: config.ca.notAfter.toISOString(),
     maxSites: config.maxSites,
+    usageBucketSeconds: config.usage?.bucketSeconds ?? null,
   };
 }
 

@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { DEMO_GATEWAY_JOB, DESTINATION_SCRAPE_JOB, SCRAPE_JOB } from '../../core/metric-contract';
+import { DEMO_GATEWAY_JOB, DESTINATION_SCRAPE_JOB, SCRAPE_JOB, USAGE_JOB } from '../../core/metric-contract';
 import { CrawlerJobs } from '../../core/rules';
 import { PropertyChecks } from '../../core/validation';
 import { MixinSettings } from '../../mixin';
@@ -29,6 +29,7 @@ export function mixinSettingsOf(s: MetricsSettings, datasourceUid?: string): Mix
     destinations: s.destinations,
     ruleIntervalSeconds: s.ruleIntervalSeconds,
     alerts: s.alerts,
+    usage: s.podScrapes.some(t => t.job === USAGE_JOB),
     dashboards: {
       enabled: s.dashboards.enabled,
       currencyUnit: s.dashboards.currencyUnit,

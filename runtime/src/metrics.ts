@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import { Counter, CounterConfiguration, Gauge, GaugeConfiguration, Histogram, HistogramConfiguration, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MetricsSettings } from './env';
 import type { Logger } from './log';
-import { openOrLog } from './program';
+import { listenOn, openOrLog } from './program';
 
 /** What a cached counter child or a labelled counter offers. */
 export interface Increment {
@@ -53,13 +53,7 @@ export function startMetricsServer(registry: Registry, port: number, host?: stri
       res.end('not found\n');
     }
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.removeListener('error', reject);
-      resolve(server);
-    });
-  });
+  return listenOn(server, port, host).then(() => server);
 }
 
 /** A program's metrics server once open, or none (METRICS_PORT=0): closing it drops its connections too. */

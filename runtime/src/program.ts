@@ -3,6 +3,7 @@
  * gateway): exit codes, bad configuration, listeners that fail to open,
  * unexpected errors, SIGTERM/SIGINT, and the figures of the `stop` line.
  */
+import type * as net from 'node:net';
 import { ConfigError } from './env';
 import { errorMessage } from './errors';
 import { LogLevel, Logger, createLogger } from './log';
@@ -55,6 +56,17 @@ export function loadConfigOrReport<T>(name: string, load: () => T, redactor: Red
 export function logUnexpectedErrors(logger: Logger): void {
   process.on('uncaughtException', (err) => logger.error('unexpected error', { error: errorMessage(err) }));
   process.on('unhandledRejection', (err) => logger.error('unexpected rejection', { error: errorMessage(err) }));
+}
+
+/** Opens `server` on `port` (0: a free one) and `host`; resolves with the bound port, rejects when it cannot open. */
+export function listenOn(server: net.Server, port: number, host?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.removeListener('error', reject);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   GATEWAY_PROXY_PORT,
   GATEWAY_RUN_AS_USER,
   GATEWAY_SCRIPT_PATH,
+  GATEWAY_USAGE_PATH,
   GATEWAY_VERSION,
   bundleGateway,
 } from '../../gateway';
@@ -28,6 +29,7 @@ describe('bundleGateway', () => {
     expect(GATEWAY_METRICS_PORT).toBe(9102);
     expect(GATEWAY_METRICS_PATH).toBe('/metrics');
     expect(GATEWAY_CA_PATH).toBe('/ca.pem');
+    expect(GATEWAY_USAGE_PATH).toBe('/v1/usage');
     expect(GATEWAY_RUN_AS_USER).toBe(1000);
     expect(GATEWAY_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
   });

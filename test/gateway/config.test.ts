@@ -36,6 +36,8 @@ describe('gateway loadConfig', () => {
       maxSites: 200,
       logLevel: 'info',
       logIntervalSeconds: 10,
+      // No usage API unless asked for.
+      usage: undefined,
     });
     expect(config.ca.subject).toContain('CN=gateway test CA');
     // No authentication unless both variables are set.
@@ -58,6 +60,9 @@ describe('gateway loadConfig', () => {
       MAX_SITES: '10',
       LOG_LEVEL: 'DEBUG',
       LOG_INTERVAL_SECONDS: '0.5',
+      USAGE_PORT: '9092',
+      USAGE_TOKEN: ' abc-DEF_1.2~3+4/5== \n',
+      USAGE_BUCKET_SECONDS: '900',
       ...ca(),
     });
     expect(config).toMatchObject({
@@ -77,12 +82,18 @@ describe('gateway loadConfig', () => {
       maxSites: 10,
       logLevel: 'debug',
       logIntervalSeconds: 0.5,
+      // The token without the whitespace around it (a newline from `echo` into a Secret).
+      usage: { port: 9092, token: 'abc-DEF_1.2~3+4/5==', bucketSeconds: 900 },
     });
     expect(loadConfig({ VENDOR: 'a', RATE_LIMIT_SHARE: '1', ...ca() }).rateLimitParts).toBe(PARTS);
     // 0 is a free port, beside PORT=0; a disabled metrics server's port is free too.
     expect(loadConfig({ VENDOR: 'a', PORT: '0', METRICS_PORT: '0', SITE_PORT: '0', ...ca() })).toMatchObject({ port: 0, sitePort: 0, siteHost: undefined });
     expect(loadConfig({ VENDOR: 'a', METRICS_PORT: '0', SITE_PORT: '9102', ...ca() }).sitePort).toBe(9102);
     expect(loadConfig({ VENDOR: 'a', RATE_LIMIT_SHARE: '.000001', ...ca() }).rateLimitParts).toBe(1);
+    expect(loadConfig({ VENDOR: 'a', PORT: '0', USAGE_PORT: '0', USAGE_TOKEN: 't', ...ca() }).usage).toEqual({ port: 0, token: 't', bucketSeconds: 3600 });
+    for (const seconds of [1, 60, 86_400]) {
+      expect(loadConfig({ VENDOR: 'a', USAGE_PORT: '9092', USAGE_TOKEN: 't', USAGE_BUCKET_SECONDS: String(seconds), ...ca() }).usage?.bucketSeconds).toBe(seconds);
+    }
   });
 
   test('without CA files, a CA is generated for the process', () => {
@@ -143,6 +154,16 @@ describe('gateway loadConfig', () => {
     ['user without password', 'PROXY_PASSWORD', () => ({ PROXY_USERNAME: 'bob' }), 'required when PROXY_USERNAME'],
     ['user with a colon', 'PROXY_USERNAME', () => ({ PROXY_USERNAME: 'a:b', PROXY_PASSWORD: 'hunter22' }), "':'"],
     ['password with a newline', 'PROXY_PASSWORD', () => ({ PROXY_USERNAME: 'bob', PROXY_PASSWORD: 'hunter22\n' }), 'trailing newline'],
+    ['USAGE_PORT equal to PORT', 'USAGE_PORT', () => ({ PORT: '3128', USAGE_PORT: '3128', USAGE_TOKEN: 't' }), 'must differ from PORT (3128)'],
+    ['USAGE_PORT equal to METRICS_PORT', 'USAGE_PORT', () => ({ USAGE_PORT: '9102', USAGE_TOKEN: 't' }), 'must differ from METRICS_PORT (9102)'],
+    ['USAGE_PORT equal to BANNER_PORT', 'USAGE_PORT', () => ({ BANNER_PORT: '2525', USAGE_PORT: '2525', USAGE_TOKEN: 't' }), 'must differ from BANNER_PORT (2525)'],
+    ['USAGE_PORT without a token', 'USAGE_TOKEN', () => ({ USAGE_PORT: '9092' }), 'is required when USAGE_PORT is set'],
+    ['USAGE_TOKEN without USAGE_PORT', 'USAGE_TOKEN', () => ({ USAGE_TOKEN: 'hunter22' }), 'has no effect without USAGE_PORT'],
+    ['USAGE_TOKEN with a space', 'USAGE_TOKEN', () => ({ USAGE_PORT: '9092', USAGE_TOKEN: 'hunter22 x' }), 'must be a Bearer token'],
+    ['USAGE_BUCKET_SECONDS without USAGE_PORT', 'USAGE_BUCKET_SECONDS', () => ({ USAGE_BUCKET_SECONDS: '60' }), 'has no effect without USAGE_PORT'],
+    ['USAGE_BUCKET_SECONDS 0', 'USAGE_BUCKET_SECONDS', () => ({ USAGE_PORT: '9092', USAGE_TOKEN: 't', USAGE_BUCKET_SECONDS: '0' }), 'integer from 1 to 86400'],
+    ['USAGE_BUCKET_SECONDS over a day', 'USAGE_BUCKET_SECONDS', () => ({ USAGE_PORT: '9092', USAGE_TOKEN: 't', USAGE_BUCKET_SECONDS: '172800' }), 'integer from 1 to 86400'],
+    ['USAGE_BUCKET_SECONDS not dividing a day', 'USAGE_BUCKET_SECONDS', () => ({ USAGE_PORT: '9092', USAGE_TOKEN: 't', USAGE_BUCKET_SECONDS: '7' }), 'must divide 86400'],
     ['MAX_SITES 0', 'MAX_SITES', () => ({ MAX_SITES: '0' }), 'integer from 1 to 10000'],
     ['LOG_LEVEL unknown', 'LOG_LEVEL', () => ({ LOG_LEVEL: 'verbose' }), 'debug, info, warn, error'],
     ['only the certificate', 'CA_KEY_FILE', () => ({ CA_CERT_FILE: demoCaFiles().certFile, CA_KEY_FILE: '' }), 'required when CA_CERT_FILE'],
@@ -171,6 +192,8 @@ describe('bad configuration in the bundled gateway', () => {
       [{ PAGE_SIZES: '4096=x' }, 'PAGE_SIZES', '"4096=x"'],
       [{ RATE_LIMIT_SHARE: '2' }, 'RATE_LIMIT_SHARE', '"2"'],
       [{ PROXY_USERNAME: 'bob', PROXY_PASSWORD: 'hunter22\n' }, 'PROXY_PASSWORD', '"***"'],
+      [{ USAGE_PORT: '19092', USAGE_TOKEN: 'hunter22 x' }, 'USAGE_TOKEN', '"***"'],
+      [{ USAGE_PORT: '19092' }, 'USAGE_TOKEN', '""'],
       [{ CA_CERT_FILE: '/nonexistent/ca.crt', CA_KEY_FILE: '/nonexistent/ca.key' }, 'CA_CERT_FILE', '"/nonexistent/ca.crt"'],
     ];
     const runs = cases.map(([env]) => spawnGateway(env));

@@ -82,6 +82,8 @@ export class GatewayRun extends ProgramRun<GatewayTotals> {
   metricsPort = 0;
   /** The site port from the start line; 0 when SITE_PORT is unset. */
   sitePort = 0;
+  /** The usage API's port from the start line; 0 when USAGE_PORT is unset. */
+  usagePort = 0;
 
   /** The proxy URL for the crawler's *_PROXY variables, with `credentials` (user:password) before the host if given. */
   proxyUrl(credentials?: string): string {
@@ -128,6 +130,7 @@ export async function startGateway(env: Record<string, string> = {}, nodeArgs: s
   run.port = start.port as number;
   run.metricsPort = metricsPort;
   run.sitePort = (start.sitePort as number | null) ?? 0;
+  run.usagePort = (start.usagePort as number | null) ?? 0;
   return run;
 }
 

@@ -26,6 +26,23 @@ export function materializeConfig(configYaml: string, rulesYaml: string, targets
   return { dir, configFile, rulesFile };
 }
 
+/**
+ * An app's own Prometheus configuration and rules (its `prometheus-config` ConfigMap) on a fast clock, materialized
+ * over `targets`: every job scrapes every `scrapeInterval`, rules evaluate every second, and no group keeps an interval
+ * of its own.
+ */
+export function appConfigOnFastClock(configMap: KubeObject, targets: SdTarget[], scrapeInterval = '1s'): { dir: string; configFile: string; rulesFile: string } {
+  const config = YAML.parse(configMap.data['prometheus.yml']);
+  config.global = { ...config.global, scrape_interval: scrapeInterval, evaluation_interval: '1s' };
+  for (const job of config.scrape_configs) {
+    delete job.scrape_interval;
+    delete job.scrape_timeout;
+  }
+  const rules = YAML.parse(configMap.data['rules.yml']);
+  for (const group of rules.groups) delete group.interval;
+  return materializeConfig(YAML.stringify(config), YAML.stringify(rules, { lineWidth: 0 }), targets);
+}
+
 export function promtool(args: string[]): RunResult {
   return run('promtool', args);
 }
@@ -36,7 +53,7 @@ export function promtool(args: string[]): RunResult {
  */
 export const PRODUCT_GROUP_ORDER = [
   'proxy-telemetry.vendors', 'proxy-telemetry.rules', 'proxy-telemetry.destinations', 'proxy-telemetry.latency',
-  'proxy-telemetry.scrape', 'proxy-telemetry.cost', 'proxy-telemetry.alerts',
+  'proxy-telemetry.scrape', 'proxy-telemetry.usage', 'proxy-telemetry.cost', 'proxy-telemetry.alerts',
 ];
 
 /** A `promtool test rules` file, its `rule_files` aside. */
