@@ -11,7 +11,7 @@ import { SidecarModel } from '../harness/istio-sidecar';
 import { KubeObject } from '../harness/kube-object';
 import { PrometheusProcess } from '../harness/prometheus-process';
 import { SimPod, TcpTotals, measuredPodExposition } from '../harness/sidecar-sim';
-import { CollectorRun, hasSeries, startCollector } from './collector/helpers';
+import { CollectorRun, VendorApi, hasSeries, startCollector, startVendorApi } from './collector/helpers';
 import { GatewayRun, metricValue, startGateway, unusedPort, waitUntil } from './gateway/helpers';
 import { cleanup } from './support/program-process';
 import { injectedPodTargets, plainPodTargets } from './support/pod-discovery';
@@ -124,6 +124,18 @@ interface VendorRun {
   pods: Array<SimPod & { client: CrawlerClient; deployment: KubeObject }>;
 }
 
+/**
+ * vendor-b's usage source, scripted: the demo gateways' format, its answers set by the tests. Its hour and the hour
+ * before last; the collector's first poll is its baseline.
+ */
+const HOUR = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+const SCRIPTED = {
+  vendor: 'vendor-b',
+  account: 'vendor-b-crawlers',
+  usage: [{ account: 'vendor-b-crawlers', hour: new Date(HOUR).toISOString(), bytes: 1000, requests: 10 }] as unknown,
+};
+const bucket = (hoursAgo: number, bytes: number, requests: number) => ({ account: SCRIPTED.account, hour: new Date(HOUR - hoursAgo * 3_600_000).toISOString(), bytes, requests });
+let scripted: VendorApi;
 let runs: VendorRun[];
 let collector: CollectorRun;
 let prom: PrometheusProcess;
@@ -177,14 +189,18 @@ beforeAll(async () => {
   await new Promise<void>(resolve => exposition.listen(0, '0.0.0.0', resolve));
   const sidecarPort = (exposition.address() as AddressInfo).port;
 
+  // vendor-b's usage API is played by a script: its answers change as the tests go (SCRIPTED.answer).
+  scripted = await startVendorApi(() => ({ status: 200, body: JSON.stringify({ vendor: SCRIPTED.vendor, bucketSeconds: 3600, usage: SCRIPTED.usage }) }));
+
   // The collector, on the configuration the app synthesizes: the gateways' in-cluster URLs point at loopback, polls
   // every second.
   const config = JSON.parse(find('ConfigMap', 'proxy-usage-collector-config').data['config.json']);
-  config.sources = config.sources.filter((s: any) => VENDORS.includes(s.vendor)).map((s: any) => ({
-    ...s, intervalSeconds: 1, url: s.url.replace(/^http:\/\/[^/]+/, `http://127.0.0.1:${run(s.vendor).ports.usage}`),
+  config.sources = config.sources.filter((s: any) => VENDORS.includes(s.vendor) || s.vendor === SCRIPTED.vendor).map((s: any) => ({
+    ...s, intervalSeconds: 1,
+    url: s.url.replace(/^http:\/\/[^/]+/, s.vendor === SCRIPTED.vendor ? `http://127.0.0.1:${scripted.port}` : `http://127.0.0.1:${run(s.vendor).ports.usage}`),
   }));
   const collectorDeployment = find('Deployment', 'proxy-usage-collector');
-  const tokens = Object.fromEntries(config.sources.map((s: any) => [s.auth.tokenEnv, run(s.vendor).token]));
+  const tokens = Object.fromEntries(config.sources.map((s: any) => [s.auth.tokenEnv, s.vendor === SCRIPTED.vendor ? 'scripted' : run(s.vendor).token]));
   expect(Object.keys(tokens).sort()).toEqual(envOf(collectorDeployment).filter(e => e.valueFrom?.secretKeyRef).map(e => e.name).filter(n => n in tokens).sort());
   collector = await startCollector(config, tokens);
   // Each account's first bytes before Prometheus starts: rate() counts increases between samples, so a counter that
@@ -192,7 +208,8 @@ beforeAll(async () => {
   for (const p of pods) p.client.start();
   await waitUntil(() => pods.every(p => p.client.requests >= 5), 30_000, 'every pod\'s first requests');
   for (const p of pods) await p.client.stop();
-  await collector.scrapeUntil(text => VENDORS.every(v => hasSeries(text, USAGE_METRICS.billedBytes, { proxy_vendor: v, account: run(v).username })), 'every account billed');
+  await collector.scrapeUntil(text => VENDORS.every(v => hasSeries(text, USAGE_METRICS.billedBytes, { proxy_vendor: v, account: run(v).username }))
+    && hasSeries(text, USAGE_METRICS.billedBytes, { proxy_vendor: SCRIPTED.vendor, account: SCRIPTED.account }), 'every account billed');
 
   // Prometheus with the app's configuration and rules, scraping every half second and evaluating every second.
   const materialized = appConfigOnFastClock(find('ConfigMap', 'prometheus-config'), [
@@ -201,7 +218,7 @@ beforeAll(async () => {
   ], SCRAPE_INTERVAL);
   prom = await PrometheusProcess.start({ configFile: materialized.configFile });
   // Every series is scraped before the traffic of the tests: the sidecars' and every account's.
-  await prom.waitFor(async () => (await prom.query(`count(${USAGE_METRICS.lastSuccess} > 0)`))[0]?.value === VENDORS.length
+  await prom.waitFor(async () => (await prom.query(`count(${USAGE_METRICS.lastSuccess} > 0)`))[0]?.value === VENDORS.length + 1
     && (await prom.query('count(istio_tcp_sent_bytes_total)'))[0]?.value === pods.length, 30_000, 'every sidecar and source scraped');
 }, 90_000);
 
@@ -225,6 +242,15 @@ async function settled(): Promise<void> {
   // One more evaluation of every rule over the final samples.
   const evaluated = Date.now();
   await prom.waitFor(async () => (await prom.rules()).every(g => Date.parse(g.lastEvaluation) > evaluated + 1000), 30_000, 'a rule evaluation after the settled scrape');
+}
+
+/** Polls an async condition every 100 ms until it holds; fails after 30 s naming `what`. */
+async function waitUntilAsync(condition: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise(resolve => setTimeout(resolve, 100));
+  }
 }
 
 const firing = async (alert: string) => (await prom.query(`ALERTS{alertname="${alert}", alertstate="firing"}`)).map(s => s.metric);
@@ -258,7 +284,7 @@ describe('reconciliation with the demo gateways\' bills, real parts on loopback'
     }
     expect(await firing('ProxyVendorUsageOutsideFleet')).toEqual([]);
     const accounts = await byLabels(prom, RULE.billedAccountBytes, 'proxy_vendor', 'account');
-    expect([...accounts.keys()].sort()).toEqual(VENDORS.map(v => `${v}/${run(v).username}`).sort());
+    expect([...accounts.keys()].sort()).toEqual([...VENDORS.map(v => `${v}/${run(v).username}`), `${SCRIPTED.vendor}/${SCRIPTED.account}`].sort());
   }, 240_000);
 
   test('a crawler outside the mesh on vendor-a\'s credentials fires the usage-outside-the-fleet alert naming vendor-a and the account; a source that stops answering goes stale without a false total', async () => {
@@ -285,7 +311,7 @@ describe('reconciliation with the demo gateways\' bills, real parts on loopback'
 
     // AND vendor-c's source goes stale: polls fail as network errors, its billed total does not move
     const stale = await untilFiring('ProxyUsageSourceStale');
-    expect(stale.map(a => a.proxy_vendor)).toEqual(['vendor-c']);
+    expect(stale.map(a => a.proxy_vendor).sort()).toEqual(['vendor-c']);
     const text = await collector.metrics();
     expect(metricValue(text, USAGE_METRICS.billedBytes, { proxy_vendor: 'vendor-c' })).toBe(billedBeforeStop);
     expect(metricValue(text, USAGE_METRICS.errors, { proxy_vendor: 'vendor-c', kind: 'network' })).toBeGreaterThan(0);
@@ -309,6 +335,39 @@ describe('reconciliation with the demo gateways\' bills, real parts on loopback'
     const socketsAfter = c.pods.reduce((sum, p) => sum + p.client.totals().upBytes + p.client.totals().downBytes, 0);
     const after = metricValue(await collector.metrics(), USAGE_METRICS.billedBytes, { proxy_vendor: 'vendor-c' });
     expect(after - before).toBe(socketsAfter - socketsBefore);
-    expect(await firing('ProxyUsageSourceStale')).toEqual([]);
+    expect((await firing('ProxyUsageSourceStale')).map(a => a.proxy_vendor)).not.toContain('vendor-c');
+  }, 180_000);
+  test('a source that grows, reports a late bucket, revises it, resets, then answers malformed data: each change billed once, no false total, then stale', async () => {
+    const billed = async () => {
+      const text = await collector.metrics();
+      return { bytes: metricValue(text, USAGE_METRICS.billedBytes, { proxy_vendor: SCRIPTED.vendor }), requests: metricValue(text, USAGE_METRICS.billedRequests, { proxy_vendor: SCRIPTED.vendor }) };
+    };
+    const polls = async () => metricValue(await collector.metrics(), 'proxy_usage_polls_total', { proxy_vendor: SCRIPTED.vendor });
+    /** Serves `usage` until the collector has read it twice more (a re-read adds nothing), then the billed totals. */
+    const serve = async (usage: unknown) => {
+      SCRIPTED.usage = usage;
+      const from = await polls();
+      await waitUntilAsync(async () => (await polls()) >= from + 2, 'two more polls of vendor-b');
+      return billed();
+    };
+    // GIVEN the baseline (1000 bytes, 10 requests in this hour) counted as nothing
+    expect(await billed()).toEqual({ bytes: 0, requests: 0 });
+    // WHEN the hour grows to 1500 and a late bucket of two hours ago appears with 300; THEN both count once
+    expect(await serve([bucket(2, 300, 3), bucket(0, 1500, 15)])).toEqual({ bytes: 800, requests: 8 });
+    // WHEN the late bucket is revised up; THEN the rise counts
+    expect(await serve([bucket(2, 350, 3), bucket(0, 1500, 15)])).toEqual({ bytes: 850, requests: 8 });
+    // WHEN the vendor's counter of this hour starts again (the demo gateways' onDecrease 'reset'); THEN its new value counts
+    expect(await serve([bucket(2, 350, 3), bucket(0, 200, 2)])).toEqual({ bytes: 1050, requests: 10 });
+    // WHEN it answers a record without a valid time (the others fine), and then records that are not a list
+    expect(await serve([bucket(2, 350, 3), { ...bucket(0, 999_999, 99), hour: 'yesterday' }])).toEqual({ bytes: 1050, requests: 10 });
+    const lastSuccess = async () => metricValue(await collector.metrics(), USAGE_METRICS.lastSuccess, { proxy_vendor: SCRIPTED.vendor });
+    const lastGood = await lastSuccess();
+    expect(await serve('no records')).toEqual({ bytes: 1050, requests: 10 });
+    // THEN the errors are malformed ones, the last success stays, and the source goes stale
+    expect(metricValue(await collector.metrics(), USAGE_METRICS.errors, { proxy_vendor: SCRIPTED.vendor, kind: 'malformed' })).toBeGreaterThanOrEqual(4);
+    const stale = await untilFiring('ProxyUsageSourceStale');
+    expect(stale.map(a => a.proxy_vendor)).toContain(SCRIPTED.vendor);
+    expect(await lastSuccess()).toBe(lastGood);
+    expect(await billed()).toEqual({ bytes: 1050, requests: 10 });
   }, 180_000);
 });
