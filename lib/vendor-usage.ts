@@ -19,10 +19,14 @@ export type { OnDecrease, TimeFormat, UsageConfig, UsageSource, UsageSourceBase,
 
 /** Name of the collector's Deployment, ConfigMaps and NetworkPolicy unless told otherwise. */
 export const DEFAULT_USAGE_COLLECTOR_NAME = 'proxy-usage-collector';
-/** Container resources of the collector: a few polls a minute. */
+/**
+ * Container resources of the collector: a few polls a minute. Memory from bench/collector.ts: the bundle holds ~100 MiB
+ * resident polling 100 accounts × 48 hourly buckets, ~180 MiB for 1,000 (a 4 MiB answer); more accounts or a longer
+ * lookback need more.
+ */
 export const DEFAULT_USAGE_COLLECTOR_RESOURCES: kplus.ContainerResources = {
-  cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(200) },
-  memory: { request: Size.mebibytes(48), limit: Size.mebibytes(128) },
+  cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(500) },
+  memory: { request: Size.mebibytes(128), limit: Size.mebibytes(256) },
 };
 /** Label of the collector's pods, for discovery and network policies. */
 export const USAGE_COLLECTOR_APP = 'proxy-usage-collector';

@@ -40,7 +40,7 @@ function folderImports(): Record<string, string[]> {
 
 test('top-level folders import along core → dashboards → mixin → lib → bin only, the programs share runtime/, the benchmark uses harness/; the core imports nothing of ours', () => {
   expect(folderImports()).toEqual({
-    bench: ['core', 'crawler', 'dashboards', 'harness', 'lib'],
+    bench: ['collector', 'core', 'crawler', 'dashboards', 'harness', 'lib'],
     bin: ['core', 'crawler', 'gateway', 'lib', 'mixin'],
     collector: ['crawler', 'runtime'],
     crawler: ['runtime'],
