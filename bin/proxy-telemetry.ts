@@ -36,7 +36,7 @@ Commands:
                 demo secrets, wait for the rollouts and check a crawler sidecar
   mixin         write the recording rules, alerts and dashboards for your vendors as files
                 (mixin --out DIR --vendors FILE)
-  demo-secrets  print the demo gateways' CA and proxy credentials as manifests to create once
+  demo-secrets  print the demo gateways' CA, proxy credentials and usage tokens as manifests to create once
   crawl         run the synthetic crawler here, configured by environment variables
 
 Run 'proxy-telemetry <command> --help' for a command's options, their defaults and its exit codes.
@@ -148,8 +148,8 @@ async function validateCommand(argv: string[], io: Io, named: boolean): Promise<
 
 const DEMO_SECRETS_USAGE = `Usage: proxy-telemetry demo-secrets [--dir dist]
 
-Prints a new CA and new proxy credentials for the demo gateways in the manifests of --dir, as Secrets and
-ConfigMaps to create once: proxy-telemetry demo-secrets | kubectl create -f -
+Prints a new CA, new proxy credentials and new usage API tokens for the demo gateways in the manifests of --dir, as
+Secrets and ConfigMaps to create once: proxy-telemetry demo-secrets | kubectl create -f -
 (deploy does this itself, keeping what the cluster already has.)
 
 Options:
@@ -161,7 +161,7 @@ Exit codes:
   1  the manifests cannot be read
   2  usage error (a bad option, or --dir is not a directory)`;
 
-/** `demo-secrets [--dir DIR]`: the demo gateways' CA and credentials as manifests on stdout. */
+/** `demo-secrets [--dir DIR]`: the demo gateways' CA, credentials and usage tokens as manifests on stdout. */
 function demoSecretsCommand(argv: string[], io: Io): number {
   if (wantsHelp(argv)) {
     io.out(`${DEMO_SECRETS_USAGE}\n`);
