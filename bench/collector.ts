@@ -20,6 +20,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { COLLECTOR_CONFIG_FILE_VARIABLE, bundleCollector, parseUsageConfig } from '../collector';
 import { Ledger } from '../collector/src/ledger';
+import { freePort } from '../harness/prometheus-process';
 import { readJson } from '../collector/src/records';
 
 const ACCOUNTS = (process.env.BENCH_ACCOUNTS ?? '100,1000,10000').split(',').map(Number);
@@ -121,12 +122,7 @@ async function bundleRss(vendor: VendorUsage, polls: number): Promise<number> {
   fs.writeFileSync(script, bundleCollector());
   const config = path.join(dir, 'usage.json');
   fs.writeFileSync(config, JSON.stringify({ sources: [{ ...SOURCE, intervalSeconds: 1, url: `http://127.0.0.1:${(api.address() as AddressInfo).port}/v1/usage` }] }));
-  const metricsPort = await new Promise<number>(resolve => {
-    const probe = http.createServer().listen(0, '127.0.0.1', () => {
-      const port = (probe.address() as AddressInfo).port;
-      probe.close(() => resolve(port));
-    });
-  });
+  const metricsPort = await freePort();
   const child: ChildProcess = spawn(process.execPath, [script], {
     env: { PATH: process.env.PATH ?? '', [COLLECTOR_CONFIG_FILE_VARIABLE]: config, METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1' },
     stdio: 'ignore',

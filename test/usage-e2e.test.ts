@@ -142,11 +142,6 @@ let prom: PrometheusProcess;
 let exposition: http.Server;
 const run = (vendor: string) => runs.find(r => r.vendor === vendor)!;
 
-/** Starts a vendor's demo gateway as its Deployment says, with its deploy-time secrets made here. */
-async function startVendorGateway(r: Omit<VendorRun, 'gateway'> | VendorRun): Promise<GatewayRun> {
-  return startGateway(r.env);
-}
-
 beforeAll(async () => {
   // GIVEN each TCP vendor's demo gateway, run from its bundle with its Deployment's settings and fresh credentials.
   runs = [];
@@ -163,7 +158,7 @@ beforeAll(async () => {
     };
     const authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
     const partial = { vendor, gatewayDeployment, username, authorization, ports, token, env, pods: [] as VendorRun['pods'] };
-    const r: VendorRun = { ...partial, gateway: await startVendorGateway(partial) };
+    const r: VendorRun = { ...partial, gateway: await startGateway(partial.env) };
     // The vendor's crawler pods, each sidecar decided by the model from the app's own mesh objects.
     const deployment = find('Deployment', `crawler-${vendor}`);
     const site = `www.shop-${vendor.replace('vendor-', '')}.example`;
@@ -244,15 +239,6 @@ async function settled(): Promise<void> {
   await prom.waitFor(async () => (await prom.rules()).every(g => Date.parse(g.lastEvaluation) > evaluated + 1000), 30_000, 'a rule evaluation after the settled scrape');
 }
 
-/** Polls an async condition every 100 ms until it holds; fails after 30 s naming `what`. */
-async function waitUntilAsync(condition: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise(resolve => setTimeout(resolve, 100));
-  }
-}
-
 const firing = async (alert: string) => (await prom.query(`ALERTS{alertname="${alert}", alertstate="firing"}`)).map(s => s.metric);
 /** Waits until `alert` fires; its firing series' labels. */
 const untilFiring = (alert: string) => prom.waitFor(async () => {
@@ -320,7 +306,7 @@ describe('reconciliation with the demo gateways\' bills, real parts on loopback'
   test('a restarted gateway (its hourly counters start again, as a vendor\'s counter reset) is billed for its new traffic only, once', async () => {
     // GIVEN vendor-c's gateway back on the same ports, its usage counts lost
     const c = run('vendor-c');
-    c.gateway = await startVendorGateway(c);
+    c.gateway = await startGateway(c.env);
     const before = metricValue(await collector.metrics(), USAGE_METRICS.billedBytes, { proxy_vendor: 'vendor-c' });
     const socketsBefore = c.pods.reduce((sum, p) => sum + p.client.totals().upBytes + p.client.totals().downBytes, 0);
 
@@ -347,7 +333,7 @@ describe('reconciliation with the demo gateways\' bills, real parts on loopback'
     const serve = async (usage: unknown) => {
       SCRIPTED.usage = usage;
       const from = await polls();
-      await waitUntilAsync(async () => (await polls()) >= from + 2, 'two more polls of vendor-b');
+      await prom.waitFor(async () => (await polls()) >= from + 2, 30_000, 'two more polls of vendor-b', 100);
       return billed();
     };
     // GIVEN the baseline (1000 bytes, 10 requests in this hour) counted as nothing
